@@ -1,0 +1,22 @@
+// Small helpers shared by every module: libsodium start-up, random identifiers, hex.
+// All functions are thread-safe once Init() has run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace warden {
+
+// Initialises libsodium; call once at process start (idempotent). Aborts if it fails.
+void InitCrypto();
+
+std::string ToHex(std::string_view bytes);
+std::string RandomBytes(size_t n);
+// A fresh request id: "req_" + 24 hex characters (96 random bits).
+std::string NewRequestId();
+// Unix time in seconds / a monotonic clock in nanoseconds.
+int64_t UnixSeconds();
+int64_t MonotonicNanos();
+
+}  // namespace warden
