@@ -1,0 +1,522 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace warden {
+
+std::string ConfigProblem::ToString() const {
+  std::ostringstream out;
+  out << file;
+  if (line > 0) out << ':' << line << ':' << column;
+  out << (severity == Severity::kError ? ": error: " : ": warning: ") << message;
+  return out.str();
+}
+
+const char* ProviderKindName(ProviderKind kind) {
+  switch (kind) {
+    case ProviderKind::kOpenAI: return "openai";
+    case ProviderKind::kEcho: return "echo";
+  }
+  return "?";
+}
+
+const ProviderConfig* Config::FindProvider(const std::string& name) const {
+  for (const auto& p : providers)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+const ModelAlias* Config::FindModel(const std::string& alias) const {
+  for (const auto& m : models)
+    if (m.alias == alias) return &m;
+  return nullptr;
+}
+
+std::optional<std::string> SubstituteEnv(const std::string& text, const EnvLookup& env,
+                                         std::string* missing) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '$' || i + 1 >= text.size()) {
+      out.push_back(c);
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+      continue;
+    }
+    if (text[i + 1] != '{') {
+      out.push_back(c);
+      continue;
+    }
+    size_t close = text.find('}', i + 2);
+    if (close == std::string::npos) {
+      out.append(text, i, std::string::npos);
+      break;
+    }
+    std::string inner = text.substr(i + 2, close - i - 2);
+    std::string name = inner;
+    std::optional<std::string> fallback;
+    if (size_t d = inner.find(":-"); d != std::string::npos) {
+      name = inner.substr(0, d);
+      fallback = inner.substr(d + 2);
+    }
+    std::optional<std::string> value = env(name);
+    if (!value || (value->empty() && fallback)) value = fallback;
+    if (!value) {
+      if (missing) *missing = name;
+      return std::nullopt;
+    }
+    out += *value;
+    i = close;
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<std::string> GetEnv(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (!v) return std::nullopt;
+  return std::string(v);
+}
+
+// Walks the YAML tree, collecting every problem instead of stopping at the first.
+class Parser {
+ public:
+  Parser(std::string file, EnvLookup env) : file_(std::move(file)), env_(std::move(env)) {}
+
+  std::vector<ConfigProblem> problems;
+
+  void Problem(const YAML::Node& at, const std::string& message,
+               ConfigProblem::Severity sev = ConfigProblem::Severity::kError) {
+    ConfigProblem p;
+    p.file = file_;
+    YAML::Mark m = at.IsDefined() ? at.Mark() : YAML::Mark::null_mark();
+    if (m.line >= 0) {
+      p.line = m.line + 1;
+      p.column = m.column + 1;
+    }
+    p.message = message;
+    p.severity = sev;
+    problems.push_back(std::move(p));
+  }
+  bool HasErrors() const {
+    for (const auto& p : problems)
+      if (p.severity == ConfigProblem::Severity::kError) return true;
+    return false;
+  }
+
+  // Reports keys of `map` not in `known`.
+  void CheckKeys(const YAML::Node& map, const std::string& where, std::set<std::string> known) {
+    if (!map.IsMap()) return;
+    for (const auto& kv : map) {
+      std::string key = kv.first.Scalar();
+      if (!known.count(key)) Problem(kv.first, "unknown key '" + key + "' in " + where);
+    }
+  }
+
+  bool ExpectMap(const YAML::Node& node, const std::string& what) {
+    if (node.IsMap()) return true;
+    Problem(node, what + " must be a mapping");
+    return false;
+  }
+
+  // A scalar with ${ENV} substituted. `secret` keeps the value out of messages (always true
+  // for messages anyway: we only ever name the variable, never its value).
+  std::optional<std::string> String(const YAML::Node& node, const std::string& what) {
+    if (!node.IsScalar()) {
+      Problem(node, what + " must be a string");
+      return std::nullopt;
+    }
+    std::string missing;
+    auto v = SubstituteEnv(node.Scalar(), env_, &missing);
+    if (!v) {
+      Problem(node, what + ": environment variable '" + missing + "' is not set");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  void ReadString(const YAML::Node& map, const char* key, std::string& out,
+                  const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    if (auto v = String(n, where + "." + key)) out = *v;
+  }
+
+  void ReadBool(const YAML::Node& map, const char* key, bool& out, const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    if (*v == "true" || *v == "yes" || *v == "on") out = true;
+    else if (*v == "false" || *v == "no" || *v == "off") out = false;
+    else Problem(n, where + "." + key + " must be true or false");
+  }
+
+  template <typename Int>
+  void ReadInt(const YAML::Node& map, const char* key, Int& out, long long lo, long long hi,
+               const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    char* end = nullptr;
+    errno = 0;
+    long long x = std::strtoll(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || errno != 0 || x < lo || x > hi) {
+      Problem(n, where + "." + key + " must be an integer from " + std::to_string(lo) + " to " +
+                     std::to_string(hi));
+      return;
+    }
+    out = static_cast<Int>(x);
+  }
+
+  void ReadNumber(const YAML::Node& map, const char* key, double& out, const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    char* end = nullptr;
+    double x = std::strtod(v->c_str(), &end);
+    if (v->empty() || *end != '\0' || !(x >= 0) || x > 1e9) {
+      Problem(n, where + "." + key + " must be a non-negative number");
+      return;
+    }
+    out = x;
+  }
+
+  // Durations: "250ms", "30s", "2m", or a bare integer of milliseconds.
+  void ReadDuration(const YAML::Node& map, const char* key, int& out_ms,
+                    const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    char* end = nullptr;
+    errno = 0;
+    long long x = std::strtoll(v->c_str(), &end, 10);
+    std::string unit = end ? std::string(end) : "";
+    long long mult = unit == "" || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : -1;
+    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
+        x * mult > 24LL * 3600 * 1000) {
+      Problem(n, where + "." + key + " must be a duration such as 500ms, 30s or 2m (at most 24h)");
+      return;
+    }
+    out_ms = static_cast<int>(x * mult);
+  }
+
+  // Sizes: "8MiB", "512KiB", "1GiB" or a bare number of bytes.
+  void ReadSize(const YAML::Node& map, const char* key, size_t& out, const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    char* end = nullptr;
+    errno = 0;
+    long long x = std::strtoll(v->c_str(), &end, 10);
+    std::string unit = end ? std::string(end) : "";
+    long long mult = unit == "" || unit == "B" ? 1
+                     : unit == "KiB"           ? 1024
+                     : unit == "MiB"           ? 1024 * 1024
+                     : unit == "GiB"           ? 1024LL * 1024 * 1024
+                                               : -1;
+    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
+        x * mult > (4LL << 30)) {
+      Problem(n, where + "." + key + " must be a size such as 8MiB, 512KiB or a byte count (1 B to 4 GiB)");
+      return;
+    }
+    out = static_cast<size_t>(x * mult);
+  }
+
+  // "host:port"; port 0 asks the OS for a free port (tests).
+  void ReadListen(const YAML::Node& map, const char* key, std::string& host, uint16_t& port,
+                  const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    size_t colon = v->rfind(':');
+    char* end = nullptr;
+    long p = colon == std::string::npos ? -1 : std::strtol(v->c_str() + colon + 1, &end, 10);
+    if (colon == std::string::npos || colon == 0 || p < 0 || p > 65535 || *end != '\0') {
+      Problem(n, where + "." + key + " must be host:port, e.g. 127.0.0.1:8080");
+      return;
+    }
+    host = v->substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    port = static_cast<uint16_t>(p);
+  }
+
+  void ParseServer(const YAML::Node& n, ServerConfig& s) {
+    if (!ExpectMap(n, "server")) return;
+    CheckKeys(n, "server",
+              {"listen", "worker_threads", "max_queued_connections", "max_body_size",
+               "read_timeout", "keep_alive_idle", "max_keep_alive_requests", "access_log",
+               "log_level"});
+    ReadListen(n, "listen", s.host, s.port, "server");
+    ReadInt(n, "worker_threads", s.worker_threads, 1, 4096, "server");
+    ReadInt(n, "max_queued_connections", s.max_queued_connections, 0, 65536, "server");
+    ReadSize(n, "max_body_size", s.max_body_bytes, "server");
+    ReadDuration(n, "read_timeout", s.read_timeout_ms, "server");
+    ReadDuration(n, "keep_alive_idle", s.keep_alive_idle_ms, "server");
+    ReadInt(n, "max_keep_alive_requests", s.max_keep_alive_requests, 1, 1000000, "server");
+    ReadString(n, "access_log", s.access_log, "server");
+    ReadString(n, "log_level", s.log_level, "server");
+    if (n["log_level"] && s.log_level != "debug" && s.log_level != "info" &&
+        s.log_level != "warn" && s.log_level != "error")
+      Problem(n["log_level"], "server.log_level must be debug, info, warn or error");
+  }
+
+  void ParseUpstream(const YAML::Node& n, UpstreamConfig& u) {
+    if (!ExpectMap(n, "upstream")) return;
+    CheckKeys(n, "upstream",
+              {"connect_timeout", "first_byte_timeout", "idle_timeout",
+               "max_idle_connections_per_host", "ca_file"});
+    ReadDuration(n, "connect_timeout", u.connect_timeout_ms, "upstream");
+    ReadDuration(n, "first_byte_timeout", u.first_byte_timeout_ms, "upstream");
+    ReadDuration(n, "idle_timeout", u.idle_timeout_ms, "upstream");
+    ReadInt(n, "max_idle_connections_per_host", u.max_idle_connections_per_host, 0, 10000,
+            "upstream");
+    ReadString(n, "ca_file", u.ca_file, "upstream");
+    if (!u.ca_file.empty() && !std::ifstream(u.ca_file))
+      Problem(n["ca_file"], "upstream.ca_file '" + u.ca_file + "' cannot be read");
+  }
+
+  bool ParseBaseUrl(const YAML::Node& at, ProviderConfig& p, const std::string& where) {
+    const std::string& url = p.base_url;
+    size_t scheme_end = url.find("://");
+    if (scheme_end == std::string::npos) {
+      Problem(at, where + ".base_url must start with http:// or https://");
+      return false;
+    }
+    p.scheme = url.substr(0, scheme_end);
+    for (auto& ch : p.scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (p.scheme != "http" && p.scheme != "https") {
+      Problem(at, where + ".base_url must start with http:// or https://");
+      return false;
+    }
+    std::string rest = url.substr(scheme_end + 3);
+    size_t slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    p.base_path = slash == std::string::npos ? "" : rest.substr(slash);
+    while (!p.base_path.empty() && p.base_path.back() == '/') p.base_path.pop_back();
+    if (authority.find('@') != std::string::npos) {
+      Problem(at, where + ".base_url must not carry credentials; use api_key or api_key_file");
+      return false;
+    }
+    long port = p.scheme == "https" ? 443 : 80;
+    std::string host = authority;
+    size_t colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+      char* end = nullptr;
+      port = std::strtol(authority.c_str() + colon + 1, &end, 10);
+      if (*end != '\0' || port < 1 || port > 65535) {
+        Problem(at, where + ".base_url has an invalid port");
+        return false;
+      }
+      host = authority.substr(0, colon);
+    }
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
+    if (host.empty()) {
+      Problem(at, where + ".base_url has no host");
+      return false;
+    }
+    p.host = host;
+    p.port = static_cast<uint16_t>(port);
+    return true;
+  }
+
+  void ParseProviders(const YAML::Node& n, std::vector<ProviderConfig>& out) {
+    if (!n.IsSequence()) {
+      Problem(n, "providers must be a list");
+      return;
+    }
+    std::set<std::string> names;
+    for (size_t i = 0; i < n.size(); ++i) {
+      const YAML::Node pn = n[i];
+      std::string where = "providers[" + std::to_string(i) + "]";
+      if (!ExpectMap(pn, where)) continue;
+      CheckKeys(pn, where,
+                {"name", "kind", "base_url", "api_key", "api_key_file", "region",
+                 "zero_retention", "price"});
+      ProviderConfig p;
+      ReadString(pn, "name", p.name, where);
+      if (p.name.empty()) {
+        Problem(pn, where + " needs a name");
+      } else {
+        where = "provider '" + p.name + "'";
+        if (!names.insert(p.name).second) Problem(pn["name"], where + " is defined twice");
+      }
+      std::string kind;
+      ReadString(pn, "kind", kind, where);
+      if (kind == "openai") p.kind = ProviderKind::kOpenAI;
+      else if (kind == "echo") p.kind = ProviderKind::kEcho;
+      else Problem(pn["kind"] ? pn["kind"] : pn, where + ".kind must be one of: openai, echo");
+
+      ReadString(pn, "base_url", p.base_url, where);
+      if (p.kind == ProviderKind::kOpenAI) {
+        if (p.base_url.empty()) Problem(pn, where + " (kind openai) needs a base_url");
+        else ParseBaseUrl(pn["base_url"], p, where);
+      }
+      if (pn["api_key"] && pn["api_key_file"])
+        Problem(pn["api_key_file"], where + ": give api_key or api_key_file, not both");
+      if (const YAML::Node k = pn["api_key"]) {
+        if (k.IsScalar() && k.Scalar().find("${") == std::string::npos && !k.Scalar().empty())
+          Problem(k, where + ".api_key is written in the file; prefer ${ENV_VAR} or api_key_file",
+                  ConfigProblem::Severity::kWarning);
+        if (auto v = String(k, where + ".api_key")) p.api_key = Secret(std::move(*v));
+      }
+      if (const YAML::Node f = pn["api_key_file"]) {
+        if (auto path = String(f, where + ".api_key_file")) {
+          std::ifstream in(*path);
+          if (!in) {
+            Problem(f, where + ".api_key_file '" + *path + "' cannot be read");
+          } else {
+            std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
+              value.pop_back();
+            p.api_key = Secret(std::move(value));
+            WipeString(value);
+          }
+        }
+      }
+      ReadString(pn, "region", p.region, where);
+      ReadBool(pn, "zero_retention", p.zero_retention, where);
+      if (const YAML::Node price = pn["price"]) {
+        if (ExpectMap(price, where + ".price")) {
+          CheckKeys(price, where + ".price", {"input_per_million", "output_per_million"});
+          ReadNumber(price, "input_per_million", p.input_price_per_million, where + ".price");
+          ReadNumber(price, "output_per_million", p.output_price_per_million, where + ".price");
+        }
+      }
+      out.push_back(std::move(p));
+    }
+  }
+
+  void ParseModels(const YAML::Node& n, const std::vector<ProviderConfig>& providers,
+                   std::vector<ModelAlias>& out) {
+    if (!n.IsSequence()) {
+      Problem(n, "models must be a list");
+      return;
+    }
+    std::set<std::string> aliases;
+    for (size_t i = 0; i < n.size(); ++i) {
+      const YAML::Node mn = n[i];
+      std::string where = "models[" + std::to_string(i) + "]";
+      if (!ExpectMap(mn, where)) continue;
+      CheckKeys(mn, where, {"alias", "deployments"});
+      ModelAlias m;
+      ReadString(mn, "alias", m.alias, where);
+      if (m.alias.empty()) {
+        Problem(mn, where + " needs an alias");
+      } else {
+        where = "model '" + m.alias + "'";
+        if (!aliases.insert(m.alias).second) Problem(mn["alias"], where + " is defined twice");
+      }
+      const YAML::Node dn = mn["deployments"];
+      if (!dn || !dn.IsSequence() || dn.size() == 0) {
+        Problem(dn ? dn : mn, where + " needs a non-empty list of deployments");
+        out.push_back(std::move(m));
+        continue;
+      }
+      for (size_t j = 0; j < dn.size(); ++j) {
+        const YAML::Node d = dn[j];
+        std::string dwhere = where + ".deployments[" + std::to_string(j) + "]";
+        if (!ExpectMap(d, dwhere)) continue;
+        CheckKeys(d, dwhere, {"provider", "model"});
+        Deployment dep;
+        ReadString(d, "provider", dep.provider, dwhere);
+        ReadString(d, "model", dep.model, dwhere);
+        if (dep.model.empty()) dep.model = m.alias;
+        bool known = false;
+        for (const auto& p : providers) known = known || p.name == dep.provider;
+        if (!known)
+          Problem(d["provider"] ? d["provider"] : d,
+                  dwhere + ".provider '" + dep.provider + "' is not a defined provider");
+        m.deployments.push_back(std::move(dep));
+      }
+      out.push_back(std::move(m));
+    }
+  }
+
+  void ParseRoot(const YAML::Node& root, Config& c) {
+    if (!root.IsMap()) {
+      Problem(root, "the configuration must be a mapping at the top level");
+      return;
+    }
+    CheckKeys(root, "the top level",
+              {"server", "upstream", "data_dir", "key_hash_key_file", "policies_dir",
+               "providers", "models"});
+    if (root["server"]) ParseServer(root["server"], c.server);
+    if (root["upstream"]) ParseUpstream(root["upstream"], c.upstream);
+    ReadString(root, "data_dir", c.data_dir, "config");
+    ReadString(root, "key_hash_key_file", c.key_hash_key_file, "config");
+    ReadString(root, "policies_dir", c.policies_dir, "config");
+    if (c.data_dir.empty()) Problem(root, "data_dir must not be empty");
+    if (c.key_hash_key_file.empty()) c.key_hash_key_file = c.data_dir + "/key-hash.key";
+    if (root["providers"]) ParseProviders(root["providers"], c.providers);
+    else Problem(root, "at least one provider is required under 'providers'");
+    if (root["models"]) ParseModels(root["models"], c.providers, c.models);
+    else Problem(root, "at least one model alias is required under 'models'");
+  }
+
+ private:
+  std::string file_;
+  EnvLookup env_;
+};
+
+}  // namespace
+
+LoadResult LoadConfigFromString(const std::string& yaml_text, const std::string& display_name,
+                                const EnvLookup& env) {
+  Parser parser(display_name, env ? env : EnvLookup(GetEnv));
+  LoadResult result;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    ConfigProblem p;
+    p.file = display_name;
+    if (e.mark.line >= 0) {
+      p.line = e.mark.line + 1;
+      p.column = e.mark.column + 1;
+    }
+    p.message = "YAML syntax: " + e.msg;
+    result.problems.push_back(std::move(p));
+    return result;
+  }
+  auto config = std::make_shared<Config>();
+  config->path = display_name;
+  parser.ParseRoot(root, *config);
+  result.problems = std::move(parser.problems);
+  bool errors = false;
+  for (const auto& p : result.problems) errors = errors || p.severity == ConfigProblem::Severity::kError;
+  if (!errors) result.config = std::move(config);
+  return result;
+}
+
+LoadResult LoadConfig(const std::string& path, const EnvLookup& env) {
+  std::ifstream in(path);
+  if (!in) {
+    LoadResult r;
+    r.problems.push_back({path, 0, 0, "cannot read the configuration file", ConfigProblem::Severity::kError});
+    return r;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return LoadConfigFromString(buf.str(), path, env);
+}
+
+}  // namespace warden
