@@ -1,0 +1,196 @@
+#include "keys/key_store.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/json.h"
+#include "common/util.h"
+
+namespace warden {
+namespace {
+constexpr std::string_view kPrefix = "wdn_";
+constexpr size_t kIdHexLen = 12;
+constexpr size_t kSecretBytes = 32;
+constexpr size_t kSecretB64Len = 43;  // base64url of 32 bytes, no padding
+constexpr std::string_view kRecordPrefix = "key/";
+
+std::string EncodeRecord(const KeyRecord& r) {
+  Json j;
+  j["id"] = r.id;
+  j["name"] = r.name;
+  j["policy"] = r.policy;
+  j["created_at"] = r.created_at;
+  j["revoked_at"] = r.revoked_at;
+  j["hash"] = ToHex(r.hash);
+  return Dump(j);
+}
+
+std::optional<KeyRecord> DecodeRecord(std::string_view text) {
+  auto j = ParseJson(text);
+  if (!j || !j->is_object()) return std::nullopt;
+  KeyRecord r;
+  try {
+    r.id = j->at("id").get<std::string>();
+    r.name = j->at("name").get<std::string>();
+    r.policy = j->at("policy").get<std::string>();
+    r.created_at = j->at("created_at").get<int64_t>();
+    r.revoked_at = j->at("revoked_at").get<int64_t>();
+    std::string hex = j->at("hash").get<std::string>();
+    r.hash.resize(hex.size() / 2);
+    size_t len = 0;
+    if (sodium_hex2bin(reinterpret_cast<unsigned char*>(r.hash.data()), r.hash.size(), hex.data(),
+                       hex.size(), nullptr, &len, nullptr) != 0 ||
+        len != crypto_generichash_BYTES)
+      return std::nullopt;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+  return r;
+}
+
+bool IsHex(std::string_view s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+Error BadKey() {
+  return Error::Unauthorized(
+      "Incorrect API key provided. Create a key with 'warden keys create' and send it as "
+      "'Authorization: Bearer <key>'.");
+}
+}  // namespace
+
+Result<Secret> KeyStore::LoadOrCreateHashKey(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.size() != crypto_generichash_KEYBYTES) {
+      WipeString(bytes);
+      return Error::Internal("the key hashing key file " + path + " is damaged (wrong size)");
+    }
+    return Secret(std::move(bytes));
+  }
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::Internal("cannot create the key hashing key file " + path);
+  std::string bytes = RandomBytes(crypto_generichash_KEYBYTES);
+  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    WipeString(bytes);
+    ::unlink(path.c_str());
+    return Error::Internal("cannot write the key hashing key file " + path);
+  }
+  return Secret(std::move(bytes));
+}
+
+KeyStore::KeyStore(Store* store, Secret hash_key) : store_(store), hash_key_(std::move(hash_key)) {}
+
+std::string KeyStore::Hash(std::string_view key) const {
+  std::string out(crypto_generichash_BYTES, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                     reinterpret_cast<const unsigned char*>(hash_key_.Reveal().data()),
+                     hash_key_.Reveal().size());
+  return out;
+}
+
+Status KeyStore::Save(const KeyRecord& record) {
+  return store_->Put(std::string(kRecordPrefix) + record.id, EncodeRecord(record));
+}
+
+Result<KeyStore::Created> KeyStore::Create(const std::string& name, const std::string& policy) {
+  if (name.empty() || name.size() > 128)
+    return Error::BadRequest("a key name must have 1 to 128 characters", "name");
+  Created created;
+  created.record.id = ToHex(RandomBytes(kIdHexLen / 2));
+  created.record.name = name;
+  created.record.policy = policy.empty() ? "default" : policy;
+  created.record.created_at = UnixSeconds();
+  std::string secret = RandomBytes(kSecretBytes);
+  std::string b64(sodium_base64_ENCODED_LEN(kSecretBytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(secret.data()),
+                    secret.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  b64.resize(kSecretB64Len);
+  std::string full = std::string(kPrefix) + created.record.id + "_" + b64;
+  WipeString(secret);
+  WipeString(b64);
+  created.record.hash = Hash(full);
+  created.key = Secret(std::move(full));
+  if (Status s = Save(created.record); !s) return s.error();
+  return created;
+}
+
+Result<std::vector<KeyRecord>> KeyStore::List() const {
+  std::vector<KeyRecord> out;
+  Status s = store_->Scan(kRecordPrefix, [&](std::string_view, std::string_view value) {
+    if (auto r = DecodeRecord(value)) out.push_back(std::move(*r));
+    return true;
+  });
+  if (!s) return s.error();
+  return out;
+}
+
+Result<KeyRecord> KeyStore::Revoke(const std::string& id_or_name) {
+  auto all = List();
+  if (!all.ok()) return all.error();
+  const KeyRecord* match = nullptr;
+  int by_name = 0;
+  for (const auto& r : *all) {
+    if (r.id == id_or_name) {
+      match = &r;
+      by_name = 0;
+      break;
+    }
+    if (r.name == id_or_name && r.active()) {
+      match = &r;
+      ++by_name;
+    }
+  }
+  if (!match) return Error::NotFound("no active key with that id or name", "key_not_found");
+  if (by_name > 1)
+    return Error::BadRequest("several active keys have that name; revoke by id", "key",
+                             "ambiguous_key_name");
+  KeyRecord r = *match;
+  if (!r.active()) return r;
+  r.revoked_at = UnixSeconds();
+  if (Status s = Save(r); !s) return s.error();
+  return r;
+}
+
+Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
+  if (presented.empty())
+    return Error::Unauthorized(
+        "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
+        "missing_api_key");
+  // Always hash, so malformed, unknown and wrong keys cost about the same time.
+  std::string hash = Hash(presented);
+  bool well_formed = presented.size() == kPrefix.size() + kIdHexLen + 1 + kSecretB64Len &&
+                     presented.substr(0, kPrefix.size()) == kPrefix &&
+                     presented[kPrefix.size() + kIdHexLen] == '_' &&
+                     IsHex(presented.substr(kPrefix.size(), kIdHexLen));
+  if (!well_formed) return BadKey();
+  std::string id(presented.substr(kPrefix.size(), kIdHexLen));
+  auto stored = store_->Get(std::string(kRecordPrefix) + id);
+  if (!stored.ok()) return stored.error();
+  std::optional<KeyRecord> record;
+  if (stored->has_value()) record = DecodeRecord(**stored);
+  // Compare against a dummy when the id is unknown, to keep timing uniform.
+  std::string expected = record ? record->hash : std::string(crypto_generichash_BYTES, '\0');
+  bool match = sodium_memcmp(hash.data(), expected.data(), crypto_generichash_BYTES) == 0;
+  if (!record || !match) return BadKey();
+  if (!record->active())
+    return Error::Unauthorized("This API key has been revoked.", "revoked_api_key");
+  return *record;
+}
+
+}  // namespace warden

@@ -1,0 +1,44 @@
+// Store: the embedded RocksDB key-value store in the data directory (<data_dir>/db).
+//
+// Contract: one Store per process owns the database (RocksDB takes a file lock, so a second
+// process gets a clear "in use" error). Writes made through Put/Delete are synced to the WAL
+// before they return: acknowledged = durable. All methods are thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace warden {
+
+class Store {
+ public:
+  // Creates the data directory (0700) and opens or creates the database in it.
+  static Result<std::unique_ptr<Store>> Open(const std::string& data_dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Result<std::optional<std::string>> Get(std::string_view key) const;
+  Status Put(std::string_view key, std::string_view value);
+  Status Delete(std::string_view key);
+  // Calls `fn` for every key starting with `prefix`, in key order, until it returns false.
+  Status Scan(std::string_view prefix,
+              const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  // True while RocksDB reports no background error.
+  bool Healthy() const;
+
+ private:
+  explicit Store(rocksdb::DB* db);
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace warden
