@@ -1,0 +1,27 @@
+#include "providers/upstream.h"
+
+#include <strings.h>
+
+namespace warden {
+
+std::string UpstreamHead::Get(std::string_view name) const {
+  for (const auto& h : headers)
+    if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0)
+      return h.value;
+  return "";
+}
+
+Result<std::string> UpstreamExchange::ReadAll(size_t limit) {
+  std::string out;
+  for (;;) {
+    auto piece = ReadSome();
+    if (!piece.ok()) return piece.error();
+    if (piece->empty()) return out;
+    if (out.size() + piece->size() > limit)
+      return Error::BadGateway("the provider's response is larger than the gateway accepts",
+                               "upstream_response_too_large", false);
+    out.append(piece->data(), piece->size());
+  }
+}
+
+}  // namespace warden

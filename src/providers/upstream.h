@@ -1,0 +1,60 @@
+// UpstreamClient: the one interface through which Warden talks to a provider.
+//
+// Contract: Send() delivers one HTTP request and returns once the response head has arrived
+// (bounded by the first-byte timeout), or an Error that says whether it is retryable (connect
+// refused, timeout before the first byte, TLS failure → retryable; nothing after that is).
+// The caller then reads the body incrementally through the returned UpstreamExchange; each read
+// is bounded by the idle timeout. Destroying an exchange whose body was read to the end returns
+// its connection to the keep-alive pool; otherwise the connection is closed.
+// Implementations are thread-safe: many request threads call Send() at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace warden {
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+struct UpstreamRequest {
+  std::string scheme = "http";  // "http" | "https"
+  std::string host;
+  uint16_t port = 80;
+  std::string method = "POST";
+  std::string path;             // absolute path including query
+  std::vector<Header> headers;  // may carry the provider credential: never log them
+  std::string body;
+};
+
+struct UpstreamHead {
+  int status = 0;
+  std::vector<Header> headers;
+  std::string Get(std::string_view name) const;  // case-insensitive; "" if absent
+};
+
+class UpstreamExchange {
+ public:
+  virtual ~UpstreamExchange() = default;
+  virtual const UpstreamHead& head() const = 0;
+  // Returns the next piece of the body as soon as any bytes are available; an empty view means
+  // the body ended cleanly. The view stays valid until the next call.
+  virtual Result<std::string_view> ReadSome() = 0;
+  // Reads the rest of the body; fails with 502 if it exceeds `limit` bytes.
+  Result<std::string> ReadAll(size_t limit);
+};
+
+class UpstreamClient {
+ public:
+  virtual ~UpstreamClient() = default;
+  virtual Result<std::unique_ptr<UpstreamExchange>> Send(const UpstreamRequest& request) = 0;
+};
+
+}  // namespace warden
