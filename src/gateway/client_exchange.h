@@ -1,0 +1,39 @@
+// ClientExchange: the downstream side of one HTTP exchange, as the gateway sees it.
+//
+// Contract: the server adapter (src/server) implements it over Poco; tests can implement it in
+// memory. Headers set with SetHeader() go out with whichever response is started first. Once
+// Send() or StartStream() has been called the status cannot change any more (started() is
+// true); after that only Write() is allowed (for streams). Write() flushes to the socket
+// before returning, and returns false once the client has gone away. Used by one thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace warden {
+
+class ClientExchange {
+ public:
+  virtual ~ClientExchange() = default;
+
+  virtual std::string_view method() const = 0;
+  virtual std::string_view path() const = 0;  // without the query string
+  virtual std::string header(std::string_view name) const = 0;  // "" if absent
+  virtual std::string client_address() const = 0;
+  // True if the request announced a body (Content-Length > 0 or chunked).
+  virtual bool has_body() const = 0;
+  // Reads the whole body; a 413 Error if it is larger than `limit` (read no further then).
+  virtual Result<std::string> ReadBody(size_t limit) = 0;
+
+  virtual void SetHeader(const std::string& name, const std::string& value) = 0;
+  // Asks for the connection to be closed after this response (no keep-alive).
+  virtual void CloseAfterResponse() = 0;
+  virtual void Send(int status, std::string_view content_type, std::string_view body) = 0;
+  virtual bool StartStream(int status, std::string_view content_type) = 0;
+  virtual bool Write(std::string_view data) = 0;
+  virtual bool started() const = 0;
+};
+
+}  // namespace warden

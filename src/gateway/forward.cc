@@ -1,0 +1,172 @@
+#include "gateway/forward.h"
+
+#include "common/util.h"
+#include "providers/openai_adapter.h"
+#include "providers/sse.h"
+
+namespace warden {
+namespace {
+
+const char* EndpointPath(Endpoint e) {
+  return e == Endpoint::kEmbeddings ? "/embeddings" : "/chat/completions";
+}
+
+// Puts the client's alias back where the provider wrote its own model name.
+void RestoreAlias(Json& body, const std::string& alias) {
+  if (body.is_object() && body.contains("model")) body["model"] = alias;
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+void SendError(RequestContext& ctx, ClientExchange& client, const Error& error) {
+  if (ctx.error_code.empty()) ctx.error_code = error.code.empty() ? error.type : error.code;
+  if (!client.started()) {
+    ctx.status = error.status;
+    std::string body = ErrorBody(error);
+    ctx.bytes_out += body.size();
+    client.Send(error.status, "application/json", body);
+    return;
+  }
+  std::string event = FormatSseData(ErrorBody(error));
+  ctx.bytes_out += event.size();
+  client.Write(event);
+}
+
+Forwarder::Forwarder(UpstreamClient* http, UpstreamClient* echo, size_t max_response_bytes)
+    : http_(http), echo_(echo), max_response_bytes_(max_response_bytes) {}
+
+Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
+  const ProviderConfig& provider = *ctx.provider;
+  Json upstream_body = ctx.body;
+  upstream_body["model"] = ctx.deployment->model;
+  UpstreamRequest request = BuildOpenAIRequest(provider, EndpointPath(ctx.endpoint), upstream_body);
+  UpstreamClient* transport = provider.kind == ProviderKind::kEcho ? echo_ : http_;
+
+  Attempt attempt;
+  attempt.deployment = provider.name + "/" + ctx.deployment->model;
+  const int64_t t0 = MonotonicNanos();
+  auto sent = transport->Send(request);
+  WipeString(request.headers.back().value);  // the Authorization header, if any
+  ctx.upstream_first_byte_ns = MonotonicNanos() - t0;
+  if (!sent.ok()) {
+    attempt.error_code = sent.error().code;
+    attempt.latency_ns = ctx.upstream_first_byte_ns;
+    ctx.attempts.push_back(attempt);
+    return sent.error();
+  }
+  UpstreamExchange& up = **sent;
+  attempt.status = up.head().status;
+  client.SetHeader("x-warden-deployment", attempt.deployment);
+  client.SetHeader("x-warden-attempts", "1");
+  if (std::string upstream_id = up.head().Get("x-request-id"); !upstream_id.empty() && upstream_id.size() < 200)
+    client.SetHeader("x-upstream-request-id", upstream_id);
+
+  Status result;
+  if (up.head().status != 200) {
+    auto body = up.ReadAll(max_response_bytes_);
+    Error e = TranslateOpenAIError(provider, up.head().status, body.ok() ? *body : "");
+    if (e.status == 429) {
+      std::string retry_after = up.head().Get("retry-after");
+      if (!retry_after.empty() && retry_after.size() < 32) client.SetHeader("Retry-After", retry_after);
+    }
+    result = e;
+  } else if (ctx.stream) {
+    result = RelayStream(ctx, up, client);
+  } else {
+    result = RelayJson(ctx, up, client);
+  }
+  attempt.latency_ns = MonotonicNanos() - t0;
+  if (!result) attempt.error_code = result.error().code;
+  ctx.attempts.push_back(std::move(attempt));
+  return result;
+}
+
+Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
+  auto body = up.ReadAll(max_response_bytes_);
+  if (!body.ok()) return body.error();
+  auto json = ParseJson(*body);
+  if (!json || !json->is_object())
+    return Error::BadGateway("the provider's answer is not a JSON object",
+                             "upstream_invalid_response", false);
+  RestoreAlias(*json, ctx.model);
+  std::string out = Dump(*json);
+  ctx.status = 200;
+  ctx.bytes_out += out.size();
+  ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
+  client.Send(200, "application/json", out);
+  return Status::Ok();
+}
+
+Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
+  std::string ct = up.head().Get("content-type");
+  if (!StartsWith(ct, "text/event-stream")) {
+    return Error::BadGateway("the provider did not answer with an event stream",
+                             "upstream_invalid_response", false);
+  }
+  SseParser parser;
+  bool done = false;
+  std::string out;
+  auto on_event = [&](SseEvent& ev) -> Status {
+    if (done) return Status::Ok();  // nothing is relayed after [DONE]
+    if (ev.data == "[DONE]") {
+      done = true;
+      out += FormatSseData(ev.data);
+      return Status::Ok();
+    }
+    auto json = ParseJson(ev.data);
+    if (!json)
+      return Error::BadGateway("the provider sent a malformed stream event",
+                               "upstream_malformed_event", false);
+    if (json->is_object() && json->contains("error") && !client.started()) {
+      // An error event before any content: answer it as an error, with a status.
+      return Error::BadGateway("the provider reported an error at the start of the stream",
+                               "upstream_stream_error", true);
+    }
+    RestoreAlias(*json, ctx.model);
+    ev.data = Dump(*json);
+    out += FormatSseEvent(ev);
+    return Status::Ok();
+  };
+
+  for (;;) {
+    auto piece = up.ReadSome();
+    Status status = piece.ok() ? Status::Ok() : Status(piece.error());
+    bool eof = piece.ok() && piece->empty();
+    if (status && !eof) status = parser.Feed(*piece, on_event);
+    // Whatever complete events this piece held go out now, before the next read.
+    if (!out.empty()) {
+      if (!client.started()) {
+        ctx.status = 200;
+        client.StartStream(200, "text/event-stream");
+        ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
+      }
+      ctx.bytes_out += out.size();
+      if (!client.Write(out)) {
+        ctx.outcome = Outcome::kClientGone;
+        return Status::Ok();
+      }
+      out.clear();
+    }
+    if (!status) {
+      if (!client.started()) return status;
+      ctx.outcome = Outcome::kPartial;
+      SendError(ctx, client, status.error());
+      return Status::Ok();
+    }
+    if (done) return Status::Ok();
+    if (eof) {
+      Error cut = Error::BadGateway("the provider's stream ended before it was complete",
+                                    "upstream_stream_cut", false);
+      if (!client.started()) return cut;
+      ctx.outcome = Outcome::kPartial;
+      SendError(ctx, client, cut);
+      return Status::Ok();
+    }
+  }
+}
+
+}  // namespace warden

@@ -1,0 +1,58 @@
+// RequestContext: everything one request carries through the phases
+// (Authenticate → Parse → Route → Forward → Finalize). Owned by the thread handling the
+// request; never shared.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "config/config.h"
+#include "keys/key_store.h"
+
+namespace warden {
+
+enum class Endpoint { kChatCompletions, kEmbeddings, kListModels, kGetModel, kHealth, kReady, kUnknown };
+
+// How the request ended, for the access log (and, later, the audit record).
+enum class Outcome { kCompleted, kFailed, kRejected, kClientGone, kPartial };
+const char* OutcomeName(Outcome outcome);
+
+struct Attempt {
+  std::string deployment;  // "provider/model"
+  int status = 0;          // upstream HTTP status, 0 = no response
+  std::string error_code;  // empty on success
+  int64_t latency_ns = 0;
+};
+
+struct RequestContext {
+  std::string request_id;
+  int64_t start_ns = 0;
+  Endpoint endpoint = Endpoint::kUnknown;
+  std::string client_address;
+
+  std::optional<KeyRecord> key;
+
+  // Parsed request (chat / embeddings).
+  Json body;
+  std::string model;  // the alias the client asked for
+  bool stream = false;
+
+  // Route.
+  const ModelAlias* alias = nullptr;
+  const Deployment* deployment = nullptr;
+  const ProviderConfig* provider = nullptr;
+
+  std::vector<Attempt> attempts;
+  int status = 0;
+  std::string error_code;
+  Outcome outcome = Outcome::kCompleted;
+  size_t bytes_in = 0;
+  size_t bytes_out = 0;
+  int64_t upstream_first_byte_ns = 0;  // from sending upstream to the response head
+  int64_t client_first_byte_ns = 0;    // from request start to the first byte sent to the client
+};
+
+}  // namespace warden

@@ -1,0 +1,243 @@
+// warden: the gateway binary.
+//
+//   warden serve        [--config FILE]   run the gateway
+//   warden check-config [--config FILE]   validate the config, print every problem, exit 0/1
+//   warden keys create --name NAME [--policy POLICY] [--config FILE]
+//   warden keys list   [--config FILE]
+//   warden keys revoke ID_OR_NAME [--config FILE]
+//   warden version
+//
+// Exit codes: 0 success, 1 invalid config or failed command, 2 usage error.
+#include <signal.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "config/config.h"
+#include "server/app.h"
+
+namespace {
+
+using warden::Config;
+using warden::ConfigProblem;
+
+constexpr const char* kDefaultConfig = "config/warden.yaml";
+constexpr const char* kUsage =
+    "usage: warden <command> [options]\n"
+    "  serve         [--config FILE]   run the gateway (default config: config/warden.yaml)\n"
+    "  check-config  [--config FILE]   validate the config and report every problem\n"
+    "  keys create --name NAME [--policy POLICY] [--config FILE]\n"
+    "  keys list     [--config FILE]\n"
+    "  keys revoke ID_OR_NAME [--config FILE]\n"
+    "  version\n";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;  // --name value
+  bool ok = true;
+};
+
+Args ParseArgs(int argc, char** argv, int first) {
+  Args a;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) == 0) {
+      std::string name = arg.substr(2), value;
+      if (size_t eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        std::cerr << "warden: option --" << name << " needs a value\n";
+        a.ok = false;
+      }
+      a.options[name] = value;
+    } else {
+      a.positional.push_back(arg);
+    }
+  }
+  return a;
+}
+
+std::string Opt(const Args& a, const std::string& name, const std::string& fallback = "") {
+  auto it = a.options.find(name);
+  return it == a.options.end() ? fallback : it->second;
+}
+
+bool OnlyOptions(const Args& a, std::initializer_list<const char*> allowed) {
+  for (const auto& [name, value] : a.options) {
+    bool known = false;
+    for (const char* k : allowed) known = known || name == k;
+    if (!known) {
+      std::cerr << "warden: unknown option --" << name << "\n" << kUsage;
+      return false;
+    }
+  }
+  return true;
+}
+
+// Loads the config and prints its problems; null if it has errors.
+std::shared_ptr<const Config> Load(const Args& a, bool print_ok) {
+  auto result = warden::LoadConfig(Opt(a, "config", kDefaultConfig));
+  for (const ConfigProblem& p : result.problems) std::cerr << p.ToString() << "\n";
+  if (!result.ok()) {
+    size_t errors = 0;
+    for (const auto& p : result.problems) errors += p.severity == ConfigProblem::Severity::kError;
+    std::cerr << "warden: the config has " << errors << " error(s)\n";
+    return nullptr;
+  }
+  if (print_ok) std::cerr << "warden: " << result.config->path << " is valid\n";
+  return result.config;
+}
+
+std::string FormatTime(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int Serve(const Args& a) {
+  if (!OnlyOptions(a, {"config"})) return 2;
+  auto config = Load(a, false);
+  if (!config) return 1;
+  if (!warden::log::SetSink(config->server.access_log)) {
+    std::cerr << "warden: cannot open the log file " << config->server.access_log << "\n";
+    return 1;
+  }
+  warden::log::SetLevel(warden::log::ParseLevel(config->server.log_level, warden::log::Level::kInfo));
+
+  // Signals are taken synchronously by the main thread (sigwait); every thread started from
+  // here on inherits the blocked mask. SIGPIPE is ignored: a client that goes away is an
+  // ordinary write error.
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto app = warden::App::Create(config);
+  if (!app) {
+    warden::log::Error("startup_failed", {{"error", app.error().message}});
+    std::cerr << "warden: " << app.error().message << "\n";
+    return 1;
+  }
+  if (warden::Status s = (*app)->Start(); !s) {
+    warden::log::Error("startup_failed", {{"error", s.error().message}});
+    std::cerr << "warden: " << s.error().message << "\n";
+    return 1;
+  }
+  warden::log::Info("listening", {{"host", config->server.host},
+                                  {"port", (*app)->port()},
+                                  {"config", config->path},
+                                  {"data_dir", config->data_dir},
+                                  {"version", WARDEN_VERSION}});
+  int sig = 0;
+  sigwait(&signals, &sig);
+  warden::log::Info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  (*app)->Stop();
+  warden::log::Info("stopped");
+  return 0;
+}
+
+int Keys(const Args& a) {
+  if (a.positional.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string& sub = a.positional[0];
+  if (!OnlyOptions(a, {"config", "name", "policy"})) return 2;
+  auto config = Load(a, false);
+  if (!config) return 1;
+  auto handle = warden::OpenKeyStore(*config);
+  if (!handle) {
+    std::cerr << "warden: " << handle.error().message << "\n";
+    return 1;
+  }
+  warden::KeyStore& keys = *handle->keys;
+  if (sub == "create") {
+    std::string name = Opt(a, "name");
+    if (name.empty() || a.positional.size() != 1) {
+      std::cerr << "usage: warden keys create --name NAME [--policy POLICY]\n";
+      return 2;
+    }
+    auto created = keys.Create(name, Opt(a, "policy", "default"));
+    if (!created) {
+      std::cerr << "warden: " << created.error().message << "\n";
+      return 1;
+    }
+    std::cerr << "Created key " << created->record.id << " (name " << created->record.name
+              << ", policy " << created->record.policy
+              << "). It is shown once; store it now, Warden keeps only a hash:\n";
+    std::cout << created->key.Reveal() << std::endl;
+    return 0;
+  }
+  if (sub == "list") {
+    auto list = keys.List();
+    if (!list) {
+      std::cerr << "warden: " << list.error().message << "\n";
+      return 1;
+    }
+    std::printf("%-14s %-24s %-14s %-22s %s\n", "ID", "NAME", "POLICY", "CREATED", "STATUS");
+    for (const auto& r : *list) {
+      std::string status = r.active() ? "active" : "revoked " + FormatTime(r.revoked_at);
+      std::printf("%-14s %-24s %-14s %-22s %s\n", r.id.c_str(), r.name.c_str(), r.policy.c_str(),
+                  FormatTime(r.created_at).c_str(), status.c_str());
+    }
+    return 0;
+  }
+  if (sub == "revoke") {
+    if (a.positional.size() != 2) {
+      std::cerr << "usage: warden keys revoke ID_OR_NAME\n";
+      return 2;
+    }
+    auto revoked = keys.Revoke(a.positional[1]);
+    if (!revoked) {
+      std::cerr << "warden: " << revoked.error().message << "\n";
+      return 1;
+    }
+    std::cerr << "Revoked key " << revoked->id << " (" << revoked->name << ")\n";
+    return 0;
+  }
+  std::cerr << "warden: unknown keys command '" << sub << "'\n" << kUsage;
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  warden::InitCrypto();
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = argv[1];
+  Args args = ParseArgs(argc, argv, 2);
+  if (!args.ok) return 2;
+  if (command == "serve" && args.positional.empty()) return Serve(args);
+  if (command == "check-config" && args.positional.empty()) {
+    if (!OnlyOptions(args, {"config"})) return 2;
+    return Load(args, true) ? 0 : 1;
+  }
+  if (command == "keys") return Keys(args);
+  if (command == "version" || command == "--version") {
+    std::cout << "warden " << WARDEN_VERSION << "\n";
+    return 0;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << "warden: unknown command '" << command << "'\n" << kUsage;
+  return 2;
+}

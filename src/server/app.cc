@@ -1,0 +1,47 @@
+#include "server/app.h"
+
+namespace warden {
+
+Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
+  auto store = Store::Open(config.data_dir);
+  if (!store) return store.error();
+  auto hash_key = KeyStore::LoadOrCreateHashKey(config.key_hash_key_file);
+  if (!hash_key) return hash_key.error();
+  KeyStoreHandle handle;
+  handle.store = std::move(*store);
+  handle.keys = std::make_unique<KeyStore>(handle.store.get(), std::move(*hash_key));
+  return handle;
+}
+
+Result<std::unique_ptr<App>> App::Create(std::shared_ptr<const Config> config) {
+  std::unique_ptr<App> app(new App());
+  app->config_ = std::move(config);
+  const Config& c = *app->config_;
+  auto handle = OpenKeyStore(c);
+  if (!handle) return handle.error();
+  app->handle_ = std::move(*handle);
+
+  HttpUpstreamOptions o;
+  o.connect_timeout_ms = c.upstream.connect_timeout_ms;
+  o.first_byte_timeout_ms = c.upstream.first_byte_timeout_ms;
+  o.idle_timeout_ms = c.upstream.idle_timeout_ms;
+  o.max_idle_per_host = c.upstream.max_idle_connections_per_host;
+  o.ca_file = c.upstream.ca_file;
+  app->http_ = std::make_unique<HttpUpstream>(o);
+  app->echo_ = std::make_unique<EchoUpstream>();
+  app->gateway_ = std::make_unique<Gateway>(app->config_, app->handle_.keys.get(),
+                                            app->handle_.store.get(), app->http_.get(),
+                                            app->echo_.get());
+  app->server_ = std::make_unique<Server>(c.server, app->gateway_.get());
+  return app;
+}
+
+App::~App() { Stop(); }
+
+Status App::Start() { return server_->Start(); }
+
+void App::Stop() {
+  if (server_) server_->Stop();
+}
+
+}  // namespace warden

@@ -1,0 +1,52 @@
+// App: the whole gateway process wired together from one Config — data store, client keys,
+// upstream clients, the Gateway pipeline and the listening Server. `warden serve` and the
+// integration tests build exactly this object, so the tests exercise the real wiring.
+//
+// Contract: Create() opens the data directory (failing clearly if another warden holds it) and
+// builds everything but does not listen; Start() binds; Stop() drains and is idempotent.
+// Not thread-safe itself (call from one thread); what it owns is.
+#pragma once
+
+#include <memory>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+#include "keys/key_store.h"
+#include "providers/echo_upstream.h"
+#include "providers/http_upstream.h"
+#include "server/server.h"
+#include "store/store.h"
+
+namespace warden {
+
+// The data store and the key store over it, as `warden keys …` needs them.
+struct KeyStoreHandle {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<KeyStore> keys;
+};
+Result<KeyStoreHandle> OpenKeyStore(const Config& config);
+
+class App {
+ public:
+  static Result<std::unique_ptr<App>> Create(std::shared_ptr<const Config> config);
+  ~App();
+
+  Status Start();
+  uint16_t port() const { return server_->port(); }
+  void Stop();
+
+  KeyStore& keys() { return *handle_.keys; }
+  HttpUpstream& http() { return *http_; }
+
+ private:
+  App() = default;
+  std::shared_ptr<const Config> config_;
+  KeyStoreHandle handle_;
+  std::unique_ptr<HttpUpstream> http_;
+  std::unique_ptr<EchoUpstream> echo_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<Server> server_;
+};
+
+}  // namespace warden

@@ -1,0 +1,118 @@
+#include "server/poco_exchange.h"
+
+#include <Poco/Exception.h>
+
+namespace warden {
+
+PocoClientExchange::PocoClientExchange(Poco::Net::HTTPServerRequest& request,
+                                       Poco::Net::HTTPServerResponse& response)
+    : request_(request), response_(response) {
+  const std::string& uri = request_.getURI();
+  path_ = uri.substr(0, uri.find('?'));
+}
+
+std::string PocoClientExchange::header(std::string_view name) const {
+  return request_.get(std::string(name), "");
+}
+
+std::string PocoClientExchange::client_address() const {
+  return request_.clientAddress().host().toString();
+}
+
+bool PocoClientExchange::has_body() const {
+  if (request_.getChunkedTransferEncoding()) return true;
+  return request_.hasContentLength() && request_.getContentLength64() > 0;
+}
+
+Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
+  auto too_large = [&] {
+    CloseAfterResponse();  // the rest of the body stays unread: the connection cannot be reused
+    return Error::PayloadTooLarge("The request body is larger than the limit of " +
+                                  std::to_string(limit) + " bytes.");
+  };
+  if (request_.hasContentLength() && request_.getContentLength64() > static_cast<int64_t>(limit))
+    return too_large();
+  std::string body;
+  if (request_.hasContentLength()) body.reserve(static_cast<size_t>(request_.getContentLength64()));
+  try {
+    std::istream& in = request_.stream();
+    char buf[16384];
+    while (in) {
+      in.read(buf, sizeof buf);
+      std::streamsize n = in.gcount();
+      if (n <= 0) break;
+      if (body.size() + static_cast<size_t>(n) > limit) return too_large();
+      body.append(buf, static_cast<size_t>(n));
+    }
+    if (in.bad()) throw Poco::IOException("read failed");
+  } catch (const Poco::TimeoutException&) {
+    CloseAfterResponse();
+    Error e = Error::BadRequest("Timed out reading the request body.", "", "request_timeout");
+    e.status = 408;
+    return e;
+  } catch (const std::exception&) {
+    CloseAfterResponse();
+    return Error::BadRequest("The request body could not be read (malformed or cut short).", "",
+                             "invalid_body");
+  }
+  if (request_.hasContentLength() &&
+      static_cast<int64_t>(body.size()) != request_.getContentLength64()) {
+    CloseAfterResponse();
+    return Error::BadRequest("The request body is shorter than its Content-Length.", "",
+                             "invalid_body");
+  }
+  return body;
+}
+
+void PocoClientExchange::SetHeader(const std::string& name, const std::string& value) {
+  response_.set(name, value);
+}
+
+void PocoClientExchange::CloseAfterResponse() { response_.setKeepAlive(false); }
+
+void PocoClientExchange::Send(int status, std::string_view content_type, std::string_view body) {
+  if (started_) return;
+  started_ = true;
+  try {
+    response_.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    response_.setContentType(std::string(content_type));
+    response_.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    std::ostream& out = response_.send();
+    if (request_.getMethod() != "HEAD") out.write(body.data(), static_cast<std::streamsize>(body.size()));
+    out.flush();
+  } catch (const std::exception&) {
+    broken_ = true;  // the client went away; nothing more to do
+  }
+}
+
+bool PocoClientExchange::StartStream(int status, std::string_view content_type) {
+  if (started_) return false;
+  started_ = true;
+  try {
+    response_.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    response_.setContentType(std::string(content_type));
+    response_.setChunkedTransferEncoding(true);
+    response_.set("Cache-Control", "no-cache");
+    response_.set("X-Accel-Buffering", "no");
+    stream_ = &response_.send();
+    stream_->flush();
+    broken_ = !stream_->good();
+  } catch (const std::exception&) {
+    broken_ = true;
+  }
+  return !broken_;
+}
+
+bool PocoClientExchange::Write(std::string_view data) {
+  if (!stream_ || broken_) return false;
+  try {
+    stream_->write(data.data(), static_cast<std::streamsize>(data.size()));
+    stream_->flush();
+    broken_ = !stream_->good();
+  } catch (const std::exception&) {
+    broken_ = true;
+  }
+  return !broken_;
+}
+
+}  // namespace warden

@@ -1,0 +1,44 @@
+// PocoClientExchange: ClientExchange over one Poco HTTPServerRequest/Response pair.
+//
+// Contract: the only place (with server.cc) where the gateway meets Poco's server classes.
+// Streams are sent with chunked transfer encoding, `Cache-Control: no-cache` and
+// `X-Accel-Buffering: no` (so a reverse proxy in front does not buffer them), and every Write()
+// is flushed to the socket. No method throws: socket failures turn into `false` from
+// StartStream()/Write() or an Error from ReadBody(). Used by the one thread serving the request.
+#pragma once
+
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include "gateway/client_exchange.h"
+
+namespace warden {
+
+class PocoClientExchange : public ClientExchange {
+ public:
+  PocoClientExchange(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+
+  std::string_view method() const override { return request_.getMethod(); }
+  std::string_view path() const override { return path_; }
+  std::string header(std::string_view name) const override;
+  std::string client_address() const override;
+  bool has_body() const override;
+  Result<std::string> ReadBody(size_t limit) override;
+
+  void SetHeader(const std::string& name, const std::string& value) override;
+  void CloseAfterResponse() override;
+  void Send(int status, std::string_view content_type, std::string_view body) override;
+  bool StartStream(int status, std::string_view content_type) override;
+  bool Write(std::string_view data) override;
+  bool started() const override { return started_; }
+
+ private:
+  Poco::Net::HTTPServerRequest& request_;
+  Poco::Net::HTTPServerResponse& response_;
+  std::string path_;
+  std::ostream* stream_ = nullptr;
+  bool started_ = false;
+  bool broken_ = false;
+};
+
+}  // namespace warden

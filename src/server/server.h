@@ -1,0 +1,36 @@
+// Server: the client-facing HTTP/1.1 listener (Poco HTTPServer) in front of a Gateway.
+//
+// Contract: Start() binds the configured address (port 0 = any free port; port() then tells
+// which) and serves each connection on a worker thread from a pool of
+// `server.worker_threads`; at most `server.max_queued_connections` accepted connections wait
+// for a worker. Request read time, keep-alive idle time and requests per connection are bounded
+// by the config. Every request goes to Gateway::Handle(). Stop() stops accepting, waits for the
+// requests in flight, and is idempotent. The Gateway is borrowed and must outlive the Server.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "gateway/gateway.h"
+
+namespace warden {
+
+class Server {
+ public:
+  Server(const ServerConfig& config, Gateway* gateway);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  Status Start();
+  uint16_t port() const;
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace warden
