@@ -157,7 +157,15 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
       SendError(ctx, client, status.error());
       return Status::Ok();
     }
-    if (done) return Status::Ok();
+    if (done) {
+      // Read the (normally empty) rest so the connection can go back to the pool.
+      for (size_t drained = 0; drained < 65536;) {
+        auto rest = up.ReadSome();
+        if (!rest.ok() || rest->empty()) break;
+        drained += rest->size();
+      }
+      return Status::Ok();
+    }
     if (eof) {
       Error cut = Error::BadGateway("the provider's stream ended before it was complete",
                                     "upstream_stream_cut", false);

@@ -1,0 +1,163 @@
+#include "support/harness.h"
+
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/StreamCopier.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/log.h"
+
+namespace warden::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/warden-test-XXXXXX";
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::Write(const std::string& name, const std::string& content) const {
+  std::string p = path_ + "/" + name;
+  std::ofstream(p, std::ios::binary) << content;
+  return p;
+}
+
+Json HttpResult::json() const {
+  auto j = ParseJson(body);
+  return j ? *j : Json();
+}
+
+std::string HttpResult::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? "" : it->second;
+}
+
+namespace {
+std::map<std::string, std::string> LowerHeaders(const Poco::Net::HTTPResponse& r) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : r) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    out[lower] = value;
+  }
+  return out;
+}
+
+void SendRequest(Poco::Net::HTTPClientSession& s, const std::string& method, const std::string& path,
+                 const std::string& body, const Headers& headers) {
+  Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty() || method == "POST") req.setContentLength(static_cast<std::streamsize>(body.size()));
+  s.sendRequest(req) << body;
+}
+}  // namespace
+
+HttpResult Http(uint16_t port, const std::string& method, const std::string& path,
+                const std::string& body, const Headers& headers) {
+  Poco::Net::HTTPClientSession s("127.0.0.1", port);
+  s.setTimeout(Poco::Timespan(20, 0));
+  SendRequest(s, method, path, body, headers);
+  Poco::Net::HTTPResponse resp;
+  std::istream& in = s.receiveResponse(resp);
+  HttpResult r;
+  r.status = resp.getStatus();
+  r.headers = LowerHeaders(resp);
+  Poco::StreamCopier::copyToString(in, r.body);
+  return r;
+}
+
+StreamingCall::StreamingCall(uint16_t port, const std::string& path, const std::string& body,
+                             const Headers& headers)
+    : session_("127.0.0.1", port) {
+  session_.setTimeout(Poco::Timespan(20, 0));
+  SendRequest(session_, "POST", path, body, headers);
+  body_ = &session_.receiveResponse(response_);
+  status_ = response_.getStatus();
+}
+
+std::string StreamingCall::ReadUntil(const std::string& needle) {
+  char buf[4096];
+  while (received_.find(needle) == std::string::npos) {
+    if (body_->peek() == std::char_traits<char>::eof()) break;
+    std::streamsize n = body_->readsome(buf, sizeof buf);
+    received_.append(buf, static_cast<size_t>(n));
+  }
+  return received_;
+}
+
+std::string StreamingCall::ReadAll() {
+  std::string rest;
+  Poco::StreamCopier::copyToString(*body_, rest);
+  received_ += rest;
+  return received_;
+}
+
+GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
+                                   const std::string& server_extra, const std::string& upstream_extra) {
+  std::string yaml = "server:\n  listen: 127.0.0.1:0\n  worker_threads: 16\n  access_log: " +
+                     log_path() + "\n" + server_extra + "upstream:\n  connect_timeout: 2s\n" +
+                     upstream_extra + "data_dir: " + dir_.path() + "/data\n" +
+                     providers_and_models;
+  std::string path = dir_.Write("warden.yaml", yaml);
+  LoadResult loaded = LoadConfig(path);
+  if (!loaded.ok()) {
+    std::string all;
+    for (const auto& p : loaded.problems) all += p.ToString() + "\n";
+    throw std::runtime_error("test config invalid:\n" + all);
+  }
+  log::SetSink(loaded.config->server.access_log);
+  auto app = App::Create(loaded.config);
+  if (!app) throw std::runtime_error(app.error().message);
+  app_ = std::move(*app);
+  auto created = app_->keys().Create("test", "default");
+  if (!created) throw std::runtime_error(created.error().message);
+  key_ = created->key.Reveal();
+  if (Status s = app_->Start(); !s) throw std::runtime_error(s.error().message);
+}
+
+GatewayUnderTest::~GatewayUnderTest() {
+  app_->Stop();
+  log::SetSink("-");
+}
+
+std::string GatewayUnderTest::ReadLog() const {
+  std::ifstream in(log_path());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Headers GatewayUnderTest::Auth(const std::string& content_type) const {
+  Headers h{{"Authorization", "Bearer " + key_}};
+  if (!content_type.empty()) h["Content-Type"] = content_type;
+  return h;
+}
+
+HttpResult GatewayUnderTest::Post(const std::string& path, const Json& body) const {
+  return Http(port(), "POST", path, Dump(body), Auth());
+}
+
+std::string OneProviderYaml(const std::string& base_url, const std::string& alias,
+                            const std::string& upstream_model, const std::string& provider_extra) {
+  return "providers:\n"
+         "  - name: fake\n"
+         "    kind: openai\n"
+         "    base_url: " + base_url + "\n" + provider_extra +
+         "models:\n"
+         "  - alias: " + alias + "\n"
+         "    deployments:\n"
+         "      - provider: fake\n"
+         "        model: " + upstream_model + "\n";
+}
+
+}  // namespace warden::testing

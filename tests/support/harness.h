@@ -1,0 +1,91 @@
+// Test harness: a temporary directory, the real App (server + pipeline) started on port 0 from
+// a YAML config, and a small HTTP client. Used by the integration and secrets tests.
+#pragma once
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPResponse.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/json.h"
+#include "server/app.h"
+
+namespace warden::testing {
+
+// A fresh directory under $TMPDIR, removed (with its contents) at the end.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Write(const std::string& name, const std::string& content) const;  // returns the path
+
+ private:
+  std::string path_;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  Json json() const;
+  std::string header(const std::string& lower_name) const;
+};
+
+using Headers = std::map<std::string, std::string>;
+
+// One request on a fresh connection.
+HttpResult Http(uint16_t port, const std::string& method, const std::string& path,
+                const std::string& body = "", const Headers& headers = {});
+
+// A streamed response read piece by piece.
+class StreamingCall {
+ public:
+  StreamingCall(uint16_t port, const std::string& path, const std::string& body, const Headers& headers);
+  int status() const { return status_; }
+  // Reads until `needle` has been received (or the body ends); returns everything read so far.
+  std::string ReadUntil(const std::string& needle);
+  std::string ReadAll();
+
+ private:
+  Poco::Net::HTTPClientSession session_;
+  Poco::Net::HTTPResponse response_;
+  std::istream* body_ = nullptr;
+  std::string received_;
+  int status_ = 0;
+};
+
+// The real gateway on 127.0.0.1:0. `providers_and_models` is the YAML for `providers:` and
+// `models:` (and any other top-level keys); server/upstream sections get test-friendly values
+// merged from `server_extra` / `upstream_extra` (YAML lines indented by two spaces).
+class GatewayUnderTest {
+ public:
+  explicit GatewayUnderTest(const std::string& providers_and_models,
+                            const std::string& server_extra = "",
+                            const std::string& upstream_extra = "");
+  ~GatewayUnderTest();
+
+  uint16_t port() const { return app_->port(); }
+  const std::string& key() const { return key_; }  // an active client key
+  App& app() { return *app_; }
+  const TempDir& dir() const { return dir_; }
+  std::string log_path() const { return dir_.path() + "/warden.log"; }
+  std::string ReadLog() const;
+
+  Headers Auth(const std::string& content_type = "application/json") const;
+  HttpResult Post(const std::string& path, const Json& body) const;
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<App> app_;
+  std::string key_;
+};
+
+// YAML for one `openai` provider named `name` at `base_url` plus an alias with one deployment.
+std::string OneProviderYaml(const std::string& base_url, const std::string& alias = "chat-alias",
+                            const std::string& upstream_model = "fake-model-1",
+                            const std::string& provider_extra = "");
+
+}  // namespace warden::testing
