@@ -1,5 +1,8 @@
 #include "config/config.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -501,6 +504,10 @@ LoadResult LoadConfigFromString(const std::string& yaml_text, const std::string&
   config->path = display_name;
   parser.ParseRoot(root, *config);
   result.problems = std::move(parser.problems);
+  std::stable_sort(result.problems.begin(), result.problems.end(),
+                   [](const ConfigProblem& a, const ConfigProblem& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
   bool errors = false;
   for (const auto& p : result.problems) errors = errors || p.severity == ConfigProblem::Severity::kError;
   if (!errors) result.config = std::move(config);

@@ -1,0 +1,149 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace warden {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+const char* kGood = R"(server:
+  listen: 0.0.0.0:9090
+  max_body_size: 2MiB
+  read_timeout: 10s
+upstream:
+  first_byte_timeout: 1500ms
+data_dir: /var/lib/warden
+providers:
+  - name: openai
+    kind: openai
+    base_url: https://api.openai.com/v1
+    api_key: ${OPENAI_KEY}
+    region: us
+    price: { input_per_million: 0.15, output_per_million: 0.6 }
+  - name: local
+    kind: echo
+    zero_retention: true
+models:
+  - alias: gpt
+    deployments:
+      - { provider: openai, model: gpt-4o-mini }
+      - { provider: local, model: echo-1 }
+)";
+
+TEST(ConfigTest, LoadsAGoodFile) {
+  LoadResult r = LoadConfigFromString(kGood, "good.yaml", Env({{"OPENAI_KEY", "sk-abc"}}));
+  ASSERT_TRUE(r.ok()) << (r.problems.empty() ? "" : r.problems[0].ToString());
+  const Config& c = *r.config;
+  EXPECT_EQ(c.server.host, "0.0.0.0");
+  EXPECT_EQ(c.server.port, 9090);
+  EXPECT_EQ(c.server.max_body_bytes, 2u << 20);
+  EXPECT_EQ(c.server.read_timeout_ms, 10000);
+  EXPECT_EQ(c.upstream.first_byte_timeout_ms, 1500);
+  EXPECT_EQ(c.key_hash_key_file, "/var/lib/warden/key-hash.key");
+  const ProviderConfig* p = c.FindProvider("openai");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->scheme, "https");
+  EXPECT_EQ(p->host, "api.openai.com");
+  EXPECT_EQ(p->port, 443);
+  EXPECT_EQ(p->base_path, "/v1");
+  EXPECT_EQ(p->api_key.Reveal(), "sk-abc");
+  EXPECT_DOUBLE_EQ(p->output_price_per_million, 0.6);
+  EXPECT_TRUE(c.FindProvider("local")->zero_retention);
+  const ModelAlias* m = c.FindModel("gpt");
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(m->deployments.size(), 2u);
+  EXPECT_EQ(m->deployments[0].model, "gpt-4o-mini");
+  EXPECT_EQ(c.FindModel("nope"), nullptr);
+}
+
+TEST(ConfigTest, ShippedDefaultConfigIsValid) {
+  LoadResult r = LoadConfig(std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml");
+  for (const auto& p : r.problems) ADD_FAILURE() << p.ToString();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.config->server.host, "127.0.0.1");
+  EXPECT_EQ(r.config->server.port, 8080);
+  EXPECT_EQ(r.config->data_dir, "./data");
+  EXPECT_NE(r.config->FindModel("echo"), nullptr);
+}
+
+TEST(ConfigTest, ReportsEveryProblemWithFileAndLine) {
+  const char* bad = R"(server:
+  listen: nonsense
+  max_body_size: 12 parsecs
+  colour: blue
+providers:
+  - name: p1
+    kind: carrier-pigeon
+  - name: p2
+    kind: openai
+    base_url: ftp://example.com
+models:
+  - alias: m
+    deployments:
+      - { provider: ghost, model: x }
+)";
+  LoadResult r = LoadConfigFromString(bad, "bad.yaml", Env({}));
+  EXPECT_FALSE(r.ok());
+  std::map<int, std::string> by_line;
+  for (const auto& p : r.problems) {
+    EXPECT_EQ(p.file, "bad.yaml");
+    by_line[p.line] += p.message;
+  }
+  EXPECT_NE(by_line[2].find("listen"), std::string::npos);
+  EXPECT_NE(by_line[3].find("max_body_size"), std::string::npos);
+  EXPECT_NE(by_line[4].find("colour"), std::string::npos);
+  EXPECT_NE(by_line[7].find("kind"), std::string::npos);
+  EXPECT_NE(by_line[10].find("base_url"), std::string::npos);
+  EXPECT_NE(by_line[14].find("ghost"), std::string::npos);
+  EXPECT_GE(r.problems.size(), 6u);
+  EXPECT_EQ(r.problems[0].ToString().rfind("bad.yaml:2:", 0), 0u) << r.problems[0].ToString();
+}
+
+TEST(ConfigTest, MissingEnvVariableIsAnErrorThatNamesOnlyTheVariable) {
+  LoadResult r = LoadConfigFromString(kGood, "good.yaml", Env({}));
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].line, 12);
+  EXPECT_NE(r.problems[0].message.find("OPENAI_KEY"), std::string::npos);
+}
+
+TEST(ConfigTest, LiteralKeyIsAWarningAndNeverQuoted) {
+  std::string text = kGood;
+  text.replace(text.find("${OPENAI_KEY}"), 13, "sk-literal-secret-value");
+  LoadResult r = LoadConfigFromString(text, "lit.yaml", Env({}));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].severity, ConfigProblem::Severity::kWarning);
+  EXPECT_EQ(r.problems[0].ToString().find("sk-literal"), std::string::npos);
+}
+
+TEST(ConfigTest, SyntaxErrorHasALine) {
+  LoadResult r = LoadConfigFromString("server:\n  listen: [oops\n", "syntax.yaml", Env({}));
+  ASSERT_FALSE(r.ok());
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_GT(r.problems[0].line, 0);
+}
+
+TEST(ConfigTest, SubstituteEnv) {
+  auto env = Env({{"A", "1"}, {"EMPTY", ""}});
+  std::string missing;
+  EXPECT_EQ(SubstituteEnv("x${A}y", env, &missing), "x1y");
+  EXPECT_EQ(SubstituteEnv("${B:-dflt}", env, &missing), "dflt");
+  EXPECT_EQ(SubstituteEnv("${A:-dflt}", env, &missing), "1");
+  EXPECT_EQ(SubstituteEnv("cost $$5", env, &missing), "cost $5");
+  EXPECT_EQ(SubstituteEnv("${EMPTY}", env, &missing), "");
+  EXPECT_EQ(SubstituteEnv("${NOPE}", env, &missing), std::nullopt);
+  EXPECT_EQ(missing, "NOPE");
+}
+
+}  // namespace
+}  // namespace warden
