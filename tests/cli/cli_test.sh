@@ -1,0 +1,92 @@
+#!/bin/sh
+# CLI test of the real binary: check-config (file:line for every problem), keys create/list/
+# revoke, serve refusing an invalid config, serve answering and exiting 0 on SIGTERM.
+# usage: cli_test.sh WARDEN_BIN SOURCE_DIR
+set -u
+BIN="$1"
+SRC="$2"
+T=$(mktemp -d)
+trap 'kill $PID 2>/dev/null; rm -rf "$T"' EXIT
+PID=""
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+expect_rc() { want=$1; shift; "$@" >"$T/out" 2>"$T/err"; rc=$?; [ "$rc" -eq "$want" ] || fail "$* exited $rc, wanted $want: $(cat "$T/err")"; }
+
+# 1. The shipped config is valid.
+expect_rc 0 "$BIN" check-config --config "$SRC/config/warden.yaml"
+grep -q "is valid" "$T/err" || fail "check-config did not say valid"
+
+# 2. A bad config: every problem with file:line, exit 1, and serve refuses it.
+cat > "$T/bad.yaml" <<'YAML'
+server:
+  listen: 127.0.0.1:notaport
+providers:
+  - name: p
+    kind: nonsense
+models:
+  - alias: m
+    deployments:
+      - { provider: missing, model: x }
+YAML
+expect_rc 1 "$BIN" check-config --config "$T/bad.yaml"
+for line in 2 5 9; do
+  grep -q "^$T/bad.yaml:$line:" "$T/err" || fail "no problem reported at line $line: $(cat "$T/err")"
+done
+expect_rc 1 "$BIN" serve --config "$T/bad.yaml"
+grep -q "error" "$T/err" || fail "serve did not explain why it refused"
+
+# 3. Keys: create prints the key once on stdout; list shows it without the secret; revoke.
+cat > "$T/ok.yaml" <<YAML
+server:
+  listen: 127.0.0.1:0
+  access_log: $T/access.log
+data_dir: $T/data
+providers:
+  - { name: local-echo, kind: echo }
+models:
+  - alias: echo
+    deployments: [ { provider: local-echo, model: echo-1 } ]
+YAML
+expect_rc 0 "$BIN" keys create --name ci-key --config "$T/ok.yaml"
+KEY=$(cat "$T/out")
+case "$KEY" in wdn_*) ;; *) fail "key does not start with wdn_: $KEY" ;; esac
+SECRET=${KEY##*_}
+expect_rc 0 "$BIN" keys list --config "$T/ok.yaml"
+grep -q "ci-key .*active" "$T/out" || fail "keys list does not show the active key"
+grep -q -- "$SECRET" "$T/out" "$T/err" && fail "keys list printed the secret"
+expect_rc 2 "$BIN" keys create --config "$T/ok.yaml"
+expect_rc 0 "$BIN" keys create --name other --config "$T/ok.yaml"
+expect_rc 0 "$BIN" keys revoke other --config "$T/ok.yaml"
+"$BIN" keys list --config "$T/ok.yaml" | grep -q "other .*revoked" || fail "revoked key not shown as revoked"
+expect_rc 1 "$BIN" keys revoke no-such-key --config "$T/ok.yaml"
+
+# 4. serve: answers on the port it logs, and SIGTERM stops it with exit 0.
+"$BIN" serve --config "$T/ok.yaml" 2>"$T/serve.err" &
+PID=$!
+PORT=""
+for _ in $(seq 1 100); do
+  PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/access.log" 2>/dev/null | head -1)
+  [ -n "$PORT" ] && break
+  sleep 0.1
+done
+[ -n "$PORT" ] || fail "serve did not log a listening port"
+if [ -n "$PORT" ]; then
+  code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    -d '{"model":"echo","messages":[{"role":"user","content":"ping pong"}]}')
+  [ "$code" = 200 ] || fail "chat via the binary returned $code"
+  grep -q '"content":"ping pong"' "$T/body" || fail "echo answer missing: $(cat "$T/body")"
+  # A second serve on the same data directory fails clearly instead of corrupting it.
+  expect_rc 1 "$BIN" serve --config "$T/ok.yaml"
+  grep -qi "in use" "$T/err" || fail "second serve did not say the data dir is in use: $(cat "$T/err")"
+fi
+kill -TERM $PID
+wait $PID
+rc=$?
+PID=""
+[ "$rc" -eq 0 ] || fail "serve exited $rc on SIGTERM"
+grep -q '"event":"stopped"' "$T/access.log" || fail "no stopped log line"
+grep -q "ping pong" "$T/access.log" && fail "prompt text in the log"
+
+[ "$fails" -eq 0 ] && echo "cli: all checks passed"
+exit "$fails"
