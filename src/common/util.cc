@@ -25,7 +25,17 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
-std::string NewRequestId() { return "req_" + ToHex(RandomBytes(12)); }
+std::string NewRequestId() {
+  // A keyed hash of a per-thread counter under a per-thread random key: unpredictable and
+  // unique like 96 fresh random bits, without a getrandom() syscall per request.
+  thread_local const std::string key = RandomBytes(crypto_generichash_KEYBYTES);
+  thread_local uint64_t counter = 0;
+  ++counter;
+  unsigned char id[12];
+  crypto_generichash(id, sizeof id, reinterpret_cast<const unsigned char*>(&counter), sizeof counter,
+                     reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  return "req_" + ToHex(std::string_view(reinterpret_cast<const char*>(id), sizeof id));
+}
 
 int64_t UnixSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(

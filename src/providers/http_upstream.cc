@@ -32,14 +32,25 @@ Error ConnectError(const UpstreamRequest& r, const std::string& why) {
                            "upstream_unreachable", true);
 }
 
+// A pooled connection and the receive timeout currently set on its socket, so the timeout is
+// changed (one setsockopt) only when it differs.
+struct Pooled {
+  std::unique_ptr<Poco::Net::HTTPClientSession> session;
+  int timeout_ms = 0;
+  void SetTimeout(int ms) {
+    if (timeout_ms == ms) return;
+    session->socket().setReceiveTimeout(Ms(ms));
+    timeout_ms = ms;
+  }
+};
+
 }  // namespace
 
 class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Impl> {
  public:
   explicit Impl(const HttpUpstreamOptions& o) : options_(o) {}
 
-  std::unique_ptr<Poco::Net::HTTPClientSession> Acquire(const UpstreamRequest& r,
-                                                        const std::string& key, bool* reused) {
+  Pooled Acquire(const UpstreamRequest& r, const std::string& key, bool* reused) {
     {
       std::lock_guard lock(mu_);
       auto it = idle_.find(key);
@@ -51,7 +62,7 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
       }
     }
     *reused = false;
-    return NewSession(r);
+    return Pooled{NewSession(r), options_.first_byte_timeout_ms};
   }
 
   std::unique_ptr<Poco::Net::HTTPClientSession> NewSession(const UpstreamRequest& r) {
@@ -70,7 +81,7 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
     return s;
   }
 
-  void Release(const std::string& key, std::unique_ptr<Poco::Net::HTTPClientSession> s) {
+  void Release(const std::string& key, Pooled s) {
     std::lock_guard lock(mu_);
     auto& list = idle_[key];
     if (static_cast<int>(list.size()) < options_.max_idle_per_host) list.push_back(std::move(s));
@@ -98,7 +109,7 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
 
  private:
   std::mutex mu_;
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>>> idle_;
+  std::unordered_map<std::string, std::vector<Pooled>> idle_;
   Poco::Net::Context::Ptr tls_;
 };
 
@@ -107,7 +118,7 @@ namespace {
 class PocoExchange : public UpstreamExchange {
  public:
   PocoExchange(std::shared_ptr<HttpUpstream::Impl> owner, std::string key,
-               std::unique_ptr<Poco::Net::HTTPClientSession> session,
+               Pooled session,
                std::unique_ptr<Poco::Net::HTTPResponse> response, std::istream* body,
                UpstreamHead head)
       : owner_(std::move(owner)),
@@ -152,7 +163,7 @@ class PocoExchange : public UpstreamExchange {
  private:
   std::shared_ptr<HttpUpstream::Impl> owner_;
   std::string key_;
-  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
+  Pooled session_;
   std::unique_ptr<Poco::Net::HTTPResponse> response_;
   std::istream* body_;
   UpstreamHead head_;
@@ -176,12 +187,18 @@ Result<std::unique_ptr<UpstreamExchange>> HttpUpstream::Send(const UpstreamReque
   impl_->requests_++;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
-    auto session = impl_->Acquire(r, key, &reused);
+    Pooled pooled = impl_->Acquire(r, key, &reused);
     bool sent = false;
     try {
-      if (!session->connected()) impl_->opened_++;
-      if (session->connected())
-        session->socket().setReceiveTimeout(Ms(impl_->options_.first_byte_timeout_ms));
+      // A fresh connection gets the first-byte timeout from the session when it connects (Poco
+      // also reconnects by itself after the keep-alive timeout, with the same value).
+      if (!pooled.session->connected()) {
+        impl_->opened_++;
+        pooled.timeout_ms = impl_->options_.first_byte_timeout_ms;
+      } else {
+        pooled.SetTimeout(impl_->options_.first_byte_timeout_ms);
+      }
+      Poco::Net::HTTPClientSession* session = pooled.session.get();
       Poco::Net::HTTPRequest req(r.method, r.path, Poco::Net::HTTPMessage::HTTP_1_1);
       req.setKeepAlive(true);
       req.setHost(r.host, r.port);
@@ -193,12 +210,12 @@ Result<std::unique_ptr<UpstreamExchange>> HttpUpstream::Send(const UpstreamReque
       auto response = std::make_unique<Poco::Net::HTTPResponse>();
       std::istream& body = session->receiveResponse(*response);
       body.exceptions(std::ios::badbit);
-      session->socket().setReceiveTimeout(Ms(impl_->options_.idle_timeout_ms));
+      if (r.stream) pooled.SetTimeout(impl_->options_.idle_timeout_ms);
       UpstreamHead head;
       head.status = static_cast<int>(response->getStatus());
       for (const auto& [name, value] : *response) head.headers.push_back({name, value});
       return std::unique_ptr<UpstreamExchange>(new PocoExchange(
-          impl_, key, std::move(session), std::move(response), &body, std::move(head)));
+          impl_, key, std::move(pooled), std::move(response), &body, std::move(head)));
     } catch (const Poco::Net::NoMessageException&) {
       if (reused && attempt == 0) continue;  // stale keep-alive connection: once more, fresh
       return Error::BadGateway("the provider closed the connection without answering",

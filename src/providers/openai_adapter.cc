@@ -10,8 +10,10 @@ UpstreamRequest BuildOpenAIRequest(const ProviderConfig& provider, std::string_v
   r.port = provider.port;
   r.method = "POST";
   r.path = provider.base_path + std::string(endpoint);
+  auto stream = body.find("stream");
+  r.stream = stream != body.end() && stream->is_boolean() && stream->get<bool>();
   r.headers.push_back({"Content-Type", "application/json"});
-  r.headers.push_back({"Accept", body.value("stream", false) ? "text/event-stream" : "application/json"});
+  r.headers.push_back({"Accept", r.stream ? "text/event-stream" : "application/json"});
   r.headers.push_back({"User-Agent", "warden/0.1"});
   if (!provider.api_key.empty())
     r.headers.push_back({"Authorization", "Bearer " + provider.api_key.Reveal()});

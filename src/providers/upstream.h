@@ -3,8 +3,9 @@
 // Contract: Send() delivers one HTTP request and returns once the response head has arrived
 // (bounded by the first-byte timeout), or an Error that says whether it is retryable (connect
 // refused, timeout before the first byte, TLS failure → retryable; nothing after that is).
-// The caller then reads the body incrementally through the returned UpstreamExchange; each read
-// is bounded by the idle timeout. Destroying an exchange whose body was read to the end returns
+// The caller then reads the body incrementally through the returned UpstreamExchange; for a
+// stream each read is bounded by the idle timeout, for a plain answer by the first-byte timeout
+// (a provider may send the head before it has finished generating). Destroying an exchange whose body was read to the end returns
 // its connection to the keep-alive pool; otherwise the connection is closed.
 // Implementations are thread-safe: many request threads call Send() at once.
 #pragma once
@@ -32,6 +33,7 @@ struct UpstreamRequest {
   std::string path;             // absolute path including query
   std::vector<Header> headers;  // may carry the provider credential: never log them
   std::string body;
+  bool stream = false;          // an event stream is expected: reads are bounded by the idle timeout
 };
 
 struct UpstreamHead {

@@ -32,6 +32,15 @@ Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
   };
   if (request_.hasContentLength() && request_.getContentLength64() > static_cast<int64_t>(limit))
     return too_large();
+  if (request_.getExpectContinue() && !continued_) {
+    continued_ = true;  // the client waits for this before it sends the body
+    try {
+      response_.sendContinue();
+    } catch (const std::exception&) {
+      CloseAfterResponse();
+      return Error::BadRequest("The connection broke before the body was sent.", "", "invalid_body");
+    }
+  }
   std::string body;
   if (request_.hasContentLength()) body.reserve(static_cast<size_t>(request_.getContentLength64()));
   try {

@@ -3,7 +3,8 @@
 // Contract: the only place (with server.cc) where the gateway meets Poco's server classes.
 // Streams are sent with chunked transfer encoding, `Cache-Control: no-cache` and
 // `X-Accel-Buffering: no` (so a reverse proxy in front does not buffer them), and every Write()
-// is flushed to the socket. No method throws: socket failures turn into `false` from
+// is flushed to the socket. `100 Continue` is sent by ReadBody(), when the gateway has decided
+// to read the body, never before. No method throws: socket failures turn into `false` from
 // StartStream()/Write() or an Error from ReadBody(). Used by the one thread serving the request.
 #pragma once
 
@@ -39,6 +40,7 @@ class PocoClientExchange : public ClientExchange {
   std::ostream* stream_ = nullptr;
   bool started_ = false;
   bool broken_ = false;
+  bool continued_ = false;
 };
 
 }  // namespace warden

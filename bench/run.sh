@@ -1,0 +1,161 @@
+#!/bin/sh
+# One-command benchmark: the same small chat request
+#   (a) straight at a fast fake provider (nginx answering a canned completion),
+#   (b) through one nginx proxy_pass hop with upstream keep-alive (the reference hop),
+#   (c) through Warden (auth, JSON parse, alias rewrite, pooled upstream, access log),
+# closed loop at 32 connections, a paced light-load run, and time to first SSE chunk.
+# Prints requests/s, p50/p90/p99, latency added over (a), and Warden's ratios to nginx.
+#
+#   bench/run.sh                 (DURATION=10 seconds per run by default)
+# Needs wrk and nginx (scripts/setup.sh --bench installs them). Ratios, not absolute numbers,
+# are what to compare between machines: every figure is measured in the same run.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DURATION=${DURATION:-10}
+scripts/setup.sh --bench
+scripts/build.sh >/dev/null
+T=$(mktemp -d)
+cleanup() {
+  [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null || true
+  [ -n "${WPID:-}" ] && kill "$WPID" 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+FAKE=$(free_port); PROXY=$(free_port)
+
+# The fake provider and the reference proxy hop: one nginx, two servers.
+CHAT='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model-1","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}'
+CHUNK='{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model-1","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}'
+cat > "$T/nginx.conf" <<NGINX
+worker_processes 2;
+pid $T/nginx.pid;
+error_log $T/nginx-error.log error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream fake { server 127.0.0.1:$FAKE; keepalive 64; }
+  server {
+    listen 127.0.0.1:$FAKE;
+    keepalive_requests 1000000;
+    location /v1/chat/completions {
+      if (\$http_accept = "text/event-stream") { rewrite ^ /sse last; }
+      default_type application/json;
+      return 200 '$CHAT';
+    }
+    location = /sse {
+      internal;
+      default_type text/event-stream;
+      return 200 'data: $CHUNK\n\ndata: [DONE]\n\n';
+    }
+  }
+  server {
+    listen 127.0.0.1:$PROXY;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+nginx -p "$T" -c "$T/nginx.conf" -g 'daemon on;' 2>"$T/nginx.err" || { cat "$T/nginx.err" >&2; exit 1; }
+
+cat > "$T/warden.yaml" <<YAML
+server:
+  listen: 127.0.0.1:0
+  access_log: $T/warden.log
+data_dir: $T/data
+providers:
+  - name: fake
+    kind: openai
+    base_url: http://127.0.0.1:$FAKE/v1
+models:
+  - alias: gpt-4o-mini
+    deployments: [ { provider: fake, model: bench-model-1 } ]
+YAML
+KEY=$(build/src/warden keys create --name bench --config "$T/warden.yaml" 2>/dev/null)
+build/src/warden serve --config "$T/warden.yaml" 2>>"$T/warden.err" &
+WPID=$!
+WARDEN=""
+for _ in $(seq 1 100); do
+  WARDEN=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/warden.log" 2>/dev/null | head -1)
+  [ -n "$WARDEN" ] && break
+  sleep 0.1
+done
+[ -n "$WARDEN" ] || { echo "warden did not start" >&2; cat "$T/warden.err" >&2; exit 1; }
+
+BODY='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello!"}],"max_tokens":64}'
+# wrk script: POST the body; done() prints one JSON line (latencies in microseconds).
+cat > "$T/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+local pace = tonumber(os.getenv("PACE_MS") or "0")
+function delay() return pace end
+function done(s, latency, requests)
+  io.write(string.format('RESULT {"rps":%.1f,"p50":%d,"p90":%d,"p99":%d,"errors":%d,"non2xx":%d}\n',
+    s.requests / (s.duration / 1e6), latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), s.errors.connect + s.errors.read + s.errors.write + s.errors.timeout,
+    s.errors.status))
+end
+LUA
+
+run_wrk() {  # name url conns pace_ms
+  PACE_MS=$4 wrk -t2 -c"$3" -d"${DURATION}s" -s "$T/post.lua" "$2" 2>&1 | sed -n "s/^RESULT /$1 /p"
+}
+echo "warming up..." >&2
+for u in "http://127.0.0.1:$FAKE" "http://127.0.0.1:$PROXY" "http://127.0.0.1:$WARDEN"; do
+  DURATION=2 run_wrk warm "$u/v1/chat/completions" 8 0 >/dev/null
+done
+: > "$T/results"
+for target in direct:$FAKE nginx:$PROXY warden:$WARDEN; do
+  name=${target%%:*}; port=${target##*:}
+  echo "running $name..." >&2
+  run_wrk "$name closed32" "http://127.0.0.1:$port/v1/chat/completions" 32 0 >> "$T/results"
+  run_wrk "$name paced" "http://127.0.0.1:$port/v1/chat/completions" 4 5 >> "$T/results"
+  echo "$name ttfc $(python3 bench/ttfc.py "$port" "$KEY" 300)" >> "$T/results"
+done
+RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$WPID/status)
+
+python3 - "$T/results" "$RSS_KB" <<'PY'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    parts = line.split(" ", 2)
+    if parts[1] == "ttfc":
+        rows[(parts[0], "ttfc")] = json.loads(parts[2])
+    else:
+        rows[(parts[0], parts[1])] = json.loads(parts[2])
+ms = lambda us: f"{us/1000:.3f}"
+print(f"\n{'target':8} {'run':9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'added p50':>10} {'errors':>7}")
+for run in ("closed32", "paced"):
+    base = rows[("direct", run)]
+    for t in ("direct", "nginx", "warden"):
+        r = rows[(t, run)]
+        print(f"{t:8} {run:9} {r['rps']:9.0f} {ms(r['p50']):>8} {ms(r['p90']):>8} {ms(r['p99']):>8} "
+              f"{ms(r['p50'] - base['p50']):>10} {r['errors'] + r['non2xx']:7d}")
+print()
+print("time to first SSE chunk, median of 300 (warm = keep-alive connection, cold = new connection):")
+for t in ("direct", "nginx", "warden"):
+    r, b = rows[(t, "ttfc")], rows[("direct", "ttfc")]
+    print(f"  {t:7} warm {ms(r['warm'])} ms" + ("" if t == "direct" else f" (+{ms(r['warm'] - b['warm'])})")
+          + f"   cold {ms(r['cold'])} ms" + ("" if t == "direct" else f" (+{ms(r['cold'] - b['cold'])})"))
+d, n, w = (rows[(t, "paced")]["p50"] for t in ("direct", "nginx", "warden"))
+added_n, added_w = n - d, w - d
+print()
+print(f"added p50 at light load: nginx {ms(added_n)} ms, warden {ms(added_w)} ms -> "
+      f"ratio {added_w / added_n if added_n > 0 else float('inf'):.2f}x (target <= 1.5x)")
+rn, rw = rows[("nginx", "closed32")]["rps"], rows[("warden", "closed32")]["rps"]
+print(f"throughput at 32 connections: warden/nginx = {rw / rn:.2f} (target >= 0.5)")
+tw, tn, td = (rows[(t, "ttfc")] for t in ("warden", "nginx", "direct"))
+print(f"first-chunk overhead (warm): warden {ms(tw['warm'] - td['warm'])} ms, nginx "
+      f"{ms(tn['warm'] - td['warm'])} ms (target < 0.5 ms); cold: warden {ms(tw['cold'] - td['cold'])} ms, "
+      f"nginx {ms(tn['cold'] - td['cold'])} ms")
+print(f"warden peak RSS: {int(sys.argv[2]) / 1024:.1f} MB (target < 60 MB)")
+PY
