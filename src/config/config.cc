@@ -87,7 +87,8 @@ std::optional<std::string> SubstituteEnv(const std::string& text, const EnvLooku
 namespace {
 
 std::optional<std::string> GetEnv(const std::string& name) {
-  const char* v = std::getenv(name.c_str());
+  // Config is loaded at start-up (and on reload) from one thread; nothing calls setenv.
+  const char* v = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
   if (!v) return std::nullopt;
   return std::string(v);
 }
@@ -119,7 +120,7 @@ class Parser {
   }
 
   // Reports keys of `map` not in `known`.
-  void CheckKeys(const YAML::Node& map, const std::string& where, std::set<std::string> known) {
+  void CheckKeys(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) {
     if (!map.IsMap()) return;
     for (const auto& kv : map) {
       std::string key = kv.first.Scalar();
@@ -209,7 +210,7 @@ class Parser {
     errno = 0;
     long long x = std::strtoll(v->c_str(), &end, 10);
     std::string unit = end ? std::string(end) : "";
-    long long mult = unit == "" || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : -1;
+    long long mult = unit.empty() || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : -1;
     if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
         x * mult > 24LL * 3600 * 1000) {
       Problem(n, where + "." + key + " must be a duration such as 500ms, 30s or 2m (at most 24h)");
@@ -228,9 +229,9 @@ class Parser {
     errno = 0;
     long long x = std::strtoll(v->c_str(), &end, 10);
     std::string unit = end ? std::string(end) : "";
-    long long mult = unit == "" || unit == "B" ? 1
+    long long mult = unit.empty() || unit == "B" ? 1
                      : unit == "KiB"           ? 1024
-                     : unit == "MiB"           ? 1024 * 1024
+                     : unit == "MiB"           ? 1024LL * 1024
                      : unit == "GiB"           ? 1024LL * 1024 * 1024
                                                : -1;
     if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
