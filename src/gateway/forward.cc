@@ -68,6 +68,7 @@ Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
   Status result;
   if (up.head().status != 200) {
     auto body = up.ReadAll(max_response_bytes_);
+    up.Release();
     Error e = TranslateOpenAIError(provider, up.head().status, body.ok() ? *body : "");
     if (e.status == 429) {
       std::string retry_after = up.head().Get("retry-after");
@@ -88,6 +89,7 @@ Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
 Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
   auto body = up.ReadAll(max_response_bytes_);
   if (!body.ok()) return body.error();
+  up.Release();
   auto json = ParseJson(*body);
   if (!json || !json->is_object())
     return Error::BadGateway("the provider's answer is not a JSON object",
@@ -164,6 +166,7 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
         if (!rest.ok() || rest->empty()) break;
         drained += rest->size();
       }
+      up.Release();
       return Status::Ok();
     }
     if (eof) {

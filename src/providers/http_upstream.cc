@@ -128,14 +128,18 @@ class PocoExchange : public UpstreamExchange {
         body_(body),
         head_(std::move(head)) {}
 
-  ~PocoExchange() override {
+  ~PocoExchange() override { Release(); }
+
+  void Release() override {
+    if (released_) return;
+    released_ = true;
     if (eof_ && !failed_ && response_->getKeepAlive()) owner_->Release(key_, std::move(session_));
   }
 
   const UpstreamHead& head() const override { return head_; }
 
   Result<std::string_view> ReadSome() override {
-    if (eof_) return std::string_view();
+    if (eof_ || released_) return std::string_view();
     try {
       // peek() blocks until at least one byte (or the end) is there; readsome() then takes
       // whatever is buffered without waiting for more, so streams are relayed as they arrive.
@@ -169,6 +173,7 @@ class PocoExchange : public UpstreamExchange {
   UpstreamHead head_;
   bool eof_ = false;
   bool failed_ = false;
+  bool released_ = false;
   char buf_[16384];
 };
 

@@ -51,6 +51,10 @@ class UpstreamExchange {
   virtual Result<std::string_view> ReadSome() = 0;
   // Reads the rest of the body; fails with 502 if it exceeds `limit` bytes.
   Result<std::string> ReadAll(size_t limit);
+  // Hands the connection back to the keep-alive pool now if the body was read to its end
+  // (otherwise it is closed); called before answering the client, so the next request can
+  // reuse it. The destructor does the same. Idempotent.
+  virtual void Release() {}
 };
 
 class UpstreamClient {
