@@ -1,9 +1,6 @@
 #include "config/config.h"
 
-#include <algorithm>
-#include <tuple>
-
-#include <yaml-cpp/yaml.h>
+#include "config/yaml_reader.h"
 
 #include <cctype>
 #include <cstdlib>
@@ -86,163 +83,11 @@ std::optional<std::string> SubstituteEnv(const std::string& text, const EnvLooku
 
 namespace {
 
-std::optional<std::string> GetEnv(const std::string& name) {
-  // Config is loaded at start-up (and on reload) from one thread; nothing calls setenv.
-  const char* v = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
-  if (!v) return std::nullopt;
-  return std::string(v);
-}
-
 // Walks the YAML tree, collecting every problem instead of stopping at the first.
-class Parser {
+class Parser : public YamlReader {
  public:
-  Parser(std::string file, EnvLookup env) : file_(std::move(file)), env_(std::move(env)) {}
+  Parser(std::string file, EnvLookup env) : YamlReader(std::move(file), std::move(env)) {}
 
-  std::vector<ConfigProblem> problems;
-
-  void Problem(const YAML::Node& at, const std::string& message,
-               ConfigProblem::Severity sev = ConfigProblem::Severity::kError) {
-    ConfigProblem p;
-    p.file = file_;
-    YAML::Mark m = at.IsDefined() ? at.Mark() : YAML::Mark::null_mark();
-    if (m.line >= 0) {
-      p.line = m.line + 1;
-      p.column = m.column + 1;
-    }
-    p.message = message;
-    p.severity = sev;
-    problems.push_back(std::move(p));
-  }
-  bool HasErrors() const {
-    for (const auto& p : problems)
-      if (p.severity == ConfigProblem::Severity::kError) return true;
-    return false;
-  }
-
-  // Reports keys of `map` not in `known`.
-  void CheckKeys(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) {
-    if (!map.IsMap()) return;
-    for (const auto& kv : map) {
-      std::string key = kv.first.Scalar();
-      if (!known.count(key)) Problem(kv.first, "unknown key '" + key + "' in " + where);
-    }
-  }
-
-  bool ExpectMap(const YAML::Node& node, const std::string& what) {
-    if (node.IsMap()) return true;
-    Problem(node, what + " must be a mapping");
-    return false;
-  }
-
-  // A scalar with ${ENV} substituted. `secret` keeps the value out of messages (always true
-  // for messages anyway: we only ever name the variable, never its value).
-  std::optional<std::string> String(const YAML::Node& node, const std::string& what) {
-    if (!node.IsScalar()) {
-      Problem(node, what + " must be a string");
-      return std::nullopt;
-    }
-    std::string missing;
-    auto v = SubstituteEnv(node.Scalar(), env_, &missing);
-    if (!v) {
-      Problem(node, what + ": environment variable '" + missing + "' is not set");
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  void ReadString(const YAML::Node& map, const char* key, std::string& out,
-                  const std::string& where) {
-    const YAML::Node n = map[key];
-    if (!n) return;
-    if (auto v = String(n, where + "." + key)) out = *v;
-  }
-
-  void ReadBool(const YAML::Node& map, const char* key, bool& out, const std::string& where) {
-    const YAML::Node n = map[key];
-    if (!n) return;
-    auto v = String(n, where + "." + key);
-    if (!v) return;
-    if (*v == "true" || *v == "yes" || *v == "on") out = true;
-    else if (*v == "false" || *v == "no" || *v == "off") out = false;
-    else Problem(n, where + "." + key + " must be true or false");
-  }
-
-  template <typename Int>
-  void ReadInt(const YAML::Node& map, const char* key, Int& out, long long lo, long long hi,
-               const std::string& where) {
-    const YAML::Node n = map[key];
-    if (!n) return;
-    auto v = String(n, where + "." + key);
-    if (!v) return;
-    char* end = nullptr;
-    errno = 0;
-    long long x = std::strtoll(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0' || errno != 0 || x < lo || x > hi) {
-      Problem(n, where + "." + key + " must be an integer from " + std::to_string(lo) + " to " +
-                     std::to_string(hi));
-      return;
-    }
-    out = static_cast<Int>(x);
-  }
-
-  void ReadNumber(const YAML::Node& map, const char* key, double& out, const std::string& where) {
-    const YAML::Node n = map[key];
-    if (!n) return;
-    auto v = String(n, where + "." + key);
-    if (!v) return;
-    char* end = nullptr;
-    double x = std::strtod(v->c_str(), &end);
-    if (v->empty() || *end != '\0' || !(x >= 0) || x > 1e9) {
-      Problem(n, where + "." + key + " must be a non-negative number");
-      return;
-    }
-    out = x;
-  }
-
-  // Durations: "250ms", "30s", "2m", or a bare integer of milliseconds.
-  void ReadDuration(const YAML::Node& map, const char* key, int& out_ms,
-                    const std::string& where) {
-    const YAML::Node n = map[key];
-    if (!n) return;
-    auto v = String(n, where + "." + key);
-    if (!v) return;
-    char* end = nullptr;
-    errno = 0;
-    long long x = std::strtoll(v->c_str(), &end, 10);
-    std::string unit = end ? std::string(end) : "";
-    long long mult = unit.empty() || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : -1;
-    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
-        x * mult > 24LL * 3600 * 1000) {
-      Problem(n, where + "." + key + " must be a duration such as 500ms, 30s or 2m (at most 24h)");
-      return;
-    }
-    out_ms = static_cast<int>(x * mult);
-  }
-
-  // Sizes: "8MiB", "512KiB", "1GiB" or a bare number of bytes.
-  void ReadSize(const YAML::Node& map, const char* key, size_t& out, const std::string& where) {
-    const YAML::Node n = map[key];
-    if (!n) return;
-    auto v = String(n, where + "." + key);
-    if (!v) return;
-    char* end = nullptr;
-    errno = 0;
-    long long x = std::strtoll(v->c_str(), &end, 10);
-    std::string unit = end ? std::string(end) : "";
-    long long mult = unit.empty() || unit == "B" ? 1
-                     : unit == "KiB"           ? 1024
-                     : unit == "MiB"           ? 1024LL * 1024
-                     : unit == "GiB"           ? 1024LL * 1024 * 1024
-                                               : -1;
-    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
-        x * mult > (4LL << 30)) {
-      Problem(n, where + "." + key + " must be a size such as 8MiB, 512KiB or a byte count (1 B to 4 GiB)");
-      return;
-    }
-    out = static_cast<size_t>(x * mult);
-  }
-
-  // "host:port"; port 0 asks the OS for a free port (tests).
   void ReadListen(const YAML::Node& map, const char* key, std::string& host, uint16_t& port,
                   const std::string& where) {
     const YAML::Node n = map[key];
@@ -354,7 +199,7 @@ class Parser {
       if (!ExpectMap(pn, where)) continue;
       CheckKeys(pn, where,
                 {"name", "kind", "base_url", "api_key", "api_key_file", "region",
-                 "zero_retention", "price"});
+                 "zero_retention", "store_field", "price"});
       ProviderConfig p;
       ReadString(pn, "name", p.name, where);
       if (p.name.empty()) {
@@ -398,6 +243,8 @@ class Parser {
       }
       ReadString(pn, "region", p.region, where);
       ReadBool(pn, "zero_retention", p.zero_retention, where);
+      p.store_field = p.host == "api.openai.com";
+      ReadBool(pn, "store_field", p.store_field, where);
       if (const YAML::Node price = pn["price"]) {
         if (ExpectMap(price, where + ".price")) {
           CheckKeys(price, where + ".price", {"input_per_million", "output_per_million"});
@@ -476,39 +323,23 @@ class Parser {
     else Problem(root, "at least one model alias is required under 'models'");
   }
 
- private:
-  std::string file_;
-  EnvLookup env_;
 };
 
 }  // namespace
 
 LoadResult LoadConfigFromString(const std::string& yaml_text, const std::string& display_name,
                                 const EnvLookup& env) {
-  Parser parser(display_name, env ? env : EnvLookup(GetEnv));
+  Parser parser(display_name, env);
   LoadResult result;
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml_text);
-  } catch (const YAML::Exception& e) {
-    ConfigProblem p;
-    p.file = display_name;
-    if (e.mark.line >= 0) {
-      p.line = e.mark.line + 1;
-      p.column = e.mark.column + 1;
-    }
-    p.message = "YAML syntax: " + e.msg;
-    result.problems.push_back(std::move(p));
+  auto root = parser.Parse(yaml_text);
+  if (!root) {
+    result.problems = parser.SortedProblems();
     return result;
   }
   auto config = std::make_shared<Config>();
   config->path = display_name;
-  parser.ParseRoot(root, *config);
-  result.problems = std::move(parser.problems);
-  std::stable_sort(result.problems.begin(), result.problems.end(),
-                   [](const ConfigProblem& a, const ConfigProblem& b) {
-                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
-                   });
+  parser.ParseRoot(*root, *config);
+  result.problems = parser.SortedProblems();
   bool errors = false;
   for (const auto& p : result.problems) errors = errors || p.severity == ConfigProblem::Severity::kError;
   if (!errors) result.config = std::move(config);

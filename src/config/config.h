@@ -44,6 +44,9 @@ struct ProviderConfig {
   Secret api_key;  // empty = no Authorization header (local vLLM/Ollama)
   std::string region = "unspecified";
   bool zero_retention = false;
+  // The API has OpenAI's `store` field (true by default for api.openai.com): under a
+  // zero-retention policy Warden sends `store: false`.
+  bool store_field = false;
   double input_price_per_million = 0;   // USD per 1M input tokens
   double output_price_per_million = 0;  // USD per 1M output tokens
 };

@@ -1,0 +1,199 @@
+// YamlReader: the validating YAML reader behind config/warden.yaml and policies/*.yaml.
+//
+// Contract: every Read*() reports a problem (with file, line and column) instead of throwing or
+// stopping, so one pass finds every mistake in a file; values have ${ENV} substituted (problem
+// messages name a missing variable, never a value). Not thread-safe; one per file being read.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "config/config.h"
+
+namespace warden {
+
+class YamlReader {
+ public:
+  YamlReader(std::string file, EnvLookup env);
+
+  // Parses `text`; on a syntax error records it and returns nullopt.
+  std::optional<YAML::Node> Parse(const std::string& text);
+  // The problems found so far, ordered by line and column.
+  std::vector<ConfigProblem> SortedProblems() const;
+
+  // A list of strings (a single string is accepted as a one-element list).
+  std::optional<std::vector<std::string>> StringList(const YAML::Node& node, const std::string& what) {
+    std::vector<std::string> out;
+    if (node.IsScalar()) {
+      if (auto v = String(node, what)) out.push_back(*v);
+      return out;
+    }
+    if (!node.IsSequence()) {
+      Problem(node, what + " must be a list of strings");
+      return std::nullopt;
+    }
+    for (const auto& item : node)
+      if (auto v = String(item, what)) out.push_back(*v);
+    return out;
+  }
+
+  std::vector<ConfigProblem> problems;
+
+  void Problem(const YAML::Node& at, const std::string& message,
+               ConfigProblem::Severity sev = ConfigProblem::Severity::kError) {
+    ConfigProblem p;
+    p.file = file_;
+    YAML::Mark m = at.IsDefined() ? at.Mark() : YAML::Mark::null_mark();
+    if (m.line >= 0) {
+      p.line = m.line + 1;
+      p.column = m.column + 1;
+    }
+    p.message = message;
+    p.severity = sev;
+    problems.push_back(std::move(p));
+  }
+  bool HasErrors() const {
+    for (const auto& p : problems)
+      if (p.severity == ConfigProblem::Severity::kError) return true;
+    return false;
+  }
+
+  // Reports keys of `map` not in `known`.
+  void CheckKeys(const YAML::Node& map, const std::string& where, const std::set<std::string>& known) {
+    if (!map.IsMap()) return;
+    for (const auto& kv : map) {
+      std::string key = kv.first.Scalar();
+      if (!known.count(key)) Problem(kv.first, "unknown key '" + key + "' in " + where);
+    }
+  }
+
+  bool ExpectMap(const YAML::Node& node, const std::string& what) {
+    if (node.IsMap()) return true;
+    Problem(node, what + " must be a mapping");
+    return false;
+  }
+
+  // A scalar with ${ENV} substituted. `secret` keeps the value out of messages (always true
+  // for messages anyway: we only ever name the variable, never its value).
+  std::optional<std::string> String(const YAML::Node& node, const std::string& what) {
+    if (!node.IsScalar()) {
+      Problem(node, what + " must be a string");
+      return std::nullopt;
+    }
+    std::string missing;
+    auto v = SubstituteEnv(node.Scalar(), env_, &missing);
+    if (!v) {
+      Problem(node, what + ": environment variable '" + missing + "' is not set");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  void ReadString(const YAML::Node& map, const char* key, std::string& out,
+                  const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    if (auto v = String(n, where + "." + key)) out = *v;
+  }
+
+  void ReadBool(const YAML::Node& map, const char* key, bool& out, const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    if (*v == "true" || *v == "yes" || *v == "on") out = true;
+    else if (*v == "false" || *v == "no" || *v == "off") out = false;
+    else Problem(n, where + "." + key + " must be true or false");
+  }
+
+  template <typename Int>
+  void ReadInt(const YAML::Node& map, const char* key, Int& out, long long lo, long long hi,
+               const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    char* end = nullptr;
+    errno = 0;
+    long long x = std::strtoll(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || errno != 0 || x < lo || x > hi) {
+      Problem(n, where + "." + key + " must be an integer from " + std::to_string(lo) + " to " +
+                     std::to_string(hi));
+      return;
+    }
+    out = static_cast<Int>(x);
+  }
+
+  void ReadNumber(const YAML::Node& map, const char* key, double& out, const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    char* end = nullptr;
+    double x = std::strtod(v->c_str(), &end);
+    if (v->empty() || *end != '\0' || !(x >= 0) || x > 1e9) {
+      Problem(n, where + "." + key + " must be a non-negative number");
+      return;
+    }
+    out = x;
+  }
+
+  // Durations: "250ms", "30s", "2m", or a bare integer of milliseconds.
+  void ReadDuration(const YAML::Node& map, const char* key, int& out_ms,
+                    const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    char* end = nullptr;
+    errno = 0;
+    long long x = std::strtoll(v->c_str(), &end, 10);
+    std::string unit = end ? std::string(end) : "";
+    long long mult = unit.empty() || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : -1;
+    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
+        x * mult > 24LL * 3600 * 1000) {
+      Problem(n, where + "." + key + " must be a duration such as 500ms, 30s or 2m (at most 24h)");
+      return;
+    }
+    out_ms = static_cast<int>(x * mult);
+  }
+
+  // Sizes: "8MiB", "512KiB", "1GiB" or a bare number of bytes.
+  void ReadSize(const YAML::Node& map, const char* key, size_t& out, const std::string& where) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, where + "." + key);
+    if (!v) return;
+    char* end = nullptr;
+    errno = 0;
+    long long x = std::strtoll(v->c_str(), &end, 10);
+    std::string unit = end ? std::string(end) : "";
+    long long mult = unit.empty() || unit == "B" ? 1
+                     : unit == "KiB"           ? 1024
+                     : unit == "MiB"           ? 1024LL * 1024
+                     : unit == "GiB"           ? 1024LL * 1024 * 1024
+                                               : -1;
+    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
+        x * mult > (4LL << 30)) {
+      Problem(n, where + "." + key + " must be a size such as 8MiB, 512KiB or a byte count (1 B to 4 GiB)");
+      return;
+    }
+    out = static_cast<size_t>(x * mult);
+  }
+
+  // "host:port"; port 0 asks the OS for a free port (tests).
+
+ protected:
+  std::string file_;
+  EnvLookup env_;
+};
+
+}  // namespace warden
