@@ -1,0 +1,232 @@
+#include "policy/policy.h"
+
+#include <sodium.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/util.h"
+#include "config/yaml_reader.h"
+
+namespace warden {
+
+const char* ContentLoggingName(ContentLogging v) {
+  switch (v) {
+    case ContentLogging::kNone: return "none";
+    case ContentLogging::kRedacted: return "redacted";
+    case ContentLogging::kFull: return "full";
+  }
+  return "none";
+}
+const char* RedactionModeName(RedactionMode v) {
+  switch (v) {
+    case RedactionMode::kPlaceholder: return "placeholder";
+    case RedactionMode::kMask: return "mask";
+    case RedactionMode::kBlock: return "block";
+  }
+  return "placeholder";
+}
+const char* AuditModeName(AuditMode v) { return v == AuditMode::kRequired ? "required" : "best_effort"; }
+
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  // Iterative matcher with single-star backtracking: linear in practice, no recursion.
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+namespace {
+bool AnyMatch(const std::vector<std::string>& globs, std::string_view text) {
+  for (const auto& g : globs)
+    if (GlobMatch(g, text)) return true;
+  return false;
+}
+}  // namespace
+
+bool Policy::ModelAllowed(std::string_view alias) const { return AnyMatch(models, alias); }
+
+std::string Policy::Excludes(const ProviderConfig& provider) const {
+  if (!AnyMatch(providers, provider.name)) return "provider";
+  if (!AnyMatch(regions, provider.region)) return "region";
+  if (zero_retention && !provider.zero_retention) return "zero_retention";
+  return "";
+}
+
+const Policy* PolicySet::Find(std::string_view name) const {
+  auto it = policies_.find(name);
+  return it == policies_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> PolicySet::Names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, p] : policies_) out.push_back(name);
+  return out;
+}
+
+void PolicySet::Add(Policy policy) {
+  std::string name = policy.name;
+  policies_.insert_or_assign(std::move(name), std::move(policy));
+}
+
+namespace {
+
+class PolicyParser : public YamlReader {
+ public:
+  using YamlReader::YamlReader;
+
+  void ParsePolicy(const YAML::Node& root, const std::string& expected_name, const Config& config,
+                   Policy& p) {
+    if (!ExpectMap(root, "a policy file")) return;
+    CheckKeys(root, "the policy",
+              {"name", "description", "models", "providers", "regions", "zero_retention",
+               "content_logging", "redaction", "rate_limits", "budgets", "audit"});
+    ReadString(root, "name", p.name, "policy");
+    if (p.name.empty()) Problem(root, "the policy needs a name");
+    else if (p.name != expected_name)
+      Problem(root["name"], "the policy is named '" + p.name + "' but its file is '" +
+                                expected_name + ".yaml'; they must match");
+    ReadString(root, "description", p.description, "policy");
+    ReadGlobs(root, "models", p.models);
+    ReadGlobs(root, "providers", p.providers);
+    ReadGlobs(root, "regions", p.regions);
+    ReadBool(root, "zero_retention", p.zero_retention, "policy");
+
+    if (const YAML::Node n = root["content_logging"]) {
+      auto v = String(n, "content_logging");
+      if (v == "none") p.content_logging = ContentLogging::kNone;
+      else if (v == "redacted") p.content_logging = ContentLogging::kRedacted;
+      else if (v == "full") p.content_logging = ContentLogging::kFull;
+      else if (v) Problem(n, "content_logging must be none, redacted or full");
+    }
+    if (const YAML::Node r = root["redaction"]; r && ExpectMap(r, "redaction")) {
+      CheckKeys(r, "redaction", {"rule_sets", "mode"});
+      if (r["rule_sets"])
+        if (auto sets = StringList(r["rule_sets"], "redaction.rule_sets")) p.redaction_rule_sets = *sets;
+      if (const YAML::Node m = r["mode"]) {
+        auto v = String(m, "redaction.mode");
+        if (v == "placeholder") p.redaction_mode = RedactionMode::kPlaceholder;
+        else if (v == "mask") p.redaction_mode = RedactionMode::kMask;
+        else if (v == "block") p.redaction_mode = RedactionMode::kBlock;
+        else if (v) Problem(m, "redaction.mode must be placeholder, mask or block");
+      }
+    }
+    if (const YAML::Node r = root["rate_limits"]; r && ExpectMap(r, "rate_limits")) {
+      CheckKeys(r, "rate_limits", {"requests_per_minute", "tokens_per_minute"});
+      ReadInt(r, "requests_per_minute", p.requests_per_minute, 0, 100000000, "rate_limits");
+      ReadInt(r, "tokens_per_minute", p.tokens_per_minute, 0, 100000000000LL, "rate_limits");
+    }
+    if (const YAML::Node b = root["budgets"]; b && ExpectMap(b, "budgets")) {
+      CheckKeys(b, "budgets", {"usd_per_day", "usd_per_month"});
+      ReadNumber(b, "usd_per_day", p.usd_per_day, "budgets");
+      ReadNumber(b, "usd_per_month", p.usd_per_month, "budgets");
+    }
+    if (const YAML::Node a = root["audit"]) {
+      auto v = String(a, "audit");
+      if (v == "required") p.audit = AuditMode::kRequired;
+      else if (v == "best_effort") p.audit = AuditMode::kBestEffort;
+      else if (v) Problem(a, "audit must be required or best_effort");
+    }
+    if (p.zero_retention && p.content_logging != ContentLogging::kNone)
+      Problem(root["content_logging"],
+              "a zero_retention policy cannot log content (content_logging must be none)");
+    // Warn about restrictions that nothing in the config can satisfy.
+    if (root["providers"]) {
+      for (const auto& g : p.providers) {
+        bool any = false;
+        for (const auto& pc : config.providers) any = any || GlobMatch(g, pc.name);
+        if (!any)
+          Problem(root["providers"], "providers entry '" + g + "' matches no configured provider",
+                  ConfigProblem::Severity::kWarning);
+      }
+    }
+  }
+
+ private:
+  void ReadGlobs(const YAML::Node& root, const char* key, std::vector<std::string>& out) {
+    const YAML::Node n = root[key];
+    if (!n) return;
+    auto list = StringList(n, key);
+    if (!list) return;
+    if (list->empty()) Problem(n, std::string(key) + " must not be empty (use [\"*\"] for any)");
+    out = std::move(*list);
+  }
+};
+
+std::string FileHash(const std::string& bytes) {
+  unsigned char h[crypto_generichash_BYTES];
+  crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                     nullptr, 0);
+  return ToHex(std::string_view(reinterpret_cast<const char*>(h), sizeof h));
+}
+
+}  // namespace
+
+PolicyLoadResult LoadPolicyFromString(const std::string& yaml, const std::string& file,
+                                      const std::string& expected_name, const Config& config) {
+  PolicyParser parser(file, {});
+  PolicyLoadResult result;
+  auto root = parser.Parse(yaml);
+  Policy p;
+  if (root) parser.ParsePolicy(*root, expected_name, config, p);
+  p.file = file;
+  p.hash = FileHash(yaml);
+  result.problems = parser.SortedProblems();
+  if (!parser.HasErrors()) {
+    auto set = std::make_shared<PolicySet>();
+    set->Add(std::move(p));
+    result.policies = std::move(set);
+  }
+  return result;
+}
+
+PolicyLoadResult LoadPolicies(const std::string& dir, const Config& config) {
+  PolicyLoadResult result;
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  if (ec || files.empty()) {
+    result.problems.push_back({dir, 0, 0, "no policies found (policies_dir must hold <name>.yaml files, "
+                                          "at least default.yaml)", ConfigProblem::Severity::kError});
+    return result;
+  }
+  auto set = std::make_shared<PolicySet>();
+  bool errors = false;
+  for (const auto& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    PolicyLoadResult one = LoadPolicyFromString(ss.str(), path.string(), path.stem().string(), config);
+    result.problems.insert(result.problems.end(), one.problems.begin(), one.problems.end());
+    if (!one.ok()) {
+      errors = true;
+      continue;
+    }
+    set->Add(*one.policies->Find(path.stem().string()));
+  }
+  if (!set->Find("default")) {
+    result.problems.push_back({dir, 0, 0, "policy 'default' is missing (default.yaml): keys created "
+                                          "without --policy use it", ConfigProblem::Severity::kError});
+    errors = true;
+  }
+  if (!errors) result.policies = std::move(set);
+  return result;
+}
+
+}  // namespace warden

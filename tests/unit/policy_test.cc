@@ -1,0 +1,115 @@
+#include "policy/policy.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace warden {
+namespace {
+
+Config SomeProviders() {
+  Config c;
+  ProviderConfig a;
+  a.name = "mistral-eu";
+  a.region = "eu";
+  c.providers.push_back(a);
+  return c;
+}
+
+TEST(GlobTest, Matches) {
+  EXPECT_TRUE(GlobMatch("*", ""));
+  EXPECT_TRUE(GlobMatch("*", "anything"));
+  EXPECT_TRUE(GlobMatch("eu-*", "eu-west"));
+  EXPECT_FALSE(GlobMatch("eu-*", "eu"));
+  EXPECT_TRUE(GlobMatch("gpt-?o*", "gpt-4o-mini"));
+  EXPECT_FALSE(GlobMatch("gpt-4o", "gpt-4o-mini"));
+  EXPECT_TRUE(GlobMatch("*mini", "gpt-4o-mini"));
+  EXPECT_TRUE(GlobMatch("a*b*c", "aXXbYYc"));
+  EXPECT_FALSE(GlobMatch("a*b*c", "aXXbYY"));
+}
+
+TEST(PolicyLoadTest, ParsesEveryField) {
+  const char* yaml = R"(name: strict
+description: test
+models: ["gpt-*", small]
+providers: [mistral-eu]
+regions: [eu]
+zero_retention: true
+content_logging: none
+redaction: { rule_sets: [pii, phi], mode: mask }
+rate_limits: { requests_per_minute: 60, tokens_per_minute: 1000 }
+budgets: { usd_per_day: 1.5, usd_per_month: 20 }
+audit: required
+)";
+  PolicyLoadResult r = LoadPolicyFromString(yaml, "strict.yaml", "strict", SomeProviders());
+  for (const auto& p : r.problems) ADD_FAILURE() << p.ToString();
+  ASSERT_TRUE(r.ok());
+  const Policy* p = r.policies->Find("strict");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->models, (std::vector<std::string>{"gpt-*", "small"}));
+  EXPECT_TRUE(p->zero_retention);
+  EXPECT_EQ(p->redaction_mode, RedactionMode::kMask);
+  EXPECT_EQ(p->redaction_rule_sets.size(), 2u);
+  EXPECT_EQ(p->requests_per_minute, 60);
+  EXPECT_EQ(p->tokens_per_minute, 1000);
+  EXPECT_DOUBLE_EQ(p->usd_per_day, 1.5);
+  EXPECT_EQ(p->audit, AuditMode::kRequired);
+  EXPECT_EQ(p->hash.size(), 64u);
+}
+
+TEST(PolicyLoadTest, ReportsProblemsWithLines) {
+  const char* yaml = R"(name: other-name
+models: []
+zero_retention: maybe
+content_logging: everything
+rate_limits: { requests_per_minute: -5 }
+colour: red
+)";
+  PolicyLoadResult r = LoadPolicyFromString(yaml, "bad.yaml", "bad", SomeProviders());
+  EXPECT_FALSE(r.ok());
+  std::map<int, std::string> by_line;
+  for (const auto& p : r.problems) by_line[p.line] += p.message;
+  EXPECT_NE(by_line[1].find("file"), std::string::npos);
+  EXPECT_NE(by_line[2].find("empty"), std::string::npos);
+  EXPECT_NE(by_line[3].find("zero_retention"), std::string::npos);
+  EXPECT_NE(by_line[4].find("content_logging"), std::string::npos);
+  EXPECT_NE(by_line[5].find("requests_per_minute"), std::string::npos);
+  EXPECT_NE(by_line[6].find("colour"), std::string::npos);
+}
+
+TEST(PolicyLoadTest, ZeroRetentionCannotLogContent) {
+  PolicyLoadResult r = LoadPolicyFromString("name: z\nzero_retention: true\ncontent_logging: full\n",
+                                            "z.yaml", "z", SomeProviders());
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(PolicyLoadTest, ShippedPoliciesAreValid) {
+  Config c;
+  LoadResult config = LoadConfig(std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml");
+  ASSERT_TRUE(config.ok());
+  PolicyLoadResult r = LoadPolicies(std::string(WARDEN_SOURCE_DIR) + "/policies", *config.config);
+  for (const auto& p : r.problems)
+    if (p.severity == ConfigProblem::Severity::kError) ADD_FAILURE() << p.ToString();
+  ASSERT_TRUE(r.ok());
+  for (const char* name : {"default", "development", "eu-only", "hipaa"})
+    EXPECT_NE(r.policies->Find(name), nullptr) << name;
+  const Policy* hipaa = r.policies->Find("hipaa");
+  EXPECT_TRUE(hipaa->zero_retention);
+  EXPECT_EQ(hipaa->audit, AuditMode::kRequired);
+  EXPECT_FALSE(hipaa->redaction_rule_sets.empty());
+  const Policy* eu = r.policies->Find("eu-only");
+  ProviderConfig us;
+  us.name = "openai";
+  us.region = "us";
+  EXPECT_EQ(eu->Excludes(us), "region");
+}
+
+TEST(PolicyLoadTest, DefaultPolicyIsRequired) {
+  LoadResult config = LoadConfig(std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml");
+  ASSERT_TRUE(config.ok());
+  PolicyLoadResult r = LoadPolicies("/nonexistent-dir", *config.config);
+  EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace warden
