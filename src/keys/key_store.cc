@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -24,8 +25,11 @@ std::string EncodeRecord(const KeyRecord& r) {
   j["id"] = r.id;
   j["name"] = r.name;
   j["policy"] = r.policy;
+  j["env"] = KeyEnvName(r.env);
   j["created_at"] = r.created_at;
   j["revoked_at"] = r.revoked_at;
+  j["expires_at"] = r.expires_at;
+  j["replaced_by"] = r.replaced_by;
   j["hash"] = ToHex(r.hash);
   return Dump(j);
 }
@@ -40,6 +44,11 @@ std::optional<KeyRecord> DecodeRecord(std::string_view text) {
     r.policy = j->at("policy").get<std::string>();
     r.created_at = j->at("created_at").get<int64_t>();
     r.revoked_at = j->at("revoked_at").get<int64_t>();
+    r.expires_at = j->value("expires_at", int64_t{0});
+    r.replaced_by = j->value("replaced_by", "");
+    auto env = ParseKeyEnv(j->value("env", "production"));
+    if (!env) return std::nullopt;
+    r.env = *env;
     std::string hex = j->at("hash").get<std::string>();
     r.hash.resize(hex.size() / 2);
     size_t len = 0;
@@ -64,7 +73,45 @@ Error BadKey() {
       "Incorrect API key provided. Create a key with 'warden keys create' and send it as "
       "'Authorization: Bearer <key>'.");
 }
+// Splits "wdn_<label>_<id>_<secret>" into its parts; false if malformed. The secret part may
+// itself contain '_' (base64url), so it is taken by length from the end.
+bool SplitKey(std::string_view key, std::string_view* label, std::string_view* id) {
+  if (key.size() < kPrefix.size() || key.substr(0, kPrefix.size()) != kPrefix) return false;
+  std::string_view rest = key.substr(kPrefix.size());
+  size_t us = rest.find('_');
+  if (us == std::string_view::npos || us == 0 || us > 8) return false;
+  *label = rest.substr(0, us);
+  rest.remove_prefix(us + 1);
+  if (rest.size() != kIdHexLen + 1 + kSecretB64Len || rest[kIdHexLen] != '_') return false;
+  *id = rest.substr(0, kIdHexLen);
+  return IsHex(*id) && ParseKeyEnv(*label).has_value();
+}
 }  // namespace
+
+const char* KeyEnvName(KeyEnv env) {
+  switch (env) {
+    case KeyEnv::kDevelopment: return "development";
+    case KeyEnv::kStaging: return "staging";
+    case KeyEnv::kProduction: return "production";
+  }
+  return "production";
+}
+
+const char* KeyEnvLabel(KeyEnv env) {
+  switch (env) {
+    case KeyEnv::kDevelopment: return "dev";
+    case KeyEnv::kStaging: return "stg";
+    case KeyEnv::kProduction: return "prod";
+  }
+  return "prod";
+}
+
+std::optional<KeyEnv> ParseKeyEnv(std::string_view name) {
+  if (name == "development" || name == "dev") return KeyEnv::kDevelopment;
+  if (name == "staging" || name == "stg") return KeyEnv::kStaging;
+  if (name == "production" || name == "prod") return KeyEnv::kProduction;
+  return std::nullopt;
+}
 
 Result<Secret> KeyStore::LoadOrCreateHashKey(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -93,7 +140,8 @@ Result<Secret> KeyStore::LoadOrCreateHashKey(const std::string& path) {
   return Secret(std::move(bytes));
 }
 
-KeyStore::KeyStore(Store* store, Secret hash_key) : store_(store), hash_key_(std::move(hash_key)) {}
+KeyStore::KeyStore(Store* store, Secret hash_key, std::function<int64_t()> now)
+    : store_(store), hash_key_(std::move(hash_key)), now_(now ? std::move(now) : UnixSeconds) {}
 
 std::string KeyStore::Hash(std::string_view key) const {
   std::string out(crypto_generichash_BYTES, '\0');
@@ -108,20 +156,24 @@ Status KeyStore::Save(const KeyRecord& record) {
   return store_->Put(std::string(kRecordPrefix) + record.id, EncodeRecord(record));
 }
 
-Result<KeyStore::Created> KeyStore::Create(const std::string& name, const std::string& policy) {
+Result<KeyStore::Created> KeyStore::Create(const std::string& name, const std::string& policy,
+                                           const KeyOptions& options) {
   if (name.empty() || name.size() > 128)
     return Error::BadRequest("a key name must have 1 to 128 characters", "name");
   Created created;
   created.record.id = ToHex(RandomBytes(kIdHexLen / 2));
   created.record.name = name;
   created.record.policy = policy.empty() ? "default" : policy;
-  created.record.created_at = UnixSeconds();
+  created.record.env = options.env;
+  created.record.created_at = now_();
+  created.record.expires_at = options.expires_at;
   std::string secret = RandomBytes(kSecretBytes);
   std::string b64(sodium_base64_ENCODED_LEN(kSecretBytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
   sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(secret.data()),
                     secret.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   b64.resize(kSecretB64Len);
-  std::string full = std::string(kPrefix) + created.record.id + "_" + b64;
+  std::string full =
+      std::string(kPrefix) + KeyEnvLabel(options.env) + "_" + created.record.id + "_" + b64;
   WipeString(secret);
   WipeString(b64);
   created.record.hash = Hash(full);
@@ -140,31 +192,57 @@ Result<std::vector<KeyRecord>> KeyStore::List() const {
   return out;
 }
 
-Result<KeyRecord> KeyStore::Revoke(const std::string& id_or_name) {
+Result<KeyRecord> KeyStore::Get(const std::string& id) const {
+  auto stored = store_->Get(std::string(kRecordPrefix) + id);
+  if (!stored.ok()) return stored.error();
+  std::optional<KeyRecord> record;
+  if (stored->has_value()) record = DecodeRecord(**stored);
+  if (!record) return Error::NotFound("no key with that id", "key_not_found");
+  return *record;
+}
+
+Result<KeyRecord> KeyStore::FindOne(const std::string& id_or_name) const {
   auto all = List();
   if (!all.ok()) return all.error();
   const KeyRecord* match = nullptr;
   int by_name = 0;
   for (const auto& r : *all) {
-    if (r.id == id_or_name) {
-      match = &r;
-      by_name = 0;
-      break;
-    }
-    if (r.name == id_or_name && r.active()) {
+    if (r.id == id_or_name) return r;
+    if (r.name == id_or_name && r.active() && !r.expired(now_())) {
       match = &r;
       ++by_name;
     }
   }
   if (!match) return Error::NotFound("no active key with that id or name", "key_not_found");
   if (by_name > 1)
-    return Error::BadRequest("several active keys have that name; revoke by id", "key",
+    return Error::BadRequest("several active keys have that name; use the id", "key",
                              "ambiguous_key_name");
-  KeyRecord r = *match;
+  return *match;
+}
+
+Result<KeyRecord> KeyStore::Revoke(const std::string& id_or_name) {
+  auto found = FindOne(id_or_name);
+  if (!found) return found.error();
+  KeyRecord r = *found;
   if (!r.active()) return r;
-  r.revoked_at = UnixSeconds();
+  r.revoked_at = now_();
   if (Status s = Save(r); !s) return s.error();
   return r;
+}
+
+Result<KeyStore::Created> KeyStore::Rotate(const std::string& id_or_name, int64_t grace_seconds) {
+  auto found = FindOne(id_or_name);
+  if (!found) return found.error();
+  KeyRecord old = *found;
+  if (!old.active() || old.expired(now_()))
+    return Error::BadRequest("only an active key can be rotated", "key", "key_not_active");
+  auto created = Create(old.name, old.policy, KeyOptions{old.env, old.expires_at});
+  if (!created) return created.error();
+  int64_t end = now_() + std::max<int64_t>(grace_seconds, 0);
+  if (old.expires_at == 0 || end < old.expires_at) old.expires_at = end;
+  old.replaced_by = created->record.id;
+  if (Status s = Save(old); !s) return s.error();
+  return created;
 }
 
 Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
@@ -174,12 +252,9 @@ Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
         "missing_api_key");
   // Always hash, so malformed, unknown and wrong keys cost about the same time.
   std::string hash = Hash(presented);
-  bool well_formed = presented.size() == kPrefix.size() + kIdHexLen + 1 + kSecretB64Len &&
-                     presented.substr(0, kPrefix.size()) == kPrefix &&
-                     presented[kPrefix.size() + kIdHexLen] == '_' &&
-                     IsHex(presented.substr(kPrefix.size(), kIdHexLen));
-  if (!well_formed) return BadKey();
-  std::string id(presented.substr(kPrefix.size(), kIdHexLen));
+  std::string_view label, id_view;
+  if (!SplitKey(presented, &label, &id_view)) return BadKey();
+  std::string id(id_view);
   auto stored = store_->Get(std::string(kRecordPrefix) + id);
   if (!stored.ok()) return stored.error();
   std::optional<KeyRecord> record;
@@ -190,6 +265,13 @@ Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
   if (!record || !match) return BadKey();
   if (!record->active())
     return Error::Unauthorized("This API key has been revoked.", "revoked_api_key");
+  if (record->expired(now_()))
+    return Error::Unauthorized(record->replaced_by.empty()
+                                   ? "This API key has expired."
+                                   : "This API key has expired; it was rotated to key " +
+                                         record->replaced_by + ".",
+                               "expired_api_key");
+  if (label != KeyEnvLabel(record->env)) return BadKey();
   return *record;
 }
 

@@ -1,7 +1,9 @@
 // KeyStore: client API keys. A key is printed once at creation; only its keyed hash is stored.
 //
-// Key format: "wdn_" + 12 hex chars of key id + "_" + 43 base64url chars (256 random bits).
-// The id is not secret (it appears in logs and audit records); the rest is. The stored hash is
+// Key format: "wdn_" + environment label ("dev", "stg", "prod") + "_" + 12 hex chars of key id +
+// "_" + 43 base64url chars (256 random bits). The label and id are not secret (they appear in
+// logs and audit records); the rest is. The label is visible so a production key pasted into a
+// development tool is noticed. The stored hash is
 // BLAKE2b-256 keyed with a 256-bit hashing key kept in a file outside RocksDB (0600), so a copy
 // of the database alone cannot be used to test guesses. Comparison is constant-time
 // (sodium_memcmp), and an unknown id costs the same hash computation as a known one.
@@ -10,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,14 +24,28 @@
 
 namespace warden {
 
+enum class KeyEnv { kDevelopment, kStaging, kProduction };
+const char* KeyEnvName(KeyEnv env);   // "development", "staging", "production"
+const char* KeyEnvLabel(KeyEnv env);  // the prefix label: "dev", "stg", "prod"
+std::optional<KeyEnv> ParseKeyEnv(std::string_view name);  // accepts names and labels
+
 struct KeyRecord {
   std::string id;
   std::string name;
   std::string policy = "default";
+  KeyEnv env = KeyEnv::kProduction;
   int64_t created_at = 0;  // unix seconds
-  int64_t revoked_at = 0;  // 0 = active
-  std::string hash;        // raw 32 bytes; never printed
+  int64_t revoked_at = 0;  // 0 = not revoked
+  int64_t expires_at = 0;  // 0 = never
+  std::string replaced_by;  // id of the successor after a rotation
+  std::string hash;         // raw 32 bytes; never printed
   bool active() const { return revoked_at == 0; }
+  bool expired(int64_t now) const { return expires_at != 0 && now >= expires_at; }
+};
+
+struct KeyOptions {
+  KeyEnv env = KeyEnv::kProduction;
+  int64_t expires_at = 0;  // unix seconds; 0 = never
 };
 
 class KeyStore {
@@ -35,25 +53,33 @@ class KeyStore {
   // Reads the hashing key from `path`, or creates it (32 random bytes, mode 0600) if absent.
   static Result<Secret> LoadOrCreateHashKey(const std::string& path);
 
-  KeyStore(Store* store, Secret hash_key);
+  // `now` returns unix seconds (injectable for tests); defaults to the system clock.
+  KeyStore(Store* store, Secret hash_key, std::function<int64_t()> now = {});
 
   struct Created {
     KeyRecord record;
     Secret key;  // the full key, shown to the operator once
   };
-  Result<Created> Create(const std::string& name, const std::string& policy);
+  Result<Created> Create(const std::string& name, const std::string& policy,
+                         const KeyOptions& options = {});
   Result<std::vector<KeyRecord>> List() const;
   // Revokes by id or by name (a name must be unambiguous among active keys).
   Result<KeyRecord> Revoke(const std::string& id_or_name);
-  // Checks a presented key. 401 errors for malformed, unknown, wrong and revoked keys.
+  // Issues a successor with the same name, policy and environment; the old key stays valid for
+  // `grace_seconds` (0 = it stops now) and records its successor.
+  Result<Created> Rotate(const std::string& id_or_name, int64_t grace_seconds);
+  Result<KeyRecord> Get(const std::string& id) const;
+  // Checks a presented key. 401 errors for malformed, unknown, wrong, revoked and expired keys.
   Result<KeyRecord> Authenticate(std::string_view presented) const;
 
  private:
   std::string Hash(std::string_view key) const;
+  Result<KeyRecord> FindOne(const std::string& id_or_name) const;
   Status Save(const KeyRecord& record);
 
   Store* store_;
   Secret hash_key_;
+  std::function<int64_t()> now_;
 };
 
 }  // namespace warden
