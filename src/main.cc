@@ -2,9 +2,10 @@
 //
 //   warden serve        [--config FILE]   run the gateway
 //   warden check-config [--config FILE]   validate the config, print every problem, exit 0/1
-//   warden keys create --name NAME [--policy POLICY] [--config FILE]
+//   warden keys create --name NAME [--policy POLICY] [--env ENV] [--expires-in DUR] [--config FILE]
 //   warden keys list   [--config FILE]
 //   warden keys revoke ID_OR_NAME [--config FILE]
+//   warden keys rotate ID_OR_NAME [--grace DUR] [--config FILE]
 //   warden version
 //
 // Exit codes: 0 success, 1 invalid config or failed command, 2 usage error.
@@ -14,12 +15,14 @@
 #include <ctime>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
+#include "policy/policy.h"
 #include "server/app.h"
 
 namespace {
@@ -32,9 +35,11 @@ constexpr const char* kUsage =
     "usage: warden <command> [options]\n"
     "  serve         [--config FILE]   run the gateway (default config: config/warden.yaml)\n"
     "  check-config  [--config FILE]   validate the config and report every problem\n"
-    "  keys create --name NAME [--policy POLICY] [--config FILE]\n"
+    "  keys create --name NAME [--policy POLICY] [--env development|staging|production]\n"
+    "              [--expires-in DURATION] [--config FILE]\n"
     "  keys list     [--config FILE]\n"
     "  keys revoke ID_OR_NAME [--config FILE]\n"
+    "  keys rotate ID_OR_NAME [--grace DURATION] [--config FILE]   (DURATION: 90s, 30m, 12h, 30d)\n"
     "  version\n";
 
 struct Args {
@@ -83,18 +88,47 @@ bool OnlyOptions(const Args& a, std::initializer_list<const char*> allowed) {
   return true;
 }
 
-// Loads the config and prints its problems; null if it has errors.
-std::shared_ptr<const Config> Load(const Args& a, bool print_ok) {
+struct Loaded {
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const warden::PolicySet> policies;
+  explicit operator bool() const { return config && policies; }
+};
+
+// Loads the config and the policies it points to, printing every problem; empty on errors.
+Loaded Load(const Args& a, bool print_ok) {
+  Loaded out;
   auto result = warden::LoadConfig(Opt(a, "config", kDefaultConfig));
-  for (const ConfigProblem& p : result.problems) std::cerr << p.ToString() << "\n";
-  if (!result.ok()) {
-    size_t errors = 0;
-    for (const auto& p : result.problems) errors += p.severity == ConfigProblem::Severity::kError;
-    std::cerr << "warden: the config has " << errors << " error(s)\n";
-    return nullptr;
+  std::vector<ConfigProblem> problems = result.problems;
+  warden::PolicyLoadResult policies;
+  if (result.ok()) {
+    policies = warden::LoadPolicies(result.config->policies_dir, *result.config);
+    problems.insert(problems.end(), policies.problems.begin(), policies.problems.end());
   }
-  if (print_ok) std::cerr << "warden: " << result.config->path << " is valid\n";
-  return result.config;
+  for (const ConfigProblem& p : problems) std::cerr << p.ToString() << "\n";
+  if (!result.ok() || !policies.ok()) {
+    size_t errors = 0;
+    for (const auto& p : problems) errors += p.severity == ConfigProblem::Severity::kError;
+    std::cerr << "warden: the configuration has " << errors << " error(s)\n";
+    return out;
+  }
+  if (print_ok)
+    std::cerr << "warden: " << result.config->path << " and " << policies.policies->Names().size()
+              << " policies in " << result.config->policies_dir << " are valid\n";
+  out.config = result.config;
+  out.policies = policies.policies;
+  return out;
+}
+
+// "90s", "30m", "12h", "30d" → seconds; nullopt if malformed.
+std::optional<int64_t> ParseDays(const std::string& text) {
+  if (text.size() < 2) return std::nullopt;
+  char unit = text.back();
+  int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+  char* end = nullptr;
+  long long n = std::strtoll(text.c_str(), &end, 10);
+  if (mult == 0 || end != text.c_str() + text.size() - 1 || n < 0 || n > 100LL * 365 * 86400 / mult)
+    return std::nullopt;
+  return n * mult;
 }
 
 std::string FormatTime(int64_t unix_seconds) {
@@ -108,8 +142,9 @@ std::string FormatTime(int64_t unix_seconds) {
 
 int Serve(const Args& a) {
   if (!OnlyOptions(a, {"config"})) return 2;
-  auto config = Load(a, false);
-  if (!config) return 1;
+  Loaded loaded = Load(a, false);
+  if (!loaded) return 1;
+  auto config = loaded.config;
   if (!warden::log::SetSink(config->server.access_log)) {
     std::cerr << "warden: cannot open the log file " << config->server.access_log << "\n";
     return 1;
@@ -126,7 +161,7 @@ int Serve(const Args& a) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto app = warden::App::Create(config);
+  auto app = warden::App::Create(config, loaded.policies);
   if (!app) {
     warden::log::Error("startup_failed", {{"error", app.error().message}});
     std::cerr << "warden: " << app.error().message << "\n";
@@ -156,10 +191,10 @@ int Keys(const Args& a) {
     return 2;
   }
   const std::string& sub = a.positional[0];
-  if (!OnlyOptions(a, {"config", "name", "policy"})) return 2;
-  auto config = Load(a, false);
-  if (!config) return 1;
-  auto handle = warden::OpenKeyStore(*config);
+  if (!OnlyOptions(a, {"config", "name", "policy", "env", "expires-in", "grace"})) return 2;
+  Loaded loaded = Load(a, false);
+  if (!loaded) return 1;
+  auto handle = warden::OpenKeyStore(*loaded.config);
   if (!handle) {
     std::cerr << "warden: " << handle.error().message << "\n";
     return 1;
@@ -171,13 +206,37 @@ int Keys(const Args& a) {
       std::cerr << "usage: warden keys create --name NAME [--policy POLICY]\n";
       return 2;
     }
-    auto created = keys.Create(name, Opt(a, "policy", "default"));
+    std::string policy = Opt(a, "policy", "default");
+    if (!loaded.policies->Find(policy)) {
+      std::cerr << "warden: no policy named '" << policy << "' in " << loaded.config->policies_dir << "\n";
+      return 1;
+    }
+    warden::KeyOptions options;
+    if (a.options.count("env")) {
+      auto env = warden::ParseKeyEnv(Opt(a, "env"));
+      if (!env) {
+        std::cerr << "warden: --env must be development, staging or production\n";
+        return 2;
+      }
+      options.env = *env;
+    }
+    if (a.options.count("expires-in")) {
+      auto secs = ParseDays(Opt(a, "expires-in"));
+      if (!secs || *secs == 0) {
+        std::cerr << "warden: --expires-in must be a duration such as 12h or 30d\n";
+        return 2;
+      }
+      options.expires_at = warden::UnixSeconds() + *secs;
+    }
+    auto created = keys.Create(name, policy, options);
     if (!created) {
       std::cerr << "warden: " << created.error().message << "\n";
       return 1;
     }
     std::cerr << "Created key " << created->record.id << " (name " << created->record.name
-              << ", policy " << created->record.policy
+              << ", policy " << created->record.policy << ", "
+              << warden::KeyEnvName(created->record.env)
+              << (created->record.expires_at ? ", expires " + FormatTime(created->record.expires_at) : "")
               << "). It is shown once; store it now, Warden keeps only a hash:\n";
     std::cout << created->key.Reveal() << std::endl;
     return 0;
@@ -188,11 +247,18 @@ int Keys(const Args& a) {
       std::cerr << "warden: " << list.error().message << "\n";
       return 1;
     }
-    std::printf("%-14s %-24s %-14s %-22s %s\n", "ID", "NAME", "POLICY", "CREATED", "STATUS");
+    std::printf("%-14s %-24s %-14s %-12s %-22s %s\n", "ID", "NAME", "POLICY", "ENV", "CREATED",
+                "STATUS");
+    const int64_t now = warden::UnixSeconds();
     for (const auto& r : *list) {
-      std::string status = r.active() ? "active" : "revoked " + FormatTime(r.revoked_at);
-      std::printf("%-14s %-24s %-14s %-22s %s\n", r.id.c_str(), r.name.c_str(), r.policy.c_str(),
-                  FormatTime(r.created_at).c_str(), status.c_str());
+      std::string status = !r.active()     ? "revoked " + FormatTime(r.revoked_at)
+                           : r.expired(now) ? "expired " + FormatTime(r.expires_at)
+                           : r.expires_at   ? "active until " + FormatTime(r.expires_at)
+                                            : "active";
+      if (!r.replaced_by.empty()) status += " (rotated to " + r.replaced_by + ")";
+      std::printf("%-14s %-24s %-14s %-12s %-22s %s\n", r.id.c_str(), r.name.c_str(),
+                  r.policy.c_str(), warden::KeyEnvName(r.env), FormatTime(r.created_at).c_str(),
+                  status.c_str());
     }
     return 0;
   }
@@ -207,6 +273,26 @@ int Keys(const Args& a) {
       return 1;
     }
     std::cerr << "Revoked key " << revoked->id << " (" << revoked->name << ")\n";
+    return 0;
+  }
+  if (sub == "rotate") {
+    if (a.positional.size() != 2) {
+      std::cerr << "usage: warden keys rotate ID_OR_NAME [--grace DURATION]\n";
+      return 2;
+    }
+    auto grace = ParseDays(Opt(a, "grace", "24h"));
+    if (!grace) {
+      std::cerr << "warden: --grace must be a duration such as 0s, 12h or 7d\n";
+      return 2;
+    }
+    auto rotated = keys.Rotate(a.positional[1], *grace);
+    if (!rotated) {
+      std::cerr << "warden: " << rotated.error().message << "\n";
+      return 1;
+    }
+    std::cerr << "Rotated to key " << rotated->record.id << "; the old key stays valid for "
+              << Opt(a, "grace", "24h") << ". The new key is shown once:\n";
+    std::cout << rotated->key.Reveal() << std::endl;
     return 0;
   }
   std::cerr << "warden: unknown keys command '" << sub << "'\n" << kUsage;

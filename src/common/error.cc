@@ -26,6 +26,13 @@ Error Error::Unauthorized(std::string message, std::string code) {
   return Make(401, "invalid_request_error", std::move(code), std::move(message),
               ErrorSource::kClient);
 }
+Error Error::Forbidden(std::string message, std::string code, std::string param) {
+  return Make(403, "permission_error", std::move(code), std::move(message), ErrorSource::kClient,
+              false, std::move(param));
+}
+Error Error::TooManyRequests(std::string message, std::string code, std::string type) {
+  return Make(429, std::move(type), std::move(code), std::move(message), ErrorSource::kClient);
+}
 Error Error::NotFound(std::string message, std::string code, std::string param) {
   return Make(404, "invalid_request_error", std::move(code), std::move(message),
               ErrorSource::kClient, false, std::move(param));

@@ -28,6 +28,8 @@ struct Error {
   static Error BadRequest(std::string message, std::string param = "",
                           std::string code = "invalid_request");
   static Error Unauthorized(std::string message, std::string code = "invalid_api_key");
+  static Error Forbidden(std::string message, std::string code, std::string param = "");
+  static Error TooManyRequests(std::string message, std::string code, std::string type);
   static Error NotFound(std::string message, std::string code = "not_found",
                         std::string param = "");
   static Error MethodNotAllowed(std::string message);

@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -21,6 +22,7 @@ class ClientExchange {
   virtual std::string_view method() const = 0;
   virtual std::string_view path() const = 0;  // without the query string
   virtual std::string header(std::string_view name) const = 0;  // "" if absent
+  virtual std::vector<std::string> header_names() const = 0;      // lower-cased
   virtual std::string client_address() const = 0;
   // True if the request announced a body (Content-Length > 0 or chunked).
   virtual bool has_body() const = 0;

@@ -16,6 +16,19 @@ void RestoreAlias(Json& body, const std::string& alias) {
   if (body.is_object() && body.contains("model")) body["model"] = alias;
 }
 
+// Takes prompt/completion token counts from an OpenAI `usage` object, if present.
+void ReadUsage(const Json& body, RequestContext& ctx) {
+  auto u = body.find("usage");
+  if (u == body.end() || !u->is_object()) return;
+  auto get = [&](const char* k) -> int64_t {
+    auto v = u->find(k);
+    return v != u->end() && v->is_number_integer() ? v->get<int64_t>() : 0;
+  };
+  ctx.prompt_tokens = get("prompt_tokens");
+  ctx.completion_tokens = get("completion_tokens");
+  ctx.usage_known = true;
+}
+
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -40,9 +53,41 @@ Forwarder::Forwarder(UpstreamClient* http, UpstreamClient* echo, size_t max_resp
     : http_(http), echo_(echo), max_response_bytes_(max_response_bytes) {}
 
 Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
+  // Streams: ask the provider for usage even if the client did not, so spend and token limits
+  // count real figures; the extra usage chunk is not shown to a client that did not ask for it.
+  if (ctx.stream && ctx.endpoint == Endpoint::kChatCompletions) {
+    Json& opts = ctx.body["stream_options"];
+    if (!opts.is_object()) opts = Json::object();
+    if (!opts.value("include_usage", false)) {
+      opts["include_usage"] = true;
+      ctx.strip_usage_chunk = true;
+    }
+  }
+  Error last = Error::Internal("no deployment to try");
+  for (const RequestContext::Target& target : ctx.route) {
+    ctx.deployment = target.deployment;
+    ctx.provider = target.provider;
+    Status s = TryDeployment(ctx, client);
+    // After the first byte went to the client there is no second chance; a non-retryable
+    // error (the provider rejected the request itself) would fail the same way elsewhere.
+    if (s.ok() || client.started() || !s.error().retryable) return s;
+    last = s.error();
+  }
+  if (ctx.attempts.size() > 1) {
+    std::string tried;
+    for (const auto& a : ctx.attempts) tried += (tried.empty() ? "" : ", ") + a.deployment + " (" + a.error_code + ")";
+    return Error::ServiceUnavailable("Every deployment this key may use failed: " + tried + ".",
+                                     "all_deployments_failed");
+  }
+  return last;
+}
+
+Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client) {
   const ProviderConfig& provider = *ctx.provider;
   Json upstream_body = ctx.body;
   upstream_body["model"] = ctx.deployment->model;
+  // Zero retention: tell providers whose API has the switch not to store the exchange.
+  if (ctx.policy && ctx.policy->zero_retention && provider.store_field) upstream_body["store"] = false;
   UpstreamRequest request = BuildOpenAIRequest(provider, EndpointPath(ctx.endpoint), upstream_body);
   UpstreamClient* transport = provider.kind == ProviderKind::kEcho ? echo_ : http_;
 
@@ -61,7 +106,7 @@ Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
   UpstreamExchange& up = **sent;
   attempt.status = up.head().status;
   client.SetHeader("x-warden-deployment", attempt.deployment);
-  client.SetHeader("x-warden-attempts", "1");
+  client.SetHeader("x-warden-attempts", std::to_string(ctx.attempts.size() + 1));
   if (std::string upstream_id = up.head().Get("x-request-id"); !upstream_id.empty() && upstream_id.size() < 200)
     client.SetHeader("x-upstream-request-id", upstream_id);
 
@@ -72,7 +117,7 @@ Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
     Error e = TranslateOpenAIError(provider, up.head().status, body.ok() ? *body : "");
     if (e.status == 429) {
       std::string retry_after = up.head().Get("retry-after");
-      if (!retry_after.empty() && retry_after.size() < 32) client.SetHeader("Retry-After", retry_after);
+      if (!retry_after.empty() && retry_after.size() < 32) ctx.retry_after = retry_after;
     }
     result = e;
   } else if (ctx.stream) {
@@ -95,6 +140,7 @@ Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExc
     return Error::BadGateway("the provider's answer is not a JSON object",
                              "upstream_invalid_response", false);
   RestoreAlias(*json, ctx.model);
+  ReadUsage(*json, ctx);
   std::string out = Dump(*json);
   ctx.status = 200;
   ctx.bytes_out += out.size();
@@ -127,6 +173,12 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
       // An error event before any content: answer it as an error, with a status.
       return Error::BadGateway("the provider reported an error at the start of the stream",
                                "upstream_stream_error", true);
+    }
+    ReadUsage(*json, ctx);
+    if (ctx.strip_usage_chunk && json->is_object() && json->contains("usage")) {
+      auto choices = json->find("choices");
+      if (choices == json->end() || (choices->is_array() && choices->empty())) return Status::Ok();
+      json->erase("usage");
     }
     RestoreAlias(*json, ctx.model);
     ev.data = Dump(*json);

@@ -20,11 +20,15 @@ class Forwarder {
   // `http` serves network providers, `echo` the built-in echo kind. Both outlive the Forwarder.
   Forwarder(UpstreamClient* http, UpstreamClient* echo, size_t max_response_bytes);
 
-  // Returns the error to send when nothing has been sent to the client yet; errors after the
-  // first byte are handled inside (error event, ctx.outcome = kPartial).
+  // Tries ctx.route in order: a retryable failure before the first byte reached the client
+  // moves on to the next deployment; nothing outside ctx.route is ever tried. Returns the error
+  // to send when nothing has been sent to the client yet (503 all_deployments_failed when more
+  // than one deployment was tried); errors after the first byte are handled inside (error
+  // event, ctx.outcome = kPartial).
   Status Forward(RequestContext& ctx, ClientExchange& client);
 
  private:
+  Status TryDeployment(RequestContext& ctx, ClientExchange& client);
   Status RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
   Status RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
   UpstreamClient* http_;

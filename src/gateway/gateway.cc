@@ -32,6 +32,12 @@ bool IsJsonContentType(std::string_view ct) {
   return IEquals(type, "application/json");
 }
 
+std::string FormatUsd(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", usd);
+  return buf;
+}
+
 Json ModelObject(const ModelAlias& alias) {
   return Json{{"id", alias.alias}, {"object", "model"}, {"created", 0}, {"owned_by", "warden"}};
 }
@@ -45,12 +51,8 @@ void SendJson(RequestContext& ctx, ClientExchange& client, int status, const Jso
 
 }  // namespace
 
-Gateway::Gateway(std::shared_ptr<const Config> config, const KeyStore* keys, const Store* store,
-                 UpstreamClient* http, UpstreamClient* echo)
-    : config_(std::move(config)),
-      keys_(keys),
-      store_(store),
-      forwarder_(http, echo, kMaxUpstreamResponseBytes) {}
+Gateway::Gateway(GatewayDeps deps)
+    : deps_(std::move(deps)), forwarder_(deps_.http, deps_.echo, kMaxUpstreamResponseBytes) {}
 
 void Gateway::Handle(ClientExchange& client) noexcept {
   RequestContext ctx;
@@ -65,6 +67,7 @@ void Gateway::Handle(ClientExchange& client) noexcept {
       ctx.outcome = e.source == ErrorSource::kClient ? Outcome::kRejected : Outcome::kFailed;
       // An unread request body would be parsed as the next request on a keep-alive connection.
       if (ctx.bytes_in == 0 && client.has_body()) client.CloseAfterResponse();
+      if (e.status == 429 && !ctx.retry_after.empty()) client.SetHeader("Retry-After", ctx.retry_after);
       SendError(ctx, client, e);
     }
   } catch (const std::exception&) {
@@ -96,7 +99,7 @@ Status Gateway::Dispatch(RequestContext& ctx, ClientExchange& client) {
   if (path == "/readyz") {
     ctx.endpoint = Endpoint::kReady;
     if (!get) return WrongMethod(client, "GET");
-    if (!store_->Healthy())
+    if (!deps_.store->Healthy())
       return Error::ServiceUnavailable("the data store is not healthy", "store_unhealthy");
     SendJson(ctx, client, 200, Json{{"status", "ready"}});
     return Status::Ok();
@@ -113,28 +116,38 @@ Status Gateway::Dispatch(RequestContext& ctx, ClientExchange& client) {
     if (method != "POST") return WrongMethod(client, "POST");
     return HandleInference(ctx, client);
   }
-  return Error::NotFound("Invalid URL (" + std::string(method) + " " + std::string(path) + ")",
+  return Error::NotFound("Invalid URL (" + std::string(method) + " " + std::string(path.substr(0, 200)) + ")",
                          "unknown_url");
 }
 
 Status Gateway::Authenticate(RequestContext& ctx, ClientExchange& client) {
-  auto key = AuthenticatePhase(*keys_, client.header("Authorization"));
+  auto key = AuthenticatePhase(*deps_.keys, client.header("Authorization"));
   if (!key) return key.error();
   ctx.key = std::move(*key);
-  return Status::Ok();
+  auto policy = ResolvePolicyPhase(*deps_.policies, *ctx.key);
+  if (!policy) return policy.error();
+  ctx.policy = *policy;
+  return CheckOverridesPhase(*ctx.policy, client.header_names(), nullptr);
 }
 
 Status Gateway::HandleModels(RequestContext& ctx, ClientExchange& client, std::string_view id) {
+  // A key sees only the models it may use: allowed by name and with an eligible deployment.
+  auto usable = [&](const ModelAlias& alias) {
+    RequestContext probe;
+    probe.model = alias.alias;
+    return RoutePhase(*deps_.config, *ctx.policy, probe).ok();
+  };
   if (ctx.endpoint == Endpoint::kGetModel) {
-    const ModelAlias* alias = config_->FindModel(std::string(id));
-    if (!alias)
+    const ModelAlias* alias = deps_.config->FindModel(std::string(id));
+    if (!alias || !usable(*alias))
       return Error::NotFound("The model '" + std::string(id) + "' does not exist", "model_not_found",
                              "model");
     SendJson(ctx, client, 200, ModelObject(*alias));
     return Status::Ok();
   }
   Json data = Json::array();
-  for (const auto& alias : config_->models) data.push_back(ModelObject(alias));
+  for (const auto& alias : deps_.config->models)
+    if (usable(alias)) data.push_back(ModelObject(alias));
   SendJson(ctx, client, 200, Json{{"object", "list"}, {"data", std::move(data)}});
   return Status::Ok();
 }
@@ -145,12 +158,80 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
   if (Status s = Authenticate(ctx, client); !s) return s;
   if (!IsJsonContentType(client.header("Content-Type")))
     return Error::UnsupportedMediaType("Content-Type must be application/json.");
-  auto body = client.ReadBody(config_->server.max_body_bytes);
+  auto body = client.ReadBody(deps_.config->server.max_body_bytes);
   if (!body) return body.error();
   ctx.bytes_in = body->size();
   if (Status s = ParsePhase(ctx, *body); !s) return s;
-  if (Status s = RoutePhase(*config_, ctx); !s) return s;
-  return forwarder_.Forward(ctx, client);
+  if (Status s = CheckOverridesPhase(*ctx.policy, {}, &ctx.body); !s) return s;
+  if (Status s = RoutePhase(*deps_.config, *ctx.policy, ctx); !s) return s;
+  const Policy& policy = *ctx.policy;
+  if (!policy.redaction_rule_sets.empty() && !deps_.redaction_available)
+    return Error::ServiceUnavailable("The policy '" + policy.name +
+                                         "' requires redaction, which is not available on this "
+                                         "gateway; nothing was sent.",
+                                     "redaction_unavailable");
+  if (policy.audit == AuditMode::kRequired && !deps_.audit_available)
+    return Error::ServiceUnavailable("The policy '" + policy.name +
+                                         "' requires an audit record, which cannot be written on "
+                                         "this gateway; nothing was sent.",
+                                     "audit_unavailable");
+  if (Status s = CheckLimits(ctx, client); !s) return s;
+  Status result = forwarder_.Forward(ctx, client);
+  Account(ctx);
+  return result;
+}
+
+Status Gateway::CheckLimits(RequestContext& ctx, ClientExchange& client) {
+  const Policy& policy = *ctx.policy;
+  ctx.estimated_prompt_tokens = EstimatePromptTokens(ctx.body);
+  if ((policy.usd_per_day > 0 || policy.usd_per_month > 0) && deps_.spend) {
+    Spend spend = deps_.spend->Get(ctx.key->id);
+    const bool day = policy.usd_per_day > 0 && spend.day_usd >= policy.usd_per_day;
+    const bool month = policy.usd_per_month > 0 && spend.month_usd >= policy.usd_per_month;
+    if (day || month) {
+      ctx.retry_after = std::to_string(month ? spend.seconds_to_next_month : spend.seconds_to_next_day);
+      return Error::TooManyRequests(
+          std::string("This key has used its ") + (month ? "monthly" : "daily") + " budget of $" +
+              FormatUsd(month ? policy.usd_per_month : policy.usd_per_day) + ".",
+          "budget_exceeded", "insufficient_quota");
+    }
+  }
+  if (deps_.rate_limiter && (policy.requests_per_minute > 0 || policy.tokens_per_minute > 0)) {
+    RateLimits limits{policy.requests_per_minute, policy.tokens_per_minute};
+    RateState st = deps_.rate_limiter->Admit(ctx.key->id, limits, ctx.estimated_prompt_tokens);
+    if (st.limit_requests > 0) {
+      client.SetHeader("x-ratelimit-limit-requests", std::to_string(st.limit_requests));
+      client.SetHeader("x-ratelimit-remaining-requests", std::to_string(st.remaining_requests));
+      client.SetHeader("x-ratelimit-reset-requests", FormatResetDuration(st.reset_requests_ms));
+    }
+    if (st.limit_tokens > 0) {
+      client.SetHeader("x-ratelimit-limit-tokens", std::to_string(st.limit_tokens));
+      client.SetHeader("x-ratelimit-remaining-tokens", std::to_string(st.remaining_tokens));
+      client.SetHeader("x-ratelimit-reset-tokens", FormatResetDuration(st.reset_tokens_ms));
+    }
+    if (!st.allowed) {
+      ctx.retry_after = std::to_string((st.retry_after_ms + 999) / 1000);
+      return Error::TooManyRequests("Rate limit reached for " + st.exceeded + " per minute on this key (policy '" +
+                                        policy.name + "'). Retry after " + ctx.retry_after + "s.",
+                                    "rate_limit_exceeded", "rate_limit_error");
+    }
+  }
+  return Status::Ok();
+}
+
+void Gateway::Account(RequestContext& ctx) {
+  if (ctx.attempts.empty() || !ctx.provider) return;
+  const Policy& policy = *ctx.policy;
+  // Without a usage report (a cut stream, a failed attempt) the estimate stands.
+  const int64_t prompt = ctx.usage_known ? ctx.prompt_tokens : ctx.estimated_prompt_tokens;
+  const int64_t completion = ctx.usage_known ? ctx.completion_tokens : 0;
+  if (deps_.rate_limiter && policy.tokens_per_minute > 0)
+    deps_.rate_limiter->Correct(ctx.key->id, {policy.requests_per_minute, policy.tokens_per_minute},
+                                prompt + completion - ctx.estimated_prompt_tokens);
+  if (!ctx.usage_known) return;  // nothing was served, or the provider did not say: no charge
+  ctx.cost_usd = static_cast<double>(prompt) * ctx.provider->input_price_per_million / 1e6 +
+                 static_cast<double>(completion) * ctx.provider->output_price_per_million / 1e6;
+  if (deps_.spend) deps_.spend->Add(ctx.key->id, ctx.cost_usd);
 }
 
 void Gateway::Finalize(const RequestContext& ctx, ClientExchange& client) {
@@ -164,6 +245,7 @@ void Gateway::Finalize(const RequestContext& ctx, ClientExchange& client) {
   f["path"] = std::string(client.path().substr(0, 128));
   f["client"] = ctx.client_address;
   f["key_id"] = ctx.key ? Json(ctx.key->id) : Json();
+  if (ctx.policy) f["policy"] = ctx.policy->name;
   if (!ctx.model.empty() && ctx.alias) f["model"] = ctx.model;  // only configured aliases
   if (ctx.deployment) f["deployment"] = ctx.provider->name + "/" + ctx.deployment->model;
   f["stream"] = ctx.stream;
@@ -172,11 +254,17 @@ void Gateway::Finalize(const RequestContext& ctx, ClientExchange& client) {
   if (!ctx.error_code.empty()) f["error"] = ctx.error_code;
   f["latency_ms"] = static_cast<double>(now - ctx.start_ns) / 1e6;
   if (!ctx.attempts.empty()) {
+    f["attempts"] = ctx.attempts.size();
     f["upstream_status"] = ctx.attempts.back().status;
     f["upstream_ttfb_ms"] = static_cast<double>(ctx.upstream_first_byte_ns) / 1e6;
   }
   if (ctx.client_first_byte_ns > 0)
     f["first_byte_ms"] = static_cast<double>(ctx.client_first_byte_ns) / 1e6;
+  if (ctx.usage_known) {
+    f["prompt_tokens"] = ctx.prompt_tokens;
+    f["completion_tokens"] = ctx.completion_tokens;
+    f["cost_usd"] = ctx.cost_usd;
+  }
   f["bytes_in"] = ctx.bytes_in;
   f["bytes_out"] = ctx.bytes_out;
   log::Info("access", std::move(f));

@@ -1,7 +1,8 @@
 // Gateway: the pipeline behind every client request, independent of the HTTP library.
 //
-// Contract: Handle() runs one request to the end — Authenticate → Parse → Route → Forward →
-// Finalize — and always answers: every failure becomes an OpenAI-shaped error with the right
+// Contract: Handle() runs one request to the end — Authenticate → Resolve policy → Parse →
+// Check policy (overrides, model, protections, rate limits, budgets) → Route (only deployments
+// the policy allows) → Forward (failover) → Finalize (usage, spend) — and always answers: every failure becomes an OpenAI-shaped error with the right
 // status, and Finalize (one JSON access-log line) always runs, even after an exception. It never
 // throws. The Config is immutable and shared; the KeyStore, Store and upstream clients are
 // borrowed and must outlive the Gateway. Thread-safe: many server threads call Handle() at once.
@@ -14,15 +15,33 @@
 #include "gateway/forward.h"
 #include "gateway/request_context.h"
 #include "keys/key_store.h"
+#include "limits/rate_limiter.h"
+#include "limits/spend_ledger.h"
+#include "policy/policy.h"
 #include "providers/upstream.h"
 #include "store/store.h"
 
 namespace warden {
 
+// What the gateway borrows; everything must outlive it.
+struct GatewayDeps {
+  std::shared_ptr<const Config> config;
+  std::shared_ptr<const PolicySet> policies;
+  const KeyStore* keys = nullptr;
+  const Store* store = nullptr;
+  UpstreamClient* http = nullptr;
+  UpstreamClient* echo = nullptr;
+  RateLimiter* rate_limiter = nullptr;
+  SpendLedger* spend = nullptr;
+  // Protections a policy may demand. Until a component is installed, requests under a policy
+  // that needs it are refused (503) instead of served without it.
+  bool redaction_available = false;
+  bool audit_available = false;
+};
+
 class Gateway {
  public:
-  Gateway(std::shared_ptr<const Config> config, const KeyStore* keys, const Store* store,
-          UpstreamClient* http, UpstreamClient* echo);
+  explicit Gateway(GatewayDeps deps);
 
   void Handle(ClientExchange& client) noexcept;
 
@@ -33,9 +52,10 @@ class Gateway {
   Status HandleModels(RequestContext& ctx, ClientExchange& client, std::string_view id);
   void Finalize(const RequestContext& ctx, ClientExchange& client);
 
-  std::shared_ptr<const Config> config_;
-  const KeyStore* keys_;
-  const Store* store_;
+  Status CheckLimits(RequestContext& ctx, ClientExchange& client);
+  void Account(RequestContext& ctx);
+
+  GatewayDeps deps_;
   Forwarder forwarder_;
 };
 

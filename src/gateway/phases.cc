@@ -95,16 +95,101 @@ Status ParsePhase(RequestContext& ctx, std::string_view body) {
   }
 }
 
-Status RoutePhase(const Config& config, RequestContext& ctx) {
+Result<const Policy*> ResolvePolicyPhase(const PolicySet& policies, const KeyRecord& key) {
+  const Policy* p = policies.Find(key.policy);
+  if (!p) {
+    Error e = Error::Forbidden("This key's policy '" + key.policy +
+                                   "' is not loaded on this gateway; the request is refused.",
+                               "policy_not_found");
+    return e;
+  }
+  return p;
+}
+
+namespace {
+// Body fields that ask a gateway to route, fall back, log or skip redaction. None of them is
+// part of the OpenAI API; Warden never honours them and says so instead of silently forwarding.
+constexpr std::string_view kOverrideFields[] = {
+    "warden",     "provider",  "providers", "region",  "regions",         "deployment",
+    "deployments", "fallbacks", "fallback",  "route",   "routing",         "redaction",
+    "redact",     "no_redact", "logging",   "log",     "content_logging", "zero_retention",
+    "audit",      "policy"};
+}  // namespace
+
+Status CheckOverridesPhase(const Policy& policy, const std::vector<std::string>& header_names,
+                           const Json* body) {
+  for (const auto& name : header_names) {
+    if (name.rfind("x-warden-", 0) == 0)
+      return Error::Forbidden("Header '" + name + "' is not accepted: a request cannot change what "
+                              "its key's policy decides.", "override_not_allowed");
+  }
+  if (!body || !body->is_object()) return Status::Ok();
+  for (std::string_view field : kOverrideFields) {
+    if (body->contains(field))
+      return Error::Forbidden("Field '" + std::string(field) + "' is not accepted: a request cannot "
+                              "change what its key's policy decides.", "override_not_allowed",
+                              std::string(field));
+  }
+  if (policy.zero_retention) {
+    auto store = body->find("store");
+    if (store != body->end() && store->is_boolean() && store->get<bool>())
+      return Error::Forbidden("'store: true' is not allowed under the zero-retention policy '" +
+                                  policy.name + "'.", "override_not_allowed", "store");
+  }
+  return Status::Ok();
+}
+
+Status RoutePhase(const Config& config, const Policy& policy, RequestContext& ctx) {
   ctx.alias = config.FindModel(ctx.model);
   if (!ctx.alias || ctx.alias->deployments.empty())
     return Error::NotFound("The model '" + ctx.model + "' does not exist or you do not have access to it.",
                            "model_not_found", "model");
-  // Failover over the whole chain is its own phase later; for now the first deployment serves.
-  ctx.deployment = &ctx.alias->deployments.front();
-  ctx.provider = config.FindProvider(ctx.deployment->provider);
-  if (!ctx.provider) return Error::Internal("the route names an unknown provider");
+  if (!policy.ModelAllowed(ctx.model))
+    return Error::Forbidden("The model '" + ctx.model + "' is not allowed by this key's policy '" +
+                                policy.name + "'.", "model_not_allowed", "model");
+  ctx.route.clear();
+  std::string excluded;
+  for (const Deployment& d : ctx.alias->deployments) {
+    const ProviderConfig* p = config.FindProvider(d.provider);
+    if (!p) return Error::Internal("the route names an unknown provider");
+    std::string why = policy.Excludes(*p);
+    if (why.empty()) {
+      ctx.route.push_back({&d, p});
+    } else if (excluded.find(why) == std::string::npos) {
+      excluded += (excluded.empty() ? "" : ", ") + why;
+    }
+  }
+  if (ctx.route.empty())
+    return Error::Forbidden("No deployment of '" + ctx.model + "' satisfies the policy '" +
+                                policy.name + "' (excluded by: " + excluded + ").",
+                            "no_eligible_deployment", "model");
+  ctx.deployment = ctx.route.front().deployment;
+  ctx.provider = ctx.route.front().provider;
   return Status::Ok();
+}
+
+namespace {
+void CountText(const Json& v, size_t& bytes) {
+  if (v.is_string()) {
+    bytes += v.get_ref<const std::string&>().size();
+  } else if (v.is_array() || v.is_object()) {
+    for (const auto& x : v) CountText(x, bytes);
+  }
+}
+}  // namespace
+
+int64_t EstimatePromptTokens(const Json& body) {
+  size_t bytes = 0;
+  if (auto m = body.find("messages"); m != body.end()) CountText(*m, bytes);
+  if (auto i = body.find("input"); i != body.end()) {
+    if (i->is_array() && !i->empty() && !i->front().is_string()) {
+      bytes += 4 * i->size();  // token ids: one token each (or arrays of them)
+    } else {
+      CountText(*i, bytes);
+    }
+  }
+  if (auto t = body.find("tools"); t != body.end()) CountText(*t, bytes);
+  return static_cast<int64_t>((bytes + 3) / 4);
 }
 
 }  // namespace warden

@@ -1,5 +1,5 @@
 // RequestContext: everything one request carries through the phases
-// (Authenticate → Parse → Route → Forward → Finalize). Owned by the thread handling the
+// (Authenticate → Resolve policy → Parse → Check policy → Route → Forward → Finalize). Owned by the thread handling the
 // request; never shared.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "config/config.h"
 #include "keys/key_store.h"
+#include "policy/policy.h"
 
 namespace warden {
 
@@ -34,16 +35,32 @@ struct RequestContext {
   std::string client_address;
 
   std::optional<KeyRecord> key;
+  const Policy* policy = nullptr;  // set right after authentication; never null past that
 
   // Parsed request (chat / embeddings).
   Json body;
   std::string model;  // the alias the client asked for
   bool stream = false;
 
-  // Route.
+  // Route: the alias's deployments that the policy allows, in order. Failover walks only these.
+  struct Target {
+    const Deployment* deployment = nullptr;
+    const ProviderConfig* provider = nullptr;
+  };
   const ModelAlias* alias = nullptr;
+  std::vector<Target> route;
+  // The deployment of the current (finally: the last) attempt.
   const Deployment* deployment = nullptr;
   const ProviderConfig* provider = nullptr;
+
+  // Usage and cost.
+  int64_t estimated_prompt_tokens = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  bool usage_known = false;        // the provider reported usage
+  bool strip_usage_chunk = false;  // usage was requested upstream for accounting, not by the client
+  double cost_usd = 0;
+  std::string retry_after;         // seconds, sent with a 429
 
   std::vector<Attempt> attempts;
   int status = 0;

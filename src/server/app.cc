@@ -1,5 +1,7 @@
 #include "server/app.h"
 
+#include "common/util.h"
+
 namespace warden {
 
 Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
@@ -13,7 +15,8 @@ Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
   return handle;
 }
 
-Result<std::unique_ptr<App>> App::Create(std::shared_ptr<const Config> config) {
+Result<std::unique_ptr<App>> App::Create(std::shared_ptr<const Config> config,
+                                         std::shared_ptr<const PolicySet> policies) {
   std::unique_ptr<App> app(new App());
   app->config_ = std::move(config);
   const Config& c = *app->config_;
@@ -29,9 +32,18 @@ Result<std::unique_ptr<App>> App::Create(std::shared_ptr<const Config> config) {
   o.ca_file = c.upstream.ca_file;
   app->http_ = std::make_unique<HttpUpstream>(o);
   app->echo_ = std::make_unique<EchoUpstream>();
-  app->gateway_ = std::make_unique<Gateway>(app->config_, app->handle_.keys.get(),
-                                            app->handle_.store.get(), app->http_.get(),
-                                            app->echo_.get());
+  app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });
+  app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
+  GatewayDeps deps;
+  deps.config = app->config_;
+  deps.policies = std::move(policies);
+  deps.keys = app->handle_.keys.get();
+  deps.store = app->handle_.store.get();
+  deps.http = app->http_.get();
+  deps.echo = app->echo_.get();
+  deps.rate_limiter = app->rate_limiter_.get();
+  deps.spend = app->spend_.get();
+  app->gateway_ = std::make_unique<Gateway>(std::move(deps));
   app->server_ = std::make_unique<Server>(c.server, app->gateway_.get());
   return app;
 }

@@ -13,6 +13,9 @@
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "keys/key_store.h"
+#include "limits/rate_limiter.h"
+#include "limits/spend_ledger.h"
+#include "policy/policy.h"
 #include "providers/echo_upstream.h"
 #include "providers/http_upstream.h"
 #include "server/server.h"
@@ -29,7 +32,8 @@ Result<KeyStoreHandle> OpenKeyStore(const Config& config);
 
 class App {
  public:
-  static Result<std::unique_ptr<App>> Create(std::shared_ptr<const Config> config);
+  static Result<std::unique_ptr<App>> Create(std::shared_ptr<const Config> config,
+                                             std::shared_ptr<const PolicySet> policies);
   ~App();
 
   Status Start();
@@ -45,6 +49,8 @@ class App {
   KeyStoreHandle handle_;
   std::unique_ptr<HttpUpstream> http_;
   std::unique_ptr<EchoUpstream> echo_;
+  std::unique_ptr<RateLimiter> rate_limiter_;
+  std::unique_ptr<SpendLedger> spend_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<Server> server_;
 };

@@ -2,6 +2,8 @@
 
 #include <Poco/Exception.h>
 
+#include <cctype>
+
 namespace warden {
 
 PocoClientExchange::PocoClientExchange(Poco::Net::HTTPServerRequest& request,
@@ -13,6 +15,16 @@ PocoClientExchange::PocoClientExchange(Poco::Net::HTTPServerRequest& request,
 
 std::string PocoClientExchange::header(std::string_view name) const {
   return request_.get(std::string(name), "");
+}
+
+std::vector<std::string> PocoClientExchange::header_names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : request_) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.push_back(std::move(lower));
+  }
+  return out;
 }
 
 std::string PocoClientExchange::client_address() const {

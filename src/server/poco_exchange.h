@@ -22,6 +22,7 @@ class PocoClientExchange : public ClientExchange {
   std::string_view method() const override { return request_.getMethod(); }
   std::string_view path() const override { return path_; }
   std::string header(std::string_view name) const override;
+  std::vector<std::string> header_names() const override;
   std::string client_address() const override;
   bool has_body() const override;
   Result<std::string> ReadBody(size_t limit) override;

@@ -43,9 +43,14 @@ Result<std::optional<std::string>> Store::Get(std::string_view key) const {
   return std::optional<std::string>(std::move(value));
 }
 
-Status Store::Put(std::string_view key, std::string_view value) {
+Status Store::Put(std::string_view key, std::string_view value) { return Write(key, value, true); }
+Status Store::PutRelaxed(std::string_view key, std::string_view value) {
+  return Write(key, value, false);
+}
+
+Status Store::Write(std::string_view key, std::string_view value, bool sync) {
   rocksdb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = sync;
   rocksdb::Status s = db_->Put(wo, rocksdb::Slice(key.data(), key.size()),
                                rocksdb::Slice(value.data(), value.size()));
   if (!s.ok()) return Error::ServiceUnavailable("store write failed", "store_unavailable");

@@ -29,6 +29,9 @@ class Store {
 
   Result<std::optional<std::string>> Get(std::string_view key) const;
   Status Put(std::string_view key, std::string_view value);
+  // Written to the WAL but not synced: survives a process crash, not a power loss. For
+  // counters (spend) where one fsync per request would cost more than the figure is worth.
+  Status PutRelaxed(std::string_view key, std::string_view value);
   Status Delete(std::string_view key);
   // Calls `fn` for every key starting with `prefix`, in key order, until it returns false.
   Status Scan(std::string_view prefix,
@@ -38,6 +41,7 @@ class Store {
 
  private:
   explicit Store(rocksdb::DB* db);
+  Status Write(std::string_view key, std::string_view value, bool sync);
   std::unique_ptr<rocksdb::DB> db_;
 };
 

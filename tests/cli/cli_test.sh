@@ -13,8 +13,11 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 expect_rc() { want=$1; shift; "$@" >"$T/out" 2>"$T/err"; rc=$?; [ "$rc" -eq "$want" ] || fail "$* exited $rc, wanted $want: $(cat "$T/err")"; }
 
 # 1. The shipped config is valid.
-expect_rc 0 "$BIN" check-config --config "$SRC/config/warden.yaml"
-grep -q "is valid" "$T/err" || fail "check-config did not say valid"
+# (relative paths in a config, like ./policies, are resolved from the working directory)
+cd "$SRC"
+expect_rc 0 "$BIN" check-config --config config/warden.yaml
+cd "$T"
+grep -q "are valid" "$T/err" || fail "check-config did not say valid: $(cat "$T/err")"
 
 # 2. A bad config: every problem with file:line, exit 1, and serve refuses it.
 cat > "$T/bad.yaml" <<'YAML'
@@ -41,6 +44,7 @@ server:
   listen: 127.0.0.1:0
   access_log: $T/access.log
 data_dir: $T/data
+policies_dir: $SRC/policies
 providers:
   - { name: local-echo, kind: echo }
 models:

@@ -25,12 +25,14 @@ async function waitForPort(logFile) {
 
 before(async () => {
   assert.ok(BIN, 'WARDEN_BIN must point at the warden binary');
+  assert.ok(process.env.WARDEN_POLICIES, 'WARDEN_POLICIES must point at the policies directory');
   dir = mkdtempSync(join(tmpdir(), 'warden-sdk-'));
   const config = join(dir, 'warden.yaml');
   writeFileSync(config, `server:
   listen: 127.0.0.1:0
   access_log: ${join(dir, 'warden.log')}
 data_dir: ${join(dir, 'data')}
+policies_dir: ${process.env.WARDEN_POLICIES}
 providers:
   - { name: local-echo, kind: echo }
 models:

@@ -103,10 +103,16 @@ std::string StreamingCall::ReadAll() {
 }
 
 GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
-                                   const std::string& server_extra, const std::string& upstream_extra) {
+                                   const std::string& server_extra, const std::string& upstream_extra,
+                                   const std::map<std::string, std::string>& policies) {
+  std::filesystem::create_directories(dir_.path() + "/policies");
+  std::map<std::string, std::string> policy_files = policies;
+  if (!policy_files.count("default")) policy_files["default"] = "models: [\"*\"]\n";
+  for (const auto& [name, yaml] : policy_files) dir_.Write("policies/" + name + ".yaml", "name: " + name + "\n" + yaml);
   std::string yaml = "server:\n  listen: 127.0.0.1:0\n  worker_threads: 16\n  access_log: " +
                      log_path() + "\n" + server_extra + "upstream:\n  connect_timeout: 2s\n" +
                      upstream_extra + "data_dir: " + dir_.path() + "/data\n" +
+                     "policies_dir: " + dir_.path() + "/policies\n" +
                      providers_and_models;
   std::string path = dir_.Write("warden.yaml", yaml);
   LoadResult loaded = LoadConfig(path);
@@ -115,8 +121,14 @@ GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
     for (const auto& p : loaded.problems) all += p.ToString() + "\n";
     throw std::runtime_error("test config invalid:\n" + all);
   }
+  PolicyLoadResult loaded_policies = LoadPolicies(loaded.config->policies_dir, *loaded.config);
+  if (!loaded_policies.ok()) {
+    std::string all_problems;
+    for (const auto& p : loaded_policies.problems) all_problems += p.ToString() + "\n";
+    throw std::runtime_error("test policies invalid:\n" + all_problems);
+  }
   log::SetSink(loaded.config->server.access_log);
-  auto app = App::Create(loaded.config);
+  auto app = App::Create(loaded.config, loaded_policies.policies);
   if (!app) throw std::runtime_error(app.error().message);
   app_ = std::move(*app);
   auto created = app_->keys().Create("test", "default");
@@ -137,14 +149,29 @@ std::string GatewayUnderTest::ReadLog() const {
   return ss.str();
 }
 
-Headers GatewayUnderTest::Auth(const std::string& content_type) const {
-  Headers h{{"Authorization", "Bearer " + key_}};
+std::string GatewayUnderTest::CreateKey(const std::string& policy) {
+  auto created = app_->keys().Create("test-" + policy, policy);
+  if (!created) throw std::runtime_error(created.error().message);
+  return created->key.Reveal();
+}
+
+Headers GatewayUnderTest::AuthWith(const std::string& key, const std::string& content_type) {
+  Headers h{{"Authorization", "Bearer " + key}};
   if (!content_type.empty()) h["Content-Type"] = content_type;
   return h;
 }
 
+Headers GatewayUnderTest::Auth(const std::string& content_type) const {
+  return AuthWith(key_, content_type);
+}
+
 HttpResult GatewayUnderTest::Post(const std::string& path, const Json& body) const {
   return Http(port(), "POST", path, Dump(body), Auth());
+}
+
+HttpResult GatewayUnderTest::PostAs(const std::string& key, const std::string& path,
+                                    const Json& body) const {
+  return Http(port(), "POST", path, Dump(body), AuthWith(key));
 }
 
 std::string OneProviderYaml(const std::string& base_url, const std::string& alias,

@@ -60,11 +60,14 @@ class StreamingCall {
 // The real gateway on 127.0.0.1:0. `providers_and_models` is the YAML for `providers:` and
 // `models:` (and any other top-level keys); server/upstream sections get test-friendly values
 // merged from `server_extra` / `upstream_extra` (YAML lines indented by two spaces).
+// `policies` maps policy names to their YAML (without the `name:` line); a permissive
+// `default` policy is written unless given. key() is a key of the `default` policy.
 class GatewayUnderTest {
  public:
   explicit GatewayUnderTest(const std::string& providers_and_models,
                             const std::string& server_extra = "",
-                            const std::string& upstream_extra = "");
+                            const std::string& upstream_extra = "",
+                            const std::map<std::string, std::string>& policies = {});
   ~GatewayUnderTest();
 
   uint16_t port() const { return app_->port(); }
@@ -74,8 +77,12 @@ class GatewayUnderTest {
   std::string log_path() const { return dir_.path() + "/warden.log"; }
   std::string ReadLog() const;
 
+  // A new key bound to `policy`; returns the full key.
+  std::string CreateKey(const std::string& policy);
   Headers Auth(const std::string& content_type = "application/json") const;
+  static Headers AuthWith(const std::string& key, const std::string& content_type = "application/json");
   HttpResult Post(const std::string& path, const Json& body) const;
+  HttpResult PostAs(const std::string& key, const std::string& path, const Json& body) const;
 
  private:
   TempDir dir_;

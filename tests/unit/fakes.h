@@ -29,6 +29,11 @@ class MemoryClient : public ClientExchange {
     auto it = request_headers_.find(std::string(name));
     return it == request_headers_.end() ? "" : it->second;
   }
+  std::vector<std::string> header_names() const override {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : request_headers_) out.push_back(k);
+    return out;
+  }
   std::string client_address() const override { return "127.0.0.1"; }
   bool has_body() const override { return !body_.empty(); }
   Result<std::string> ReadBody(size_t limit) override {

@@ -23,6 +23,7 @@ class ForwardTest : public ::testing::Test {
     ctx_.stream = true;
     ctx_.provider = &provider_;
     ctx_.deployment = &deployment_;
+    ctx_.route = {{&deployment_, &provider_}};
   }
   static std::string Chunk(const std::string& text) {
     return "data: {\"model\":\"real-model\",\"choices\":[{\"delta\":{\"content\":\"" + text + "\"}}]}\n\n";

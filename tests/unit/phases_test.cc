@@ -65,14 +65,119 @@ TEST(RoutePhaseTest, UnknownAliasIs404AndKnownPicksTheFirstDeployment) {
   c.models.push_back({"alias", {{"p", "m1"}, {"p", "m2"}}});
   RequestContext ctx;
   ctx.model = "nope";
-  Status s = RoutePhase(c, ctx);
+  Policy any;
+  Status s = RoutePhase(c, any, ctx);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().status, 404);
   EXPECT_EQ(s.error().code, "model_not_found");
   ctx.model = "alias";
-  ASSERT_TRUE(RoutePhase(c, ctx).ok());
+  ASSERT_TRUE(RoutePhase(c, any, ctx).ok());
   EXPECT_EQ(ctx.deployment->model, "m1");
   EXPECT_EQ(ctx.provider->name, "p");
+  EXPECT_EQ(ctx.route.size(), 2u);
+}
+
+Config TwoRegions() {
+  Config c;
+  ProviderConfig us, eu, eu_zr;
+  us.name = "openai";
+  us.region = "us";
+  eu.name = "mistral";
+  eu.region = "eu";
+  eu_zr.name = "azure-eu";
+  eu_zr.region = "eu-west";
+  eu_zr.zero_retention = true;
+  c.providers = {us, eu, eu_zr};
+  c.models.push_back({"chat", {{"openai", "gpt"}, {"mistral", "small"}, {"azure-eu", "gpt-eu"}}});
+  c.models.push_back({"us-only", {{"openai", "gpt"}}});
+  c.models.push_back({"secret-model", {{"mistral", "large"}}});
+  return c;
+}
+
+TEST(RoutePhaseTest, PolicyFiltersDeploymentsBeforeAnyAttempt) {
+  Config c = TwoRegions();
+  Policy eu;
+  eu.name = "eu-only";
+  eu.regions = {"eu", "eu-*"};
+  RequestContext ctx;
+  ctx.model = "chat";
+  ASSERT_TRUE(RoutePhase(c, eu, ctx).ok());
+  ASSERT_EQ(ctx.route.size(), 2u);
+  EXPECT_EQ(ctx.route[0].provider->name, "mistral");
+  EXPECT_EQ(ctx.route[1].provider->name, "azure-eu");
+
+  Policy zr = eu;
+  zr.zero_retention = true;
+  ASSERT_TRUE(RoutePhase(c, zr, ctx).ok());
+  ASSERT_EQ(ctx.route.size(), 1u);
+  EXPECT_EQ(ctx.route[0].provider->name, "azure-eu");
+
+  ctx.model = "us-only";
+  Status s = RoutePhase(c, eu, ctx);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().status, 403);
+  EXPECT_EQ(s.error().code, "no_eligible_deployment");
+  EXPECT_NE(s.error().message.find("region"), std::string::npos);
+  EXPECT_TRUE(ctx.route.empty());
+}
+
+TEST(RoutePhaseTest, ModelGlobs) {
+  Config c = TwoRegions();
+  Policy p;
+  p.name = "narrow";
+  p.models = {"chat", "us-*"};
+  RequestContext ctx;
+  ctx.model = "secret-model";
+  Status s = RoutePhase(c, p, ctx);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, "model_not_allowed");
+  ctx.model = "us-only";
+  EXPECT_TRUE(RoutePhase(c, p, ctx).ok());
+}
+
+TEST(OverridesTest, HeadersAndBodyFieldsCannotSteerThePolicy) {
+  Policy p;
+  p.name = "x";
+  EXPECT_TRUE(CheckOverridesPhase(p, {"content-type", "authorization"}, nullptr).ok());
+  Status h = CheckOverridesPhase(p, {"x-warden-no-redact"}, nullptr);
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.error().status, 403);
+  EXPECT_EQ(h.error().code, "override_not_allowed");
+  for (const char* field : {"provider", "region", "fallbacks", "redaction", "logging", "warden"}) {
+    Json body = {{"model", "m"}, {field, true}};
+    Status b = CheckOverridesPhase(p, {}, &body);
+    ASSERT_FALSE(b.ok()) << field;
+    EXPECT_EQ(b.error().param, field);
+  }
+  Json store = {{"model", "m"}, {"store", true}};
+  EXPECT_TRUE(CheckOverridesPhase(p, {}, &store).ok());
+  p.zero_retention = true;
+  EXPECT_FALSE(CheckOverridesPhase(p, {}, &store).ok());
+  Json no_store = {{"model", "m"}, {"store", false}};
+  EXPECT_TRUE(CheckOverridesPhase(p, {}, &no_store).ok());
+}
+
+TEST(ResolvePolicyTest, UnknownPolicyFailsClosed) {
+  PolicySet set;
+  Policy d;
+  d.name = "default";
+  set.Add(d);
+  KeyRecord k;
+  k.policy = "deleted-policy";
+  auto r = ResolvePolicyPhase(set, k);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().status, 403);
+  EXPECT_EQ(r.error().code, "policy_not_found");
+  k.policy = "default";
+  EXPECT_TRUE(ResolvePolicyPhase(set, k).ok());
+}
+
+TEST(EstimateTokensTest, CountsTextTheModelReads) {
+  Json chat = {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", std::string(400, 'a')}}}}};
+  EXPECT_GE(EstimatePromptTokens(chat), 100);
+  EXPECT_LE(EstimatePromptTokens(chat), 110);
+  Json embed = {{"model", "m"}, {"input", {"abcd", "efgh"}}};
+  EXPECT_EQ(EstimatePromptTokens(embed), 2);
 }
 
 }  // namespace

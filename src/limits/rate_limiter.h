@@ -1,0 +1,56 @@
+// RateLimiter: per-key requests-per-minute and tokens-per-minute limits (token buckets).
+//
+// Contract: Admit() takes one request and the request's estimated prompt tokens from the key's
+// buckets, or refuses with how long to wait; Correct() adds the difference between actual and
+// estimated tokens once usage is known (a bucket may go negative, which delays the next
+// requests). Buckets refill continuously (limit per 60 s) and start full. Limits of 0 are
+// unlimited. The clock is injected (milliseconds), so tests need no sleeps. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace warden {
+
+struct RateLimits {
+  int64_t requests_per_minute = 0;
+  int64_t tokens_per_minute = 0;
+};
+
+struct RateState {
+  bool allowed = true;
+  std::string exceeded;        // "requests" or "tokens" when refused
+  int64_t retry_after_ms = 0;  // when refused
+  // What OpenAI reports in x-ratelimit-* headers (only meaningful for non-zero limits).
+  int64_t limit_requests = 0, remaining_requests = 0, reset_requests_ms = 0;
+  int64_t limit_tokens = 0, remaining_tokens = 0, reset_tokens_ms = 0;
+};
+
+class RateLimiter {
+ public:
+  explicit RateLimiter(std::function<int64_t()> now_ms);
+  RateState Admit(const std::string& key_id, const RateLimits& limits, int64_t estimated_tokens);
+  void Correct(const std::string& key_id, const RateLimits& limits, int64_t token_delta);
+
+ private:
+  struct Bucket {
+    double level = 0;
+    int64_t updated_ms = 0;
+    bool initialised = false;
+  };
+  static void Refill(Bucket& b, int64_t limit, int64_t now);
+  static int64_t MsUntil(const Bucket& b, int64_t limit, double level);
+
+  std::function<int64_t()> now_ms_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> requests_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Bucket> tokens_;    // GUARDED_BY(mu_)
+};
+
+// "1s", "6m0s", "250ms": the duration format of OpenAI's x-ratelimit-reset-* headers.
+std::string FormatResetDuration(int64_t ms);
+
+}  // namespace warden

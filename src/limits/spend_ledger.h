@@ -1,0 +1,46 @@
+// SpendLedger: money spent per client key, per UTC day and per UTC month, persisted in the Store
+// so budgets survive restarts.
+//
+// Contract: Add() is atomic with respect to concurrent Add()/Get() (one mutex; the in-memory
+// figures are the truth, written through to RocksDB as micro-USD integers with an unsynced
+// write — the WAL survives a process crash; a power loss may lose the last moments of spend).
+// Periods roll over by the injected clock (unix seconds). Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "store/store.h"
+
+namespace warden {
+
+struct Spend {
+  double day_usd = 0;
+  double month_usd = 0;
+  int64_t seconds_to_next_day = 0;
+  int64_t seconds_to_next_month = 0;
+};
+
+class SpendLedger {
+ public:
+  SpendLedger(Store* store, std::function<int64_t()> now_s);
+  Spend Get(const std::string& key_id);
+  void Add(const std::string& key_id, double usd);
+
+ private:
+  struct Entry {
+    std::string day, month;  // "2026-11-24", "2026-11"
+    int64_t day_micros = 0, month_micros = 0;
+  };
+  Entry& Load(const std::string& key_id, const std::string& day, const std::string& month);
+
+  Store* store_;
+  std::function<int64_t()> now_s_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace warden

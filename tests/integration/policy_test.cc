@@ -1,0 +1,256 @@
+// Policies through real HTTP: every refusal path, failover that never leaves the policy, and
+// the eu-only property test over random outage schedules.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "support/fake_provider.h"
+#include "support/harness.h"
+
+namespace warden::testing {
+namespace {
+
+Json Chat(const std::string& model, bool stream = false) {
+  Json body = {{"model", model}, {"messages", {{{"role", "user"}, {"content", "Hello policy"}}}}};
+  if (stream) body["stream"] = true;
+  return body;
+}
+
+std::string Provider(const std::string& name, const std::string& url, const std::string& region,
+                     const std::string& extra = "") {
+  return "  - name: " + name + "\n    kind: openai\n    base_url: " + url + "\n    region: " + region +
+         "\n" + extra;
+}
+
+const char* kEuOnly = "regions: [eu, \"eu-*\"]\n";
+
+class PolicyTest : public ::testing::Test {
+ protected:
+  FakeProvider us_, eu1_, eu2_;
+  std::string Yaml() const {
+    return "providers:\n" + Provider("openai-us", us_.base_url(), "us") +
+           Provider("mistral-eu", eu1_.base_url(), "eu") +
+           Provider("azure-eu", eu2_.base_url(), "eu-west", "    zero_retention: true\n    store_field: true\n") +
+           "models:\n"
+           "  - alias: chat\n    deployments:\n"
+           "      - { provider: openai-us, model: gpt-us }\n"
+           "      - { provider: mistral-eu, model: mistral-small }\n"
+           "      - { provider: azure-eu, model: gpt-eu }\n"
+           "  - alias: us-only\n    deployments:\n      - { provider: openai-us, model: gpt-us }\n"
+           "  - alias: restricted\n    deployments:\n      - { provider: mistral-eu, model: big }\n";
+  }
+};
+
+TEST_F(PolicyTest, EuOnlyKeyIsRoutedPastTheUsDeployment) {
+  GatewayUnderTest gw(Yaml(), "", "", {{"eu-only", kEuOnly}});
+  std::string key = gw.CreateKey("eu-only");
+  HttpResult r = gw.PostAs(key, "/v1/chat/completions", Chat("chat"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-warden-deployment"), "mistral-eu/mistral-small");
+  EXPECT_EQ(us_.requests().size(), 0u);
+  EXPECT_EQ(eu1_.requests().size(), 1u);
+  // The default key still uses the first deployment.
+  EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat")).header("x-warden-deployment"), "openai-us/gpt-us");
+}
+
+TEST_F(PolicyTest, NoEligibleDeploymentAndModelNotAllowedAre403) {
+  GatewayUnderTest gw(Yaml(), "", "", {{"eu-only", std::string(kEuOnly) + "models: [chat, us-only]\n"}});
+  std::string key = gw.CreateKey("eu-only");
+  HttpResult r = gw.PostAs(key, "/v1/chat/completions", Chat("us-only"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.json()["error"]["code"], "no_eligible_deployment");
+  EXPECT_NE(r.json()["error"]["message"].get<std::string>().find("region"), std::string::npos);
+  HttpResult m = gw.PostAs(key, "/v1/chat/completions", Chat("restricted"));
+  EXPECT_EQ(m.status, 403);
+  EXPECT_EQ(m.json()["error"]["code"], "model_not_allowed");
+  EXPECT_EQ(us_.requests().size() + eu1_.requests().size() + eu2_.requests().size(), 0u);
+
+  HttpResult list = Http(gw.port(), "GET", "/v1/models", "", GatewayUnderTest::AuthWith(key, ""));
+  ASSERT_EQ(list.status, 200);
+  ASSERT_EQ(list.json()["data"].size(), 1u);  // us-only has no EU deployment; restricted is not allowed
+  EXPECT_EQ(list.json()["data"][0]["id"], "chat");
+  EXPECT_EQ(Http(gw.port(), "GET", "/v1/models/us-only", "", GatewayUnderTest::AuthWith(key, "")).status, 404);
+}
+
+TEST_F(PolicyTest, FailoverWalksOnlyTheFilteredListAndEndsIn503) {
+  GatewayUnderTest gw(Yaml(), "", "", {{"eu-only", kEuOnly}});
+  std::string key = gw.CreateKey("eu-only");
+  auto fail = [](const FakeRequest&, Poco::Net::HTTPServerResponse& resp) {
+    ReplyJson(resp, 503, {{"error", {{"message", "down"}}}});
+  };
+  eu1_.set_handler(fail);
+  HttpResult r = gw.PostAs(key, "/v1/chat/completions", Chat("chat"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-warden-deployment"), "azure-eu/gpt-eu");
+  EXPECT_EQ(r.header("x-warden-attempts"), "2");
+  eu2_.set_handler(fail);
+  HttpResult all = gw.PostAs(key, "/v1/chat/completions", Chat("chat"));
+  EXPECT_EQ(all.status, 503);
+  EXPECT_EQ(all.json()["error"]["code"], "all_deployments_failed");
+  EXPECT_EQ(us_.requests().size(), 0u);
+}
+
+TEST_F(PolicyTest, EuOnlyNeverLeavesTheEuUnderRandomOutages) {
+  FakeProvider eu3;
+  std::string yaml =
+      "providers:\n" + Provider("us-a", us_.base_url(), "us") +
+      Provider("eu-a", eu1_.base_url(), "eu") + Provider("us-b", "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/v1", "us") +
+      Provider("eu-b", eu2_.base_url(), "eu-central") + Provider("eu-c", eu3.base_url(), "eu") +
+      "models:\n  - alias: chat\n    deployments:\n"
+      "      - { provider: us-a, model: m }\n      - { provider: eu-a, model: m }\n"
+      "      - { provider: us-b, model: m }\n      - { provider: eu-b, model: m }\n"
+      "      - { provider: eu-c, model: m }\n";
+  GatewayUnderTest gw(yaml, "", "  first_byte_timeout: 2s\n", {{"eu-only", kEuOnly}});
+  std::string key = gw.CreateKey("eu-only");
+  std::mt19937 rng(20261124);  // fixed seed: a failure is reproducible
+  FakeProvider* eu[] = {&eu1_, &eu2_, &eu3};
+  const FakeHandler modes[] = {
+      FakeProvider::DefaultHandler(),
+      [](const FakeRequest&, Poco::Net::HTTPServerResponse& r) { ReplyJson(r, 500, {{"error", "boom"}}); },
+      [](const FakeRequest&, Poco::Net::HTTPServerResponse& r) {
+        ReplyJson(r, 429, {{"error", {{"message", "busy"}}}}, {{"Retry-After", "1"}});
+      },
+      [](const FakeRequest&, Poco::Net::HTTPServerResponse& r) { ReplyJson(r, 529, {{"error", "overloaded"}}); },
+  };
+  int served = 0, unavailable = 0;
+  for (int round = 0; round < 60; ++round) {
+    bool any_up = false;
+    for (FakeProvider* f : eu) {
+      int mode = static_cast<int>(rng() % 4);
+      // Bias towards outages so "all EU down" happens often.
+      if (rng() % 3 == 0) mode = 0;
+      any_up = any_up || mode == 0;
+      f->set_handler(modes[mode]);
+    }
+    bool stream = rng() % 2 == 0;
+    HttpResult r = gw.PostAs(key, "/v1/chat/completions", Chat("chat", stream));
+    if (any_up) {
+      ASSERT_EQ(r.status, 200) << "round " << round << ": " << r.body;
+      ++served;
+    } else {
+      ASSERT_EQ(r.status, 503) << "round " << round << ": " << r.body;
+      EXPECT_EQ(r.json()["error"]["code"], "all_deployments_failed");
+      ++unavailable;
+    }
+    ASSERT_EQ(us_.requests().size(), 0u) << "round " << round << " reached a US deployment";
+  }
+  EXPECT_GT(served, 5);
+  EXPECT_GT(unavailable, 5);
+}
+
+TEST_F(PolicyTest, ClientOverridesAreRefused) {
+  GatewayUnderTest gw(Yaml(), "", "", {{"eu-only", kEuOnly}});
+  std::string key = gw.CreateKey("eu-only");
+  Headers h = GatewayUnderTest::AuthWith(key);
+  h["X-Warden-Redaction"] = "off";
+  HttpResult hdr = Http(gw.port(), "POST", "/v1/chat/completions", Dump(Chat("chat")), h);
+  EXPECT_EQ(hdr.status, 403);
+  EXPECT_EQ(hdr.json()["error"]["code"], "override_not_allowed");
+  for (const char* field : {"provider", "region", "fallbacks", "redaction", "logging"}) {
+    Json body = Chat("chat");
+    body[field] = field == std::string("provider") ? Json("openai-us") : Json(false);
+    HttpResult r = gw.PostAs(key, "/v1/chat/completions", body);
+    EXPECT_EQ(r.status, 403) << field;
+    EXPECT_EQ(r.json()["error"]["param"], field);
+  }
+  EXPECT_EQ(us_.requests().size() + eu1_.requests().size() + eu2_.requests().size(), 0u);
+}
+
+TEST_F(PolicyTest, ZeroRetentionSelectsZeroRetentionDeploymentsAndSendsStoreFalse) {
+  GatewayUnderTest gw(Yaml(), "", "", {{"zr", "zero_retention: true\n"}});
+  std::string key = gw.CreateKey("zr");
+  HttpResult r = gw.PostAs(key, "/v1/chat/completions", Chat("chat"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-warden-deployment"), "azure-eu/gpt-eu");
+  ASSERT_EQ(eu2_.requests().size(), 1u);
+  EXPECT_EQ(eu2_.requests()[0].json()["store"], false);
+  Json store = Chat("chat");
+  store["store"] = true;
+  EXPECT_EQ(gw.PostAs(key, "/v1/chat/completions", store).status, 403);
+  EXPECT_EQ(gw.PostAs(key, "/v1/chat/completions", Chat("us-only")).json()["error"]["code"],
+            "no_eligible_deployment");
+  EXPECT_EQ(us_.requests().size() + eu1_.requests().size(), 0u);
+}
+
+TEST_F(PolicyTest, MissingProtectionsFailClosed) {
+  GatewayUnderTest gw(Yaml(), "", "",
+                      {{"redacting", "redaction: { rule_sets: [pii], mode: placeholder }\n"},
+                       {"audited", "audit: required\n"}});
+  HttpResult r = gw.PostAs(gw.CreateKey("redacting"), "/v1/chat/completions", Chat("chat"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.json()["error"]["code"], "redaction_unavailable");
+  HttpResult a = gw.PostAs(gw.CreateKey("audited"), "/v1/chat/completions", Chat("chat"));
+  EXPECT_EQ(a.status, 503);
+  EXPECT_EQ(a.json()["error"]["code"], "audit_unavailable");
+  auto ghost = gw.app().keys().Create("ghost", "no-such-policy");
+  ASSERT_TRUE(ghost.ok());
+  HttpResult g = gw.PostAs(ghost->key.Reveal(), "/v1/chat/completions", Chat("chat"));
+  EXPECT_EQ(g.status, 403);
+  EXPECT_EQ(g.json()["error"]["code"], "policy_not_found");
+  EXPECT_EQ(us_.requests().size() + eu1_.requests().size() + eu2_.requests().size(), 0u);
+}
+
+TEST_F(PolicyTest, RateLimitAnswersLikeOpenAI) {
+  GatewayUnderTest gw(Yaml(), "", "", {{"limited", "rate_limits: { requests_per_minute: 2 }\n"}});
+  std::string key = gw.CreateKey("limited");
+  HttpResult first = gw.PostAs(key, "/v1/chat/completions", Chat("chat"));
+  ASSERT_EQ(first.status, 200);
+  EXPECT_EQ(first.header("x-ratelimit-limit-requests"), "2");
+  EXPECT_EQ(first.header("x-ratelimit-remaining-requests"), "1");
+  ASSERT_EQ(gw.PostAs(key, "/v1/chat/completions", Chat("chat")).status, 200);
+  HttpResult third = gw.PostAs(key, "/v1/chat/completions", Chat("chat"));
+  EXPECT_EQ(third.status, 429);
+  EXPECT_EQ(third.json()["error"]["code"], "rate_limit_exceeded");
+  EXPECT_EQ(third.json()["error"]["type"], "rate_limit_error");
+  int retry = std::stoi(third.header("retry-after"));
+  EXPECT_GE(retry, 29);
+  EXPECT_LE(retry, 30);
+  EXPECT_EQ(third.header("x-ratelimit-remaining-requests"), "0");
+  EXPECT_EQ(us_.requests().size(), 2u);
+  // Other keys are not affected.
+  EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat")).status, 200);
+}
+
+TEST_F(PolicyTest, BudgetStopsSpendingAtTheLimit) {
+  // $1 per input token and $1 per output token at the US deployment; the fake reports 5 + 2.
+  std::string yaml = "providers:\n" +
+                     Provider("openai-us", us_.base_url(), "us",
+                              "    price: { input_per_million: 1000000, output_per_million: 1000000 }\n") +
+                     "models:\n  - alias: chat\n    deployments:\n      - { provider: openai-us, model: m }\n";
+  GatewayUnderTest gw(yaml, "", "", {{"budget", "budgets: { usd_per_day: 10 }\n"}});
+  std::string key = gw.CreateKey("budget");
+  ASSERT_EQ(gw.PostAs(key, "/v1/chat/completions", Chat("chat")).status, 200);  // $7
+  ASSERT_EQ(gw.PostAs(key, "/v1/chat/completions", Chat("chat")).status, 200);  // $14: over now
+  HttpResult r = gw.PostAs(key, "/v1/chat/completions", Chat("chat"));
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.json()["error"]["code"], "budget_exceeded");
+  EXPECT_EQ(r.json()["error"]["type"], "insufficient_quota");
+  EXPECT_FALSE(r.header("retry-after").empty());
+  EXPECT_EQ(us_.requests().size(), 2u);
+  EXPECT_NE(gw.ReadLog().find("\"cost_usd\":7"), std::string::npos);
+}
+
+TEST_F(PolicyTest, StreamUsageIsRequestedUpstreamButOnlyShownWhenAsked) {
+  us_.set_handler([](const FakeRequest& r, Poco::Net::HTTPServerResponse& resp) {
+    std::ostream& out = StartEventStream(resp);
+    SendEvent(out, Dump(ChatChunk(r.json()["model"], "hi", true)));
+    if (r.json()["stream_options"]["include_usage"] == true)
+      SendEvent(out, Dump(Json{{"id", "x"}, {"object", "chat.completion.chunk"}, {"model", r.json()["model"]},
+                               {"choices", Json::array()},
+                               {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 1}, {"total_tokens", 4}}}}));
+    SendEvent(out, "[DONE]");
+  });
+  GatewayUnderTest gw(Yaml());
+  HttpResult plain = gw.Post("/v1/chat/completions", Chat("chat", true));
+  ASSERT_EQ(plain.status, 200);
+  EXPECT_EQ(plain.body.find("prompt_tokens"), std::string::npos) << plain.body;
+  EXPECT_EQ(us_.requests().back().json()["stream_options"]["include_usage"], true);
+  Json asked = Chat("chat", true);
+  asked["stream_options"] = {{"include_usage", true}};
+  HttpResult with = gw.Post("/v1/chat/completions", asked);
+  EXPECT_NE(with.body.find("\"prompt_tokens\":3"), std::string::npos) << with.body;
+  EXPECT_NE(gw.ReadLog().find("\"prompt_tokens\":3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace warden::testing
