@@ -65,20 +65,37 @@ http {
 NGINX
 nginx -p "$T" -c "$T/nginx.conf" -g 'daemon on;' 2>"$T/nginx.err" || { cat "$T/nginx.err" >&2; exit 1; }
 
+# Two keys on the same Warden: the empty `development` policy, and one that exercises every
+# per-request policy check (model globs, region filter, rate limits and budgets that never bind).
+mkdir -p "$T/policies"
+printf 'name: default\n' > "$T/policies/default.yaml"
+printf 'name: development\n' > "$T/policies/development.yaml"
+cat > "$T/policies/limited.yaml" <<'POLICY'
+name: limited
+models: ["gpt-*"]
+providers: ["*"]
+regions: ["local", "eu-*"]
+rate_limits: { requests_per_minute: 100000000, tokens_per_minute: 100000000000 }
+budgets: { usd_per_day: 1000000, usd_per_month: 10000000 }
+POLICY
 cat > "$T/warden.yaml" <<YAML
 server:
   listen: 127.0.0.1:0
   access_log: $T/warden.log
 data_dir: $T/data
+policies_dir: $T/policies
 providers:
   - name: fake
     kind: openai
     base_url: http://127.0.0.1:$FAKE/v1
+    region: local
+    price: { input_per_million: 0.15, output_per_million: 0.6 }
 models:
   - alias: gpt-4o-mini
     deployments: [ { provider: fake, model: bench-model-1 } ]
 YAML
-KEY=$(build/src/warden keys create --name bench --config "$T/warden.yaml" 2>/dev/null)
+KEY=$(build/src/warden keys create --name bench --policy development --config "$T/warden.yaml" 2>/dev/null)
+PKEY=$(build/src/warden keys create --name bench-policy --policy limited --config "$T/warden.yaml" 2>/dev/null)
 build/src/warden serve --config "$T/warden.yaml" 2>>"$T/warden.err" &
 WPID=$!
 WARDEN=""
@@ -95,7 +112,7 @@ cat > "$T/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_KEY") or "$KEY")
 local pace = tonumber(os.getenv("PACE_MS") or "0")
 function delay() return pace end
 function done(s, latency, requests)
@@ -107,7 +124,7 @@ end
 LUA
 
 run_wrk() {  # name url conns pace_ms
-  PACE_MS=$4 wrk -t2 -c"$3" -d"${DURATION}s" -s "$T/post.lua" "$2" 2>&1 | sed -n "s/^RESULT /$1 /p"
+  BENCH_KEY=${BENCH_KEY:-$KEY} PACE_MS=$4 wrk -t2 -c"$3" -d"${DURATION}s" -s "$T/post.lua" "$2" 2>&1 | sed -n "s/^RESULT /$1 /p"
 }
 echo "warming up..." >&2
 for u in "http://127.0.0.1:$FAKE" "http://127.0.0.1:$PROXY" "http://127.0.0.1:$WARDEN"; do
@@ -121,6 +138,9 @@ for target in direct:$FAKE nginx:$PROXY warden:$WARDEN; do
   run_wrk "$name paced" "http://127.0.0.1:$port/v1/chat/completions" 4 5 >> "$T/results"
   echo "$name ttfc $(python3 bench/ttfc.py "$port" "$KEY" 300)" >> "$T/results"
 done
+echo "running warden with the 'limited' policy..." >&2
+BENCH_KEY=$PKEY run_wrk "warden-policy closed32" "http://127.0.0.1:$WARDEN/v1/chat/completions" 32 0 >> "$T/results"
+BENCH_KEY=$PKEY run_wrk "warden-policy paced" "http://127.0.0.1:$WARDEN/v1/chat/completions" 4 5 >> "$T/results"
 RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$WPID/status)
 
 python3 - "$T/results" "$RSS_KB" <<'PY'
@@ -157,5 +177,10 @@ tw, tn, td = (rows[(t, "ttfc")] for t in ("warden", "nginx", "direct"))
 print(f"first-chunk overhead (warm): warden {ms(tw['warm'] - td['warm'])} ms, nginx "
       f"{ms(tn['warm'] - td['warm'])} ms (target < 0.5 ms); cold: warden {ms(tw['cold'] - td['cold'])} ms, "
       f"nginx {ms(tn['cold'] - td['cold'])} ms")
+pc, pp = rows[("warden-policy", "closed32")], rows[("warden-policy", "paced")]
+wc, wp = rows[("warden", "closed32")], rows[("warden", "paced")]
+print(f"policy overhead (limited vs development policy, same Warden): throughput "
+      f"{(wc['rps'] / pc['rps'] - 1) * 100:+.1f}% ({pc['rps']:.0f} vs {wc['rps']:.0f} req/s), "
+      f"paced p50 {ms(pp['p50'])} vs {ms(wp['p50'])} ms (target: under 5% extra)")
 print(f"warden peak RSS: {int(sys.argv[2]) / 1024:.1f} MB (target < 60 MB)")
 PY

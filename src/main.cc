@@ -176,6 +176,7 @@ int Serve(const Args& a) {
                                   {"port", (*app)->port()},
                                   {"config", config->path},
                                   {"data_dir", config->data_dir},
+                                  {"admin_port", (*app)->admin_port()},
                                   {"version", WARDEN_VERSION}});
   int sig = 0;
   sigwait(&signals, &sig);

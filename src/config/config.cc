@@ -187,6 +187,43 @@ class Parser : public YamlReader {
     return true;
   }
 
+  // A credential from `<key>: ${ENV}` (a literal value is accepted with a warning) or from the
+  // file named by `<file_key>` (trailing whitespace trimmed). Messages never quote the value.
+  void ReadSecret(const YAML::Node& map, const char* key, const char* file_key,
+                  const std::string& where, Secret& out) {
+    if (map[key] && map[file_key])
+      Problem(map[file_key], where + ": give " + key + " or " + file_key + ", not both");
+    if (const YAML::Node k = map[key]) {
+      if (k.IsScalar() && k.Scalar().find("${") == std::string::npos && !k.Scalar().empty())
+        Problem(k, where + "." + key + " is written in the file; prefer ${ENV_VAR} or " + file_key,
+                ConfigProblem::Severity::kWarning);
+      if (auto v = String(k, where + "." + key)) out = Secret(std::move(*v));
+    }
+    if (const YAML::Node f = map[file_key]) {
+      if (auto path = String(f, where + "." + file_key)) {
+        std::ifstream in(*path);
+        if (!in) {
+          Problem(f, where + "." + file_key + " '" + *path + "' cannot be read");
+        } else {
+          std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+          while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
+            value.pop_back();
+          out = Secret(std::move(value));
+          WipeString(value);
+        }
+      }
+    }
+  }
+
+  void ParseAdmin(const YAML::Node& n, AdminConfig& a) {
+    if (!ExpectMap(n, "admin")) return;
+    CheckKeys(n, "admin", {"listen", "token", "token_file"});
+    ReadListen(n, "listen", a.host, a.port, "admin");
+    ReadSecret(n, "token", "token_file", "admin", a.token);
+    if (a.enabled() && a.token.Reveal().size() < 16)
+      Problem(n, "admin token must have at least 16 characters");
+  }
+
   void ParseProviders(const YAML::Node& n, std::vector<ProviderConfig>& out) {
     if (!n.IsSequence()) {
       Problem(n, "providers must be a list");
@@ -219,28 +256,7 @@ class Parser : public YamlReader {
         if (p.base_url.empty()) Problem(pn, where + " (kind openai) needs a base_url");
         else ParseBaseUrl(pn["base_url"], p, where);
       }
-      if (pn["api_key"] && pn["api_key_file"])
-        Problem(pn["api_key_file"], where + ": give api_key or api_key_file, not both");
-      if (const YAML::Node k = pn["api_key"]) {
-        if (k.IsScalar() && k.Scalar().find("${") == std::string::npos && !k.Scalar().empty())
-          Problem(k, where + ".api_key is written in the file; prefer ${ENV_VAR} or api_key_file",
-                  ConfigProblem::Severity::kWarning);
-        if (auto v = String(k, where + ".api_key")) p.api_key = Secret(std::move(*v));
-      }
-      if (const YAML::Node f = pn["api_key_file"]) {
-        if (auto path = String(f, where + ".api_key_file")) {
-          std::ifstream in(*path);
-          if (!in) {
-            Problem(f, where + ".api_key_file '" + *path + "' cannot be read");
-          } else {
-            std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back())))
-              value.pop_back();
-            p.api_key = Secret(std::move(value));
-            WipeString(value);
-          }
-        }
-      }
+      ReadSecret(pn, "api_key", "api_key_file", where, p.api_key);
       ReadString(pn, "region", p.region, where);
       ReadBool(pn, "zero_retention", p.zero_retention, where);
       p.store_field = p.host == "api.openai.com";
@@ -308,10 +324,11 @@ class Parser : public YamlReader {
       return;
     }
     CheckKeys(root, "the top level",
-              {"server", "upstream", "data_dir", "key_hash_key_file", "policies_dir",
+              {"server", "upstream", "admin", "data_dir", "key_hash_key_file", "policies_dir",
                "providers", "models"});
     if (root["server"]) ParseServer(root["server"], c.server);
     if (root["upstream"]) ParseUpstream(root["upstream"], c.upstream);
+    if (root["admin"]) ParseAdmin(root["admin"], c.admin);
     ReadString(root, "data_dir", c.data_dir, "config");
     ReadString(root, "key_hash_key_file", c.key_hash_key_file, "config");
     ReadString(root, "policies_dir", c.policies_dir, "config");

@@ -82,10 +82,19 @@ struct UpstreamConfig {
   std::string ca_file;                // PEM bundle used instead of the system CAs
 };
 
+// The admin listener: key management (and, later, metrics). Off unless a token is configured.
+struct AdminConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8081;
+  Secret token;  // from `token: ${ENV}` or `token_file`; empty = admin API off
+  bool enabled() const { return !token.empty(); }
+};
+
 struct Config {
   std::string path;
   ServerConfig server;
   UpstreamConfig upstream;
+  AdminConfig admin;
   std::string data_dir = "./data";
   std::string key_hash_key_file;  // default: <data_dir>/key-hash.key
   std::string policies_dir = "./policies";

@@ -38,4 +38,12 @@ class ClientExchange {
   virtual bool started() const = 0;
 };
 
+// What a listener runs for each request: the Gateway on the client listener, the AdminApi on
+// the admin listener. Handle() always answers and never throws. Thread-safe.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual void Handle(ClientExchange& client) noexcept = 0;
+};
+
 }  // namespace warden

@@ -39,11 +39,11 @@ struct GatewayDeps {
   bool audit_available = false;
 };
 
-class Gateway {
+class Gateway : public RequestHandler {
  public:
   explicit Gateway(GatewayDeps deps);
 
-  void Handle(ClientExchange& client) noexcept;
+  void Handle(ClientExchange& client) noexcept override;
 
  private:
   Status Dispatch(RequestContext& ctx, ClientExchange& client);

@@ -28,6 +28,15 @@ int64_t RateLimiter::MsUntil(const Bucket& b, int64_t limit, double level) {
 
 RateState RateLimiter::Admit(const std::string& key_id, const RateLimits& limits,
                              int64_t estimated_tokens) {
+  return Take(key_id, limits, estimated_tokens, true);
+}
+
+RateState RateLimiter::Peek(const std::string& key_id, const RateLimits& limits) {
+  return Take(key_id, limits, 0, false);
+}
+
+RateState RateLimiter::Take(const std::string& key_id, const RateLimits& limits,
+                            int64_t estimated_tokens, bool consume) {
   RateState st;
   if (limits.requests_per_minute <= 0 && limits.tokens_per_minute <= 0) return st;
   const int64_t now = now_ms_();
@@ -55,7 +64,7 @@ RateState RateLimiter::Admit(const std::string& key_id, const RateLimits& limits
       st.retry_after_ms = MsUntil(*tk, limits.tokens_per_minute, need_tokens);
     }
   }
-  if (st.allowed) {
+  if (st.allowed && consume) {
     if (rq) rq->level -= 1;
     if (tk) tk->level -= need_tokens;
   }

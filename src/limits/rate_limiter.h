@@ -34,6 +34,8 @@ class RateLimiter {
   explicit RateLimiter(std::function<int64_t()> now_ms);
   RateState Admit(const std::string& key_id, const RateLimits& limits, int64_t estimated_tokens);
   void Correct(const std::string& key_id, const RateLimits& limits, int64_t token_delta);
+  // The current state without taking anything (for the admin API).
+  RateState Peek(const std::string& key_id, const RateLimits& limits);
 
  private:
   struct Bucket {
@@ -43,6 +45,8 @@ class RateLimiter {
   };
   static void Refill(Bucket& b, int64_t limit, int64_t now);
   static int64_t MsUntil(const Bucket& b, int64_t limit, double level);
+  RateState Take(const std::string& key_id, const RateLimits& limits, int64_t estimated_tokens,
+                 bool consume);
 
   std::function<int64_t()> now_ms_;
   std::mutex mu_;

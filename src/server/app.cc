@@ -36,7 +36,8 @@ Result<std::unique_ptr<App>> App::Create(std::shared_ptr<const Config> config,
   app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
   GatewayDeps deps;
   deps.config = app->config_;
-  deps.policies = std::move(policies);
+  deps.policies = policies;
+  auto deps_policies = std::move(policies);
   deps.keys = app->handle_.keys.get();
   deps.store = app->handle_.store.get();
   deps.http = app->http_.get();
@@ -45,14 +46,29 @@ Result<std::unique_ptr<App>> App::Create(std::shared_ptr<const Config> config,
   deps.spend = app->spend_.get();
   app->gateway_ = std::make_unique<Gateway>(std::move(deps));
   app->server_ = std::make_unique<Server>(c.server, app->gateway_.get());
+  if (c.admin.enabled()) {
+    app->admin_ = std::make_unique<AdminApi>(app->config_, deps_policies, app->handle_.keys.get(),
+                                             app->spend_.get(), app->rate_limiter_.get());
+    ServerConfig admin = c.server;
+    admin.host = c.admin.host;
+    admin.port = c.admin.port;
+    admin.worker_threads = 4;
+    admin.max_queued_connections = 16;
+    app->admin_server_ = std::make_unique<Server>(admin, app->admin_.get());
+  }
   return app;
 }
 
 App::~App() { Stop(); }
 
-Status App::Start() { return server_->Start(); }
+Status App::Start() {
+  if (Status s = server_->Start(); !s) return s;
+  if (admin_server_) return admin_server_->Start();
+  return Status::Ok();
+}
 
 void App::Stop() {
+  if (admin_server_) admin_server_->Stop();
   if (server_) server_->Stop();
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/result.h"
 #include "config/config.h"
+#include "admin/admin_api.h"
 #include "gateway/gateway.h"
 #include "keys/key_store.h"
 #include "limits/rate_limiter.h"
@@ -38,6 +39,8 @@ class App {
 
   Status Start();
   uint16_t port() const { return server_->port(); }
+  // 0 when the admin API is off (no token configured).
+  uint16_t admin_port() const { return admin_server_ ? admin_server_->port() : 0; }
   void Stop();
 
   KeyStore& keys() { return *handle_.keys; }
@@ -53,6 +56,8 @@ class App {
   std::unique_ptr<SpendLedger> spend_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<Server> server_;
+  std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<Server> admin_server_;
 };
 
 }  // namespace warden

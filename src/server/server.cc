@@ -25,7 +25,7 @@ Poco::Timespan Ms(int ms) { return Poco::Timespan(static_cast<Poco::Timespan::Ti
 
 struct Shared {
   ServerConfig config;
-  Gateway* gateway = nullptr;
+  RequestHandler* handler = nullptr;
   Poco::Net::HTTPServerParams::Ptr params;
   std::atomic<bool> stopping{false};
 };
@@ -95,7 +95,7 @@ class Connection : public Poco::Net::TCPServerConnection {
         response.setDate(Poco::Timestamp());
         response.set("Server", "warden");
         PocoClientExchange exchange(request, response);
-        shared_->gateway->Handle(exchange);  // never throws
+        shared_->handler->Handle(exchange);  // never throws
         if (!response.getKeepAlive() || !request.getKeepAlive()) break;
       } catch (const Poco::Net::NoMessageException&) {
         break;  // the client closed the connection between requests
@@ -139,9 +139,10 @@ struct Server::Impl {
   bool running = false;
 };
 
-Server::Server(const ServerConfig& config, Gateway* gateway) : impl_(std::make_unique<Impl>()) {
+Server::Server(const ServerConfig& config, RequestHandler* handler)
+    : impl_(std::make_unique<Impl>()) {
   impl_->shared.config = config;
-  impl_->shared.gateway = gateway;
+  impl_->shared.handler = handler;
 }
 
 Server::~Server() { Stop(); }

@@ -1,11 +1,12 @@
-// Server: the client-facing HTTP/1.1 listener (Poco HTTPServer) in front of a Gateway.
+// Server: an HTTP/1.1 listener (Poco TCPServer + our connection loop) in front of a
+// RequestHandler — the Gateway on the client listener, the AdminApi on the admin listener.
 //
 // Contract: Start() binds the configured address (port 0 = any free port; port() then tells
 // which) and serves each connection on a worker thread from a pool of
 // `server.worker_threads`; at most `server.max_queued_connections` accepted connections wait
 // for a worker. Request read time, keep-alive idle time and requests per connection are bounded
-// by the config. Every request goes to Gateway::Handle(). Stop() stops accepting, waits for the
-// requests in flight, and is idempotent. The Gateway is borrowed and must outlive the Server.
+// by the config. Every request goes to handler->Handle(). Stop() stops accepting, waits for the
+// requests in flight, and is idempotent. The handler is borrowed and must outlive the Server.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +14,13 @@
 
 #include "common/result.h"
 #include "config/config.h"
-#include "gateway/gateway.h"
+#include "gateway/client_exchange.h"
 
 namespace warden {
 
 class Server {
  public:
-  Server(const ServerConfig& config, Gateway* gateway);
+  Server(const ServerConfig& config, RequestHandler* handler);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

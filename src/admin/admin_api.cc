@@ -1,0 +1,202 @@
+#include "admin/admin_api.h"
+
+#include <sodium.h>
+#include <strings.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+
+namespace warden {
+namespace {
+
+std::string TokenHash(std::string_view token) {
+  std::string out(crypto_generichash_BYTES, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr, 0);
+  return out;
+}
+
+Json KeyJson(const KeyRecord& r, int64_t now) {
+  std::string status = !r.active() ? "revoked" : r.expired(now) ? "expired" : "active";
+  Json j = {{"id", r.id},           {"name", r.name},
+            {"policy", r.policy},   {"env", KeyEnvName(r.env)},
+            {"status", status},     {"created_at", r.created_at},
+            {"revoked_at", r.revoked_at ? Json(r.revoked_at) : Json()},
+            {"expires_at", r.expires_at ? Json(r.expires_at) : Json()},
+            {"replaced_by", r.replaced_by.empty() ? Json() : Json(r.replaced_by)}};
+  return j;
+}
+
+Json PolicyJson(const Policy& p) {
+  return {{"name", p.name},
+          {"description", p.description},
+          {"hash", p.hash},
+          {"models", p.models},
+          {"providers", p.providers},
+          {"regions", p.regions},
+          {"zero_retention", p.zero_retention},
+          {"content_logging", ContentLoggingName(p.content_logging)},
+          {"redaction", {{"rule_sets", p.redaction_rule_sets}, {"mode", RedactionModeName(p.redaction_mode)}}},
+          {"rate_limits", {{"requests_per_minute", p.requests_per_minute}, {"tokens_per_minute", p.tokens_per_minute}}},
+          {"budgets", {{"usd_per_day", p.usd_per_day}, {"usd_per_month", p.usd_per_month}}},
+          {"audit", AuditModeName(p.audit)}};
+}
+
+}  // namespace
+
+struct AdminApi::Reply {
+  int status = 200;
+  Json body;
+  std::string action;  // for the admin log line; empty = read-only
+  std::string key_id;
+  Reply() = default;
+  Reply(int s, Json b) : status(s), body(std::move(b)) {}
+  Reply(const Error& e) : status(e.status) {  // NOLINT: implicit by design
+    auto parsed = ParseJson(ErrorBody(e));
+    body = parsed ? *parsed : Json();
+  }
+};
+
+AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
+                   KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter)
+    : config_(std::move(config)),
+      policies_(std::move(policies)),
+      keys_(keys),
+      spend_(spend),
+      rate_limiter_(rate_limiter),
+      token_hash_(TokenHash(config_->admin.token.Reveal())) {}
+
+void AdminApi::Handle(ClientExchange& client) noexcept {
+  Reply reply;
+  try {
+    client.SetHeader("x-request-id", NewRequestId());
+    reply = Dispatch(client);
+  } catch (const std::exception&) {
+    reply = Reply(Error::Internal("The admin API had an error."));
+  }
+  try {
+    if (client.has_body() && reply.status >= 400) client.CloseAfterResponse();
+    std::string text = Dump(reply.body);
+    client.Send(reply.status, "application/json", text);
+    log::Fields f;
+    f["method"] = std::string(client.method());
+    f["path"] = std::string(client.path().substr(0, 128));
+    f["client"] = client.client_address();
+    f["status"] = reply.status;
+    if (!reply.action.empty()) f["action"] = reply.action;
+    if (!reply.key_id.empty()) f["key_id"] = reply.key_id;
+    log::Info("admin", std::move(f));
+  } catch (...) {
+  }
+}
+
+AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
+  // Authenticate before anything else, in constant time over equal-length hashes.
+  std::string auth = client.header("Authorization");
+  std::string presented = auth.size() > 7 && strncasecmp(auth.data(), "Bearer ", 7) == 0 ? auth.substr(7) : "";
+  std::string presented_hash = TokenHash(presented);
+  WipeString(presented);
+  WipeString(auth);
+  if (sodium_memcmp(presented_hash.data(), token_hash_.data(), token_hash_.size()) != 0)
+    return Error::Unauthorized("A valid admin token is required.", "invalid_admin_token");
+
+  const std::string path(client.path());
+  const std::string method(client.method());
+  const int64_t now = UnixSeconds();
+  Json body = Json::object();
+  if (method == "POST" && client.has_body()) {
+    auto raw = client.ReadBody(64 * 1024);
+    if (!raw) return raw.error();
+    auto parsed = ParseJson(*raw);
+    if (!parsed || !parsed->is_object())
+      return Error::BadRequest("The body must be a JSON object.", "", "invalid_json");
+    body = std::move(*parsed);
+  }
+
+  if (path == "/admin/policies" && method == "GET") {
+    Json list = Json::array();
+    for (const auto& name : policies_->Names()) list.push_back(PolicyJson(*policies_->Find(name)));
+    return Reply(200, {{"object", "list"}, {"data", list}});
+  }
+  if (path == "/admin/keys") {
+    if (method == "GET") {
+      auto all = keys_->List();
+      if (!all) return all.error();
+      Json list = Json::array();
+      for (const auto& r : *all) list.push_back(KeyJson(r, now));
+      return Reply(200, {{"object", "list"}, {"data", list}});
+    }
+    if (method != "POST") return Error::MethodNotAllowed("Use GET or POST on /admin/keys.");
+    std::string name = body.value("name", "");
+    std::string policy = body.value("policy", "default");
+    if (!policies_->Find(policy))
+      return Error::BadRequest("No policy named '" + policy + "' is loaded.", "policy", "policy_not_found");
+    KeyOptions options;
+    if (body.contains("env")) {
+      auto env = body["env"].is_string() ? ParseKeyEnv(body["env"].get<std::string>()) : std::nullopt;
+      if (!env) return Error::BadRequest("env must be development, staging or production", "env");
+      options.env = *env;
+    }
+    if (body.contains("expires_in_seconds")) {
+      if (!body["expires_in_seconds"].is_number_integer() || body["expires_in_seconds"].get<int64_t>() <= 0)
+        return Error::BadRequest("expires_in_seconds must be a positive integer", "expires_in_seconds");
+      options.expires_at = now + body["expires_in_seconds"].get<int64_t>();
+    }
+    auto created = keys_->Create(name, policy, options);
+    if (!created) return created.error();
+    Reply r(201, {{"key", created->key.Reveal()}, {"record", KeyJson(created->record, now)}});
+    r.action = "key_created";
+    r.key_id = created->record.id;
+    return r;
+  }
+  constexpr std::string_view kKeys = "/admin/keys/";
+  if (path.rfind(kKeys, 0) == 0) {
+    std::string rest = path.substr(kKeys.size());
+    std::string id = rest.substr(0, rest.find('/'));
+    std::string verb = rest.size() > id.size() ? rest.substr(id.size() + 1) : "";
+    auto record = keys_->Get(id);
+    if (!record) return record.error();
+    if (verb.empty()) {
+      if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/keys/{id}.");
+      Json out = KeyJson(*record, now);
+      const Policy* p = policies_->Find(record->policy);
+      out["policy_detail"] = p ? PolicyJson(*p) : Json();
+      Spend spend = spend_->Get(record->id);
+      out["usage"] = {{"spend_usd_today", spend.day_usd}, {"spend_usd_this_month", spend.month_usd}};
+      if (p && (p->requests_per_minute > 0 || p->tokens_per_minute > 0)) {
+        RateState st = rate_limiter_->Peek(record->id, {p->requests_per_minute, p->tokens_per_minute});
+        out["usage"]["remaining_requests_this_minute"] = st.remaining_requests;
+        out["usage"]["remaining_tokens_this_minute"] = st.remaining_tokens;
+      }
+      return Reply(200, out);
+    }
+    if (method != "POST") return Error::MethodNotAllowed("Use POST on /admin/keys/{id}/" + verb + ".");
+    if (verb == "revoke") {
+      auto revoked = keys_->Revoke(id);
+      if (!revoked) return revoked.error();
+      Reply r(200, KeyJson(*revoked, now));
+      r.action = "key_revoked";
+      r.key_id = id;
+      return r;
+    }
+    if (verb == "rotate") {
+      int64_t grace = 86400;
+      if (body.contains("grace_seconds")) {
+        if (!body["grace_seconds"].is_number_integer() || body["grace_seconds"].get<int64_t>() < 0)
+          return Error::BadRequest("grace_seconds must be a non-negative integer", "grace_seconds");
+        grace = body["grace_seconds"].get<int64_t>();
+      }
+      auto rotated = keys_->Rotate(id, grace);
+      if (!rotated) return rotated.error();
+      Reply r(200, {{"key", rotated->key.Reveal()}, {"record", KeyJson(rotated->record, now)},
+                    {"previous", id}});
+      r.action = "key_rotated";
+      r.key_id = id;
+      return r;
+    }
+  }
+  return Error::NotFound("Invalid URL (" + method + " " + path.substr(0, 200) + ")", "unknown_url");
+}
+
+}  // namespace warden

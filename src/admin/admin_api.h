@@ -1,0 +1,45 @@
+// AdminApi: key management over HTTP on the admin listener (default 127.0.0.1:8081).
+//
+//   GET  /admin/keys                 list keys (never the key itself)
+//   POST /admin/keys                 {"name", "policy"?, "env"?, "expires_in_seconds"?} → the new key, once
+//   GET  /admin/keys/{id}            the key, its policy and its current usage (spend, rate limits)
+//   POST /admin/keys/{id}/revoke     takes effect on the very next request (keys are not cached)
+//   POST /admin/keys/{id}/rotate     {"grace_seconds"?: 86400} → the successor key, once
+//   GET  /admin/policies             loaded policies with their hashes
+//
+// Contract: every request must carry `Authorization: Bearer <admin token>`, compared in constant
+// time; without a configured token the listener is not started at all. Every action is written
+// as a structured `admin` log line (no key, no token). Errors are OpenAI-shaped like the client
+// API. Thread-safe; borrowed objects must outlive it.
+#pragma once
+
+#include <memory>
+
+#include "config/config.h"
+#include "gateway/client_exchange.h"
+#include "keys/key_store.h"
+#include "limits/rate_limiter.h"
+#include "limits/spend_ledger.h"
+#include "policy/policy.h"
+
+namespace warden {
+
+class AdminApi : public RequestHandler {
+ public:
+  AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
+           KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter);
+  void Handle(ClientExchange& client) noexcept override;
+
+ private:
+  struct Reply;
+  Reply Dispatch(ClientExchange& client);
+
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<const PolicySet> policies_;
+  KeyStore* keys_;
+  SpendLedger* spend_;
+  RateLimiter* rate_limiter_;
+  std::string token_hash_;  // BLAKE2b of the token: compared in constant time, any length
+};
+
+}  // namespace warden

@@ -1,0 +1,91 @@
+// The admin listener: token required, key lifecycle over HTTP, immediate revocation, no secrets
+// in its log lines.
+#include <gtest/gtest.h>
+
+#include "support/fake_provider.h"
+#include "support/harness.h"
+
+namespace warden::testing {
+namespace {
+
+const std::string kToken = "admin-token-0123456789abcdef";
+
+Json Chat() { return {{"model", "chat-alias"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}; }
+
+class AdminTest : public ::testing::Test {
+ protected:
+  AdminTest()
+      : gw_(OneProviderYaml(fake_.base_url()) + "admin:\n  listen: 127.0.0.1:0\n  token: " + kToken + "\n",
+            "", "", {{"limited", "rate_limits: { requests_per_minute: 100 }\nbudgets: { usd_per_day: 5 }\n"}}) {}
+  HttpResult Admin(const std::string& method, const std::string& path, const Json& body = nullptr,
+                   const std::string& token = kToken) {
+    Headers h{{"Authorization", "Bearer " + token}};
+    if (!body.is_null()) h["Content-Type"] = "application/json";
+    return Http(gw_.app().admin_port(), method, path, body.is_null() ? "" : Dump(body), h);
+  }
+  FakeProvider fake_;
+  GatewayUnderTest gw_;
+};
+
+TEST_F(AdminTest, TokenIsRequired) {
+  ASSERT_NE(gw_.app().admin_port(), 0);
+  EXPECT_EQ(Admin("GET", "/admin/keys", nullptr, "").status, 401);
+  HttpResult wrong = Admin("GET", "/admin/keys", nullptr, kToken + "x");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(wrong.json()["error"]["code"], "invalid_admin_token");
+  // The client key does not open the admin API, and the admin token is not a client key.
+  EXPECT_EQ(Admin("GET", "/admin/keys", nullptr, gw_.key()).status, 401);
+  EXPECT_EQ(Http(gw_.port(), "GET", "/v1/models", "", GatewayUnderTest::AuthWith(kToken, "")).status, 401);
+}
+
+TEST_F(AdminTest, KeyLifecycle) {
+  HttpResult created = Admin("POST", "/admin/keys", {{"name", "svc"}, {"policy", "limited"}, {"env", "staging"}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string key = created.json()["key"];
+  std::string id = created.json()["record"]["id"];
+  EXPECT_EQ(key.rfind("wdn_stg_", 0), 0u);
+  EXPECT_EQ(gw_.PostAs(key, "/v1/chat/completions", Chat()).status, 200);
+
+  HttpResult list = Admin("GET", "/admin/keys");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.body.find(key.substr(key.size() - 43)), std::string::npos);  // never the secret
+  EXPECT_NE(list.body.find(id), std::string::npos);
+
+  HttpResult detail = Admin("GET", "/admin/keys/" + id);
+  ASSERT_EQ(detail.status, 200);
+  EXPECT_EQ(detail.json()["policy_detail"]["rate_limits"]["requests_per_minute"], 100);
+  EXPECT_EQ(detail.json()["usage"]["remaining_requests_this_minute"], 99);
+
+  HttpResult rotated = Admin("POST", "/admin/keys/" + id + "/rotate", {{"grace_seconds", 0}});
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  std::string next = rotated.json()["key"];
+  EXPECT_EQ(gw_.PostAs(key, "/v1/chat/completions", Chat()).json()["error"]["code"], "expired_api_key");
+  EXPECT_EQ(gw_.PostAs(next, "/v1/chat/completions", Chat()).status, 200);
+
+  std::string next_id = rotated.json()["record"]["id"];
+  ASSERT_EQ(Admin("POST", "/admin/keys/" + next_id + "/revoke").status, 200);
+  // Revocation is effective on the very next request.
+  HttpResult after = gw_.PostAs(next, "/v1/chat/completions", Chat());
+  EXPECT_EQ(after.status, 401);
+  EXPECT_EQ(after.json()["error"]["code"], "revoked_api_key");
+
+  EXPECT_EQ(Admin("POST", "/admin/keys", {{"name", "x"}, {"policy", "nope"}}).status, 400);
+  EXPECT_EQ(Admin("GET", "/admin/keys/000000000000").status, 404);
+  EXPECT_EQ(Admin("GET", "/admin/policies").json()["data"].size(), 2u);
+
+  std::string log = gw_.ReadLog();
+  EXPECT_NE(log.find("\"action\":\"key_created\""), std::string::npos);
+  EXPECT_NE(log.find("\"action\":\"key_rotated\""), std::string::npos);
+  EXPECT_NE(log.find("\"action\":\"key_revoked\""), std::string::npos);
+  for (const std::string& secret : {kToken, key.substr(key.size() - 43), next.substr(next.size() - 43)})
+    EXPECT_EQ(log.find(secret), std::string::npos);
+}
+
+TEST(AdminOffTest, NoTokenNoListener) {
+  FakeProvider fake;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()));
+  EXPECT_EQ(gw.app().admin_port(), 0);
+}
+
+}  // namespace
+}  // namespace warden::testing
