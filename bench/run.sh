@@ -6,13 +6,16 @@
 # closed loop at 32 connections, a paced light-load run, and time to first SSE chunk.
 # Prints requests/s, p50/p90/p99, latency added over (a), and Warden's ratios to nginx.
 #
-#   bench/run.sh                 (DURATION=10 seconds per run by default)
+#   bench/run.sh      ROUNDS=3 rounds of DURATION=4 seconds per target and load: the targets take
+#                     turns within each round and medians are reported, because the machine is
+#                     shared and noisy and one long run per target drifts with it.
 # Needs wrk and nginx (scripts/setup.sh --bench installs them). Ratios, not absolute numbers,
 # are what to compare between machines: every figure is measured in the same run.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-4}
+ROUNDS=${ROUNDS:-3}
 scripts/setup.sh --bench
 scripts/build.sh >/dev/null
 T=$(mktemp -d)
@@ -131,35 +134,45 @@ for u in "http://127.0.0.1:$FAKE" "http://127.0.0.1:$PROXY" "http://127.0.0.1:$W
   DURATION=2 run_wrk warm "$u/v1/chat/completions" 8 0 >/dev/null
 done
 : > "$T/results"
-for target in direct:$FAKE nginx:$PROXY warden:$WARDEN; do
-  name=${target%%:*}; port=${target##*:}
-  echo "running $name..." >&2
-  run_wrk "$name closed32" "http://127.0.0.1:$port/v1/chat/completions" 32 0 >> "$T/results"
-  run_wrk "$name paced" "http://127.0.0.1:$port/v1/chat/completions" 4 5 >> "$T/results"
-  echo "$name ttfc $(python3 bench/ttfc.py "$port" "$KEY" 300)" >> "$T/results"
+round=1
+while [ "$round" -le "$ROUNDS" ]; do
+  echo "round $round of $ROUNDS..." >&2
+  for load in closed32:32:0 paced:4:5; do
+    run=${load%%:*}; rest=${load#*:}; conns=${rest%%:*}; pace=${rest#*:}
+    run_wrk "direct $run" "http://127.0.0.1:$FAKE/v1/chat/completions" "$conns" "$pace" >> "$T/results"
+    run_wrk "nginx $run" "http://127.0.0.1:$PROXY/v1/chat/completions" "$conns" "$pace" >> "$T/results"
+    run_wrk "warden $run" "http://127.0.0.1:$WARDEN/v1/chat/completions" "$conns" "$pace" >> "$T/results"
+    BENCH_KEY=$PKEY run_wrk "warden-policy $run" "http://127.0.0.1:$WARDEN/v1/chat/completions" \
+      "$conns" "$pace" >> "$T/results"
+  done
+  round=$((round + 1))
 done
-echo "running warden with the 'limited' policy..." >&2
-BENCH_KEY=$PKEY run_wrk "warden-policy closed32" "http://127.0.0.1:$WARDEN/v1/chat/completions" 32 0 >> "$T/results"
-BENCH_KEY=$PKEY run_wrk "warden-policy paced" "http://127.0.0.1:$WARDEN/v1/chat/completions" 4 5 >> "$T/results"
+echo "time to first chunk..." >&2
+for target in direct:$FAKE nginx:$PROXY warden:$WARDEN; do
+  echo "${target%%:*} ttfc $(python3 bench/ttfc.py "${target##*:}" "$KEY" 300)" >> "$T/results"
+done
 RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$WPID/status)
 
 python3 - "$T/results" "$RSS_KB" <<'PY'
-import json, sys
-rows = {}
+import json, statistics, sys
+runs, rows = {}, {}
 for line in open(sys.argv[1]):
-    parts = line.split(" ", 2)
-    if parts[1] == "ttfc":
-        rows[(parts[0], "ttfc")] = json.loads(parts[2])
+    target, run, payload = line.split(" ", 2)
+    if run == "ttfc":
+        rows[(target, "ttfc")] = json.loads(payload)
     else:
-        rows[(parts[0], parts[1])] = json.loads(parts[2])
+        runs.setdefault((target, run), []).append(json.loads(payload))
+for k, rs in runs.items():  # medians over the rounds, field by field
+    rows[k] = {f: statistics.median(r[f] for r in rs) for f in rs[0]}
 ms = lambda us: f"{us/1000:.3f}"
-print(f"\n{'target':8} {'run':9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'added p50':>10} {'errors':>7}")
+print(f"\nmedians of {len(runs[('direct', 'closed32')])} rounds")
+print(f"{'target':14} {'run':9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'added p50':>10} {'errors':>7}")
 for run in ("closed32", "paced"):
     base = rows[("direct", run)]
-    for t in ("direct", "nginx", "warden"):
+    for t in ("direct", "nginx", "warden", "warden-policy"):
         r = rows[(t, run)]
-        print(f"{t:8} {run:9} {r['rps']:9.0f} {ms(r['p50']):>8} {ms(r['p90']):>8} {ms(r['p99']):>8} "
-              f"{ms(r['p50'] - base['p50']):>10} {r['errors'] + r['non2xx']:7d}")
+        print(f"{t:14} {run:9} {r['rps']:9.0f} {ms(r['p50']):>8} {ms(r['p90']):>8} {ms(r['p99']):>8} "
+              f"{ms(r['p50'] - base['p50']):>10} {int(r['errors'] + r['non2xx']):7d}")
 print()
 print("time to first SSE chunk, median of 300 (warm = keep-alive connection, cold = new connection):")
 for t in ("direct", "nginx", "warden"):
@@ -179,8 +192,9 @@ print(f"first-chunk overhead (warm): warden {ms(tw['warm'] - td['warm'])} ms, ng
       f"nginx {ms(tn['cold'] - td['cold'])} ms")
 pc, pp = rows[("warden-policy", "closed32")], rows[("warden-policy", "paced")]
 wc, wp = rows[("warden", "closed32")], rows[("warden", "paced")]
-print(f"policy overhead (limited vs development policy, same Warden): throughput "
-      f"{(wc['rps'] / pc['rps'] - 1) * 100:+.1f}% ({pc['rps']:.0f} vs {wc['rps']:.0f} req/s), "
-      f"paced p50 {ms(pp['p50'])} vs {ms(wp['p50'])} ms (target: under 5% extra)")
+print(f"policy overhead ('limited' vs 'development' policy, same Warden): throughput "
+      f"{(pc['rps'] / wc['rps'] - 1) * 100:+.1f}% ({pc['rps']:.0f} vs {wc['rps']:.0f} req/s), "
+      f"paced p50 {(pp['p50'] / wp['p50'] - 1) * 100:+.1f}% ({ms(pp['p50'])} vs {ms(wp['p50'])} ms); "
+      f"target: under 5% extra")
 print(f"warden peak RSS: {int(sys.argv[2]) / 1024:.1f} MB (target < 60 MB)")
 PY

@@ -9,6 +9,6 @@ scripts/build.sh
 CONFIG="${WARDEN_CONFIG:-config/warden.yaml}"
 if ! build/src/warden keys list --config "$CONFIG" | grep -q ' active'; then
   echo "No client key yet; creating one named 'quickstart' (shown once, keep it):" >&2
-  build/src/warden keys create --name quickstart --config "$CONFIG"
+  build/src/warden keys create --name quickstart --env development --config "$CONFIG"
 fi
 exec build/src/warden serve --config "$CONFIG"

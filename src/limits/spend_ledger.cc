@@ -45,10 +45,34 @@ int64_t ReadMicros(Store* store, const std::string& key) {
 SpendLedger::SpendLedger(Store* store, std::function<int64_t()> now_s)
     : store_(store), now_s_(std::move(now_s)) {}
 
+SpendLedger::~SpendLedger() { Flush(); }
+
+void SpendLedger::Flush() {
+  std::lock_guard flush_lock(flush_mu_);
+  std::vector<std::pair<std::string, std::string>> batch;
+  {
+    std::lock_guard lock(mu_);
+    last_flush_s_ = now_s_();
+    for (auto& [key_id, e] : entries_) {
+      if (!e.dirty) continue;
+      batch.emplace_back("spend/" + key_id + "/d/" + e.day, std::to_string(e.day_micros));
+      batch.emplace_back("spend/" + key_id + "/m/" + e.month, std::to_string(e.month_micros));
+      e.dirty = false;
+    }
+  }
+  // Best effort: a failed write keeps the in-memory figures (budgets still hold until restart).
+  if (!batch.empty()) (void)store_->PutMany(batch, /*sync=*/false);
+}
+
 SpendLedger::Entry& SpendLedger::Load(const std::string& key_id, const std::string& day,
                                       const std::string& month) {
   Entry& e = entries_[key_id];
   if (e.day != day) {
+    if (e.dirty) {  // the old day's figure must not be lost when the period rolls over
+      (void)store_->PutMany({{"spend/" + key_id + "/d/" + e.day, std::to_string(e.day_micros)},
+                             {"spend/" + key_id + "/m/" + e.month, std::to_string(e.month_micros)}},
+                            false);
+    }
     e.day = day;
     e.day_micros = ReadMicros(store_, "spend/" + key_id + "/d/" + day);
   }
@@ -75,13 +99,16 @@ void SpendLedger::Add(const std::string& key_id, double usd) {
   if (!(usd > 0)) return;
   const auto micros = static_cast<int64_t>(std::llround(usd * 1e6));
   const int64_t now = now_s_();
-  std::lock_guard lock(mu_);
-  Entry& e = Load(key_id, DayOf(now), MonthOf(now));
-  e.day_micros += micros;
-  e.month_micros += micros;
-  // Best effort: a failed write keeps the in-memory figure (budgets still hold until restart).
-  (void)store_->PutRelaxed("spend/" + key_id + "/d/" + e.day, std::to_string(e.day_micros));
-  (void)store_->PutRelaxed("spend/" + key_id + "/m/" + e.month, std::to_string(e.month_micros));
+  bool flush = false;
+  {
+    std::lock_guard lock(mu_);
+    Entry& e = Load(key_id, DayOf(now), MonthOf(now));
+    e.day_micros += micros;
+    e.month_micros += micros;
+    e.dirty = true;
+    flush = now != last_flush_s_;
+  }
+  if (flush) Flush();
 }
 
 }  // namespace warden

@@ -2,9 +2,10 @@
 // so budgets survive restarts.
 //
 // Contract: Add() is atomic with respect to concurrent Add()/Get() (one mutex; the in-memory
-// figures are the truth, written through to RocksDB as micro-USD integers with an unsynced
-// write — the WAL survives a process crash; a power loss may lose the last moments of spend).
-// Periods roll over by the injected clock (unix seconds). Thread-safe.
+// figures are the truth). They are written to RocksDB as micro-USD integers in one unsynced
+// batch at most once per second of the injected clock, and on destruction: a crash may lose
+// the last second of spend (budgets are enforced from the in-memory figures, so this only
+// matters across a crash). Periods roll over by the injected clock (unix seconds). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +28,8 @@ struct Spend {
 class SpendLedger {
  public:
   SpendLedger(Store* store, std::function<int64_t()> now_s);
+  ~SpendLedger();  // flushes
+  void Flush();
   Spend Get(const std::string& key_id);
   void Add(const std::string& key_id, double usd);
 
@@ -34,6 +37,7 @@ class SpendLedger {
   struct Entry {
     std::string day, month;  // "2026-11-24", "2026-11"
     int64_t day_micros = 0, month_micros = 0;
+    bool dirty = false;
   };
   Entry& Load(const std::string& key_id, const std::string& day, const std::string& month);
 
@@ -41,6 +45,8 @@ class SpendLedger {
   std::function<int64_t()> now_s_;
   std::mutex mu_;
   std::unordered_map<std::string, Entry> entries_;  // GUARDED_BY(mu_)
+  int64_t last_flush_s_ = 0;                        // GUARDED_BY(mu_)
+  std::mutex flush_mu_;                             // serialises writers so values never go back
 };
 
 }  // namespace warden

@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -22,6 +23,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir) {
   options.keep_log_file_num = 5;
   options.max_log_file_size = 8 << 20;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Small data (keys, counters): a small memtable keeps the resident size down.
+  options.write_buffer_size = 4 << 20;
+  options.max_write_buffer_number = 2;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, data_dir + "/db", &db);
   if (!s.ok()) {
@@ -53,6 +57,16 @@ Status Store::Write(std::string_view key, std::string_view value, bool sync) {
   wo.sync = sync;
   rocksdb::Status s = db_->Put(wo, rocksdb::Slice(key.data(), key.size()),
                                rocksdb::Slice(value.data(), value.size()));
+  if (!s.ok()) return Error::ServiceUnavailable("store write failed", "store_unavailable");
+  return Status::Ok();
+}
+
+Status Store::PutMany(const std::vector<std::pair<std::string, std::string>>& entries, bool sync) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [k, v] : entries) batch.Put(k, v);
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) return Error::ServiceUnavailable("store write failed", "store_unavailable");
   return Status::Ok();
 }

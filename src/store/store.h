@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/result.h"
 
@@ -32,6 +34,8 @@ class Store {
   // Written to the WAL but not synced: survives a process crash, not a power loss. For
   // counters (spend) where one fsync per request would cost more than the figure is worth.
   Status PutRelaxed(std::string_view key, std::string_view value);
+  // Several puts applied atomically, in one WAL write (synced if `sync`).
+  Status PutMany(const std::vector<std::pair<std::string, std::string>>& entries, bool sync);
   Status Delete(std::string_view key);
   // Calls `fn` for every key starting with `prefix`, in key order, until it returns false.
   Status Scan(std::string_view prefix,
