@@ -142,7 +142,8 @@ GatewayUnderTest::~GatewayUnderTest() {
   log::SetSink("-");
 }
 
-std::string GatewayUnderTest::ReadLog() const {
+std::string GatewayUnderTest::ReadLog() {
+  app_->Stop();
   std::ifstream in(log_path());
   std::stringstream ss;
   ss << in.rdbuf();

@@ -75,7 +75,9 @@ class GatewayUnderTest {
   App& app() { return *app_; }
   const TempDir& dir() const { return dir_; }
   std::string log_path() const { return dir_.path() + "/warden.log"; }
-  std::string ReadLog() const;
+  // Stops the server first (an access-log line is written after its response has gone out, so
+  // only a stopped server has written every line), then returns the whole log.
+  std::string ReadLog();
 
   // A new key bound to `policy`; returns the full key.
   std::string CreateKey(const std::string& policy);
