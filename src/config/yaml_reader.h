@@ -12,8 +12,11 @@
 #include <cstdlib>
 #include <optional>
 #include <set>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -146,47 +149,45 @@ class YamlReader {
     out = x;
   }
 
-  // Durations: "250ms", "30s", "2m", or a bare integer of milliseconds.
+  // Durations: "250ms", "30s", "2m", or a bare integer of milliseconds (at most 24 h).
   void ReadDuration(const YAML::Node& map, const char* key, int& out_ms,
                     const std::string& where) {
-    const YAML::Node n = map[key];
-    if (!n) return;
-    auto v = String(n, where + "." + key);
-    if (!v) return;
-    char* end = nullptr;
-    errno = 0;
-    long long x = std::strtoll(v->c_str(), &end, 10);
-    std::string unit = end ? std::string(end) : "";
-    long long mult = unit.empty() || unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : -1;
-    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
-        x * mult > 24LL * 3600 * 1000) {
-      Problem(n, where + "." + key + " must be a duration such as 500ms, 30s or 2m (at most 24h)");
-      return;
-    }
-    out_ms = static_cast<int>(x * mult);
+    long long ms = 0;
+    if (ReadScaled(map, key, where, {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}},
+                   24LL * 3600 * 1000, "a duration such as 500ms, 30s or 2m (at most 24h)", &ms))
+      out_ms = static_cast<int>(ms);
   }
 
-  // Sizes: "8MiB", "512KiB", "1GiB" or a bare number of bytes.
+  // Sizes: "8MiB", "512KiB", "1GiB" or a bare number of bytes (at most 4 GiB).
   void ReadSize(const YAML::Node& map, const char* key, size_t& out, const std::string& where) {
+    long long bytes = 0;
+    if (ReadScaled(map, key, where,
+                   {{"", 1}, {"B", 1}, {"KiB", 1024}, {"MiB", 1024LL * 1024}, {"GiB", 1024LL << 20}},
+                   4LL << 30, "a size such as 8MiB, 512KiB or a byte count (1 B to 4 GiB)", &bytes))
+      out = static_cast<size_t>(bytes);
+  }
+
+  // A positive integer followed by one of `units` (suffix → multiplier), at most `max` after
+  // scaling; reports "<where>.<key> must be <what>" otherwise.
+  bool ReadScaled(const YAML::Node& map, const char* key, const std::string& where,
+                  std::initializer_list<std::pair<const char*, long long>> units, long long max,
+                  const char* what, long long* out) {
     const YAML::Node n = map[key];
-    if (!n) return;
+    if (!n) return false;
     auto v = String(n, where + "." + key);
-    if (!v) return;
+    if (!v) return false;
     char* end = nullptr;
     errno = 0;
     long long x = std::strtoll(v->c_str(), &end, 10);
-    std::string unit = end ? std::string(end) : "";
-    long long mult = unit.empty() || unit == "B" ? 1
-                     : unit == "KiB"           ? 1024
-                     : unit == "MiB"           ? 1024LL * 1024
-                     : unit == "GiB"           ? 1024LL * 1024 * 1024
-                                               : -1;
-    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 ||
-        x * mult > (4LL << 30)) {
-      Problem(n, where + "." + key + " must be a size such as 8MiB, 512KiB or a byte count (1 B to 4 GiB)");
-      return;
+    long long mult = -1;
+    for (const auto& [suffix, m] : units)
+      if (end && std::string_view(end) == suffix) mult = m;
+    if (v->empty() || end == v->c_str() || mult < 0 || errno != 0 || x < 1 || x > max / mult) {
+      Problem(n, where + "." + key + " must be " + what);
+      return false;
     }
-    out = static_cast<size_t>(x * mult);
+    *out = x * mult;
+    return true;
   }
 
   // "host:port"; port 0 asks the OS for a free port (tests).
