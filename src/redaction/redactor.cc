@@ -1,0 +1,276 @@
+#include "redaction/redactor.h"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+
+#include "common/secret.h"
+
+namespace warden {
+
+namespace {
+// A shorter match may only end where a value really could end: at the end of the text, or
+// before white space or closing punctuation — not inside "1.2.3.4.5" or "12-34-56".
+bool HardBoundary(std::string_view text, size_t e) {
+  if (e >= text.size()) return true;
+  const char c = text[e];
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ';' || c == ')' ||
+         c == ']' || c == '}' || c == '"' || c == '\'' || c == '!' || c == '?';
+}
+}  // namespace
+
+struct Redactor::Compiled {
+  std::unique_ptr<RE2::Set> set;
+};
+
+Redactor::~Redactor() = default;
+
+Result<std::shared_ptr<const Redactor>> Redactor::Build(const std::vector<const RuleSet*>& sets) {
+  std::shared_ptr<Redactor> r(new Redactor());
+  r->compiled_ = std::make_unique<Compiled>();
+  RE2::Options opts;
+  opts.set_max_mem(64 << 20);
+  opts.set_log_errors(false);
+  r->compiled_->set = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
+  for (const RuleSet* s : sets) {
+    for (const Rule& rule : s->rules) {
+      std::string error;
+      if (r->compiled_->set->Add(rule.pattern, &error) < 0)
+        return Error::Internal("redaction rule " + rule.entity + " in " + rule.file + ":" +
+                               std::to_string(rule.line) + " cannot join the rule set: " + error);
+      r->rules_.push_back(&rule);
+    }
+  }
+  if (!r->compiled_->set->Compile())
+    return Error::Internal("the redaction rule sets together exceed RE2's memory budget");
+  return std::shared_ptr<const Redactor>(std::move(r));
+}
+
+std::vector<RedactionMatch> Redactor::Find(std::string_view text) const {
+  std::vector<RedactionMatch> out;
+  if (text.empty() || rules_.empty()) return out;
+  std::vector<int> hits;
+  if (!compiled_->set->Match(re2::StringPiece(text.data(), text.size()), &hits)) return out;
+  std::sort(hits.begin(), hits.end());
+  std::vector<RedactionMatch> candidates;
+  re2::StringPiece input(text.data(), text.size());
+  for (int idx : hits) {
+    const Rule& rule = *rules_[static_cast<size_t>(idx)];
+    const RE2& re = *rule.re;
+    const int groups = re.NumberOfCapturingGroups();
+    re2::StringPiece sub[2];
+    size_t pos = 0;
+    while (pos <= text.size() &&
+           re.Match(input, pos, text.size(), RE2::UNANCHORED, sub, groups + 1)) {
+      const re2::StringPiece whole = sub[0];
+      const size_t whole_begin = static_cast<size_t>(whole.data() - text.data());
+      const size_t whole_end = whole_begin + whole.size();
+      auto valid = [&](const re2::StringPiece* m) {
+        const re2::StringPiece& v = groups == 1 ? m[1] : m[0];
+        return v.data() != nullptr && !v.empty() && Validate(rule.validator, std::string_view(v.data(), v.size()));
+      };
+      bool ok = valid(sub);
+      // The regex took the longest run it could (e.g. a card number followed by more digits);
+      // if that fails the checksum, a shorter match from the same start may be the real one.
+      if (!ok && !rule.validator.empty() && whole.size() <= 128) {
+        for (size_t e = whole_end - 1; e > whole_begin && !ok; --e) {
+          if (HardBoundary(text, e) && re.Match(input, whole_begin, e, RE2::ANCHOR_BOTH, sub, groups + 1))
+            ok = valid(sub);
+        }
+      }
+      if (ok) {
+        const re2::StringPiece& value = groups == 1 ? sub[1] : sub[0];
+        size_t b = static_cast<size_t>(value.data() - text.data());
+        candidates.push_back({b, b + value.size(), idx});
+      }
+      pos = whole.empty() ? whole_end + 1 : whole_end;
+    }
+  }
+  // Longest first, then earlier rule, then earlier position; keep what does not overlap.
+  std::sort(candidates.begin(), candidates.end(), [](const RedactionMatch& a, const RedactionMatch& b) {
+    size_t la = a.end - a.begin, lb = b.end - b.begin;
+    if (la != lb) return la > lb;
+    if (a.rule != b.rule) return a.rule < b.rule;
+    return a.begin < b.begin;
+  });
+  for (const auto& c : candidates) {
+    bool overlaps = false;
+    for (const auto& k : out) overlaps = overlaps || (c.begin < k.end && k.begin < c.end);
+    if (!overlaps) out.push_back(c);
+  }
+  std::sort(out.begin(), out.end(), [](const RedactionMatch& a, const RedactionMatch& b) { return a.begin < b.begin; });
+  return out;
+}
+
+RedactionSession::RedactionSession(std::shared_ptr<const Redactor> redactor, RedactionMode mode)
+    : redactor_(std::move(redactor)), mode_(mode) {}
+
+RedactionSession::~RedactionSession() {
+  // The mapping holds the original values: wipe them.
+  for (auto& [value, placeholder] : to_placeholder_) {
+    std::string v = value;
+    WipeString(v);
+  }
+  for (auto& [placeholder, value] : to_value_) WipeString(value);
+}
+
+Status RedactionSession::RedactText(std::string& text) {
+  std::vector<RedactionMatch> matches = redactor_->Find(text);
+  if (matches.empty()) return Status::Ok();
+  std::string out;
+  out.reserve(text.size());
+  size_t last = 0;
+  for (const auto& m : matches) {
+    const Rule& rule = *redactor_->rules()[static_cast<size_t>(m.rule)];
+    if (mode_ == RedactionMode::kBlock || rule.action == RuleAction::kBlock) {
+      WipeString(out);
+      return Error::Forbidden("The request contains a value of type " + rule.entity +
+                                  ", which this key's policy does not allow to leave the gateway.",
+                              "content_blocked");
+    }
+    out.append(text, last, m.begin - last);
+    std::string value = text.substr(m.begin, m.end - m.begin);
+    counts_[rule.entity]++;
+    if (mode_ == RedactionMode::kMask) {
+      out += "[" + rule.entity + "]";
+    } else {
+      auto it = to_placeholder_.find(value);
+      if (it == to_placeholder_.end()) {
+        std::string ph = "[" + rule.entity + "_" + std::to_string(++next_[rule.entity]) + "]";
+        longest_placeholder_ = std::max(longest_placeholder_, ph.size());
+        to_value_[ph] = value;
+        it = to_placeholder_.emplace(value, ph).first;
+      }
+      out += it->second;
+    }
+    WipeString(value);
+    last = m.end;
+  }
+  out.append(text, last, std::string::npos);
+  WipeString(text);
+  text = std::move(out);
+  return Status::Ok();
+}
+
+Status RedactionSession::RedactField(Json& value) {
+  if (value.is_string()) return RedactText(value.get_ref<std::string&>());
+  if (value.is_array()) {
+    for (auto& item : value) {
+      if (item.is_string()) {
+        if (Status s = RedactText(item.get_ref<std::string&>()); !s) return s;
+      } else if (item.is_object()) {
+        // A content part: {"type":"text","text":…}; other parts (images, audio) pass as they are.
+        if (auto t = item.find("text"); t != item.end() && t->is_string())
+          if (Status s = RedactText(t->get_ref<std::string&>()); !s) return s;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status RedactionSession::RedactRequest(Json& body) {
+  if (auto msgs = body.find("messages"); msgs != body.end() && msgs->is_array()) {
+    for (auto& m : *msgs) {
+      if (!m.is_object()) continue;
+      if (auto c = m.find("content"); c != m.end())
+        if (Status s = RedactField(*c); !s) return s;
+      if (auto n = m.find("name"); n != m.end() && n->is_string())
+        if (Status s = RedactText(n->get_ref<std::string&>()); !s) return s;
+      if (auto calls = m.find("tool_calls"); calls != m.end() && calls->is_array()) {
+        for (auto& call : *calls) {
+          if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+          Json& fn = call["function"];
+          if (auto a = fn.find("arguments"); a != fn.end() && a->is_string())
+            if (Status s = RedactText(a->get_ref<std::string&>()); !s) return s;
+        }
+      }
+      if (auto fc = m.find("function_call"); fc != m.end() && fc->is_object())
+        if (auto a = fc->find("arguments"); a != fc->end() && a->is_string())
+          if (Status s = RedactText(a->get_ref<std::string&>()); !s) return s;
+    }
+  }
+  for (const char* field : {"input", "prompt"}) {
+    if (auto f = body.find(field); f != body.end())
+      if (Status s = RedactField(*f); !s) return s;
+  }
+  return Status::Ok();
+}
+
+std::string RedactionSession::Restore(std::string_view text) const {
+  if (to_value_.empty() || text.find('[') == std::string_view::npos) return std::string(text);
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find('[', i);
+    if (open == std::string_view::npos) break;
+    size_t close = text.find(']', open);
+    if (close == std::string_view::npos || close - open + 1 > longest_placeholder_) {
+      out.append(text.substr(i, open + 1 - i));
+      i = open + 1;
+      continue;
+    }
+    auto it = to_value_.find(std::string(text.substr(open, close - open + 1)));
+    out.append(text.substr(i, open - i));
+    if (it != to_value_.end()) {
+      out += it->second;
+      i = close + 1;
+    } else {
+      out.push_back('[');
+      i = open + 1;
+    }
+  }
+  out.append(text.substr(std::min(i, text.size())));
+  return out;
+}
+
+void RedactionSession::RestoreResponse(Json& body) const {
+  if (to_value_.empty()) return;
+  auto restore = [&](Json& v) {
+    if (v.is_string()) v = Restore(v.get_ref<const std::string&>());
+  };
+  auto choices = body.find("choices");
+  if (choices == body.end() || !choices->is_array()) return;
+  for (auto& c : *choices) {
+    if (!c.is_object()) continue;
+    if (auto t = c.find("text"); t != c.end()) restore(*t);
+    auto msg = c.find("message");
+    if (msg == c.end() || !msg->is_object()) continue;
+    if (auto content = msg->find("content"); content != msg->end()) restore(*content);
+    if (auto calls = msg->find("tool_calls"); calls != msg->end() && calls->is_array())
+      for (auto& call : *calls)
+        if (call.is_object() && call.contains("function") && call["function"].is_object())
+          if (auto a = call["function"].find("arguments"); a != call["function"].end()) restore(*a);
+    if (auto fc = msg->find("function_call"); fc != msg->end() && fc->is_object())
+      if (auto a = fc->find("arguments"); a != fc->end()) restore(*a);
+  }
+}
+
+namespace {
+bool PlaceholderChar(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
+}  // namespace
+
+std::string StreamRestorer::Push(std::string_view piece) {
+  held_.append(piece);
+  // Hold back from the last '[' if what follows it could still grow into a placeholder.
+  size_t hold = held_.size();
+  size_t open = held_.rfind('[');
+  if (open != std::string::npos && held_.find(']', open) == std::string::npos &&
+      held_.size() - open < session_->longest_placeholder()) {
+    bool could_be = true;
+    for (size_t i = open + 1; i < held_.size() && could_be; ++i) could_be = PlaceholderChar(held_[i]);
+    if (could_be) hold = open;
+  }
+  std::string ready = session_->Restore(std::string_view(held_).substr(0, hold));
+  held_.erase(0, hold);
+  return ready;
+}
+
+std::string StreamRestorer::Flush() {
+  std::string rest = session_->Restore(held_);
+  held_.clear();
+  return rest;
+}
+
+}  // namespace warden

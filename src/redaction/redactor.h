@@ -1,0 +1,108 @@
+// Redactor: finds sensitive values with a policy's rule sets, replaces them before a request
+// leaves, and restores placeholders in what comes back.
+//
+// Finding runs every pattern in one pass (RE2::Set says which rules hit), then only the rules
+// that hit locate their matches; candidates must pass the rule's validator; overlaps resolve
+// deterministically: the longest match wins, then the earlier rule, then the earlier position.
+//
+// A RedactionSession holds one request's mapping (value ↔ placeholder) in memory only and wipes
+// it when destroyed. Placeholders are `[ENTITY_N]`, stable within the request (the same value
+// gets the same placeholder everywhere in it). `mask` mode writes `[ENTITY]` and keeps no
+// mapping; `block` mode refuses the request (403 content_blocked, naming the entity type,
+// never the value).
+//
+// Thread-safety: a Redactor is immutable and shared; a RedactionSession and a StreamRestorer
+// belong to one request.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/json.h"
+#include "common/result.h"
+#include "policy/policy.h"
+#include "redaction/rules.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace warden {
+
+struct RedactionMatch {
+  size_t begin = 0;
+  size_t end = 0;  // exclusive
+  int rule = 0;    // index into Redactor::rules()
+};
+
+class Redactor {
+ public:
+  // Compiles the union of `sets` (in order) into one RE2::Set. Fails if the set exceeds RE2's
+  // memory budget.
+  static Result<std::shared_ptr<const Redactor>> Build(const std::vector<const RuleSet*>& sets);
+  ~Redactor();
+
+  std::vector<RedactionMatch> Find(std::string_view text) const;
+  const std::vector<const Rule*>& rules() const { return rules_; }
+
+ private:
+  Redactor() = default;
+  std::vector<const Rule*> rules_;
+  struct Compiled;
+  std::unique_ptr<Compiled> compiled_;
+};
+
+class RedactionSession {
+ public:
+  RedactionSession(std::shared_ptr<const Redactor> redactor, RedactionMode mode);
+  ~RedactionSession();
+  RedactionSession(const RedactionSession&) = delete;
+  RedactionSession& operator=(const RedactionSession&) = delete;
+
+  // Redacts one text in place.
+  Status RedactText(std::string& text);
+  // Redacts every text of an OpenAI-shaped request the upstream would read: message content
+  // (strings and text parts), names, tool call and function call arguments, tool results,
+  // embeddings `input`, legacy `prompt`.
+  Status RedactRequest(Json& body);
+
+  // Replaces every placeholder of this request in `text` with its original value.
+  std::string Restore(std::string_view text) const;
+  // Restores message content, tool call arguments and legacy `text` in a chat/completions
+  // response body.
+  void RestoreResponse(Json& body) const;
+
+  bool reversible() const { return !to_value_.empty(); }
+  size_t longest_placeholder() const { return longest_placeholder_; }
+  const std::map<std::string, int>& counts() const { return counts_; }  // entity → values redacted
+
+ private:
+  Status RedactField(Json& value);
+  std::shared_ptr<const Redactor> redactor_;
+  RedactionMode mode_;
+  std::map<std::string, std::string> to_placeholder_;  // value → placeholder
+  std::map<std::string, std::string> to_value_;        // placeholder → value
+  std::map<std::string, int> next_;                    // entity → last number used
+  std::map<std::string, int> counts_;
+  size_t longest_placeholder_ = 0;
+};
+
+// Restores placeholders in a text that arrives in pieces (a streamed answer), holding back only
+// the shortest tail that could still be the start of a placeholder, so the text is never
+// delayed by more than a placeholder's length.
+class StreamRestorer {
+ public:
+  explicit StreamRestorer(const RedactionSession* session) : session_(session) {}
+  std::string Push(std::string_view piece);
+  std::string Flush();
+  bool holding() const { return !held_.empty(); }
+
+ private:
+  const RedactionSession* session_;
+  std::string held_;
+};
+
+}  // namespace warden

@@ -1,0 +1,218 @@
+// Redaction: every shipped rule's golden examples, modes, request walking, and the property
+// tests (restore(redact(x)) == x; nothing left to find after redaction; any chunking of a
+// stream restores the same text).
+#include "redaction/redactor.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace warden {
+namespace {
+
+std::shared_ptr<const RuleSets> Shipped() {
+  static std::shared_ptr<const RuleSets> sets = [] {
+    RuleSetLoadResult r = LoadRuleSets(std::string(WARDEN_SOURCE_DIR) + "/policies/redaction");
+    for (const auto& p : r.problems) ADD_FAILURE() << p.ToString();
+    return r.sets;
+  }();
+  return sets;
+}
+
+std::shared_ptr<const Redactor> All() {
+  static std::shared_ptr<const Redactor> r = [] {
+    std::vector<const RuleSet*> sets;
+    for (const auto& name : Shipped()->Names()) sets.push_back(Shipped()->Find(name));
+    auto built = Redactor::Build(sets);
+    EXPECT_TRUE(built.ok());
+    return *built;
+  }();
+  return r;
+}
+
+TEST(RuleSetsTest, ShippedSetsLoad) {
+  ASSERT_NE(Shipped(), nullptr);
+  for (const char* name : {"pii", "secrets", "eu-ids", "phi"}) EXPECT_NE(Shipped()->Find(name), nullptr) << name;
+}
+
+TEST(RuleSetsTest, EveryShippedRulePassesItsGoldenCases) {
+  ASSERT_NE(Shipped(), nullptr);
+  int checked = 0;
+  for (const auto& name : Shipped()->Names()) {
+    for (const Rule& rule : Shipped()->Find(name)->rules) {
+      RuleSet one{name, "", {rule}};
+      auto r = Redactor::Build({&one});
+      ASSERT_TRUE(r.ok());
+      const bool grouped = rule.pattern.find('(') != std::string::npos &&
+                           (*r)->rules()[0]->re != nullptr;
+      for (const std::string& text : rule.match) {
+        auto found = (*r)->Find(text);
+        ASSERT_FALSE(found.empty()) << rule.file << ":" << rule.line << " " << rule.entity
+                                    << " should match: " << text;
+        std::string value = text.substr(found[0].begin, found[0].end - found[0].begin);
+        if (value != text && !grouped)
+          ADD_FAILURE() << rule.entity << " matched only '" << value << "' of '" << text << "'";
+        // Embedded in a sentence it is still found.
+        EXPECT_FALSE((*r)->Find("Please note: " + text + ". Thanks").empty()) << rule.entity << ": " << text;
+        ++checked;
+      }
+      for (const std::string& text : rule.no_match) {
+        auto found = (*r)->Find(text);
+        EXPECT_TRUE(found.empty()) << rule.file << ":" << rule.line << " " << rule.entity
+                                   << " must not match: " << text;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 100);
+}
+
+TEST(RuleSetsTest, BadPatternsStopLoadingWithALine) {
+  RuleSetLoadResult r = LoadRuleSetFromString(
+      "name: bad\nrules:\n  - entity: X\n    pattern: '(unclosed'\n    match: [a]\n"
+      "  - entity: lower\n    pattern: 'a'\n    validator: nope\n    match: [a]\n",
+      "bad.yaml", "bad");
+  EXPECT_FALSE(r.ok());
+  ASSERT_GE(r.problems.size(), 3u);
+  EXPECT_EQ(r.problems[0].line, 4);
+  EXPECT_NE(r.problems[0].message.find("compile"), std::string::npos);
+}
+
+TEST(RedactorTest, PlaceholdersAreStableAndRestored) {
+  RedactionSession s(All(), RedactionMode::kPlaceholder);
+  std::string text = "Mail john@example.com or jane@example.org; again john@example.com. Card 4111 1111 1111 1111.";
+  const std::string original = text;
+  ASSERT_TRUE(s.RedactText(text).ok());
+  EXPECT_EQ(text, "Mail [EMAIL_1] or [EMAIL_2]; again [EMAIL_1]. Card [CREDIT_CARD_1].");
+  EXPECT_EQ(s.counts().at("EMAIL"), 3);
+  EXPECT_EQ(s.Restore(text), original);
+  EXPECT_EQ(s.Restore("Unknown [EMAIL_9] and [NOT A PLACEHOLDER] stay"), "Unknown [EMAIL_9] and [NOT A PLACEHOLDER] stay");
+}
+
+TEST(RedactorTest, MaskAndBlock) {
+  RedactionSession mask(All(), RedactionMode::kMask);
+  std::string t = "SSN 123-45-6789 and key AKIAIOSFODNN7EXAMPLE";
+  ASSERT_TRUE(mask.RedactText(t).ok());
+  EXPECT_EQ(t, "SSN [US_SSN] and key [AWS_ACCESS_KEY]");
+  EXPECT_FALSE(mask.reversible());
+  RedactionSession block(All(), RedactionMode::kBlock);
+  std::string b = "call +14155552671 now";
+  Status st = block.RedactText(b);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().status, 403);
+  EXPECT_EQ(st.error().code, "content_blocked");
+  EXPECT_NE(st.error().message.find("PHONE"), std::string::npos);
+  EXPECT_EQ(st.error().message.find("4155552671"), std::string::npos);
+}
+
+TEST(RedactorTest, OverlapsPreferTheLongestMatch) {
+  RedactionSession s(All(), RedactionMode::kPlaceholder);
+  // The URL password rule and the e-mail rule overlap on "user:pw@host.com"-like text; a JWT
+  // contains substrings other rules could see. One entity per span, deterministic.
+  std::string t = "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end";
+  ASSERT_TRUE(s.RedactText(t).ok());
+  EXPECT_EQ(t, "token [JWT_1] end");
+}
+
+TEST(RedactorTest, WalksEveryFieldTheUpstreamReads) {
+  RedactionSession s(All(), RedactionMode::kPlaceholder);
+  Json body = Json::parse(R"({
+    "model": "m",
+    "messages": [
+      {"role": "system", "content": "Escalate to ops@example.com"},
+      {"role": "user", "name": "x", "content": [{"type": "text", "text": "my IBAN is DE89 3704 0044 0532 0130 00"},
+                                      {"type": "image_url", "image_url": {"url": "https://img"}}]},
+      {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+        "function": {"name": "lookup", "arguments": "{\"email\":\"ops@example.com\"}"}}]},
+      {"role": "tool", "tool_call_id": "c1", "content": "found +44 20 7946 0958"}
+    ]})");
+  ASSERT_TRUE(s.RedactRequest(body).ok());
+  std::string dumped = Dump(body);
+  EXPECT_EQ(dumped.find("ops@example.com"), std::string::npos) << dumped;
+  EXPECT_EQ(dumped.find("DE89"), std::string::npos);
+  EXPECT_EQ(dumped.find("7946"), std::string::npos);
+  EXPECT_EQ(body["messages"][2]["tool_calls"][0]["function"]["arguments"], "{\"email\":\"[EMAIL_1]\"}");
+  EXPECT_EQ(body["messages"][1]["content"][1]["image_url"]["url"], "https://img");
+
+  Json embed = {{"model", "e"}, {"input", {"call 415-555-2671", "plain"}}};
+  ASSERT_TRUE(s.RedactRequest(embed).ok());
+  EXPECT_EQ(embed["input"][0], "call [PHONE_2]");  // PHONE_1 is the tool result's number
+
+  Json response = Json::parse(R"({"choices":[{"message":{"content":"Wrote to [EMAIL_1]",
+      "tool_calls":[{"function":{"name":"send","arguments":"{\"to\":\"[EMAIL_1]\"}"}}]}}]})");
+  s.RestoreResponse(response);
+  EXPECT_EQ(response["choices"][0]["message"]["content"], "Wrote to ops@example.com");
+  EXPECT_EQ(response["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+            "{\"to\":\"ops@example.com\"}");
+}
+
+// Random texts built from entity values, near-misses and filler.
+std::string RandomText(std::mt19937& rng) {
+  static const std::vector<std::string> parts = {
+      "john.doe@example.com", "+44 20 7946 0958", "4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00",
+      "123-45-6789", "192.168.1.10", "AKIAIOSFODNN7EXAMPLE", "sk-proj-Abc123Def456Ghi789Jkl012Mno345",
+      "RSSMRA85T10A562S", "12345678Z", "AB123456C", "NPI: 1234567893", "fe80::1",
+      "hello", "world", "[", "]", "[EMAIL", "_1]", "order 4111 1111 1111 1112", "version 1.2.3",
+      "2024-01-15", "12:30:45", " ", ", ", "\n", "Ünïcødé ✓", "x@y", "0x1F"};
+  std::string out;
+  int n = static_cast<int>(rng() % 12) + 1;
+  for (int i = 0; i < n; ++i) out += parts[rng() % parts.size()] + (rng() % 2 ? " " : "");
+  return out;
+}
+
+TEST(RedactionPropertyTest, RestoreOfRedactIsIdentityAndNothingIsLeftToFind) {
+  std::mt19937 rng(42);
+  for (int i = 0; i < 500; ++i) {
+    std::string x = RandomText(rng);
+    RedactionSession s(All(), RedactionMode::kPlaceholder);
+    std::string r = x;
+    ASSERT_TRUE(s.RedactText(r).ok());
+    ASSERT_EQ(s.Restore(r), x) << "text: " << x << "\nredacted: " << r;
+    // Whatever is left outside placeholders holds nothing a rule would take.
+    for (const auto& m : All()->Find(r)) {
+      ADD_FAILURE() << "still found " << All()->rules()[static_cast<size_t>(m.rule)]->entity << " in: " << r;
+    }
+  }
+}
+
+TEST(RedactionPropertyTest, AnyChunkingOfAStreamRestoresTheSameText) {
+  std::mt19937 rng(7);
+  RedactionSession s(All(), RedactionMode::kPlaceholder);
+  std::string prompt = "a@b.io c@d.io +14155552671 4111111111111111 AKIAIOSFODNN7EXAMPLE";
+  ASSERT_TRUE(s.RedactText(prompt).ok());
+  const std::string answer =
+      "Sure: [EMAIL_1] and [EMAIL_2], call [PHONE_1]; card [CREDIT_CARD_1] key [AWS_ACCESS_KEY_1]. "
+      "Not ours: [EMAIL_7], [x], [ and a bracket at the end [";
+  const std::string want = s.Restore(answer);
+  ASSERT_NE(want.find("a@b.io"), std::string::npos);
+  for (int round = 0; round < 300; ++round) {
+    StreamRestorer restorer(&s);
+    std::string got;
+    size_t pos = 0;
+    while (pos < answer.size()) {
+      size_t len = 1 + rng() % 12;
+      got += restorer.Push(std::string_view(answer).substr(pos, len));
+      pos += len;
+      // Never holds back more than one placeholder's length.
+      ASSERT_LE(got.size() + s.longest_placeholder(), want.size() + s.longest_placeholder() + 1);
+    }
+    got += restorer.Flush();
+    ASSERT_EQ(got, want) << "round " << round;
+  }
+}
+
+TEST(RedactionPropertyTest, HoldsBackOnlyAPossiblePlaceholderTail) {
+  RedactionSession s(All(), RedactionMode::kPlaceholder);
+  std::string p = "x@y.io";
+  ASSERT_TRUE(s.RedactText(p).ok());
+  StreamRestorer r(&s);
+  EXPECT_EQ(r.Push("Hello "), "Hello ");          // nothing held: no '['
+  EXPECT_EQ(r.Push("[EM"), "");                   // could be a placeholder
+  EXPECT_EQ(r.Push("AIL_1] ok"), "x@y.io ok");
+  EXPECT_EQ(r.Push("[lower"), "[lower");          // cannot be a placeholder: released at once
+  EXPECT_EQ(r.Push(" [EMAIL_1"), " ");
+  EXPECT_EQ(r.Flush(), "[EMAIL_1");               // the end of the stream releases the rest
+}
+
+}  // namespace
+}  // namespace warden
