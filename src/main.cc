@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "policy/policy.h"
 #include "server/app.h"
+#include "server/load.h"
 
 namespace {
 
@@ -88,35 +89,21 @@ bool OnlyOptions(const Args& a, std::initializer_list<const char*> allowed) {
   return true;
 }
 
-struct Loaded {
-  std::shared_ptr<const Config> config;
-  std::shared_ptr<const warden::PolicySet> policies;
-  explicit operator bool() const { return config && policies; }
-};
-
-// Loads the config and the policies it points to, printing every problem; empty on errors.
-Loaded Load(const Args& a, bool print_ok) {
-  Loaded out;
-  auto result = warden::LoadConfig(Opt(a, "config", kDefaultConfig));
-  std::vector<ConfigProblem> problems = result.problems;
-  warden::PolicyLoadResult policies;
-  if (result.ok()) {
-    policies = warden::LoadPolicies(result.config->policies_dir, *result.config);
-    problems.insert(problems.end(), policies.problems.begin(), policies.problems.end());
-  }
-  for (const ConfigProblem& p : problems) std::cerr << p.ToString() << "\n";
-  if (!result.ok() || !policies.ok()) {
+// Loads the config, policies and rule sets, printing every problem; !ok() on errors.
+warden::Loaded Load(const Args& a, bool print_ok) {
+  warden::Loaded loaded = warden::LoadAll(Opt(a, "config", kDefaultConfig));
+  for (const ConfigProblem& p : loaded.problems) std::cerr << p.ToString() << "\n";
+  if (!loaded.ok()) {
     size_t errors = 0;
-    for (const auto& p : problems) errors += p.severity == ConfigProblem::Severity::kError;
+    for (const auto& p : loaded.problems) errors += p.severity == ConfigProblem::Severity::kError;
     std::cerr << "warden: the configuration has " << errors << " error(s)\n";
-    return out;
+    return loaded;
   }
   if (print_ok)
-    std::cerr << "warden: " << result.config->path << " and " << policies.policies->Names().size()
-              << " policies in " << result.config->policies_dir << " are valid\n";
-  out.config = result.config;
-  out.policies = policies.policies;
-  return out;
+    std::cerr << "warden: " << loaded.config->path << ", " << loaded.policies->Names().size()
+              << " policies and " << loaded.rule_sets->Names().size() << " redaction rule sets in "
+              << loaded.config->policies_dir << " are valid\n";
+  return loaded;
 }
 
 // "90s", "30m", "12h", "30d" → seconds; nullopt if malformed.
@@ -142,8 +129,8 @@ std::string FormatTime(int64_t unix_seconds) {
 
 int Serve(const Args& a) {
   if (!OnlyOptions(a, {"config"})) return 2;
-  Loaded loaded = Load(a, false);
-  if (!loaded) return 1;
+  warden::Loaded loaded = Load(a, false);
+  if (!loaded.ok()) return 1;
   auto config = loaded.config;
   if (!warden::log::SetSink(config->server.access_log)) {
     std::cerr << "warden: cannot open the log file " << config->server.access_log << "\n";
@@ -161,7 +148,7 @@ int Serve(const Args& a) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto app = warden::App::Create(config, loaded.policies);
+  auto app = warden::App::Create(loaded);
   if (!app) {
     warden::log::Error("startup_failed", {{"error", app.error().message}});
     std::cerr << "warden: " << app.error().message << "\n";
@@ -193,8 +180,8 @@ int Keys(const Args& a) {
   }
   const std::string& sub = a.positional[0];
   if (!OnlyOptions(a, {"config", "name", "policy", "env", "expires-in", "grace"})) return 2;
-  Loaded loaded = Load(a, false);
-  if (!loaded) return 1;
+  warden::Loaded loaded = Load(a, false);
+  if (!loaded.ok()) return 1;
   auto handle = warden::OpenKeyStore(*loaded.config);
   if (!handle) {
     std::cerr << "warden: " << handle.error().message << "\n";
@@ -314,7 +301,7 @@ int main(int argc, char** argv) {
   if (command == "serve" && args.positional.empty()) return Serve(args);
   if (command == "check-config" && args.positional.empty()) {
     if (!OnlyOptions(args, {"config"})) return 2;
-    return Load(args, true) ? 0 : 1;
+    return Load(args, true).ok() ? 0 : 1;
   }
   if (command == "keys") return Keys(args);
   if (command == "version" || command == "--version") {

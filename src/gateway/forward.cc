@@ -141,6 +141,7 @@ Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExc
                              "upstream_invalid_response", false);
   RestoreAlias(*json, ctx.model);
   ReadUsage(*json, ctx);
+  if (ctx.redaction && ctx.redaction->reversible()) ctx.redaction->RestoreResponse(*json);
   std::string out = Dump(*json);
   ctx.status = 200;
   ctx.bytes_out += out.size();
@@ -158,10 +159,18 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
   SseParser parser;
   bool done = false;
   std::string out;
+  std::optional<ChunkRestorer> restorer;
+  if (ctx.redaction && ctx.redaction->reversible()) restorer.emplace(ctx.redaction.get());
+  // Text the restorer still holds goes out before the stream ends, cleanly or not.
+  auto drain = [&] {
+    if (!restorer) return;
+    if (auto rest = restorer->Drain()) out += FormatSseData(Dump(*rest));
+  };
   auto on_event = [&](SseEvent& ev) -> Status {
     if (done) return Status::Ok();  // nothing is relayed after [DONE]
     if (ev.data == "[DONE]") {
       done = true;
+      drain();
       out += FormatSseData(ev.data);
       return Status::Ok();
     }
@@ -181,6 +190,7 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
       json->erase("usage");
     }
     RestoreAlias(*json, ctx.model);
+    if (restorer) restorer->Apply(*json);
     ev.data = Dump(*json);
     out += FormatSseEvent(ev);
     return Status::Ok();
@@ -208,6 +218,8 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
     if (!status) {
       if (!client.started()) return status;
       ctx.outcome = Outcome::kPartial;
+      drain();
+      if (!out.empty()) client.Write(out);
       SendError(ctx, client, status.error());
       return Status::Ok();
     }
@@ -226,6 +238,8 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
                                     "upstream_stream_cut", false);
       if (!client.started()) return cut;
       ctx.outcome = Outcome::kPartial;
+      drain();
+      if (!out.empty()) client.Write(out);
       SendError(ctx, client, cut);
       return Status::Ok();
     }

@@ -163,13 +163,18 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
   ctx.bytes_in = body->size();
   if (Status s = ParsePhase(ctx, *body); !s) return s;
   if (Status s = CheckOverridesPhase(*ctx.policy, {}, &ctx.body); !s) return s;
-  if (Status s = RoutePhase(*deps_.config, *ctx.policy, ctx); !s) return s;
   const Policy& policy = *ctx.policy;
-  if (!policy.redaction_rule_sets.empty() && !deps_.redaction_available)
-    return Error::ServiceUnavailable("The policy '" + policy.name +
-                                         "' requires redaction, which is not available on this "
-                                         "gateway; nothing was sent.",
-                                     "redaction_unavailable");
+  if (!policy.redaction_rule_sets.empty()) {
+    auto redactor = deps_.redactors.find(policy.name);
+    if (redactor == deps_.redactors.end())
+      return Error::ServiceUnavailable("The policy '" + policy.name +
+                                           "' requires redaction, which is not available on this "
+                                           "gateway; nothing was sent.",
+                                       "redaction_unavailable");
+    ctx.redaction = std::make_unique<RedactionSession>(redactor->second, policy.redaction_mode);
+    if (Status s = ctx.redaction->RedactRequest(ctx.body); !s) return s;
+  }
+  if (Status s = RoutePhase(*deps_.config, *ctx.policy, ctx); !s) return s;
   if (policy.audit == AuditMode::kRequired && !deps_.audit_available)
     return Error::ServiceUnavailable("The policy '" + policy.name +
                                          "' requires an audit record, which cannot be written on "
@@ -260,6 +265,12 @@ void Gateway::Finalize(const RequestContext& ctx, ClientExchange& client) {
   }
   if (ctx.client_first_byte_ns > 0)
     f["first_byte_ms"] = static_cast<double>(ctx.client_first_byte_ns) / 1e6;
+  if (ctx.redaction && !ctx.redaction->counts().empty()) {
+    // Entity types come from the rule sets (config), counts are numbers: no content.
+    Json counts = Json::object();
+    for (const auto& [entity, n] : ctx.redaction->counts()) counts[entity] = n;
+    f["redactions"] = std::move(counts);
+  }
   if (ctx.usage_known) {
     f["prompt_tokens"] = ctx.prompt_tokens;
     f["completion_tokens"] = ctx.completion_tokens;

@@ -18,6 +18,7 @@
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "policy/policy.h"
+#include "redaction/redactor.h"
 #include "providers/upstream.h"
 #include "store/store.h"
 
@@ -33,9 +34,12 @@ struct GatewayDeps {
   UpstreamClient* echo = nullptr;
   RateLimiter* rate_limiter = nullptr;
   SpendLedger* spend = nullptr;
-  // Protections a policy may demand. Until a component is installed, requests under a policy
-  // that needs it are refused (503) instead of served without it.
-  bool redaction_available = false;
+  // policy name → its compiled redactor (policies that list rule sets). A policy that lists
+  // rule sets but has no redactor here is refused (503): never served unredacted.
+  std::map<std::string, std::shared_ptr<const Redactor>> redactors;
+  std::shared_ptr<const RuleSets> rule_sets;  // keeps the rules the redactors point into alive
+  // Until the audit component is installed, requests under a policy that requires an audit
+  // record are refused (503) instead of served without it.
   bool audit_available = false;
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "config/config.h"
 #include "keys/key_store.h"
 #include "policy/policy.h"
+#include "redaction/redactor.h"
 
 namespace warden {
 
@@ -61,6 +63,10 @@ struct RequestContext {
   bool strip_usage_chunk = false;  // usage was requested upstream for accounting, not by the client
   double cost_usd = 0;
   std::string retry_after;         // seconds, sent with a 429
+
+  // Redaction of this request (null when the policy asks for none); its mapping lives exactly
+  // as long as the request and is wiped with it.
+  std::unique_ptr<RedactionSession> redaction;
 
   std::vector<Attempt> attempts;
   int status = 0;

@@ -273,4 +273,76 @@ std::string StreamRestorer::Flush() {
   return rest;
 }
 
+StreamRestorer& ChunkRestorer::For(int choice, int tool) {
+  return restorers_.try_emplace({choice, tool}, session_).first->second;
+}
+
+namespace {
+// The tool call entry with `index` in a delta's tool_calls, created if absent.
+Json& ToolCall(Json& delta, int index) {
+  Json& calls = delta["tool_calls"];
+  if (!calls.is_array()) calls = Json::array();
+  for (auto& c : calls)
+    if (c.is_object() && c.value("index", 0) == index) return c;
+  calls.push_back(Json{{"index", index}, {"function", {{"arguments", ""}}}});
+  return calls.back();
+}
+}  // namespace
+
+void ChunkRestorer::Apply(Json& chunk) {
+  if (!chunk.is_object()) return;
+  for (const char* k : {"id", "object", "created", "model", "system_fingerprint"})
+    if (auto it = chunk.find(k); it != chunk.end()) skeleton_[k] = *it;
+  auto choices = chunk.find("choices");
+  if (choices == chunk.end() || !choices->is_array()) return;
+  for (auto& c : *choices) {
+    if (!c.is_object()) continue;
+    const int idx = c.value("index", 0);
+    Json& delta = c["delta"];
+    if (!delta.is_object()) delta = Json::object();
+    if (auto content = delta.find("content"); content != delta.end() && content->is_string())
+      *content = For(idx, -1).Push(content->get_ref<const std::string&>());
+    if (auto calls = delta.find("tool_calls"); calls != delta.end() && calls->is_array()) {
+      for (auto& call : *calls) {
+        if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+        auto args = call["function"].find("arguments");
+        if (args != call["function"].end() && args->is_string())
+          *args = For(idx, call.value("index", 0)).Push(args->get_ref<const std::string&>());
+      }
+    }
+    auto finish = c.find("finish_reason");
+    if (finish == c.end() || finish->is_null()) continue;
+    for (auto& [key, restorer] : restorers_) {
+      if (key.first != idx || !restorer.holding()) continue;
+      std::string rest = restorer.Flush();
+      if (key.second < 0) {
+        std::string content = delta.contains("content") && delta["content"].is_string() ? delta["content"].get<std::string>() : "";
+        delta["content"] = content + rest;
+      } else {
+        Json& call = ToolCall(delta, key.second);
+        Json& fn = call["function"];
+        std::string args = fn.contains("arguments") && fn["arguments"].is_string() ? fn["arguments"].get<std::string>() : "";
+        fn["arguments"] = args + rest;
+      }
+    }
+  }
+}
+
+std::optional<Json> ChunkRestorer::Drain() {
+  std::map<int, Json> deltas;
+  for (auto& [key, restorer] : restorers_) {
+    if (!restorer.holding()) continue;
+    Json& delta = deltas[key.first];
+    if (!delta.is_object()) delta = Json::object();
+    if (key.second < 0) delta["content"] = restorer.Flush();
+    else ToolCall(delta, key.second)["function"]["arguments"] = restorer.Flush();
+  }
+  if (deltas.empty()) return std::nullopt;
+  Json chunk = skeleton_;
+  chunk["choices"] = Json::array();
+  for (auto& [idx, delta] : deltas)
+    chunk["choices"].push_back(Json{{"index", idx}, {"delta", delta}, {"finish_reason", nullptr}});
+  return chunk;
+}
+
 }  // namespace warden

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -103,6 +104,23 @@ class StreamRestorer {
  private:
   const RedactionSession* session_;
   std::string held_;
+};
+
+// Restores placeholders in a stream of chat.completion.chunk events: one StreamRestorer per
+// choice and field (the content, and each tool call's arguments). When a choice finishes
+// (finish_reason), whatever its restorers still hold is put into that same chunk.
+class ChunkRestorer {
+ public:
+  explicit ChunkRestorer(const RedactionSession* session) : session_(session) {}
+  void Apply(Json& chunk);
+  // A chunk with any text still held (the stream ended without finish_reason), else nullopt.
+  std::optional<Json> Drain();
+
+ private:
+  StreamRestorer& For(int choice, int tool);
+  const RedactionSession* session_;
+  std::map<std::pair<int, int>, StreamRestorer> restorers_;  // (choice, -1 = content | tool index)
+  Json skeleton_ = Json::object();  // id, object, created, model of the last chunk
 };
 
 }  // namespace warden

@@ -15,10 +15,9 @@ Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
   return handle;
 }
 
-Result<std::unique_ptr<App>> App::Create(std::shared_ptr<const Config> config,
-                                         std::shared_ptr<const PolicySet> policies) {
+Result<std::unique_ptr<App>> App::Create(const Loaded& loaded) {
   std::unique_ptr<App> app(new App());
-  app->config_ = std::move(config);
+  app->config_ = loaded.config;
   const Config& c = *app->config_;
   auto handle = OpenKeyStore(c);
   if (!handle) return handle.error();
@@ -36,18 +35,28 @@ Result<std::unique_ptr<App>> App::Create(std::shared_ptr<const Config> config,
   app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
   GatewayDeps deps;
   deps.config = app->config_;
-  deps.policies = policies;
-  auto deps_policies = std::move(policies);
+  deps.policies = loaded.policies;
   deps.keys = app->handle_.keys.get();
   deps.store = app->handle_.store.get();
   deps.http = app->http_.get();
   deps.echo = app->echo_.get();
   deps.rate_limiter = app->rate_limiter_.get();
   deps.spend = app->spend_.get();
+  // One compiled redactor per policy that asks for redaction (its rule sets, in its order).
+  for (const auto& name : loaded.policies->Names()) {
+    const Policy* p = loaded.policies->Find(name);
+    if (p->redaction_rule_sets.empty()) continue;
+    std::vector<const RuleSet*> sets;
+    for (const auto& set : p->redaction_rule_sets) sets.push_back(loaded.rule_sets->Find(set));
+    auto redactor = Redactor::Build(sets);
+    if (!redactor) return redactor.error();
+    deps.redactors[name] = *redactor;
+  }
+  deps.rule_sets = loaded.rule_sets;
   app->gateway_ = std::make_unique<Gateway>(std::move(deps));
   app->server_ = std::make_unique<Server>(c.server, app->gateway_.get());
   if (c.admin.enabled()) {
-    app->admin_ = std::make_unique<AdminApi>(app->config_, deps_policies, app->handle_.keys.get(),
+    app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->handle_.keys.get(),
                                              app->spend_.get(), app->rate_limiter_.get());
     ServerConfig admin = c.server;
     admin.host = c.admin.host;

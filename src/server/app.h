@@ -19,6 +19,7 @@
 #include "policy/policy.h"
 #include "providers/echo_upstream.h"
 #include "providers/http_upstream.h"
+#include "server/load.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -33,8 +34,7 @@ Result<KeyStoreHandle> OpenKeyStore(const Config& config);
 
 class App {
  public:
-  static Result<std::unique_ptr<App>> Create(std::shared_ptr<const Config> config,
-                                             std::shared_ptr<const PolicySet> policies);
+  static Result<std::unique_ptr<App>> Create(const Loaded& loaded);
   ~App();
 
   Status Start();

@@ -106,6 +106,9 @@ GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
                                    const std::string& server_extra, const std::string& upstream_extra,
                                    const std::map<std::string, std::string>& policies) {
   std::filesystem::create_directories(dir_.path() + "/policies");
+  // The shipped redaction rule sets, so test policies can name them.
+  std::filesystem::copy(std::string(WARDEN_SOURCE_DIR) + "/policies/redaction",
+                        dir_.path() + "/policies/redaction");
   std::map<std::string, std::string> policy_files = policies;
   if (!policy_files.count("default")) policy_files["default"] = "models: [\"*\"]\n";
   for (const auto& [name, yaml] : policy_files) dir_.Write("policies/" + name + ".yaml", "name: " + name + "\n" + yaml);
@@ -115,20 +118,14 @@ GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
                      "policies_dir: " + dir_.path() + "/policies\n" +
                      providers_and_models;
   std::string path = dir_.Write("warden.yaml", yaml);
-  LoadResult loaded = LoadConfig(path);
+  Loaded loaded = LoadAll(path);
   if (!loaded.ok()) {
     std::string all;
     for (const auto& p : loaded.problems) all += p.ToString() + "\n";
     throw std::runtime_error("test config invalid:\n" + all);
   }
-  PolicyLoadResult loaded_policies = LoadPolicies(loaded.config->policies_dir, *loaded.config);
-  if (!loaded_policies.ok()) {
-    std::string all_problems;
-    for (const auto& p : loaded_policies.problems) all_problems += p.ToString() + "\n";
-    throw std::runtime_error("test policies invalid:\n" + all_problems);
-  }
   log::SetSink(loaded.config->server.access_log);
-  auto app = App::Create(loaded.config, loaded_policies.policies);
+  auto app = App::Create(loaded);
   if (!app) throw std::runtime_error(app.error().message);
   app_ = std::move(*app);
   auto created = app_->keys().Create("test", "default");

@@ -8,8 +8,8 @@ namespace {
 Status Parse(Endpoint e, const std::string& body, RequestContext* out = nullptr) {
   RequestContext ctx;
   ctx.endpoint = e;
-  Status s = ParsePhase(ctx, body);
-  if (out) *out = ctx;
+  Status s = ParsePhase(ctx, body);  // NOLINT
+  if (out) *out = std::move(ctx);
   return s;
 }
 
