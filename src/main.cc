@@ -6,6 +6,7 @@
 //   warden keys list   [--config FILE]
 //   warden keys revoke ID_OR_NAME [--config FILE]
 //   warden keys rotate ID_OR_NAME [--grace DUR] [--config FILE]
+//   warden redact --policy NAME [--config FILE]   redact stdin with a policy's rule sets
 //   warden version
 //
 // Exit codes: 0 success, 1 invalid config or failed command, 2 usage error.
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +25,7 @@
 #include "common/util.h"
 #include "config/config.h"
 #include "policy/policy.h"
+#include "redaction/redactor.h"
 #include "server/app.h"
 #include "server/load.h"
 
@@ -41,6 +44,8 @@ constexpr const char* kUsage =
     "  keys list     [--config FILE]\n"
     "  keys revoke ID_OR_NAME [--config FILE]\n"
     "  keys rotate ID_OR_NAME [--grace DURATION] [--config FILE]   (DURATION: 90s, 30m, 12h, 30d)\n"
+    "  redact --policy NAME [--config FILE]   redact stdin with the policy's rules (placeholder\n"
+    "                                         mode prints the text sent upstream; counts on stderr)\n"
     "  version\n";
 
 struct Args {
@@ -287,6 +292,44 @@ int Keys(const Args& a) {
   return 2;
 }
 
+// Applies a policy's redaction to stdin and prints what the upstream would receive. Counts per
+// entity type go to stderr; the values never do. Exit 3 when the policy would block the text.
+int Redact(const Args& a) {
+  if (!OnlyOptions(a, {"config", "policy"}) || Opt(a, "policy").empty()) {
+    std::cerr << "usage: warden redact --policy NAME [--config FILE] < text\n";
+    return 2;
+  }
+  warden::Loaded loaded = Load(a, false);
+  if (!loaded.ok()) return 1;
+  const warden::Policy* policy = loaded.policies->Find(Opt(a, "policy"));
+  if (!policy) {
+    std::cerr << "warden: no policy named '" << Opt(a, "policy") << "'\n";
+    return 1;
+  }
+  std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  if (policy->redaction_rule_sets.empty()) {
+    std::cout << text;
+    std::cerr << "warden: policy '" << policy->name << "' redacts nothing\n";
+    return 0;
+  }
+  std::vector<const warden::RuleSet*> sets;
+  for (const auto& s : policy->redaction_rule_sets) sets.push_back(loaded.rule_sets->Find(s));
+  auto redactor = warden::Redactor::Build(sets);
+  if (!redactor) {
+    std::cerr << "warden: " << redactor.error().message << "\n";
+    return 1;
+  }
+  warden::RedactionSession session(*redactor, policy->redaction_mode);
+  warden::Status s = session.RedactText(text);
+  if (!s) {
+    std::cerr << "warden: " << s.error().message << "\n";
+    return 3;
+  }
+  std::cout << text;
+  for (const auto& [entity, n] : session.counts()) std::cerr << entity << ": " << n << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -304,6 +347,7 @@ int main(int argc, char** argv) {
     return Load(args, true).ok() ? 0 : 1;
   }
   if (command == "keys") return Keys(args);
+  if (command == "redact" && args.positional.empty()) return Redact(args);
   if (command == "version" || command == "--version") {
     std::cout << "warden " << WARDEN_VERSION << "\n";
     return 0;

@@ -9,17 +9,6 @@
 
 namespace warden {
 
-namespace {
-// A shorter match may only end where a value really could end: at the end of the text, or
-// before white space or closing punctuation — not inside "1.2.3.4.5" or "12-34-56".
-bool HardBoundary(std::string_view text, size_t e) {
-  if (e >= text.size()) return true;
-  const char c = text[e];
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ';' || c == ')' ||
-         c == ']' || c == '}' || c == '"' || c == '\'' || c == '!' || c == '?';
-}
-}  // namespace
-
 struct Redactor::Compiled {
   std::unique_ptr<RE2::Set> set;
 };
@@ -64,23 +53,10 @@ std::vector<RedactionMatch> Redactor::Find(std::string_view text) const {
     while (pos <= text.size() &&
            re.Match(input, pos, text.size(), RE2::UNANCHORED, sub, groups + 1)) {
       const re2::StringPiece whole = sub[0];
-      const size_t whole_begin = static_cast<size_t>(whole.data() - text.data());
-      const size_t whole_end = whole_begin + whole.size();
-      auto valid = [&](const re2::StringPiece* m) {
-        const re2::StringPiece& v = groups == 1 ? m[1] : m[0];
-        return v.data() != nullptr && !v.empty() && Validate(rule.validator, std::string_view(v.data(), v.size()));
-      };
-      bool ok = valid(sub);
-      // The regex took the longest run it could (e.g. a card number followed by more digits);
-      // if that fails the checksum, a shorter match from the same start may be the real one.
-      if (!ok && !rule.validator.empty() && whole.size() <= 128) {
-        for (size_t e = whole_end - 1; e > whole_begin && !ok; --e) {
-          if (HardBoundary(text, e) && re.Match(input, whole_begin, e, RE2::ANCHOR_BOTH, sub, groups + 1))
-            ok = valid(sub);
-        }
-      }
-      if (ok) {
-        const re2::StringPiece& value = groups == 1 ? sub[1] : sub[0];
+      const size_t whole_end = static_cast<size_t>(whole.data() - text.data()) + whole.size();
+      const re2::StringPiece& value = groups == 1 ? sub[1] : sub[0];
+      if (value.data() != nullptr && !value.empty() &&
+          Validate(rule.validator, std::string_view(value.data(), value.size()))) {
         size_t b = static_cast<size_t>(value.data() - text.data());
         candidates.push_back({b, b + value.size(), idx});
       }
@@ -116,8 +92,18 @@ RedactionSession::~RedactionSession() {
 }
 
 Status RedactionSession::RedactText(std::string& text) {
-  std::vector<RedactionMatch> matches = redactor_->Find(text);
-  if (matches.empty()) return Status::Ok();
+  // A value can hide another: "+44 20 7946 0958 123-45-6789" reads as one over-long phone
+  // number until the SSN is replaced. So passes repeat until nothing new is found (placeholders
+  // never match a rule); a few passes settle any real text.
+  for (int pass = 0; pass < 4; ++pass) {
+    std::vector<RedactionMatch> matches = redactor_->Find(text);
+    if (matches.empty()) return Status::Ok();
+    if (Status s = ReplaceMatches(text, matches); !s) return s;
+  }
+  return Status::Ok();
+}
+
+Status RedactionSession::ReplaceMatches(std::string& text, const std::vector<RedactionMatch>& matches) {
   std::string out;
   out.reserve(text.size());
   size_t last = 0;

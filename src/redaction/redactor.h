@@ -82,6 +82,7 @@ class RedactionSession {
 
  private:
   Status RedactField(Json& value);
+  Status ReplaceMatches(std::string& text, const std::vector<RedactionMatch>& matches);
   std::shared_ptr<const Redactor> redactor_;
   RedactionMode mode_;
   std::map<std::string, std::string> to_placeholder_;  // value → placeholder

@@ -92,5 +92,16 @@ PID=""
 grep -q '"event":"stopped"' "$T/access.log" || fail "no stopped log line"
 grep -q "ping pong" "$T/access.log" && fail "prompt text in the log"
 
+# 5. redact: what a policy would send upstream, from stdin; counts on stderr, never values.
+printf 'Mail jane@example.com, key AKIAIOSFODNN7EXAMPLE\n' > "$T/in.txt"
+cd "$SRC"
+"$BIN" redact --policy hipaa --config config/warden.yaml < "$T/in.txt" > "$T/out" 2> "$T/err"
+rc=$?
+cd "$T"
+[ "$rc" -eq 0 ] || fail "redact exited $rc: $(cat "$T/err")"
+grep -q 'Mail \[EMAIL_1\], key AKIAIOSFODNN7EXAMPLE' "$T/out" || fail "redact output: $(cat "$T/out")"
+grep -q 'EMAIL: 1' "$T/err" || fail "redact counts: $(cat "$T/err")"
+grep -q 'jane@example.com' "$T/err" && fail "redact printed a value on stderr"
+
 [ "$fails" -eq 0 ] && echo "cli: all checks passed"
 exit "$fails"
