@@ -152,6 +152,8 @@ for target in direct:$FAKE nginx:$PROXY warden:$WARDEN; do
   echo "${target%%:*} ttfc $(python3 bench/ttfc.py "${target##*:}" "$KEY" 300)" >> "$T/results"
 done
 RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$WPID/status)
+# build.sh configured before libbenchmark-dev may have been installed: configure again if needed.
+[ -x build/bench/redaction_bench ] || { cmake -S . -B build >/dev/null && cmake --build build --target redaction_bench >/dev/null; }
 
 python3 - "$T/results" "$RSS_KB" <<'PY'
 import json, statistics, sys
@@ -198,3 +200,7 @@ print(f"policy overhead ('limited' vs 'development' policy, same Warden): throug
       f"target: under 5% extra")
 print(f"warden peak RSS: {int(sys.argv[2]) / 1024:.1f} MB (target < 60 MB)")
 PY
+
+echo
+echo "redaction (all shipped rule sets, ~1 value per 500 bytes; BaselineCopy = copying the same bytes):"
+build/bench/redaction_bench --benchmark_min_time=0.2 2>/dev/null | grep -E "^BM_|^Benchmark|^-"

@@ -2,7 +2,7 @@
 # Installs the Debian packages Warden needs (only those missing), with apt-get.
 #   scripts/setup.sh            build + run dependencies
 #   scripts/setup.sh --test     + what the test suite uses (Node.js/npm for the SDK test, openssl, curl)
-#   scripts/setup.sh --bench    + what bench/run.sh uses (wrk, nginx)
+#   scripts/setup.sh --bench    + what bench/run.sh uses (wrk, nginx, Google Benchmark)
 set -eu
 
 PKGS="cmake g++ ninja-build pkg-config libpoco-dev librocksdb-dev libsodium-dev libre2-dev
@@ -11,7 +11,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) PKGS="$PKGS openssl curl"
             command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm" ;;
-    --bench) PKGS="$PKGS wrk nginx-light curl" ;;
+    --bench) PKGS="$PKGS wrk nginx-light curl python3 libbenchmark-dev" ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

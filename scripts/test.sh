@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, builds, installs the pinned npm packages of the
 # SDK compatibility test, and runs every CTest test (unit, integration, CLI, secrets, SDK).
 #   scripts/test.sh              normal build (build/)
-#   scripts/test.sh --sanitize   the same suite under ASan+UBSan (build-sanitize/)
+#   scripts/test.sh --sanitize   the same suite under ASan+UBSan (build-sanitize/), then a short
+#                                run of each libFuzzer target (clang, build-fuzz/)
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -11,3 +12,15 @@ DIR=build
 [ "${1:-}" = "--sanitize" ] && DIR=build-sanitize
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
 ctest --test-dir "$DIR" --output-on-failure --timeout 300 -j2
+if [ "${1:-}" = "--sanitize" ]; then
+  [ -f build-fuzz/build.ninja ] || CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWARDEN_FUZZ=ON -DWARDEN_TESTS=OFF >/dev/null
+  cmake --build build-fuzz --parallel
+  for f in redactor_fuzz sse_fuzz; do
+    mkdir -p "build-fuzz/corpus-$f"
+    # Known crashers first (regressions), then new inputs; any property violation fails the run.
+    build-fuzz/tests/fuzz/$f tests/fuzz/regressions/* > "build-fuzz/$f.log" 2>&1 || { tail -20 "build-fuzz/$f.log"; exit 1; }
+    build-fuzz/tests/fuzz/$f -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 -print_final_stats=0 \
+      "build-fuzz/corpus-$f" > "build-fuzz/$f.log" 2>&1 || { tail -20 "build-fuzz/$f.log"; exit 1; }
+    tail -1 "build-fuzz/$f.log"
+  done
+fi

@@ -17,6 +17,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -82,6 +83,10 @@ class RedactionSession {
 
  private:
   Status RedactField(Json& value);
+  // Remembers every placeholder-shaped token already present in `text`, so a placeholder this
+  // session makes never equals text the client wrote (found by fuzzing: a prompt containing
+  // "[CREDIT_CARD_1]" and a card number restored both to the card).
+  void Reserve(std::string_view text);
   Status ReplaceMatches(std::string& text, const std::vector<RedactionMatch>& matches);
   std::shared_ptr<const Redactor> redactor_;
   RedactionMode mode_;
@@ -89,6 +94,7 @@ class RedactionSession {
   std::map<std::string, std::string> to_value_;        // placeholder → value
   std::map<std::string, int> next_;                    // entity → last number used
   std::map<std::string, int> counts_;
+  std::set<std::string> reserved_;  // placeholder-shaped tokens found in the request itself
   size_t longest_placeholder_ = 0;
 };
 
