@@ -76,7 +76,9 @@ void AdminApi::Handle(ClientExchange& client) noexcept {
     reply = Reply(Error::Internal("The admin API had an error."));
   }
   try {
-    if (client.has_body() && reply.status >= 400) client.CloseAfterResponse();
+    // A body this API did not read (an error, or a GET with a body) must not be taken for the
+    // next request on the connection.
+    if (client.has_body() && (reply.status >= 400 || client.method() != "POST")) client.CloseAfterResponse();
     std::string text = Dump(reply.body);
     client.Send(reply.status, "application/json", text);
     log::Fields f;

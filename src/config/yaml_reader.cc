@@ -1,5 +1,8 @@
 #include "config/yaml_reader.h"
 
+#include <fstream>
+#include <sstream>
+
 namespace warden {
 namespace {
 std::optional<std::string> GetEnv(const std::string& name) {
@@ -9,6 +12,22 @@ std::optional<std::string> GetEnv(const std::string& name) {
   return std::string(v);
 }
 }  // namespace
+
+std::vector<std::filesystem::path> YamlFilesIn(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::string ReadWholeFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 YamlReader::YamlReader(std::string file, EnvLookup env)
     : file_(std::move(file)), env_(env ? std::move(env) : EnvLookup(GetEnv)) {}

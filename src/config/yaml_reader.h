@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <initializer_list>
@@ -22,6 +23,10 @@
 #include "config/config.h"
 
 namespace warden {
+
+// The *.yaml files directly in `dir`, sorted by name (none if `dir` does not exist).
+std::vector<std::filesystem::path> YamlFilesIn(const std::string& dir);
+std::string ReadWholeFile(const std::filesystem::path& path);
 
 class YamlReader {
  public:

@@ -67,22 +67,6 @@ std::string Policy::Excludes(const ProviderConfig& provider) const {
   return "";
 }
 
-const Policy* PolicySet::Find(std::string_view name) const {
-  auto it = policies_.find(name);
-  return it == policies_.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> PolicySet::Names() const {
-  std::vector<std::string> out;
-  for (const auto& [name, p] : policies_) out.push_back(name);
-  return out;
-}
-
-void PolicySet::Add(Policy policy) {
-  std::string name = policy.name;
-  policies_.insert_or_assign(std::move(name), std::move(policy));
-}
-
 namespace {
 
 class PolicyParser : public YamlReader {
@@ -196,12 +180,8 @@ PolicyLoadResult LoadPolicyFromString(const std::string& yaml, const std::string
 
 PolicyLoadResult LoadPolicies(const std::string& dir, const Config& config) {
   PolicyLoadResult result;
-  std::error_code ec;
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-    if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  if (ec || files.empty()) {
+  std::vector<std::filesystem::path> files = YamlFilesIn(dir);
+  if (files.empty()) {
     result.problems.push_back({dir, 0, 0, "no policies found (policies_dir must hold <name>.yaml files, "
                                           "at least default.yaml)", ConfigProblem::Severity::kError});
     return result;
@@ -209,10 +189,7 @@ PolicyLoadResult LoadPolicies(const std::string& dir, const Config& config) {
   auto set = std::make_shared<PolicySet>();
   bool errors = false;
   for (const auto& path : files) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    PolicyLoadResult one = LoadPolicyFromString(ss.str(), path.string(), path.stem().string(), config);
+    PolicyLoadResult one = LoadPolicyFromString(ReadWholeFile(path), path.string(), path.stem().string(), config);
     result.problems.insert(result.problems.end(), one.problems.begin(), one.problems.end());
     if (!one.ok()) {
       errors = true;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/named_set.h"
 #include "config/config.h"
 
 namespace warden {
@@ -52,15 +53,7 @@ struct Policy {
 // Shell-style glob: `*` any run of characters, `?` one character. Case-sensitive.
 bool GlobMatch(std::string_view pattern, std::string_view text);
 
-class PolicySet {
- public:
-  const Policy* Find(std::string_view name) const;
-  std::vector<std::string> Names() const;
-  void Add(Policy policy);
-
- private:
-  std::map<std::string, Policy, std::less<>> policies_;
-};
+using PolicySet = NamedSet<Policy>;
 
 struct PolicyLoadResult {
   std::shared_ptr<const PolicySet> policies;  // null when any error was found

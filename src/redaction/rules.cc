@@ -10,22 +10,6 @@
 
 namespace warden {
 
-const RuleSet* RuleSets::Find(std::string_view name) const {
-  auto it = sets_.find(name);
-  return it == sets_.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> RuleSets::Names() const {
-  std::vector<std::string> out;
-  for (const auto& [name, s] : sets_) out.push_back(name);
-  return out;
-}
-
-void RuleSets::Add(RuleSet set) {
-  std::string name = set.name;
-  sets_.insert_or_assign(std::move(name), std::move(set));
-}
-
 namespace {
 
 // Every compiled pattern gets at most this much memory; a pattern that needs more is an error.
@@ -137,17 +121,9 @@ RuleSetLoadResult LoadRuleSetFromString(const std::string& yaml, const std::stri
 RuleSetLoadResult LoadRuleSets(const std::string& dir) {
   RuleSetLoadResult result;
   auto sets = std::make_shared<RuleSets>();
-  std::error_code ec;
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-    if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
   bool errors = false;
-  for (const auto& path : files) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    RuleSetLoadResult one = LoadRuleSetFromString(ss.str(), path.string(), path.stem().string());
+  for (const auto& path : YamlFilesIn(dir)) {
+    RuleSetLoadResult one = LoadRuleSetFromString(ReadWholeFile(path), path.string(), path.stem().string());
     result.problems.insert(result.problems.end(), one.problems.begin(), one.problems.end());
     if (!one.ok()) {
       errors = true;

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/named_set.h"
 #include "config/config.h"
 
 namespace re2 {
@@ -45,15 +46,7 @@ struct RuleSet {
   std::vector<Rule> rules;
 };
 
-class RuleSets {
- public:
-  const RuleSet* Find(std::string_view name) const;
-  std::vector<std::string> Names() const;
-  void Add(RuleSet set);
-
- private:
-  std::map<std::string, RuleSet, std::less<>> sets_;
-};
+using RuleSets = NamedSet<RuleSet>;
 
 struct RuleSetLoadResult {
   std::shared_ptr<const RuleSets> sets;  // null on errors
