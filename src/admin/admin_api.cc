@@ -10,12 +10,7 @@
 namespace warden {
 namespace {
 
-std::string TokenHash(std::string_view token) {
-  std::string out(crypto_generichash_BYTES, '\0');
-  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                     reinterpret_cast<const unsigned char*>(token.data()), token.size(), nullptr, 0);
-  return out;
-}
+std::string TokenHash(std::string_view token) { return Blake2b(token); }
 
 Json KeyJson(const KeyRecord& r, int64_t now) {
   std::string status = !r.active() ? "revoked" : r.expired(now) ? "expired" : "active";

@@ -19,6 +19,18 @@ std::string ToHex(std::string_view bytes) {
   return out;
 }
 
+std::string Blake2b(std::string_view data, size_t out_len, std::string_view key) {
+  std::string out(out_len, '\0');
+  // A length or key size outside libsodium's bounds is a bug in the caller: fail loudly rather
+  // than hand back an unwritten buffer.
+  if (crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                         reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                         key.empty() ? nullptr : reinterpret_cast<const unsigned char*>(key.data()),
+                         key.size()) != 0)
+    std::abort();
+  return out;
+}
+
 std::string RandomBytes(size_t n) {
   std::string out(n, '\0');
   randombytes_buf(out.data(), n);
@@ -31,10 +43,9 @@ std::string NewRequestId() {
   thread_local const std::string key = RandomBytes(crypto_generichash_KEYBYTES);
   thread_local uint64_t counter = 0;
   ++counter;
-  unsigned char id[12];
-  crypto_generichash(id, sizeof id, reinterpret_cast<const unsigned char*>(&counter), sizeof counter,
-                     reinterpret_cast<const unsigned char*>(key.data()), key.size());
-  return "req_" + ToHex(std::string_view(reinterpret_cast<const char*>(id), sizeof id));
+  return "req_" + ToHex(Blake2b(std::string_view(reinterpret_cast<const char*>(&counter), sizeof counter),
+                                /*out_len=*/16, key)
+                            .substr(0, 12));
 }
 
 int64_t UnixSeconds() {

@@ -12,6 +12,8 @@ namespace warden {
 void InitCrypto();
 
 std::string ToHex(std::string_view bytes);
+// BLAKE2b of `data`, `out_len` bytes (16 to 64), keyed with `key` when it is not empty.
+std::string Blake2b(std::string_view data, size_t out_len = 32, std::string_view key = {});
 std::string RandomBytes(size_t n);
 // A fresh request id: "req_" + 24 hex characters (96 random bits).
 std::string NewRequestId();

@@ -144,12 +144,7 @@ KeyStore::KeyStore(Store* store, Secret hash_key, std::function<int64_t()> now)
     : store_(store), hash_key_(std::move(hash_key)), now_(now ? std::move(now) : UnixSeconds) {}
 
 std::string KeyStore::Hash(std::string_view key) const {
-  std::string out(crypto_generichash_BYTES, '\0');
-  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
-                     reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                     reinterpret_cast<const unsigned char*>(hash_key_.Reveal().data()),
-                     hash_key_.Reveal().size());
-  return out;
+  return Blake2b(key, crypto_generichash_BYTES, hash_key_.Reveal());
 }
 
 Status KeyStore::Save(const KeyRecord& record) {

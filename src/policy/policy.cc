@@ -151,12 +151,7 @@ class PolicyParser : public YamlReader {
   }
 };
 
-std::string FileHash(const std::string& bytes) {
-  unsigned char h[crypto_generichash_BYTES];
-  crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                     nullptr, 0);
-  return ToHex(std::string_view(reinterpret_cast<const char*>(h), sizeof h));
-}
+std::string FileHash(const std::string& bytes) { return ToHex(Blake2b(bytes)); }
 
 }  // namespace
 

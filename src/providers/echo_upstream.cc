@@ -125,9 +125,7 @@ std::unique_ptr<UpstreamExchange> Chat(const Json& req) {
 
 std::vector<float> EmbedText(const std::string& text, size_t dims) {
   std::vector<float> v(dims);
-  std::string seed(crypto_generichash_BYTES, '\0');
-  crypto_generichash(reinterpret_cast<unsigned char*>(seed.data()), seed.size(),
-                     reinterpret_cast<const unsigned char*>(text.data()), text.size(), nullptr, 0);
+  const std::string seed = Blake2b(text);
   double norm = 0;
   for (size_t i = 0; i < dims; ++i) {
     unsigned char b = static_cast<unsigned char>(seed[i % seed.size()]) ^ static_cast<unsigned char>(i * 31);
