@@ -312,9 +312,7 @@ int Redact(const Args& a) {
     std::cerr << "warden: policy '" << policy->name << "' redacts nothing\n";
     return 0;
   }
-  std::vector<const warden::RuleSet*> sets;
-  for (const auto& s : policy->redaction_rule_sets) sets.push_back(loaded.rule_sets->Find(s));
-  auto redactor = warden::Redactor::Build(sets);
+  auto redactor = warden::Redactor::ForPolicy(*policy, *loaded.rule_sets);
   if (!redactor) {
     std::cerr << "warden: " << redactor.error().message << "\n";
     return 1;

@@ -215,6 +215,9 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
       }
       out.clear();
     }
+    if (status && eof && !done)
+      status = Error::BadGateway("the provider's stream ended before it was complete",
+                                 "upstream_stream_cut", false);
     if (!status) {
       if (!client.started()) return status;
       ctx.outcome = Outcome::kPartial;
@@ -231,16 +234,6 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
         drained += rest->size();
       }
       up.Release();
-      return Status::Ok();
-    }
-    if (eof) {
-      Error cut = Error::BadGateway("the provider's stream ended before it was complete",
-                                    "upstream_stream_cut", false);
-      if (!client.started()) return cut;
-      ctx.outcome = Outcome::kPartial;
-      drain();
-      if (!out.empty()) client.Write(out);
-      SendError(ctx, client, cut);
       return Status::Ok();
     }
   }

@@ -36,6 +36,17 @@ Result<std::shared_ptr<const Redactor>> Redactor::Build(const std::vector<const 
   return std::shared_ptr<const Redactor>(std::move(r));
 }
 
+Result<std::shared_ptr<const Redactor>> Redactor::ForPolicy(const Policy& policy,
+                                                            const RuleSets& sets) {
+  std::vector<const RuleSet*> chosen;
+  for (const auto& name : policy.redaction_rule_sets) {
+    const RuleSet* set = sets.Find(name);
+    if (!set) return Error::Internal("policy '" + policy.name + "' names the unknown rule set '" + name + "'");
+    chosen.push_back(set);
+  }
+  return Build(chosen);
+}
+
 std::vector<RedactionMatch> Redactor::Find(std::string_view text) const {
   std::vector<RedactionMatch> out;
   if (text.empty() || rules_.empty()) return out;

@@ -45,6 +45,9 @@ class Redactor {
   // Compiles the union of `sets` (in order) into one RE2::Set. Fails if the set exceeds RE2's
   // memory budget.
   static Result<std::shared_ptr<const Redactor>> Build(const std::vector<const RuleSet*>& sets);
+  // The redactor for `policy`: its rule sets, in the order it lists them. Every named set must be
+  // in `sets` (LoadAll checks that at start-up).
+  static Result<std::shared_ptr<const Redactor>> ForPolicy(const Policy& policy, const RuleSets& sets);
   ~Redactor();
 
   std::vector<RedactionMatch> Find(std::string_view text) const;

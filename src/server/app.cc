@@ -46,9 +46,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded) {
   for (const auto& name : loaded.policies->Names()) {
     const Policy* p = loaded.policies->Find(name);
     if (p->redaction_rule_sets.empty()) continue;
-    std::vector<const RuleSet*> sets;
-    for (const auto& set : p->redaction_rule_sets) sets.push_back(loaded.rule_sets->Find(set));
-    auto redactor = Redactor::Build(sets);
+    auto redactor = Redactor::ForPolicy(*p, *loaded.rule_sets);
     if (!redactor) return redactor.error();
     deps.redactors[name] = *redactor;
   }
