@@ -47,10 +47,7 @@ struct AdminApi::Reply {
   std::string key_id;
   Reply() = default;
   Reply(int s, Json b) : status(s), body(std::move(b)) {}
-  Reply(const Error& e) : status(e.status) {  // NOLINT: implicit by design
-    auto parsed = ParseJson(ErrorBody(e));
-    body = parsed ? *parsed : Json();
-  }
+  Reply(const Error& e) : status(e.status), body(ErrorJson(e)) {}  // NOLINT: implicit by design
 };
 
 AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,

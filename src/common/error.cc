@@ -65,12 +65,16 @@ Error Error::Internal(std::string message, std::string code) {
 }
 
 std::string ErrorBody(const Error& error) {
+  return ErrorJson(error).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::ordered_json ErrorJson(const Error& error) {
   nlohmann::ordered_json body;
   body["error"]["message"] = error.message;
   body["error"]["type"] = error.type;
   body["error"]["code"] = error.code.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(error.code);
   body["error"]["param"] = error.param.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(error.param);
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return body;
 }
 
 }  // namespace warden

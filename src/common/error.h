@@ -6,6 +6,7 @@
 // `type` and a machine-readable `code`; ErrorBody() is the one place that renders the JSON.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace warden {
@@ -43,7 +44,9 @@ struct Error {
   static Error Internal(std::string message, std::string code = "internal_error");
 };
 
-// The OpenAI-shaped body: {"error":{"message":…,"type":…,"code":…,"param":…}}.
+// The OpenAI-shaped body: {"error":{"message":…,"type":…,"code":…,"param":…}}, as JSON and as
+// text.
+nlohmann::ordered_json ErrorJson(const Error& error);
 std::string ErrorBody(const Error& error);
 
 }  // namespace warden

@@ -30,6 +30,11 @@ int64_t SecondsToNextMonth(int64_t t) {
   return static_cast<int64_t>(timegm(&tm)) - t;
 }
 
+std::string DayKey(const std::string& key_id, const std::string& day) { return "spend/" + key_id + "/d/" + day; }
+std::string MonthKey(const std::string& key_id, const std::string& month) {
+  return "spend/" + key_id + "/m/" + month;
+}
+
 int64_t ReadMicros(Store* store, const std::string& key) {
   auto v = store->Get(key);
   if (!v.ok() || !v->has_value()) return 0;
@@ -47,6 +52,12 @@ SpendLedger::SpendLedger(Store* store, std::function<int64_t()> now_s)
 
 SpendLedger::~SpendLedger() { Flush(); }
 
+void SpendLedger::AppendRecords(const std::string& key_id, const Entry& e,
+                                std::vector<std::pair<std::string, std::string>>& batch) {
+  batch.emplace_back(DayKey(key_id, e.day), std::to_string(e.day_micros));
+  batch.emplace_back(MonthKey(key_id, e.month), std::to_string(e.month_micros));
+}
+
 void SpendLedger::Flush() {
   std::lock_guard flush_lock(flush_mu_);
   std::vector<std::pair<std::string, std::string>> batch;
@@ -55,8 +66,7 @@ void SpendLedger::Flush() {
     last_flush_s_ = now_s_();
     for (auto& [key_id, e] : entries_) {
       if (!e.dirty) continue;
-      batch.emplace_back("spend/" + key_id + "/d/" + e.day, std::to_string(e.day_micros));
-      batch.emplace_back("spend/" + key_id + "/m/" + e.month, std::to_string(e.month_micros));
+      AppendRecords(key_id, e, batch);
       e.dirty = false;
     }
   }
@@ -69,16 +79,16 @@ SpendLedger::Entry& SpendLedger::Load(const std::string& key_id, const std::stri
   Entry& e = entries_[key_id];
   if (e.day != day) {
     if (e.dirty) {  // the old day's figure must not be lost when the period rolls over
-      (void)store_->PutMany({{"spend/" + key_id + "/d/" + e.day, std::to_string(e.day_micros)},
-                             {"spend/" + key_id + "/m/" + e.month, std::to_string(e.month_micros)}},
-                            false);
+      std::vector<std::pair<std::string, std::string>> batch;
+      AppendRecords(key_id, e, batch);
+      (void)store_->PutMany(batch, /*sync=*/false);
     }
     e.day = day;
-    e.day_micros = ReadMicros(store_, "spend/" + key_id + "/d/" + day);
+    e.day_micros = ReadMicros(store_, DayKey(key_id, day));
   }
   if (e.month != month) {
     e.month = month;
-    e.month_micros = ReadMicros(store_, "spend/" + key_id + "/m/" + month);
+    e.month_micros = ReadMicros(store_, MonthKey(key_id, month));
   }
   return e;
 }

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "store/store.h"
 
@@ -40,6 +42,8 @@ class SpendLedger {
     bool dirty = false;
   };
   Entry& Load(const std::string& key_id, const std::string& day, const std::string& month);
+  static void AppendRecords(const std::string& key_id, const Entry& e,
+                            std::vector<std::pair<std::string, std::string>>& batch);
 
   Store* store_;
   std::function<int64_t()> now_s_;
