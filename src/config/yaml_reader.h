@@ -154,6 +154,29 @@ class YamlReader {
     out = x;
   }
 
+  // One of a fixed set of words, e.g. content_logging: none | redacted | full. `what` names
+  // the field in the problem ("content_logging must be none, redacted or full").
+  template <typename E>
+  void ReadChoice(const YAML::Node& map, const char* key, E& out, const std::string& what,
+                  std::initializer_list<std::pair<const char*, E>> choices) {
+    const YAML::Node n = map[key];
+    if (!n) return;
+    auto v = String(n, what);
+    if (!v) return;
+    std::string expected;
+    size_t i = 0;
+    for (const auto& [word, value] : choices) {
+      if (*v == word) {
+        out = value;
+        return;
+      }
+      if (i > 0) expected += i + 1 == choices.size() ? " or " : ", ";
+      expected += word;
+      ++i;
+    }
+    Problem(n, what + " must be " + expected);
+  }
+
   // Durations: "250ms", "30s", "2m", or a bare integer of milliseconds (at most 24 h).
   void ReadDuration(const YAML::Node& map, const char* key, int& out_ms,
                     const std::string& where) {

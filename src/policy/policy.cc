@@ -90,24 +90,18 @@ class PolicyParser : public YamlReader {
     ReadGlobs(root, "regions", p.regions);
     ReadBool(root, "zero_retention", p.zero_retention, "policy");
 
-    if (const YAML::Node n = root["content_logging"]) {
-      auto v = String(n, "content_logging");
-      if (v == "none") p.content_logging = ContentLogging::kNone;
-      else if (v == "redacted") p.content_logging = ContentLogging::kRedacted;
-      else if (v == "full") p.content_logging = ContentLogging::kFull;
-      else if (v) Problem(n, "content_logging must be none, redacted or full");
-    }
+    ReadChoice(root, "content_logging", p.content_logging, "content_logging",
+               {{"none", ContentLogging::kNone},
+                {"redacted", ContentLogging::kRedacted},
+                {"full", ContentLogging::kFull}});
     if (const YAML::Node r = root["redaction"]; r && ExpectMap(r, "redaction")) {
       CheckKeys(r, "redaction", {"rule_sets", "mode"});
       if (r["rule_sets"])
         if (auto sets = StringList(r["rule_sets"], "redaction.rule_sets")) p.redaction_rule_sets = *sets;
-      if (const YAML::Node m = r["mode"]) {
-        auto v = String(m, "redaction.mode");
-        if (v == "placeholder") p.redaction_mode = RedactionMode::kPlaceholder;
-        else if (v == "mask") p.redaction_mode = RedactionMode::kMask;
-        else if (v == "block") p.redaction_mode = RedactionMode::kBlock;
-        else if (v) Problem(m, "redaction.mode must be placeholder, mask or block");
-      }
+      ReadChoice(r, "mode", p.redaction_mode, "redaction.mode",
+                 {{"placeholder", RedactionMode::kPlaceholder},
+                  {"mask", RedactionMode::kMask},
+                  {"block", RedactionMode::kBlock}});
     }
     if (const YAML::Node r = root["rate_limits"]; r && ExpectMap(r, "rate_limits")) {
       CheckKeys(r, "rate_limits", {"requests_per_minute", "tokens_per_minute"});
@@ -119,12 +113,8 @@ class PolicyParser : public YamlReader {
       ReadNumber(b, "usd_per_day", p.usd_per_day, "budgets");
       ReadNumber(b, "usd_per_month", p.usd_per_month, "budgets");
     }
-    if (const YAML::Node a = root["audit"]) {
-      auto v = String(a, "audit");
-      if (v == "required") p.audit = AuditMode::kRequired;
-      else if (v == "best_effort") p.audit = AuditMode::kBestEffort;
-      else if (v) Problem(a, "audit must be required or best_effort");
-    }
+    ReadChoice(root, "audit", p.audit, "audit",
+               {{"required", AuditMode::kRequired}, {"best_effort", AuditMode::kBestEffort}});
     if (p.zero_retention && p.content_logging != ContentLogging::kNone)
       Problem(root["content_logging"],
               "a zero_retention policy cannot log content (content_logging must be none)");

@@ -67,12 +67,8 @@ class RuleSetParser : public YamlReader {
       ReadString(r, "validator", rule.validator, where);
       if (!rule.validator.empty() && !IsKnownValidator(rule.validator))
         Problem(r["validator"], where + ".validator '" + rule.validator + "' is unknown");
-      if (const YAML::Node a = r["action"]) {
-        auto v = String(a, where + ".action");
-        if (v == "redact") rule.action = RuleAction::kRedact;
-        else if (v == "block") rule.action = RuleAction::kBlock;
-        else if (v) Problem(a, where + ".action must be redact or block");
-      }
+      ReadChoice(r, "action", rule.action, where + ".action",
+                 {{"redact", RuleAction::kRedact}, {"block", RuleAction::kBlock}});
       if (r["match"]) {
         if (auto m = RawList(r["match"], where + ".match")) rule.match = *m;
       }

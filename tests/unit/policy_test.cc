@@ -72,7 +72,7 @@ colour: red
   EXPECT_NE(by_line[1].find("file"), std::string::npos);
   EXPECT_NE(by_line[2].find("empty"), std::string::npos);
   EXPECT_NE(by_line[3].find("zero_retention"), std::string::npos);
-  EXPECT_NE(by_line[4].find("content_logging"), std::string::npos);
+  EXPECT_EQ(by_line[4], "content_logging must be none, redacted or full");
   EXPECT_NE(by_line[5].find("requests_per_minute"), std::string::npos);
   EXPECT_NE(by_line[6].find("colour"), std::string::npos);
 }
