@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "config/config.h"
@@ -48,50 +49,13 @@ constexpr const char* kUsage =
     "                                         mode prints the text sent upstream; counts on stderr)\n"
     "  version\n";
 
-struct Args {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;  // --name value
-  bool ok = true;
-};
+using warden::cli::Args;
+using warden::cli::FormatTime;
+using warden::cli::Opt;
 
-Args ParseArgs(int argc, char** argv, int first) {
-  Args a;
-  for (int i = first; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) == 0) {
-      std::string name = arg.substr(2), value;
-      if (size_t eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        std::cerr << "warden: option --" << name << " needs a value\n";
-        a.ok = false;
-      }
-      a.options[name] = value;
-    } else {
-      a.positional.push_back(arg);
-    }
-  }
-  return a;
-}
-
-std::string Opt(const Args& a, const std::string& name, const std::string& fallback = "") {
-  auto it = a.options.find(name);
-  return it == a.options.end() ? fallback : it->second;
-}
-
+Args ParseArgs(int argc, char** argv, int first) { return warden::cli::Parse(argc, argv, first, "warden"); }
 bool OnlyOptions(const Args& a, std::initializer_list<const char*> allowed) {
-  for (const auto& [name, value] : a.options) {
-    bool known = false;
-    for (const char* k : allowed) known = known || name == k;
-    if (!known) {
-      std::cerr << "warden: unknown option --" << name << "\n" << kUsage;
-      return false;
-    }
-  }
-  return true;
+  return warden::cli::OnlyOptions(a, allowed, "warden", kUsage);
 }
 
 // Loads the config, policies and rule sets, printing every problem; !ok() on errors.
@@ -121,15 +85,6 @@ std::optional<int64_t> ParseDays(const std::string& text) {
   if (mult == 0 || end != text.c_str() + text.size() - 1 || n < 0 || n > 100LL * 365 * 86400 / mult)
     return std::nullopt;
   return n * mult;
-}
-
-std::string FormatTime(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 int Serve(const Args& a) {

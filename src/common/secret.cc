@@ -1,6 +1,13 @@
 #include "common/secret.h"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/util.h"
 
 namespace warden {
 
@@ -26,6 +33,57 @@ Secret& Secret::operator=(Secret&& other) noexcept {
     other.Wipe();
   }
   return *this;
+}
+
+
+namespace {
+Status WriteNew(const std::string& path, const std::string& bytes, const std::string& what) {
+  std::error_code ec;
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::Internal("cannot create " + what + " file " + path);
+  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return Error::Internal("cannot write " + what + " file " + path);
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<Secret> LoadKeyFile(const std::string& path, size_t size, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::Internal(what + " file " + path + " cannot be read", "key_file_missing");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() != size) {
+    WipeString(bytes);
+    return Error::Internal(what + " file " + path + " is damaged (wrong size)");
+  }
+  return Secret(std::move(bytes));
+}
+
+Result<Secret> LoadOrCreateKeyFile(const std::string& path, size_t size, const std::string& what,
+                                   bool* created) {
+  if (created) *created = false;
+  if (::access(path.c_str(), F_OK) == 0) return LoadKeyFile(path, size, what);
+  Secret bytes(RandomBytes(size));
+  if (Status s = WriteNew(path, bytes.Reveal(), what); !s) return s.error();
+  if (created) *created = true;
+  return bytes;
+}
+
+Status WriteKeyFile(const std::string& path, const Secret& bytes, const std::string& what) {
+  const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  if (Status s = WriteNew(tmp, bytes.Reveal(), what); !s) return s;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Error::Internal("cannot replace " + what + " file " + path);
+  }
+  return Status::Ok();
 }
 
 }  // namespace warden

@@ -35,3 +35,19 @@ class Secret {
 void WipeString(std::string& s) noexcept;
 
 }  // namespace warden
+
+#include "common/result.h"
+
+namespace warden {
+
+// Key files: exactly `size` raw bytes, mode 0600, created with O_EXCL so two processes never
+// each create one. LoadKeyFile fails if the file is missing or has the wrong size;
+// LoadOrCreateKeyFile creates it with random bytes when absent (*created = true then).
+// WriteKeyFile replaces a key file atomically (temporary file, fsync, rename).
+// `what` names the key in error messages ("the audit master key"); the bytes never appear.
+Result<Secret> LoadKeyFile(const std::string& path, size_t size, const std::string& what);
+Result<Secret> LoadOrCreateKeyFile(const std::string& path, size_t size, const std::string& what,
+                                   bool* created = nullptr);
+Status WriteKeyFile(const std::string& path, const Secret& bytes, const std::string& what);
+
+}  // namespace warden

@@ -19,6 +19,18 @@ std::string ToHex(std::string_view bytes) {
   return out;
 }
 
+std::optional<std::string> FromHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), hex.data(),
+                     hex.size(), nullptr, &len, &end) != 0 ||
+      len != out.size() || end != hex.data() + hex.size())
+    return std::nullopt;
+  return out;
+}
+
 std::string Blake2b(std::string_view data, size_t out_len, std::string_view key) {
   std::string out(out_len, '\0');
   // A length or key size outside libsodium's bounds is a bug in the caller: fail loudly rather

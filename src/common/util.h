@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,8 @@ namespace warden {
 void InitCrypto();
 
 std::string ToHex(std::string_view bytes);
+// The bytes of an even-length hex string; nullopt on any other character or an odd length.
+std::optional<std::string> FromHex(std::string_view hex);
 // BLAKE2b of `data`, `out_len` bytes (16 to 64), keyed with `key` when it is not empty.
 std::string Blake2b(std::string_view data, size_t out_len = 32, std::string_view key = {});
 std::string RandomBytes(size_t n);

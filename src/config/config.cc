@@ -224,6 +224,20 @@ class Parser : public YamlReader {
       Problem(n, "admin token must have at least 16 characters");
   }
 
+  void ParseAudit(const YAML::Node& n, AuditConfig& a) {
+    if (!ExpectMap(n, "audit")) return;
+    CheckKeys(n, "audit", {"enabled", "dir", "master_key_file", "signing_key_file", "checkpoint_file",
+                           "checkpoint_every_records", "checkpoint_every"});
+    ReadBool(n, "enabled", a.enabled, "audit");
+    ReadString(n, "dir", a.dir, "audit");
+    ReadString(n, "master_key_file", a.master_key_file, "audit");
+    ReadString(n, "signing_key_file", a.signing_key_file, "audit");
+    ReadString(n, "checkpoint_file", a.checkpoint_file, "audit");
+    ReadInt(n, "checkpoint_every_records", a.checkpoint_every_records, 1, 100000000, "audit");
+    ReadDuration(n, "checkpoint_every", a.checkpoint_every_ms, "audit");
+    if (a.checkpoint_every_ms < 100) Problem(n["checkpoint_every"], "audit.checkpoint_every must be at least 100ms");
+  }
+
   void ParseProviders(const YAML::Node& n, std::vector<ProviderConfig>& out) {
     if (!n.IsSequence()) {
       Problem(n, "providers must be a list");
@@ -324,16 +338,21 @@ class Parser : public YamlReader {
       return;
     }
     CheckKeys(root, "the top level",
-              {"server", "upstream", "admin", "data_dir", "key_hash_key_file", "policies_dir",
+              {"server", "upstream", "admin", "audit", "data_dir", "key_hash_key_file", "policies_dir",
                "providers", "models"});
     if (root["server"]) ParseServer(root["server"], c.server);
     if (root["upstream"]) ParseUpstream(root["upstream"], c.upstream);
     if (root["admin"]) ParseAdmin(root["admin"], c.admin);
+    if (root["audit"]) ParseAudit(root["audit"], c.audit);
     ReadString(root, "data_dir", c.data_dir, "config");
     ReadString(root, "key_hash_key_file", c.key_hash_key_file, "config");
     ReadString(root, "policies_dir", c.policies_dir, "config");
     if (c.data_dir.empty()) Problem(root, "data_dir must not be empty");
     if (c.key_hash_key_file.empty()) c.key_hash_key_file = c.data_dir + "/key-hash.key";
+    if (c.audit.dir.empty()) c.audit.dir = c.data_dir + "/audit";
+    if (c.audit.master_key_file.empty()) c.audit.master_key_file = c.data_dir + "/audit-master.key";
+    if (c.audit.signing_key_file.empty()) c.audit.signing_key_file = c.data_dir + "/audit-signing.key";
+    if (c.audit.checkpoint_file.empty()) c.audit.checkpoint_file = c.data_dir + "/audit-checkpoints.jsonl";
     if (root["providers"]) ParseProviders(root["providers"], c.providers);
     else Problem(root, "at least one provider is required under 'providers'");
     if (root["models"]) ParseModels(root["models"], c.providers, c.models);

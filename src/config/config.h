@@ -90,11 +90,25 @@ struct AdminConfig {
   bool enabled() const { return !token.empty(); }
 };
 
+// The audit store (audit/): where it lives, its keys, and how often the chain head is signed.
+// Paths default to files under data_dir; production puts the key files elsewhere (a secret
+// mount) so that a copy of the data directory alone reveals nothing.
+struct AuditConfig {
+  bool enabled = true;
+  std::string dir;               // default: <data_dir>/audit
+  std::string master_key_file;   // default: <data_dir>/audit-master.key
+  std::string signing_key_file;  // default: <data_dir>/audit-signing.key (+ .pub)
+  std::string checkpoint_file;   // default: <data_dir>/audit-checkpoints.jsonl; "-" = stdout
+  int64_t checkpoint_every_records = 1000;
+  int checkpoint_every_ms = 60000;
+};
+
 struct Config {
   std::string path;
   ServerConfig server;
   UpstreamConfig upstream;
   AdminConfig admin;
+  AuditConfig audit;
   std::string data_dir = "./data";
   std::string key_hash_key_file;  // default: <data_dir>/key-hash.key
   std::string policies_dir = "./policies";

@@ -33,6 +33,16 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+// The text of choice 0's delta content, appended to `out` for the audit record.
+void AppendDeltaText(const Json& chunk, std::string& out) {
+  auto choices = chunk.find("choices");
+  if (choices == chunk.end() || !choices->is_array() || choices->empty()) return;
+  const Json& c = (*choices)[0];
+  if (!c.is_object() || !c.contains("delta") || !c["delta"].is_object()) return;
+  auto content = c["delta"].find("content");
+  if (content != c["delta"].end() && content->is_string()) out += content->get<std::string>();
+}
+
 }  // namespace
 
 void SendError(RequestContext& ctx, ClientExchange& client, const Error& error) {
@@ -93,6 +103,7 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client) {
 
   Attempt attempt;
   attempt.deployment = provider.name + "/" + ctx.deployment->model;
+  attempt.region = provider.region;
   const int64_t t0 = MonotonicNanos();
   auto sent = transport->Send(request);
   WipeString(request.headers.back().value);  // the Authorization header, if any
@@ -141,7 +152,11 @@ Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExc
                              "upstream_invalid_response", false);
   RestoreAlias(*json, ctx.model);
   ReadUsage(*json, ctx);
+  if (ctx.log_response && !ctx.log_restored) ctx.logged_response = *json;
   if (ctx.redaction && ctx.redaction->reversible()) ctx.redaction->RestoreResponse(*json);
+  if (ctx.log_response && ctx.log_restored) ctx.logged_response = *json;
+  if (ctx.before_complete)
+    if (Status s = ctx.before_complete(); !s) return s;
   std::string out = Dump(*json);
   ctx.status = 200;
   ctx.bytes_out += out.size();
@@ -169,9 +184,8 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
   auto on_event = [&](SseEvent& ev) -> Status {
     if (done) return Status::Ok();  // nothing is relayed after [DONE]
     if (ev.data == "[DONE]") {
-      done = true;
+      done = true;  // [DONE] itself goes out after before_complete (below)
       drain();
-      out += FormatSseData(ev.data);
       return Status::Ok();
     }
     auto json = ParseJson(ev.data);
@@ -190,7 +204,9 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
       json->erase("usage");
     }
     RestoreAlias(*json, ctx.model);
+    if (ctx.log_response && !ctx.log_restored) AppendDeltaText(*json, ctx.logged_stream_text);
     if (restorer) restorer->Apply(*json);
+    if (ctx.log_response && ctx.log_restored) AppendDeltaText(*json, ctx.logged_stream_text);
     ev.data = Dump(*json);
     out += FormatSseEvent(ev);
     return Status::Ok();
@@ -218,6 +234,19 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
     if (status && eof && !done)
       status = Error::BadGateway("the provider's stream ended before it was complete",
                                  "upstream_stream_cut", false);
+    if (status && done) {
+      if (ctx.before_complete) status = ctx.before_complete();
+      if (status) {
+        std::string end = FormatSseData("[DONE]");
+        if (!client.started()) {
+          ctx.status = 200;
+          client.StartStream(200, "text/event-stream");
+          ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
+        }
+        ctx.bytes_out += end.size();
+        if (!client.Write(end)) ctx.outcome = Outcome::kClientGone;
+      }
+    }
     if (!status) {
       if (!client.started()) return status;
       ctx.outcome = Outcome::kPartial;

@@ -4,6 +4,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "gateway/audit_phase.h"
 #include "gateway/phases.h"
 
 namespace warden {
@@ -49,6 +50,15 @@ void SendJson(RequestContext& ctx, ClientExchange& client, int status, const Jso
   client.Send(status, "application/json", text);
 }
 
+Error AuditUnavailable(const Policy& policy) {
+  Error e = Error::ServiceUnavailable("The policy '" + policy.name +
+                                          "' requires an audit record, which cannot be written "
+                                          "right now; the request was not completed.",
+                                      "audit_unavailable");
+  e.retryable = false;  // another deployment would not help
+  return e;
+}
+
 }  // namespace
 
 Gateway::Gateway(GatewayDeps deps)
@@ -65,6 +75,10 @@ void Gateway::Handle(ClientExchange& client) noexcept {
     if (!status) {
       const Error& e = status.error();
       ctx.outcome = e.source == ErrorSource::kClient ? Outcome::kRejected : Outcome::kFailed;
+      // The record goes first: a client that saw this answer finds it in the audit log.
+      ctx.status = e.status;
+      if (ctx.error_code.empty()) ctx.error_code = e.code.empty() ? e.type : e.code;
+      (void)CloseAudit(ctx);
       // An unread request body would be parsed as the next request on a keep-alive connection.
       if (ctx.bytes_in == 0 && client.has_body()) client.CloseAfterResponse();
       if (e.status == 429 && !ctx.retry_after.empty()) client.SetHeader("Retry-After", ctx.retry_after);
@@ -80,6 +94,7 @@ void Gateway::Handle(ClientExchange& client) noexcept {
     }
   }
   try {
+    (void)CloseAudit(ctx);  // streams cut or abandoned after their first byte
     Finalize(ctx, client);
   } catch (...) {
   }
@@ -101,6 +116,8 @@ Status Gateway::Dispatch(RequestContext& ctx, ClientExchange& client) {
     if (!get) return WrongMethod(client, "GET");
     if (!deps_.store->Healthy())
       return Error::ServiceUnavailable("the data store is not healthy", "store_unhealthy");
+    if (deps_.audit && !deps_.audit->Healthy() && !deps_.audit->Recover().ok())
+      return Error::ServiceUnavailable("the audit store is not writable", "audit_unhealthy");
     SendJson(ctx, client, 200, Json{{"status", "ready"}});
     return Status::Ok();
   }
@@ -164,6 +181,8 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
   if (Status s = ParsePhase(ctx, *body); !s) return s;
   if (Status s = CheckOverridesPhase(*ctx.policy, {}, &ctx.body); !s) return s;
   const Policy& policy = *ctx.policy;
+  // content_logging: full keeps what the client sent, before redaction.
+  if (policy.content_logging == ContentLogging::kFull && !policy.zero_retention) ctx.logged_request = ctx.body;
   if (!policy.redaction_rule_sets.empty()) {
     auto redactor = deps_.redactors.find(policy.name);
     if (redactor == deps_.redactors.end())
@@ -175,15 +194,30 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
     if (Status s = ctx.redaction->RedactRequest(ctx.body); !s) return s;
   }
   if (Status s = RoutePhase(*deps_.config, *ctx.policy, ctx); !s) return s;
-  if (policy.audit == AuditMode::kRequired && !deps_.audit_available)
-    return Error::ServiceUnavailable("The policy '" + policy.name +
-                                         "' requires an audit record, which cannot be written on "
-                                         "this gateway; nothing was sent.",
-                                     "audit_unavailable");
+  if (policy.audit == AuditMode::kRequired && !deps_.audit) return AuditUnavailable(policy);
   if (Status s = CheckLimits(ctx, client); !s) return s;
+  if (Status s = AuditIntent(deps_.audit, ctx); !s) {
+    if (policy.audit == AuditMode::kRequired) return AuditUnavailable(policy);
+    log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
+  }
+  if (ctx.audit_intent_seq)
+    ctx.before_complete = [this, &ctx] {
+      ctx.status = 200;
+      Account(ctx);
+      return CloseAudit(ctx);
+    };
   Status result = forwarder_.Forward(ctx, client);
   Account(ctx);
   return result;
+}
+
+Status Gateway::CloseAudit(RequestContext& ctx) {
+  if (ctx.audit_closed) return Status::Ok();
+  Status s = AuditClose(deps_.audit, ctx);
+  if (s) return s;
+  if (ctx.policy && ctx.policy->audit == AuditMode::kRequired) return AuditUnavailable(*ctx.policy);
+  log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
+  return Status::Ok();
 }
 
 Status Gateway::CheckLimits(RequestContext& ctx, ClientExchange& client) {
@@ -225,7 +259,8 @@ Status Gateway::CheckLimits(RequestContext& ctx, ClientExchange& client) {
 }
 
 void Gateway::Account(RequestContext& ctx) {
-  if (ctx.attempts.empty() || !ctx.provider) return;
+  if (ctx.accounted || !ctx.provider) return;
+  ctx.accounted = true;
   const Policy& policy = *ctx.policy;
   // Without a usage report (a cut stream, a failed attempt) the estimate stands.
   const int64_t prompt = ctx.usage_known ? ctx.prompt_tokens : ctx.estimated_prompt_tokens;

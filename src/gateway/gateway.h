@@ -2,7 +2,8 @@
 //
 // Contract: Handle() runs one request to the end — Authenticate → Resolve policy → Parse →
 // Check policy (overrides, model, protections, rate limits, budgets) → Route (only deployments
-// the policy allows) → Forward (failover) → Finalize (usage, spend) — and always answers: every failure becomes an OpenAI-shaped error with the right
+// the policy allows) → Audit intent → Forward (failover) → Audit outcome (synced before the
+// response completes) → Finalize (usage, spend, access log) — and always answers: every failure becomes an OpenAI-shaped error with the right
 // status, and Finalize (one JSON access-log line) always runs, even after an exception. It never
 // throws. The Config is immutable and shared; the KeyStore, Store and upstream clients are
 // borrowed and must outlive the Gateway. Thread-safe: many server threads call Handle() at once.
@@ -10,6 +11,7 @@
 
 #include <memory>
 
+#include "audit/audit_log.h"
 #include "config/config.h"
 #include "gateway/client_exchange.h"
 #include "gateway/forward.h"
@@ -38,9 +40,9 @@ struct GatewayDeps {
   // rule sets but has no redactor here is refused (503): never served unredacted.
   std::map<std::string, std::shared_ptr<const Redactor>> redactors;
   std::shared_ptr<const RuleSets> rule_sets;  // keeps the rules the redactors point into alive
-  // Until the audit component is installed, requests under a policy that requires an audit
-  // record are refused (503) instead of served without it.
-  bool audit_available = false;
+  // The audit log (null = audit disabled in the config). Requests under a policy with
+  // `audit: required` are refused (503) when it is null or a record cannot be written.
+  audit::AuditLog* audit = nullptr;
 };
 
 class Gateway : public RequestHandler {
@@ -58,6 +60,8 @@ class Gateway : public RequestHandler {
 
   Status CheckLimits(RequestContext& ctx, ClientExchange& client);
   void Account(RequestContext& ctx);
+  // Writes the outcome; under `audit: required` a failure becomes 503 audit_unavailable.
+  Status CloseAudit(RequestContext& ctx);
 
   GatewayDeps deps_;
   Forwarder forwarder_;

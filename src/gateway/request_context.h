@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/json.h"
+#include "common/result.h"
 #include "config/config.h"
 #include "keys/key_store.h"
 #include "policy/policy.h"
@@ -25,6 +27,7 @@ const char* OutcomeName(Outcome outcome);
 
 struct Attempt {
   std::string deployment;  // "provider/model"
+  std::string region;
   int status = 0;          // upstream HTTP status, 0 = no response
   std::string error_code;  // empty on success
   int64_t latency_ns = 0;
@@ -76,6 +79,23 @@ struct RequestContext {
   size_t bytes_out = 0;
   int64_t upstream_first_byte_ns = 0;  // from sending upstream to the response head
   int64_t client_first_byte_ns = 0;    // from request start to the first byte sent to the client
+
+  // Called by the Forwarder right before the bytes that complete a successful response (the
+  // JSON answer; a stream's `data: [DONE]`): the gateway makes the outcome durable there, so a
+  // response the client saw complete is never missing from the audit log. An error return
+  // replaces the completion (fail closed). Null = nothing to do.
+  std::function<Status()> before_complete;
+
+  // Audit: the intent record's sequence (0 = none written) and whether the outcome is written.
+  uint64_t audit_intent_seq = 0;
+  bool audit_closed = false;
+  // Content kept for the audit record when the policy logs content (null otherwise).
+  Json logged_request;
+  Json logged_response;
+  std::string logged_stream_text;
+  bool log_response = false;   // capture the answer for the audit record
+  bool log_restored = false;   // capture it after placeholders are restored (content_logging: full)
+  bool accounted = false;      // usage and spend applied
 };
 
 }  // namespace warden

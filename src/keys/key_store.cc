@@ -49,13 +49,9 @@ std::optional<KeyRecord> DecodeRecord(std::string_view text) {
     auto env = ParseKeyEnv(j->value("env", "production"));
     if (!env) return std::nullopt;
     r.env = *env;
-    std::string hex = j->at("hash").get<std::string>();
-    r.hash.resize(hex.size() / 2);
-    size_t len = 0;
-    if (sodium_hex2bin(reinterpret_cast<unsigned char*>(r.hash.data()), r.hash.size(), hex.data(),
-                       hex.size(), nullptr, &len, nullptr) != 0 ||
-        len != crypto_generichash_BYTES)
-      return std::nullopt;
+    auto hash = FromHex(j->at("hash").get<std::string>());
+    if (!hash || hash->size() != crypto_generichash_BYTES) return std::nullopt;
+    r.hash = std::move(*hash);
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
@@ -114,30 +110,7 @@ std::optional<KeyEnv> ParseKeyEnv(std::string_view name) {
 }
 
 Result<Secret> KeyStore::LoadOrCreateHashKey(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (in) {
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.size() != crypto_generichash_KEYBYTES) {
-      WipeString(bytes);
-      return Error::Internal("the key hashing key file " + path + " is damaged (wrong size)");
-    }
-    return Secret(std::move(bytes));
-  }
-  std::error_code ec;
-  auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::Internal("cannot create the key hashing key file " + path);
-  std::string bytes = RandomBytes(crypto_generichash_KEYBYTES);
-  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) {
-    WipeString(bytes);
-    ::unlink(path.c_str());
-    return Error::Internal("cannot write the key hashing key file " + path);
-  }
-  return Secret(std::move(bytes));
+  return LoadOrCreateKeyFile(path, crypto_generichash_KEYBYTES, "the key hashing key");
 }
 
 KeyStore::KeyStore(Store* store, Secret hash_key, std::function<int64_t()> now)

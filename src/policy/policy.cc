@@ -78,7 +78,7 @@ class PolicyParser : public YamlReader {
     if (!ExpectMap(root, "a policy file")) return;
     CheckKeys(root, "the policy",
               {"name", "description", "models", "providers", "regions", "zero_retention",
-               "content_logging", "redaction", "rate_limits", "budgets", "audit"});
+               "content_logging", "redaction", "rate_limits", "budgets", "audit", "retention"});
     ReadString(root, "name", p.name, "policy");
     if (p.name.empty()) Problem(root, "the policy needs a name");
     else if (p.name != expected_name)
@@ -115,6 +115,11 @@ class PolicyParser : public YamlReader {
     }
     ReadChoice(root, "audit", p.audit, "audit",
                {{"required", AuditMode::kRequired}, {"best_effort", AuditMode::kBestEffort}});
+    if (const YAML::Node r = root["retention"]; r && ExpectMap(r, "retention")) {
+      CheckKeys(r, "retention", {"content_days", "metadata_days"});
+      ReadInt(r, "content_days", p.content_retention_days, 0, 36500, "retention");
+      ReadInt(r, "metadata_days", p.metadata_retention_days, 1, 36500, "retention");
+    }
     if (p.zero_retention && p.content_logging != ContentLogging::kNone)
       Problem(root["content_logging"],
               "a zero_retention policy cannot log content (content_logging must be none)");

@@ -42,6 +42,9 @@ struct Policy {
   double usd_per_day = 0;    // 0 = no budget
   double usd_per_month = 0;
   AuditMode audit = AuditMode::kBestEffort;
+  // How long audit payloads are kept before `purge` removes them (the chain keeps their hashes).
+  int64_t content_retention_days = 0;      // logged prompt/response text
+  int64_t metadata_retention_days = 2190;  // the content-free record: 6 years (HIPAA horizon)
   std::string hash;  // BLAKE2b of the file's bytes, hex: names the exact version in audit records
 
   bool ModelAllowed(std::string_view alias) const;

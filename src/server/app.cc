@@ -1,5 +1,6 @@
 #include "server/app.h"
 
+#include "common/log.h"
 #include "common/util.h"
 
 namespace warden {
@@ -15,7 +16,7 @@ Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
   return handle;
 }
 
-Result<std::unique_ptr<App>> App::Create(const Loaded& loaded) {
+Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions& options) {
   std::unique_ptr<App> app(new App());
   app->config_ = loaded.config;
   const Config& c = *app->config_;
@@ -33,7 +34,26 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded) {
   app->echo_ = std::make_unique<EchoUpstream>();
   app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });
   app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
+  if (c.audit.enabled) {
+    audit::AuditOptions ao;
+    ao.dir = c.audit.dir;
+    ao.master_key_file = c.audit.master_key_file;
+    ao.signing_key_file = c.audit.signing_key_file;
+    ao.checkpoint_file = c.audit.checkpoint_file;
+    ao.checkpoint_every_records = static_cast<uint64_t>(c.audit.checkpoint_every_records);
+    ao.checkpoint_every_ms = c.audit.checkpoint_every_ms;
+    ao.env = options.audit_env;
+    ao.warn = [](const std::string& message) { log::Warn("audit_key_created", {{"message", message}}); };
+    auto audit = audit::AuditLog::Open(ao);
+    if (!audit) return audit.error();
+    app->audit_ = std::move(*audit);
+    if (app->audit_->interrupted_at_open() > 0)
+      log::Warn("audit_interrupted_requests",
+                {{"count", app->audit_->interrupted_at_open()},
+                 {"message", "requests in flight at the last stop were closed as interrupted"}});
+  }
   GatewayDeps deps;
+  deps.audit = app->audit_.get();
   deps.config = app->config_;
   deps.policies = loaded.policies;
   deps.keys = app->handle_.keys.get();

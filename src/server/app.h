@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "audit/audit_log.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "admin/admin_api.h"
@@ -32,9 +33,14 @@ struct KeyStoreHandle {
 };
 Result<KeyStoreHandle> OpenKeyStore(const Config& config);
 
+// Test seams; production passes none.
+struct AppOptions {
+  std::shared_ptr<rocksdb::Env> audit_env;  // filesystem for the audit store (fault injection)
+};
+
 class App {
  public:
-  static Result<std::unique_ptr<App>> Create(const Loaded& loaded);
+  static Result<std::unique_ptr<App>> Create(const Loaded& loaded, const AppOptions& options = {});
   ~App();
 
   Status Start();
@@ -45,6 +51,7 @@ class App {
 
   KeyStore& keys() { return *handle_.keys; }
   HttpUpstream& http() { return *http_; }
+  audit::AuditLog* audit() { return audit_.get(); }
 
  private:
   App() = default;
@@ -54,6 +61,7 @@ class App {
   std::unique_ptr<EchoUpstream> echo_;
   std::unique_ptr<RateLimiter> rate_limiter_;
   std::unique_ptr<SpendLedger> spend_;
+  std::unique_ptr<audit::AuditLog> audit_;  // outlives the gateway and the servers
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<AdminApi> admin_;

@@ -173,7 +173,8 @@ TEST_F(PolicyTest, ZeroRetentionSelectsZeroRetentionDeploymentsAndSendsStoreFals
 }
 
 TEST_F(PolicyTest, MissingProtectionsFailClosed) {
-  GatewayUnderTest gw(Yaml(), "", "", {{"audited", "audit: required\n"}});
+  // The audit store switched off in the config: a policy that requires it is refused.
+  GatewayUnderTest gw(Yaml() + "audit:\n  enabled: false\n", "", "", {{"audited", "audit: required\n"}});
   HttpResult a = gw.PostAs(gw.CreateKey("audited"), "/v1/chat/completions", Chat("chat"));
   EXPECT_EQ(a.status, 503);
   EXPECT_EQ(a.json()["error"]["code"], "audit_unavailable");

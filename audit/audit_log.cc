@@ -1,0 +1,463 @@
+#include "audit/audit_log.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "common/util.h"
+
+namespace warden::audit {
+namespace {
+
+Error Unavailable(const std::string& what) {
+  return Error::ServiceUnavailable("the audit store cannot be written: " + what, "audit_unavailable");
+}
+
+std::string OpenMarkerKey(uint64_t seq) { return "o" + RecordKey(seq).substr(1); }
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+int64_t AuditLog::Now() const { return options_.now_ms ? options_.now_ms() : SystemNowMs(); }
+
+Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
+  std::unique_ptr<AuditLog> log(new AuditLog());
+  log->options_ = options;
+  bool created = false;
+  auto master = MasterKey::LoadOrCreate(options.master_key_file, &created);
+  if (!master) return master.error();
+  log->master_ = std::move(*master);
+  if (created && options.warn)
+    options.warn("created a new audit master key in " + options.master_key_file +
+                 ": back it up and keep it off this host; without it no audit record can be read");
+  auto signing = SigningKey::LoadOrCreate(options.signing_key_file, &created);
+  if (!signing) return signing.error();
+  log->signing_ = std::move(*signing);
+  if (created && options.warn)
+    options.warn("created a new audit signing key in " + options.signing_key_file +
+                 "; give auditors " + options.signing_key_file + ".pub");
+  auto db = OpenDatabase(options.dir, false, true, options.env.get());
+  if (!db) return db.error();
+  log->db_.reset(*db);
+  log->reader_ = std::make_unique<AuditReader>(log->db_.get());
+  if (Status s = log->LoadTail(); !s) return s.error();
+  if (Status s = log->CloseDangling(); !s) return s.error();
+  log->cp_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
+  return log;
+}
+
+AuditLog::~AuditLog() {
+  {
+    std::lock_guard<std::mutex> lk(cp_mu_);
+    stop_ = true;
+  }
+  cp_cv_.notify_all();
+  if (cp_thread_.joinable()) cp_thread_.join();
+  if (db_ && Healthy()) (void)WriteCheckpoint();
+  reader_.reset();
+  if (db_) (void)db_->Close();
+}
+
+Status AuditLog::LoadTail() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekForPrev("s");  // the last "r" key
+  last_seq_ = 0;
+  last_hash_.assign(kHashBytes, '\0');
+  if (it->Valid() && it->key().starts_with("r")) {
+    auto r = Decode(std::string_view(it->value().data(), it->value().size()));
+    if (!r) return Error::Internal("the last audit record cannot be decoded; run `warden-audit verify`",
+                                   "audit_corrupt");
+    last_seq_ = r->header.seq;
+    last_hash_ = ChainHash(*r);
+  }
+  it->SeekForPrev("d");  // the last "c" key
+  last_checkpoint_seq_ = it->Valid() && it->key().starts_with("c")
+                             ? SeqOfKey(std::string_view(it->key().data(), it->key().size()))
+                             : 0;
+  written_seq_ = last_seq_;
+  synced_seq_ = last_seq_;
+  return it->status().ok() ? Status::Ok() : Unavailable(it->status().ToString());
+}
+
+Status AuditLog::CloseDangling() {
+  std::vector<std::pair<uint64_t, Json>> open;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    for (it->Seek("o"); it->Valid() && it->key().starts_with("o"); it->Next()) {
+      auto j = ParseJson(std::string_view(it->value().data(), it->value().size()));
+      open.emplace_back(SeqOfKey(std::string_view(it->key().data(), it->key().size())),
+                        j ? *j : Json::object());
+    }
+  }
+  for (auto& [seq, marker] : open) {
+    Entry e;
+    e.type = RecordType::kOutcome;
+    e.key_id = marker.value("key_id", "");
+    e.meta = Json{{"request_id", marker.value("request_id", "")},
+                  {"intent_seq", seq},
+                  {"outcome", "interrupted"},
+                  {"note", "the gateway stopped before this request ended"}};
+    e.closes = seq;
+    auto r = Append(e, false);
+    if (!r) return r.error();
+    ++interrupted_at_open_;
+  }
+  if (!open.empty())
+    if (Status s = Sync(last_seq()); !s) return s;
+  return Status::Ok();
+}
+
+uint64_t AuditLog::last_seq() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return last_seq_;
+}
+
+uint64_t AuditLog::BackgroundErrors() const {
+  uint64_t errors = 0;
+  db_->GetIntProperty("rocksdb.background-errors", &errors);  // cumulative since open
+  return errors;
+}
+
+bool AuditLog::Healthy() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return !poisoned_ && BackgroundErrors() == errors_accepted_;
+}
+
+Status AuditLog::TryResumeLocked() {
+  last_recover_ms_ = Now();
+  // RocksDB may already be resuming on its own (retryable I/O errors): Resume() then says
+  // Busy. Either way a synced probe write tells whether the store takes writes again.
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok() && !s.IsBusy()) return Unavailable(s.ToString());
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db_->Put(wo, "h", std::to_string(Now()));
+  if (!s.ok()) return Unavailable(s.ToString());
+  // The failed write may or may not have reached the WAL: re-read the tail from the store.
+  if (Status t = LoadTail(); !t) return t;
+  poisoned_ = false;
+  errors_accepted_ = BackgroundErrors();
+  return Status::Ok();
+}
+
+Status AuditLog::Recover() {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!poisoned_ && BackgroundErrors() == errors_accepted_) return Status::Ok();
+  Status s = TryResumeLocked();
+  // Give RocksDB's own recovery a moment before reporting failure.
+  for (int i = 0; i < 20 && !s; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    s = TryResumeLocked();
+  }
+  return s;
+}
+
+Result<const AuditLog::DataKey*> AuditLog::DataKeyFor(
+    const std::string& key_id, std::vector<std::pair<std::string, std::string>>& puts) {
+  auto it = data_keys_.find(key_id);
+  if (it != data_keys_.end()) return &it->second;
+  std::string stored;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), DataKeyKey(key_id), &stored);
+  DataKey dk;
+  if (s.ok()) {
+    auto w = DecodeWrappedDataKey(stored);
+    if (!w) return w.error();
+    if (w->master_id != master_.id)
+      return Error::Internal("the audit data keys are wrapped by master key " + w->master_id +
+                                 " but the master key file holds " + master_.id,
+                             "audit_wrong_master_key");
+    auto key = Unseal(master_.key, DataKeyAd(key_id, w->id), w->wrapped);
+    if (!key) return key.error();
+    dk.id = w->id;
+    dk.key = Secret(std::move(*key));
+  } else if (s.IsNotFound()) {
+    dk.id = RandomBytes(kDataKeyIdBytes);
+    dk.key = Secret(RandomBytes(kDataKeyBytes));
+    WrappedDataKey w{dk.id, master_.id, Seal(master_.key, DataKeyAd(key_id, dk.id), dk.key.Reveal())};
+    puts.emplace_back(DataKeyKey(key_id), EncodeWrappedDataKey(w));
+  } else {
+    return Unavailable(s.ToString());
+  }
+  return &data_keys_.emplace(key_id, std::move(dk)).first->second;
+}
+
+Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const std::vector<std::string>& deletes) {
+  if (BackgroundErrors() != errors_accepted_) poisoned_ = true;
+  if (poisoned_) {
+    // Try to come back on our own, at most once a second.
+    if (Now() - last_recover_ms_ < 1000) return Unavailable("a previous write failed");
+    if (Status s = TryResumeLocked(); !s) return s.error();
+  }
+  const std::string key_id = entry.key_id.empty() ? std::string(kSystemKeyId) : entry.key_id;
+  if (key_id.size() > kMaxKeyIdBytes) return Error::Internal("audit key id too long");
+  const bool sealed = entry.type != RecordType::kPurge && entry.type != RecordType::kErasure;
+  std::vector<std::pair<std::string, std::string>> puts;
+  const DataKey* dk = nullptr;
+  if (sealed) {
+    auto k = DataKeyFor(key_id, puts);
+    if (!k) return k.error();
+    dk = *k;
+  }
+  Record r;
+  Header& h = r.header;
+  h.type = entry.type;
+  h.seq = last_seq_ + 1;
+  h.time_ms = Now();
+  const uint32_t today = DayOf(h.time_ms);
+  h.meta_expiry_day = sealed ? today + entry.meta_days : kNeverExpires;
+  h.content_expiry_day = entry.content.is_null() ? kNeverExpires : today + entry.content_days;
+  h.key_id = key_id;
+  if (dk) h.data_key_id = dk->id;
+  h.prev_hash = last_hash_;
+  auto fill = [&](Payload& p, const Json& value, bool content) {
+    std::string plain = Dump(value);
+    p.bytes = dk ? Seal(dk->key, PayloadAd(h, content), plain) : plain;
+    if (dk) WipeString(plain);
+    p.hash = PayloadHash(p.bytes);
+  };
+  fill(r.meta, entry.meta, false);
+  if (!entry.content.is_null()) fill(r.content, entry.content, true);
+
+  rocksdb::WriteBatch batch;
+  batch.Put(RecordKey(h.seq), Encode(r));
+  for (const auto& [k, v] : puts) batch.Put(k, v);
+  if (entry.opens)
+    batch.Put(OpenMarkerKey(h.seq), Dump(Json{{"key_id", key_id}, {"request_id", entry.request_id}}));
+  if (entry.closes) batch.Delete(OpenMarkerKey(entry.closes));
+  for (const auto& k : deletes) batch.Delete(k);
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // synced by Sync(): group commit
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) {
+    poisoned_ = true;
+    last_recover_ms_ = Now();
+    if (!puts.empty()) data_keys_.erase(key_id);  // the new data key was not stored
+    return Unavailable(s.ToString());
+  }
+  last_seq_ = h.seq;
+  last_hash_ = ChainHash(r);
+  written_seq_ = h.seq;
+  return h.seq;
+}
+
+Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
+  Result<uint64_t> seq = [&] {
+    std::lock_guard<std::mutex> lk(mu_);
+    return AppendLocked(entry, {});
+  }();
+  if (!seq) return seq;
+  if (*seq - last_checkpoint_seq_ >= options_.checkpoint_every_records) {
+    {
+      std::lock_guard<std::mutex> lk(cp_mu_);
+      cp_due_ = true;
+    }
+    cp_cv_.notify_one();
+  }
+  if (durable)
+    if (Status s = Sync(*seq); !s) return s.error();
+  return seq;
+}
+
+Status AuditLog::Sync(uint64_t seq) {
+  std::unique_lock<std::mutex> lk(sync_mu_);
+  while (synced_seq_ < seq) {
+    if (syncing_) {
+      sync_cv_.wait(lk);
+      continue;
+    }
+    // Leader: one fsync covers everything written so far, for every waiting writer.
+    syncing_ = true;
+    const uint64_t target = written_seq_.load();
+    lk.unlock();
+    rocksdb::Status s = db_->SyncWAL();
+    lk.lock();
+    syncing_ = false;
+    if (s.ok() && target > synced_seq_) synced_seq_ = target;
+    sync_cv_.notify_all();
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> g(mu_);
+      poisoned_ = true;
+      return Unavailable("fsync failed: " + s.ToString());
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Checkpoint> AuditLog::WriteCheckpoint() {
+  std::lock_guard<std::mutex> cw(cp_write_mu_);
+  Checkpoint c;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    c.seq = last_seq_;
+    c.hash = last_hash_;
+  }
+  if (c.seq == 0 || c.seq == last_checkpoint_seq_) return c;  // nothing new to sign
+  if (Status s = Sync(c.seq); !s) return s.error();
+  c.time_ms = Now();
+  c.signature = signing_.Sign(c.SignedBytes());
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status s = db_->Put(wo, CheckpointKey(c.seq), EncodeCheckpoint(c));
+  if (!s.ok()) return Unavailable(s.ToString());
+  last_checkpoint_seq_ = c.seq;
+  const std::string line = CheckpointLine(c) + "\n";
+  if (options_.checkpoint_file == "-") {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+  } else if (!options_.checkpoint_file.empty()) {
+    int fd = ::open(options_.checkpoint_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+              ::fsync(fd) == 0;
+    if (fd >= 0) ::close(fd);
+    if (!ok) return Unavailable("cannot append to the checkpoint file " + options_.checkpoint_file);
+  }
+  return c;
+}
+
+void AuditLog::CheckpointLoop() {
+  std::unique_lock<std::mutex> lk(cp_mu_);
+  while (!stop_) {
+    cp_cv_.wait_for(lk, std::chrono::milliseconds(options_.checkpoint_every_ms),
+                    [&] { return stop_ || cp_due_; });
+    if (stop_) break;
+    cp_due_ = false;
+    lk.unlock();
+    (void)WriteCheckpoint();  // a failure shows as an unhealthy store; retried next round
+    lk.lock();
+  }
+}
+
+Status AuditLog::Shred() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  rocksdb::Status s = db_->Flush(fo);
+  if (s.ok()) {
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    s = db_->CompactRange(co, nullptr, nullptr);
+  }
+  if (s.ok()) s = db_->FlushWAL(true);
+  return s.ok() ? Status::Ok() : Unavailable("compaction failed: " + s.ToString());
+}
+
+Result<PurgeReport> AuditLog::Purge(uint32_t before_day, const std::string& actor) {
+  std::lock_guard<std::mutex> pl(purge_mu_);
+  PurgeReport rep;
+  rocksdb::WriteBatch batch;
+  auto flush = [&]() -> Status {
+    if (batch.Count() == 0) return Status::Ok();
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = db_->Write(wo, &batch);
+    batch.Clear();
+    return s.ok() ? Status::Ok() : Unavailable(s.ToString());
+  };
+  Status status = Status::Ok();
+  Status scan = reader_->ForEachRaw(1, [&](uint64_t, std::string_view raw) {
+    auto r = Decode(raw);
+    if (!r) return true;  // verify reports it; purge never rewrites what it cannot read
+    bool changed = false;
+    if (r->content.present() && !r->content.removed() && r->header.content_expiry_day < before_day) {
+      r->content.bytes.clear();
+      ++rep.content_removed;
+      changed = true;
+    }
+    if (r->meta.present() && !r->meta.removed() && r->header.meta_expiry_day < before_day) {
+      r->meta.bytes.clear();
+      ++rep.meta_removed;
+      changed = true;
+    }
+    if (changed) batch.Put(RecordKey(r->header.seq), Encode(*r));
+    if (batch.Count() >= 1000) status = flush();
+    return status.ok();
+  });
+  if (!scan) return scan.error();
+  if (!status) return status.error();
+  if (Status s = flush(); !s) return s.error();
+  Entry e;
+  e.type = RecordType::kPurge;
+  e.meta = Json{{"action", "purge"}, {"before_day", before_day},
+                {"content_removed", rep.content_removed}, {"meta_removed", rep.meta_removed},
+                {"actor", actor}};
+  auto seq = Append(e, true);
+  if (!seq) return seq.error();
+  rep.purge_seq = *seq;
+  if (auto c = WriteCheckpoint(); !c) return c.error();
+  if (Status s = Shred(); !s) return s.error();
+  return rep;
+}
+
+Status AuditLog::Forget(const std::string& key_id, const std::string& actor) {
+  Result<uint64_t> seq = Error::Internal("unreached");
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    std::string data_key_id;
+    if (auto it = data_keys_.find(key_id); it != data_keys_.end()) {
+      data_key_id = it->second.id;
+      data_keys_.erase(it);  // Secret wipes the key
+    } else if (auto w = reader_->DataKey(key_id); w && *w) {
+      data_key_id = (*w)->id;
+    }
+    Entry e;
+    e.type = RecordType::kErasure;
+    e.meta = Json{{"action", "forget"}, {"key_id", key_id}, {"data_key_id", ToHex(data_key_id)},
+                  {"actor", actor}};
+    // The erasure record and the deletion of the wrapped key are one atomic batch.
+    seq = AppendLocked(e, {DataKeyKey(key_id)});
+  }
+  if (!seq) return seq.error();
+  if (Status s = Sync(*seq); !s) return s;
+  if (auto c = WriteCheckpoint(); !c) return c.error();
+  return Shred();
+}
+
+Status AuditLog::RotateMasterKey(MasterKey next, const std::string& actor) {
+  Result<uint64_t> seq = Error::Internal("unreached");
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    uint64_t n = 0;
+    for (it->Seek("k"); it->Valid() && it->key().starts_with("k"); it->Next()) {
+      std::string key_id(it->key().data() + 1, it->key().size() - 1);
+      auto w = DecodeWrappedDataKey(std::string_view(it->value().data(), it->value().size()));
+      if (!w) return w.error();
+      if (w->master_id != master_.id)
+        return Error::Internal("data key of " + key_id + " is wrapped by master key " + w->master_id +
+                                   ", not the current " + master_.id,
+                               "audit_wrong_master_key");
+      auto key = Unseal(master_.key, DataKeyAd(key_id, w->id), w->wrapped);
+      if (!key) return key.error();
+      WrappedDataKey re{w->id, next.id, Seal(next.key, DataKeyAd(key_id, w->id), *key)};
+      WipeString(*key);
+      batch.Put(it->key(), EncodeWrappedDataKey(re));
+      ++n;
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (rocksdb::Status s = db_->Write(wo, &batch); !s.ok()) return Unavailable(s.ToString());
+    const std::string old_id = master_.id;
+    master_ = std::move(next);
+    Entry e;
+    e.type = RecordType::kAdmin;
+    e.meta = Json{{"action", "audit_master_key_rotated"}, {"from", old_id}, {"to", master_.id},
+                  {"data_keys", n}, {"actor", actor}};
+    seq = AppendLocked(e, {});
+  }
+  if (!seq) return seq.error();
+  if (Status s = Sync(*seq); !s) return s;
+  return Shred();  // the copies wrapped by the old master key leave the files
+}
+
+}  // namespace warden::audit

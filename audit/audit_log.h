@@ -1,0 +1,152 @@
+// AuditLog: the writing side of the audit store, owned by the gateway process.
+//
+// Contract:
+// - Append() seals a record under the client key's data key, chains it to the previous record
+//   and writes it to RocksDB's WAL in sequence order (one mutex orders seq, chain and WAL). With
+//   `durable`, it returns only once the WAL is fsynced: group commit — one SyncWAL covers every
+//   record written before it, so 32 concurrent writers share one fsync instead of 32.
+//   A record that was appended but not synced survives a process crash (it is in the kernel's
+//   page cache), not a power loss; the gateway syncs before it acknowledges a response.
+// - An intent (`opens`) leaves an open marker until its outcome (`closes`) removes it in the same
+//   atomic batch. Open() closes every marker left by a crash with an `interrupted` outcome.
+// - After a write error the log refuses appends (Healthy() false) until Recover() succeeds;
+//   Append tries Recover() at most once a second on its own.
+// - Checkpoints (signed chain heads) are written every `checkpoint_every_records` records and
+//   every `checkpoint_every_ms` when anything is new, to the store and to the checkpoint file.
+// Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "audit/crypto.h"
+#include "audit/reader.h"
+#include "audit/record.h"
+#include "common/json.h"
+#include "common/result.h"
+
+namespace rocksdb {
+class DB;
+class Env;
+}  // namespace rocksdb
+
+namespace warden::audit {
+
+struct AuditOptions {
+  std::string dir;                // the RocksDB directory
+  std::string master_key_file;    // created on first start (with a warning) when absent
+  std::string signing_key_file;   // created on first start; <file>.pub holds the public key
+  std::string checkpoint_file;    // one JSON line per checkpoint; "-" = stdout, "" = none
+  uint64_t checkpoint_every_records = 1000;
+  int checkpoint_every_ms = 60000;
+  std::shared_ptr<rocksdb::Env> env;         // test seam (fault injection); null = real files
+  std::function<int64_t()> now_ms;           // Unix ms; null = the system clock
+  std::function<void(const std::string&)> warn;  // start-up warnings (key files created)
+};
+
+struct Entry {
+  RecordType type = RecordType::kAdmin;
+  std::string key_id;        // client key id; empty = kSystemKeyId
+  Json meta;                 // content-free facts
+  Json content;              // null = none
+  uint32_t content_days = 0;        // retention of `content`
+  uint32_t meta_days = 2190;        // retention of `meta` (6 years)
+  std::string request_id;    // with `opens`: kept in the open marker
+  bool opens = false;        // an intent whose outcome is still to come
+  uint64_t closes = 0;       // the intent's seq this outcome closes
+};
+
+struct PurgeReport {
+  uint64_t content_removed = 0;
+  uint64_t meta_removed = 0;
+  uint64_t purge_seq = 0;  // the purge record
+};
+
+class AuditLog {
+ public:
+  static Result<std::unique_ptr<AuditLog>> Open(const AuditOptions& options);
+  ~AuditLog();  // final checkpoint, then closes
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  Result<uint64_t> Append(const Entry& entry, bool durable);
+  // Returns once every record up to `seq` is fsynced.
+  Status Sync(uint64_t seq);
+  // Signs the current chain head (a no-op returning seq/hash only when nothing is new).
+  Result<Checkpoint> WriteCheckpoint();
+
+  bool Healthy() const;
+  Status Recover();
+
+  // Removes payloads whose retention ended before `before_day` (days since epoch; whole days),
+  // writes a purge record and a checkpoint, and compacts so the bytes leave the files.
+  Result<PurgeReport> Purge(uint32_t before_day, const std::string& actor);
+  // Destroys `key_id`'s data key (its records can never be opened again), writes an erasure
+  // record and a checkpoint, and flushes + compacts so the wrapped key leaves the WAL and SSTs.
+  Status Forget(const std::string& key_id, const std::string& actor);
+  // Re-wraps every data key under `next`, then uses it. The caller replaces the key file.
+  Status RotateMasterKey(MasterKey next, const std::string& actor);
+
+  uint64_t last_seq() const;
+  uint64_t interrupted_at_open() const { return interrupted_at_open_; }
+  const std::string& public_key() const { return signing_.public_key; }
+  const std::string& master_key_id() const { return master_.id; }
+  AuditReader& reader() { return *reader_; }
+
+ private:
+  AuditLog() = default;
+  struct DataKey {
+    std::string id;
+    Secret key;
+  };
+  Status LoadTail();
+  Status CloseDangling();
+  // Under mu_: builds, seals and writes one record (plus `extra` puts/deletes in the same batch).
+  Result<uint64_t> AppendLocked(const Entry& entry, const std::vector<std::string>& deletes);
+  Result<const DataKey*> DataKeyFor(const std::string& key_id, std::vector<std::pair<std::string, std::string>>& puts);
+  Status Shred();
+  uint64_t BackgroundErrors() const;
+  Status TryResumeLocked();  // under mu_
+  void CheckpointLoop();
+  int64_t Now() const;
+
+  AuditOptions options_;
+  MasterKey master_;
+  SigningKey signing_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<AuditReader> reader_;
+
+  mutable std::mutex mu_;  // orders seq, chain and WAL writes
+  uint64_t last_seq_ = 0;
+  std::string last_hash_;
+  std::map<std::string, DataKey> data_keys_;
+  bool poisoned_ = false;
+  uint64_t errors_accepted_ = 0;  // RocksDB's background-error count when last healthy
+  int64_t last_recover_ms_ = 0;
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool syncing_ = false;
+  uint64_t synced_seq_ = 0;
+  std::atomic<uint64_t> written_seq_{0};
+
+  std::mutex cp_mu_;
+  std::condition_variable cp_cv_;
+  bool stop_ = false;
+  bool cp_due_ = false;
+  std::atomic<uint64_t> last_checkpoint_seq_{0};
+  std::mutex cp_write_mu_;
+  std::thread cp_thread_;
+  std::mutex purge_mu_;
+
+  uint64_t interrupted_at_open_ = 0;
+};
+
+}  // namespace warden::audit
