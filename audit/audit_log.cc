@@ -1,6 +1,8 @@
 #include "audit/audit_log.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 #include <fcntl.h>
@@ -8,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <shared_mutex>
 #include <thread>
 
 #include "common/util.h"
@@ -125,6 +128,7 @@ uint64_t AuditLog::last_seq() const {
 
 uint64_t AuditLog::BackgroundErrors() const {
   uint64_t errors = 0;
+  if (!db_) return UINT64_MAX;  // a reopen failed: never healthy
   db_->GetIntProperty("rocksdb.background-errors", &errors);  // cumulative since open
   return errors;
 }
@@ -134,12 +138,43 @@ bool AuditLog::Healthy() const {
   return !poisoned_ && BackgroundErrors() == errors_accepted_;
 }
 
+Status AuditLog::ProbeDisk() {
+  const std::shared_ptr<rocksdb::FileSystem> fs =
+      options_.env ? options_.env->GetFileSystem() : rocksdb::FileSystem::Default();
+  const std::string path = options_.dir + "/PROBE";
+  std::unique_ptr<rocksdb::FSWritableFile> f;
+  rocksdb::IOOptions io;
+  rocksdb::IOStatus s = fs->NewWritableFile(path, rocksdb::FileOptions(), &f, nullptr);
+  if (s.ok()) s = f->Append("probe", io, nullptr);
+  if (s.ok()) s = f->Sync(io, nullptr);
+  if (f) (void)f->Close(io, nullptr);
+  (void)fs->DeleteFile(path, io, nullptr);
+  return s.ok() ? Status::Ok() : Unavailable(s.ToString());
+}
+
 Status AuditLog::TryResumeLocked() {
   last_recover_ms_ = Now();
+  // First a probe file through the same filesystem: asking RocksDB to resume while the disk
+  // still fails turns a recoverable error into one that only a restart clears.
+  if (Status probe = ProbeDisk(); !probe) return probe;
   // RocksDB may already be resuming on its own (retryable I/O errors): Resume() then says
   // Busy. Either way a synced probe write tells whether the store takes writes again.
-  rocksdb::Status s = db_->Resume();
-  if (!s.ok() && !s.IsBusy()) return Unavailable(s.ToString());
+  rocksdb::Status s = db_ ? db_->Resume() : rocksdb::Status::IOError("closed");
+  if (!s.ok() && !s.IsBusy()) {
+    // An error RocksDB will not resume from (a failed WAL write is fatal to the open handle):
+    // close and reopen. Recovery replays the WAL up to the last whole write — a prefix of the
+    // chain — and everything acknowledged was synced before it was acknowledged.
+    std::unique_lock<std::shared_mutex> excl(db_mu_);
+    if (db_) (void)db_->Close();
+    db_.reset();
+    auto db = OpenDatabase(options_.dir, false, true, options_.env.get());
+    if (!db) {
+      reader_->Rebind(nullptr);
+      return db.error();
+    }
+    db_.reset(*db);
+    reader_->Rebind(db_.get());
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;
   s = db_->Put(wo, "h", std::to_string(Now()));
@@ -280,7 +315,10 @@ Status AuditLog::Sync(uint64_t seq) {
     syncing_ = true;
     const uint64_t target = written_seq_.load();
     lk.unlock();
-    rocksdb::Status s = db_->SyncWAL();
+    rocksdb::Status s = [&] {
+      std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+      return db_ ? db_->SyncWAL() : rocksdb::Status::IOError("audit store closed");
+    }();
     lk.lock();
     syncing_ = false;
     if (s.ok() && target > synced_seq_) synced_seq_ = target;
@@ -308,7 +346,11 @@ Result<Checkpoint> AuditLog::WriteCheckpoint() {
   c.signature = signing_.Sign(c.SignedBytes());
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  rocksdb::Status s = db_->Put(wo, CheckpointKey(c.seq), EncodeCheckpoint(c));
+  rocksdb::Status s = [&] {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    return db_ ? db_->Put(wo, CheckpointKey(c.seq), EncodeCheckpoint(c))
+               : rocksdb::Status::IOError("audit store closed");
+  }();
   if (!s.ok()) return Unavailable(s.ToString());
   last_checkpoint_seq_ = c.seq;
   const std::string line = CheckpointLine(c) + "\n";
@@ -339,6 +381,8 @@ void AuditLog::CheckpointLoop() {
 }
 
 Status AuditLog::Shred() {
+  std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+  if (!db_) return Unavailable("the store is closed");
   rocksdb::FlushOptions fo;
   fo.wait = true;
   rocksdb::Status s = db_->Flush(fo);
@@ -364,6 +408,8 @@ Result<PurgeReport> AuditLog::Purge(uint32_t before_day, const std::string& acto
     return s.ok() ? Status::Ok() : Unavailable(s.ToString());
   };
   Status status = Status::Ok();
+  std::shared_lock<std::shared_mutex> db_lock(db_mu_);  // released before Append (lock order)
+  if (!db_) return Unavailable("the store is closed");
   Status scan = reader_->ForEachRaw(1, [&](uint64_t, std::string_view raw) {
     auto r = Decode(raw);
     if (!r) return true;  // verify reports it; purge never rewrites what it cannot read
@@ -385,6 +431,7 @@ Result<PurgeReport> AuditLog::Purge(uint32_t before_day, const std::string& acto
   if (!scan) return scan.error();
   if (!status) return status.error();
   if (Status s = flush(); !s) return s.error();
+  db_lock.unlock();
   Entry e;
   e.type = RecordType::kPurge;
   e.meta = Json{{"action", "purge"}, {"before_day", before_day},

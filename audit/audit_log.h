@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 
@@ -114,13 +115,18 @@ class AuditLog {
   Status Shred();
   uint64_t BackgroundErrors() const;
   Status TryResumeLocked();  // under mu_
+  Status ProbeDisk();
   void CheckpointLoop();
   int64_t Now() const;
 
   AuditOptions options_;
   MasterKey master_;
   SigningKey signing_;
+  // Replaced only when a failed store is reopened (under mu_ and db_mu_ exclusive); code that
+  // uses it outside mu_ (sync, checkpoints, purge, compaction) holds db_mu_ shared.
+  // Lock order: mu_ before db_mu_; never take mu_ while holding db_mu_.
   std::unique_ptr<rocksdb::DB> db_;
+  mutable std::shared_mutex db_mu_;
   std::unique_ptr<AuditReader> reader_;
 
   mutable std::mutex mu_;  // orders seq, chain and WAL writes

@@ -42,6 +42,9 @@ Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool c
   o.WAL_size_limit_MB = 0;
   o.recycle_log_file_num = 0;
   o.write_buffer_size = 16 << 20;
+  // No automatic resume after an I/O error: RocksDB retrying while the disk still fails turns
+  // the error into one only a restart clears. AuditLog resumes itself once a probe write works.
+  o.max_bgerror_resume_count = 0;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(o, dir, &db)
                                 : rocksdb::DB::Open(o, dir, &db);

@@ -49,6 +49,8 @@ class AuditReader {
   static Result<std::unique_ptr<AuditReader>> OpenReadOnly(const std::string& dir);
   explicit AuditReader(rocksdb::DB* borrowed);  // over a database someone else owns
   ~AuditReader();
+  // Points a borrowed reader at a reopened database (AuditLog after a failure).
+  void Rebind(rocksdb::DB* db) { db_ = db; }
   AuditReader(const AuditReader&) = delete;
   AuditReader& operator=(const AuditReader&) = delete;
 

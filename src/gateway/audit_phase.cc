@@ -84,13 +84,15 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
   e.meta["outcome"] = OutcomeName(ctx.outcome);
   e.meta["status"] = ctx.status;
   if (!ctx.error_code.empty()) e.meta["error"] = ctx.error_code;
-  const int64_t total_ns = MonotonicNanos() - ctx.start_ns;
   int64_t upstream_ns = 0;
   Json attempts = Json::array();
+  const int64_t now = MonotonicNanos();
   for (const auto& a : ctx.attempts) {
-    upstream_ns += a.latency_ns;
+    // The attempt still relaying (latency 0) is the one completing now.
+    const int64_t latency = a.latency_ns ? a.latency_ns : now - a.started_ns;
+    upstream_ns += latency;
     Json j{{"deployment", a.deployment}, {"region", a.region}, {"status", a.status},
-           {"latency_ms", static_cast<double>(a.latency_ns) / 1e6}};
+           {"latency_ms", static_cast<double>(latency) / 1e6}};
     if (!a.error_code.empty()) j["error"] = a.error_code;
     attempts.push_back(std::move(j));
   }
@@ -105,13 +107,13 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
     e.meta["usage_estimated"] = !ctx.usage_known;
     e.meta["cost_usd"] = ctx.cost_usd;
     e.meta["upstream_ms"] = static_cast<double>(upstream_ns) / 1e6;
-    e.meta["overhead_ms"] = static_cast<double>(total_ns - upstream_ns) / 1e6;
+    e.meta["overhead_ms"] = static_cast<double>(now - ctx.start_ns - upstream_ns) / 1e6;
     if (ctx.log_response) {
       e.content = ctx.stream ? Json{{"response_text", ctx.logged_stream_text}}
                              : Json{{"response", ctx.logged_response}};
     }
   }
-  e.meta["latency_ms"] = static_cast<double>(total_ns) / 1e6;
+  e.meta["latency_ms"] = static_cast<double>(now - ctx.start_ns) / 1e6;
   e.meta["bytes_in"] = ctx.bytes_in;
   e.meta["bytes_out"] = ctx.bytes_out;
   auto seq = log->Append(e, /*durable=*/true);

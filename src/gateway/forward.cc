@@ -105,6 +105,7 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client) {
   attempt.deployment = provider.name + "/" + ctx.deployment->model;
   attempt.region = provider.region;
   const int64_t t0 = MonotonicNanos();
+  attempt.started_ns = t0;
   auto sent = transport->Send(request);
   WipeString(request.headers.back().value);  // the Authorization header, if any
   ctx.upstream_first_byte_ns = MonotonicNanos() - t0;
@@ -117,7 +118,11 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client) {
   UpstreamExchange& up = **sent;
   attempt.status = up.head().status;
   client.SetHeader("x-warden-deployment", attempt.deployment);
-  client.SetHeader("x-warden-attempts", std::to_string(ctx.attempts.size() + 1));
+  // Recorded now, completed below: the outcome written before the response completes
+  // (ctx.before_complete) lists this attempt too.
+  const size_t index = ctx.attempts.size();
+  ctx.attempts.push_back(std::move(attempt));
+  client.SetHeader("x-warden-attempts", std::to_string(ctx.attempts.size()));
   if (std::string upstream_id = up.head().Get("x-request-id"); !upstream_id.empty() && upstream_id.size() < 200)
     client.SetHeader("x-upstream-request-id", upstream_id);
 
@@ -136,9 +141,9 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client) {
   } else {
     result = RelayJson(ctx, up, client);
   }
-  attempt.latency_ns = MonotonicNanos() - t0;
-  if (!result) attempt.error_code = result.error().code;
-  ctx.attempts.push_back(std::move(attempt));
+  Attempt& done = ctx.attempts[index];
+  if (done.latency_ns == 0) done.latency_ns = MonotonicNanos() - t0;
+  if (!result) done.error_code = result.error().code;
   return result;
 }
 

@@ -30,7 +30,8 @@ struct Attempt {
   std::string region;
   int status = 0;          // upstream HTTP status, 0 = no response
   std::string error_code;  // empty on success
-  int64_t latency_ns = 0;
+  int64_t started_ns = 0;  // MonotonicNanos() when it was sent
+  int64_t latency_ns = 0;  // 0 while it is still being relayed
 };
 
 struct RequestContext {

@@ -1,6 +1,7 @@
 // FailingFileSystem: the real filesystem, except that while `failing` is set every write, flush
-// and sync of a file (WAL, SST, MANIFEST) returns an I/O error — a full or broken disk, injected
-// through RocksDB's FileSystem seam. Tests hand Env() to the audit store.
+// and sync of a file (WAL, SST, MANIFEST) returns an I/O error — a broken disk, injected through
+// RocksDB's FileSystem seam. (Not "no space": RocksDB's SstFileManager then starts its own
+// recovery because the real disk has room, and that races the injected fault.)
 #pragma once
 
 #include <rocksdb/env.h>
@@ -21,7 +22,7 @@ class FailingFileSystem : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                                     std::unique_ptr<rocksdb::FSWritableFile>* r,
                                     rocksdb::IODebugContext* dbg) override {
-    if (failing) return rocksdb::IOStatus::NoSpace("injected: disk full");
+    if (failing) return rocksdb::IOStatus::IOError("injected: write failed");
     rocksdb::IOStatus s = target()->NewWritableFile(f, o, r, dbg);
     if (s.ok()) *r = std::make_unique<File>(std::move(*r), &failing);
     return s;
@@ -58,7 +59,7 @@ class FailingFileSystem : public rocksdb::FileSystemWrapper {
     }
 
    private:
-    static rocksdb::IOStatus Injected() { return rocksdb::IOStatus::NoSpace("injected: disk full"); }
+    static rocksdb::IOStatus Injected() { return rocksdb::IOStatus::IOError("injected: write failed"); }
     const std::atomic<bool>* failing_;
   };
 };

@@ -104,7 +104,8 @@ std::string StreamingCall::ReadAll() {
 
 GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
                                    const std::string& server_extra, const std::string& upstream_extra,
-                                   const std::map<std::string, std::string>& policies) {
+                                   const std::map<std::string, std::string>& policies,
+                                   const AppOptions& options) {
   std::filesystem::create_directories(dir_.path() + "/policies");
   // The shipped redaction rule sets, so test policies can name them.
   std::filesystem::copy(std::string(WARDEN_SOURCE_DIR) + "/policies/redaction",
@@ -125,7 +126,7 @@ GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
     throw std::runtime_error("test config invalid:\n" + all);
   }
   log::SetSink(loaded.config->server.access_log);
-  auto app = App::Create(loaded);
+  auto app = App::Create(loaded, options);
   if (!app) throw std::runtime_error(app.error().message);
   app_ = std::move(*app);
   auto created = app_->keys().Create("test", "default");

@@ -67,7 +67,8 @@ class GatewayUnderTest {
   explicit GatewayUnderTest(const std::string& providers_and_models,
                             const std::string& server_extra = "",
                             const std::string& upstream_extra = "",
-                            const std::map<std::string, std::string>& policies = {});
+                            const std::map<std::string, std::string>& policies = {},
+                            const AppOptions& options = {});
   ~GatewayUnderTest();
 
   uint16_t port() const { return app_->port(); }

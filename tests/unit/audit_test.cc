@@ -95,7 +95,7 @@ class AuditTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  uint64_t every_ = 4;
+  uint64_t every_ = 1000000;  // checkpoints only where a test writes them (deterministic)
   int64_t now_ms_ = 20000 * kDayMs + 5000;
   std::shared_ptr<rocksdb::Env> env_;
   std::unique_ptr<AuditLog> log_;
@@ -190,7 +190,12 @@ TEST_F(AuditTest, TamperSwapIsDetected) {
 }
 
 TEST_F(AuditTest, TamperTruncatedTailIsDetectedByCheckpoints) {
-  for (int i = 0; i < 8; ++i) Add("key1", "r" + std::to_string(i));  // checkpoints every 4
+  for (int i = 0; i < 8; ++i) {
+    Add("key1", "r" + std::to_string(i));
+    if (i == 3) {
+      ASSERT_TRUE(log_->WriteCheckpoint().ok());
+    }
+  }
   ASSERT_TRUE(log_->WriteCheckpoint().ok());
   Tamper([&](rocksdb::DB& db) {
     for (uint64_t s = 6; s <= 8; ++s) ASSERT_TRUE(db.Delete(rocksdb::WriteOptions(), RecordKey(s)).ok());
@@ -210,7 +215,12 @@ TEST_F(AuditTest, TamperTruncatedTailIsDetectedByCheckpoints) {
 }
 
 TEST_F(AuditTest, TamperRechainingWithoutTheSigningKeyIsDetected) {
-  for (int i = 0; i < 8; ++i) Add("key1", "r" + std::to_string(i));
+  for (int i = 0; i < 8; ++i) {
+    Add("key1", "r" + std::to_string(i));
+    if (i == 3) {
+      ASSERT_TRUE(log_->WriteCheckpoint().ok());
+    }
+  }
   ASSERT_TRUE(log_->WriteCheckpoint().ok());
   // The attacker rewrites record 6's payload and recomputes every hash after it.
   Tamper([&](rocksdb::DB& db) {

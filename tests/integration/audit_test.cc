@@ -1,0 +1,209 @@
+// The audit log through the real gateway: records for served, streamed and refused requests,
+// fail-closed under `audit: required` with a failing disk, zero retention, and erasure.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "audit/reader.h"
+#include "support/failing_fs.h"
+#include "support/fake_provider.h"
+#include "support/harness.h"
+
+namespace warden::testing {
+namespace {
+
+const std::string kCanary = "CANARY-7f3e-private-diagnosis";
+
+Json Chat(const std::string& content, bool stream = false, const std::string& model = "chat-alias") {
+  return Json{{"model", model}, {"stream", stream},
+              {"messages", Json::array({Json{{"role", "user"}, {"content", content}}})}};
+}
+
+std::string KeyId(const std::string& key) {  // wdn_<env>_<id>_<secret>
+  size_t a = key.find('_', 4);
+  return key.substr(a + 1, key.find('_', a + 1) - a - 1);
+}
+
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
+  std::vector<std::string> hits;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find(needle) != std::string::npos) hits.push_back(e.path().string());
+  }
+  return hits;
+}
+
+// Every record of the gateway's audit log, opened with its master key.
+std::vector<Json> Records(GatewayUnderTest& gw) {
+  auto master = audit::MasterKey::Load(gw.dir().path() + "/data/audit-master.key");
+  EXPECT_TRUE(master.ok());
+  audit::AuditReader& reader = gw.app().audit()->reader();
+  audit::Decryptor d(reader, *master);
+  std::vector<Json> out;
+  (void)reader.ForEachRaw(1, [&](uint64_t, std::string_view raw) {
+    auto r = audit::Decode(raw);
+    EXPECT_TRUE(r.ok());
+    auto opened = d.Open(*r);
+    out.push_back(Json{{"type", audit::RecordTypeName(r->header.type)},
+                       {"key_id", r->header.key_id},
+                       {"meta_state", audit::StateName(opened.meta_state)},
+                       {"meta", opened.meta},
+                       {"content", opened.content}});
+    return true;
+  });
+  return out;
+}
+
+audit::VerifyReport VerifyGateway(GatewayUnderTest& gw) {
+  auto pk = audit::LoadPublicKey(gw.dir().path() + "/data/audit-signing.key.pub");
+  EXPECT_TRUE(pk.ok());
+  return audit::Verify(gw.app().audit()->reader(), *pk);
+}
+
+TEST(AuditIntegrationTest, ServedStreamedAndRefusedRequestsAreRecorded) {
+  FakeProvider fake;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()), "", "",
+                      {{"narrow", "models: [\"other-*\"]\n"}});
+  HttpResult r = gw.Post("/v1/chat/completions", Chat("hello"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  StreamingCall s(gw.port(), "/v1/chat/completions", Dump(Chat("hello", true)), gw.Auth());
+  ASSERT_NE(s.ReadAll().find("[DONE]"), std::string::npos);
+  std::string narrow = gw.CreateKey("narrow");
+  EXPECT_EQ(gw.PostAs(narrow, "/v1/chat/completions", Chat("hello")).status, 403);
+
+  std::vector<Json> recs = Records(gw);
+  ASSERT_EQ(recs.size(), 5u) << Json(recs).dump(1);
+  EXPECT_EQ(recs[0]["type"], "intent");
+  EXPECT_EQ(recs[0]["key_id"], KeyId(gw.key()));
+  EXPECT_EQ(recs[0]["meta"]["model"], "chat-alias");
+  EXPECT_EQ(recs[0]["meta"]["request_id"], r.header("x-request-id"));
+  EXPECT_EQ(recs[0]["meta"]["route"][0]["deployment"], "fake/fake-model-1");
+  const Json& out = recs[1]["meta"];
+  EXPECT_EQ(recs[1]["type"], "outcome");
+  EXPECT_EQ(out["intent_seq"], 1);
+  EXPECT_EQ(out["status"], 200);
+  EXPECT_EQ(out["outcome"], "completed");
+  EXPECT_EQ(out["deployment"], "fake/fake-model-1");
+  EXPECT_EQ(out["attempts"].size(), 1u);
+  EXPECT_EQ(out["attempts"][0]["status"], 200);
+  EXPECT_EQ(out["prompt_tokens"], 5);  // what the fake reported
+  EXPECT_EQ(out["completion_tokens"], 2);
+  EXPECT_EQ(out["usage_estimated"], false);
+  EXPECT_TRUE(recs[1]["content"].is_null());  // content_logging: none
+  EXPECT_EQ(recs[3]["type"], "outcome");
+  EXPECT_EQ(recs[3]["meta"]["outcome"], "completed");
+  EXPECT_EQ(recs[4]["type"], "rejected");
+  EXPECT_EQ(recs[4]["key_id"], KeyId(narrow));
+  EXPECT_EQ(recs[4]["meta"]["status"], 403);
+  EXPECT_EQ(recs[4]["meta"]["error"], "model_not_allowed");
+  // No key, no content: the prompt "hello" appears in no record.
+  for (const auto& rec : recs) EXPECT_EQ(rec.dump().find("hello"), std::string::npos);
+  audit::VerifyReport v = VerifyGateway(gw);
+  EXPECT_TRUE(v.ok()) << v.problems[0];
+}
+
+TEST(AuditIntegrationTest, RequiredAuditFailsClosedOnAFailingDisk) {
+  FakeProvider fake;
+  auto [fs, env] = FailingFileSystem::Make();
+  AppOptions options;
+  options.audit_env = env;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()), "", "", {{"audited", "audit: required\n"}},
+                      options);
+  std::string audited = gw.CreateKey("audited");
+  ASSERT_EQ(gw.PostAs(audited, "/v1/chat/completions", Chat("hi")).status, 200);
+  ASSERT_EQ(fake.requests().size(), 1u);
+
+  fs->failing = true;
+  HttpResult refused = gw.PostAs(audited, "/v1/chat/completions", Chat("hi"));
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.json()["error"]["code"], "audit_unavailable");
+  StreamingCall stream(gw.port(), "/v1/chat/completions", Dump(Chat("hi", true)),
+                       GatewayUnderTest::AuthWith(audited));
+  EXPECT_EQ(stream.status(), 503);
+  EXPECT_EQ(fake.requests().size(), 1u);  // nothing was sent upstream
+  EXPECT_EQ(Http(gw.port(), "GET", "/readyz").status, 503);
+  // best_effort keeps serving (and says so in the log).
+  EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("hi")).status, 200);
+  EXPECT_EQ(fake.requests().size(), 2u);
+
+  fs->failing = false;
+  HttpResult ready = Http(gw.port(), "GET", "/readyz");
+  EXPECT_EQ(ready.status, 200) << ready.body;
+  Status recovered = gw.app().audit()->Recover();
+  EXPECT_TRUE(recovered.ok()) << recovered.error().message;
+  EXPECT_EQ(gw.PostAs(audited, "/v1/chat/completions", Chat("hi")).status, 200);
+  EXPECT_EQ(fake.requests().size(), 3u);
+  audit::VerifyReport v = VerifyGateway(gw);
+  EXPECT_TRUE(v.ok()) << v.problems[0];
+  EXPECT_NE(gw.ReadLog().find("audit_write_failed"), std::string::npos);
+}
+
+TEST(AuditIntegrationTest, ContentIsLoggedOnlyWhenThePolicySaysAndNeverUnderZeroRetention) {
+  FakeProvider fake;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url(), "chat-alias", "fake-model-1",
+                                      "    zero_retention: true\n"),
+                      "", "",
+                      {{"zr", "zero_retention: true\n"},
+                       {"full", "content_logging: full\nretention: { content_days: 30 }\n"}});
+  std::string zr = gw.CreateKey("zr"), full = gw.CreateKey("full");
+  ASSERT_EQ(gw.PostAs(zr, "/v1/chat/completions", Chat("zr " + kCanary)).status, 200);
+  StreamingCall s(gw.port(), "/v1/chat/completions", Dump(Chat("zr " + kCanary, true)),
+                  GatewayUnderTest::AuthWith(zr));
+  s.ReadAll();
+  ASSERT_EQ(fake.requests().size(), 2u);
+  // Zero retention: the canary is in no record, decrypted or not, and in no file.
+  for (const auto& rec : Records(gw)) EXPECT_EQ(rec.dump().find(kCanary), std::string::npos) << rec.dump();
+  // The positive control: the same prompt under content_logging: full is in the decrypted
+  // record (request and answer), and still in no file as plaintext.
+  ASSERT_EQ(gw.PostAs(full, "/v1/chat/completions", Chat("full " + kCanary)).status, 200);
+  std::vector<Json> recs = Records(gw);
+  const Json& intent = recs[recs.size() - 2];
+  EXPECT_EQ(intent["content"]["request"]["messages"][0]["content"], "full " + kCanary);
+  EXPECT_EQ(recs.back()["content"]["response"]["choices"][0]["message"]["content"], "fake answer");
+  gw.ReadLog();  // stops the server; the access log is part of what is searched
+  EXPECT_TRUE(FilesContaining(gw.dir().path(), kCanary).empty());
+}
+
+TEST(AuditIntegrationTest, ForgetShredsAKeysRecordsAndLeavesTheChainVerifiable) {
+  FakeProvider fake;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()), "", "",
+                      {{"full", "content_logging: full\nretention: { content_days: 30 }\n"}});
+  std::string full = gw.CreateKey("full");
+  ASSERT_EQ(gw.PostAs(full, "/v1/chat/completions", Chat(kCanary)).status, 200);
+  ASSERT_EQ(gw.Post("/v1/chat/completions", Chat("someone else")).status, 200);
+  auto master = audit::MasterKey::Load(gw.dir().path() + "/data/audit-master.key");
+  audit::Decryptor d(gw.app().audit()->reader(), *master);
+  auto raw_key = d.UnwrapDataKey(KeyId(full));
+  ASSERT_TRUE(raw_key.ok());
+  const std::string key_bytes = raw_key->Reveal();
+  gw.ReadLog();
+  ASSERT_TRUE(gw.app().audit()->Forget(KeyId(full), "test").ok());
+
+  EXPECT_TRUE(FilesContaining(gw.dir().path(), key_bytes).empty());
+  EXPECT_TRUE(FilesContaining(gw.dir().path(), kCanary).empty());
+  std::vector<Json> recs = Records(gw);
+  size_t erased = 0, readable = 0;
+  for (const auto& rec : recs) {
+    if (rec["key_id"] == KeyId(full)) {
+      EXPECT_EQ(rec["meta_state"], "erased (key forgotten)");
+      ++erased;
+    } else if (rec["type"] != "erasure") {
+      EXPECT_EQ(rec["meta_state"], "ok");
+      ++readable;
+    }
+  }
+  EXPECT_EQ(erased, 2u);
+  EXPECT_EQ(readable, 2u);
+  EXPECT_EQ(recs.back()["type"], "erasure");
+  audit::VerifyReport v = VerifyGateway(gw);
+  EXPECT_TRUE(v.ok()) << v.problems[0];
+  EXPECT_EQ(v.erasures, 1u);
+}
+
+}  // namespace
+}  // namespace warden::testing
