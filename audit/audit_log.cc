@@ -304,6 +304,14 @@ Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
   return seq;
 }
 
+Result<uint64_t> AuditLog::AppendAdmin(const std::string& action, Json details) {
+  Entry e;
+  e.type = RecordType::kAdmin;
+  e.meta = Json{{"action", action}};
+  for (auto& [k, v] : details.items()) e.meta[k] = std::move(v);
+  return Append(e, true);
+}
+
 Status AuditLog::Sync(uint64_t seq) {
   std::unique_lock<std::mutex> lk(sync_mu_);
   while (synced_seq_ < seq) {

@@ -78,6 +78,9 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   Result<uint64_t> Append(const Entry& entry, bool durable);
+  // An administrative action (key created, revoked, rotated, …) as a durable record under the
+  // system data key: {"action": action, ...details}. Never put a secret in `details`.
+  Result<uint64_t> AppendAdmin(const std::string& action, Json details);
   // Returns once every record up to `seq` is fsynced.
   Status Sync(uint64_t seq);
   // Signs the current chain head (a no-op returning seq/hash only when nothing is new).

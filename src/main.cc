@@ -133,6 +133,22 @@ int Serve(const Args& a) {
   return 0;
 }
 
+// Key actions from the command line are audit records too (the gateway is stopped: the CLI
+// holds the stores). A failure is reported, not fatal: the key action itself has happened.
+void RecordKeyAction(const Config& config, const std::string& action, const std::string& key_id,
+                     const std::string& previous = "") {
+  if (!config.audit.enabled) return;
+  auto log = warden::OpenAuditLog(config);
+  warden::Status s = log ? warden::Status::Ok() : warden::Status(log.error());
+  if (log) {
+    warden::Json details{{"key_id", key_id}, {"actor", "cli"}};
+    if (!previous.empty()) details["previous"] = previous;
+    auto seq = (*log)->AppendAdmin(action, std::move(details));
+    if (!seq) s = seq.error();
+  }
+  if (!s) std::cerr << "warden: warning: the audit record of this action was not written: " << s.error().message << "\n";
+}
+
 int Keys(const Args& a) {
   if (a.positional.empty()) {
     std::cerr << kUsage;
@@ -187,6 +203,7 @@ int Keys(const Args& a) {
               << (created->record.expires_at ? ", expires " + FormatTime(created->record.expires_at) : "")
               << "). It is shown once; store it now, Warden keeps only a hash:\n";
     std::cout << created->key.Reveal() << std::endl;
+    RecordKeyAction(*loaded.config, "key_created", created->record.id);
     return 0;
   }
   if (sub == "list") {
@@ -221,6 +238,7 @@ int Keys(const Args& a) {
       return 1;
     }
     std::cerr << "Revoked key " << revoked->id << " (" << revoked->name << ")\n";
+    RecordKeyAction(*loaded.config, "key_revoked", revoked->id);
     return 0;
   }
   if (sub == "rotate") {
@@ -241,6 +259,7 @@ int Keys(const Args& a) {
     std::cerr << "Rotated to key " << rotated->record.id << "; the old key stays valid for "
               << Opt(a, "grace", "24h") << ". The new key is shown once:\n";
     std::cout << rotated->key.Reveal() << std::endl;
+    RecordKeyAction(*loaded.config, "key_rotated", rotated->record.id, a.positional[1]);
     return 0;
   }
   std::cerr << "warden: unknown keys command '" << sub << "'\n" << kUsage;

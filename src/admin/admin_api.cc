@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "common/json.h"
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -45,18 +46,21 @@ struct AdminApi::Reply {
   Json body;
   std::string action;  // for the admin log line; empty = read-only
   std::string key_id;
+  bool recorded = false;  // the action wrote its own audit record (purge, forget)
   Reply() = default;
   Reply(int s, Json b) : status(s), body(std::move(b)) {}
   Reply(const Error& e) : status(e.status), body(ErrorJson(e)) {}  // NOLINT: implicit by design
 };
 
 AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
-                   KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter)
+                   KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
+                   audit::AuditLog* audit)
     : config_(std::move(config)),
       policies_(std::move(policies)),
       keys_(keys),
       spend_(spend),
       rate_limiter_(rate_limiter),
+      audit_(audit),
       token_hash_(TokenHash(config_->admin.token.Reveal())) {}
 
 void AdminApi::Handle(ClientExchange& client) noexcept {
@@ -71,6 +75,12 @@ void AdminApi::Handle(ClientExchange& client) noexcept {
     // A body this API did not read (an error, or a GET with a body) must not be taken for the
     // next request on the connection.
     if (client.has_body() && (reply.status >= 400 || client.method() != "POST")) client.CloseAfterResponse();
+    if (audit_ && !reply.action.empty() && !reply.recorded) {
+      auto seq = audit_->AppendAdmin(reply.action, {{"key_id", reply.key_id},
+                                                    {"actor", "admin_api"},
+                                                    {"client", client.client_address()}});
+      if (!seq) log::Warn("audit_write_failed", {{"action", reply.action}, {"error", seq.error().code}});
+    }
     std::string text = Dump(reply.body);
     client.Send(reply.status, "application/json", text);
     log::Fields f;
@@ -112,6 +122,31 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     Json list = Json::array();
     for (const auto& name : policies_->Names()) list.push_back(PolicyJson(*policies_->Find(name)));
     return Reply(200, {{"object", "list"}, {"data", list}});
+  }
+  if (path == "/admin/audit" || path == "/admin/audit/purge") {
+    if (!audit_) return Error::NotFound("The audit store is disabled in the configuration.", "audit_disabled");
+    if (path == "/admin/audit") {
+      if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/audit.");
+      return Reply(200, {{"healthy", audit_->Healthy()},
+                         {"last_seq", audit_->last_seq()},
+                         {"master_key_id", audit_->master_key_id()},
+                         {"public_key", ToHex(audit_->public_key())}});
+    }
+    if (method != "POST") return Error::MethodNotAllowed("Use POST on /admin/audit/purge.");
+    int64_t before = now;
+    if (body.contains("before")) {
+      auto t = body["before"].is_string() ? cli::ParseTime(body["before"].get<std::string>()) : std::nullopt;
+      if (!t) return Error::BadRequest("before must be a date YYYY-MM-DD", "before");
+      before = std::min(*t, now);  // never ahead of today: retention is counted to the day
+    }
+    auto rep = audit_->Purge(audit::DayOf(before * 1000), "admin_api");
+    if (!rep) return rep.error();
+    Reply r(200, {{"content_removed", rep->content_removed},
+                  {"meta_removed", rep->meta_removed},
+                  {"purge_seq", rep->purge_seq}});
+    r.action = "audit_purged";
+    r.recorded = true;
+    return r;
   }
   if (path == "/admin/keys") {
     if (method == "GET") {
@@ -172,6 +207,15 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
       Reply r(200, KeyJson(*revoked, now));
       r.action = "key_revoked";
       r.key_id = id;
+      return r;
+    }
+    if (verb == "forget") {
+      if (!audit_) return Error::NotFound("The audit store is disabled in the configuration.", "audit_disabled");
+      if (Status st = audit_->Forget(id, "admin_api"); !st) return st.error();
+      Reply r(200, {{"key_id", id}, {"forgotten", true}});
+      r.action = "audit_key_forgotten";
+      r.key_id = id;
+      r.recorded = true;
       return r;
     }
     if (verb == "rotate") {

@@ -6,15 +6,20 @@
 //   POST /admin/keys/{id}/revoke     takes effect on the very next request (keys are not cached)
 //   POST /admin/keys/{id}/rotate     {"grace_seconds"?: 86400} → the successor key, once
 //   GET  /admin/policies             loaded policies with their hashes
+//   GET  /admin/audit                the audit store: health, last sequence, key ids, public key
+//   POST /admin/audit/purge          {"before"?: "YYYY-MM-DD"} remove payloads past retention
+//   POST /admin/keys/{id}/forget     crypto-shred the key's audit records (GDPR Art. 17)
 //
 // Contract: every request must carry `Authorization: Bearer <admin token>`, compared in constant
 // time; without a configured token the listener is not started at all. Every action is written
-// as a structured `admin` log line (no key, no token). Errors are OpenAI-shaped like the client
+// as a structured `admin` log line (no key, no token) and, with an audit log, as a durable
+// `admin` audit record written before the answer goes out. Errors are OpenAI-shaped like the client
 // API. Thread-safe; borrowed objects must outlive it.
 #pragma once
 
 #include <memory>
 
+#include "audit/audit_log.h"
 #include "config/config.h"
 #include "gateway/client_exchange.h"
 #include "keys/key_store.h"
@@ -27,7 +32,8 @@ namespace warden {
 class AdminApi : public RequestHandler {
  public:
   AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
-           KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter);
+           KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
+           audit::AuditLog* audit = nullptr);
   void Handle(ClientExchange& client) noexcept override;
 
  private:
@@ -39,6 +45,7 @@ class AdminApi : public RequestHandler {
   KeyStore* keys_;
   SpendLedger* spend_;
   RateLimiter* rate_limiter_;
+  audit::AuditLog* audit_;  // null = audit disabled
   std::string token_hash_;  // BLAKE2b of the token: compared in constant time, any length
 };
 

@@ -16,6 +16,19 @@ Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
   return handle;
 }
 
+Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const Config& c, std::shared_ptr<rocksdb::Env> env) {
+  audit::AuditOptions ao;
+  ao.dir = c.audit.dir;
+  ao.master_key_file = c.audit.master_key_file;
+  ao.signing_key_file = c.audit.signing_key_file;
+  ao.checkpoint_file = c.audit.checkpoint_file;
+  ao.checkpoint_every_records = static_cast<uint64_t>(c.audit.checkpoint_every_records);
+  ao.checkpoint_every_ms = c.audit.checkpoint_every_ms;
+  ao.env = std::move(env);
+  ao.warn = [](const std::string& message) { log::Warn("audit_key_created", {{"message", message}}); };
+  return audit::AuditLog::Open(ao);
+}
+
 Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions& options) {
   std::unique_ptr<App> app(new App());
   app->config_ = loaded.config;
@@ -35,16 +48,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });
   app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
   if (c.audit.enabled) {
-    audit::AuditOptions ao;
-    ao.dir = c.audit.dir;
-    ao.master_key_file = c.audit.master_key_file;
-    ao.signing_key_file = c.audit.signing_key_file;
-    ao.checkpoint_file = c.audit.checkpoint_file;
-    ao.checkpoint_every_records = static_cast<uint64_t>(c.audit.checkpoint_every_records);
-    ao.checkpoint_every_ms = c.audit.checkpoint_every_ms;
-    ao.env = options.audit_env;
-    ao.warn = [](const std::string& message) { log::Warn("audit_key_created", {{"message", message}}); };
-    auto audit = audit::AuditLog::Open(ao);
+    auto audit = OpenAuditLog(c, options.audit_env);
     if (!audit) return audit.error();
     app->audit_ = std::move(*audit);
     if (app->audit_->interrupted_at_open() > 0)
@@ -75,7 +79,8 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   app->server_ = std::make_unique<Server>(c.server, app->gateway_.get());
   if (c.admin.enabled()) {
     app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->handle_.keys.get(),
-                                             app->spend_.get(), app->rate_limiter_.get());
+                                             app->spend_.get(), app->rate_limiter_.get(),
+                                             app->audit_.get());
     ServerConfig admin = c.server;
     admin.host = c.admin.host;
     admin.port = c.admin.port;

@@ -32,6 +32,9 @@ struct KeyStoreHandle {
   std::unique_ptr<KeyStore> keys;
 };
 Result<KeyStoreHandle> OpenKeyStore(const Config& config);
+// The audit log described by config.audit (`env`: a test seam for filesystem faults).
+Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const Config& config,
+                                                       std::shared_ptr<rocksdb::Env> env = nullptr);
 
 // Test seams; production passes none.
 struct AppOptions {

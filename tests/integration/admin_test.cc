@@ -2,6 +2,7 @@
 // in its log lines.
 #include <gtest/gtest.h>
 
+#include "audit/reader.h"
 #include "support/fake_provider.h"
 #include "support/harness.h"
 
@@ -85,6 +86,56 @@ TEST(AdminOffTest, NoTokenNoListener) {
   FakeProvider fake;
   GatewayUnderTest gw(OneProviderYaml(fake.base_url()));
   EXPECT_EQ(gw.app().admin_port(), 0);
+}
+
+}  // namespace
+}  // namespace warden::testing
+
+namespace warden::testing {
+namespace {
+
+// Admin actions are audit records; purge and forget run through the admin API while the
+// gateway serves (the tool cannot open the store then).
+TEST_F(AdminTest, AdminActionsAreAuditedAndAuditIsManagedOverTheApi) {
+  HttpResult created = Admin("POST", "/admin/keys", {{"name", "svc"}});
+  ASSERT_EQ(created.status, 201);
+  const std::string id = created.json()["record"]["id"];
+  ASSERT_EQ(Admin("POST", "/admin/keys/" + id + "/revoke").status, 200);
+  HttpResult status = Admin("GET", "/admin/audit");
+  ASSERT_EQ(status.status, 200);
+  EXPECT_EQ(status.json()["healthy"], true);
+  EXPECT_EQ(status.json()["public_key"].get<std::string>().size(), 64u);
+
+  auto master = audit::MasterKey::Load(gw_.dir().path() + "/data/audit-master.key");
+  ASSERT_TRUE(master.ok());
+  audit::AuditReader& reader = gw_.app().audit()->reader();
+  audit::Decryptor d(reader, *master);
+  std::vector<std::string> actions;
+  auto collect = [&] {
+    actions.clear();
+    (void)reader.ForEachRaw(1, [&](uint64_t, std::string_view raw) {
+      auto r = audit::Decode(raw);
+      auto o = d.Open(*r);
+      if (o.meta.contains("action")) actions.push_back(o.meta["action"].get<std::string>() + ":" +
+                                                       o.meta.value("key_id", ""));
+      return true;
+    });
+  };
+  collect();
+  EXPECT_EQ(actions, (std::vector<std::string>{"key_created:" + id, "key_revoked:" + id}));
+
+  HttpResult forgot = Admin("POST", "/admin/keys/" + id + "/forget");
+  ASSERT_EQ(forgot.status, 200) << forgot.body;
+  HttpResult purged = Admin("POST", "/admin/audit/purge", {{"before", "2020-01-01"}});
+  ASSERT_EQ(purged.status, 200) << purged.body;
+  EXPECT_EQ(purged.json()["content_removed"], 0);
+  EXPECT_EQ(Admin("POST", "/admin/audit/purge", {{"before", "yesterday"}}).status, 400);
+  collect();
+  ASSERT_EQ(actions.size(), 4u);
+  EXPECT_EQ(actions[2], "forget:" + id);
+  EXPECT_EQ(actions[3], "purge:");
+  auto pk = audit::LoadPublicKey(gw_.dir().path() + "/data/audit-signing.key.pub");
+  EXPECT_TRUE(audit::Verify(reader, *pk).ok());
 }
 
 }  // namespace
