@@ -69,7 +69,10 @@ AuditLog::~AuditLog() {
   if (cp_thread_.joinable()) cp_thread_.join();
   if (db_ && Healthy()) (void)WriteCheckpoint();
   reader_.reset();
-  if (db_) (void)db_->Close();
+  if (db_) {
+    (void)db_->FlushWAL(true);
+    (void)db_->Close();
+  }
 }
 
 Status AuditLog::LoadTail() {
@@ -299,8 +302,20 @@ Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
     }
     cp_cv_.notify_one();
   }
-  if (durable)
+  if (durable) {
     if (Status s = Sync(*seq); !s) return s.error();
+    return seq;
+  }
+  // Not durable, but out of our process: a crash of the gateway (not of the machine) keeps it.
+  rocksdb::Status s = [&] {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    return db_ ? db_->FlushWAL(false) : rocksdb::Status::IOError("audit store closed");
+  }();
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> g(mu_);
+    poisoned_ = true;
+    return Unavailable("WAL write failed: " + s.ToString());
+  }
   return seq;
 }
 
@@ -321,11 +336,13 @@ Status AuditLog::Sync(uint64_t seq) {
     }
     // Leader: one fsync covers everything written so far, for every waiting writer.
     syncing_ = true;
+    ++syncs_;
     const uint64_t target = written_seq_.load();
     lk.unlock();
     rocksdb::Status s = [&] {
       std::shared_lock<std::shared_mutex> db_lock(db_mu_);
-      return db_ ? db_->SyncWAL() : rocksdb::Status::IOError("audit store closed");
+      // One write() of everything buffered, then one fsync, for every waiting writer.
+      return db_ ? db_->FlushWAL(true) : rocksdb::Status::IOError("audit store closed");
     }();
     lk.lock();
     syncing_ = false;

@@ -99,6 +99,7 @@ class AuditLog {
   Status RotateMasterKey(MasterKey next, const std::string& actor);
 
   uint64_t last_seq() const;
+  uint64_t syncs() const { return syncs_; }  // WAL fsyncs so far (group commit: records/syncs)
   uint64_t interrupted_at_open() const { return interrupted_at_open_; }
   const std::string& public_key() const { return signing_.public_key; }
   const std::string& master_key_id() const { return master_.id; }
@@ -145,6 +146,7 @@ class AuditLog {
   bool syncing_ = false;
   uint64_t synced_seq_ = 0;
   std::atomic<uint64_t> written_seq_{0};
+  std::atomic<uint64_t> syncs_{0};
 
   std::mutex cp_mu_;
   std::condition_variable cp_cv_;

@@ -45,6 +45,10 @@ Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool c
   // No automatic resume after an I/O error: RocksDB retrying while the disk still fails turns
   // the error into one only a restart clears. AuditLog resumes itself once a probe write works.
   o.max_bgerror_resume_count = 0;
+  // WAL bytes stay in RocksDB's buffer until AuditLog flushes them: a durable append costs no
+  // write() of its own — the group-commit leader writes the whole group and fsyncs once — and
+  // appends are not stalled behind an fsync in progress on the same file.
+  o.manual_wal_flush = true;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(o, dir, &db)
                                 : rocksdb::DB::Open(o, dir, &db);
@@ -164,7 +168,7 @@ Result<std::set<std::string>> AuditReader::ForgottenKeys() const {
   return out;
 }
 
-VerifyReport Verify(const AuditReader& reader, std::string_view public_key,
+VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
                     const std::vector<Checkpoint>& external,
                     const std::function<void(uint64_t)>& progress) {
   VerifyReport rep;

@@ -44,21 +44,31 @@ struct WrappedDataKey {
 std::string EncodeWrappedDataKey(const WrappedDataKey& k);
 Result<WrappedDataKey> DecodeWrappedDataKey(std::string_view bytes);
 
-class AuditReader {
+// What Verify reads: records in sequence order and the stored checkpoints. AuditReader is the
+// real one; the fuzzer feeds an in-memory one.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  // Every record from `from_seq` on, in key order: (key's seq, raw value). Stops when fn → false.
+  virtual Status ForEachRaw(uint64_t from_seq,
+                            const std::function<bool(uint64_t seq, std::string_view raw)>& fn) const = 0;
+  virtual Result<std::vector<Checkpoint>> Checkpoints() const = 0;
+};
+
+class AuditReader : public RecordSource {
  public:
   static Result<std::unique_ptr<AuditReader>> OpenReadOnly(const std::string& dir);
   explicit AuditReader(rocksdb::DB* borrowed);  // over a database someone else owns
-  ~AuditReader();
+  ~AuditReader() override;
   // Points a borrowed reader at a reopened database (AuditLog after a failure).
   void Rebind(rocksdb::DB* db) { db_ = db; }
   AuditReader(const AuditReader&) = delete;
   AuditReader& operator=(const AuditReader&) = delete;
 
-  // Every record from `from_seq` on, in key order: (key's seq, raw value). Stops when fn → false.
   Status ForEachRaw(uint64_t from_seq,
-                    const std::function<bool(uint64_t seq, std::string_view raw)>& fn) const;
+                    const std::function<bool(uint64_t seq, std::string_view raw)>& fn) const override;
   Result<std::optional<Record>> Get(uint64_t seq) const;
-  Result<std::vector<Checkpoint>> Checkpoints() const;
+  Result<std::vector<Checkpoint>> Checkpoints() const override;
   Result<std::optional<WrappedDataKey>> DataKey(const std::string& key_id) const;
   // Key ids named by erasure records.
   Result<std::set<std::string>> ForgottenKeys() const;
@@ -87,7 +97,7 @@ struct VerifyReport {
 // each link to the previous record, and every checkpoint (the store's and `external` ones, e.g.
 // the shipped checkpoint file) signed and matching the chain. `progress` is called every 100000
 // records.
-VerifyReport Verify(const AuditReader& reader, std::string_view public_key,
+VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
                     const std::vector<Checkpoint>& external = {},
                     const std::function<void(uint64_t seq)>& progress = {});
 

@@ -2,7 +2,9 @@
 # One-command benchmark: the same small chat request
 #   (a) straight at a fast fake provider (nginx answering a canned completion),
 #   (b) through one nginx proxy_pass hop with upstream keep-alive (the reference hop),
-#   (c) through Warden (auth, JSON parse, alias rewrite, pooled upstream, access log),
+#   (c) through Warden (auth, JSON parse, alias rewrite, pooled upstream, access log, audit
+#       records), with a key under `audit: required` and against a second Warden with the
+#       audit store off (the audit's cost),
 # closed loop at 32 connections, a paced light-load run, and time to first SSE chunk.
 # Prints requests/s, p50/p90/p99, latency added over (a), and Warden's ratios to nginx.
 #
@@ -22,6 +24,7 @@ T=$(mktemp -d)
 cleanup() {
   [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null || true
   [ -n "${WPID:-}" ] && kill "$WPID" 2>/dev/null || true
+  [ -n "${NPID:-}" ] && kill "$NPID" 2>/dev/null || true
   rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
@@ -73,6 +76,7 @@ nginx -p "$T" -c "$T/nginx.conf" -g 'daemon on;' 2>"$T/nginx.err" || { cat "$T/n
 mkdir -p "$T/policies"
 printf 'name: default\n' > "$T/policies/default.yaml"
 printf 'name: development\n' > "$T/policies/development.yaml"
+printf 'name: audited\naudit: required\n' > "$T/policies/audited.yaml"
 cat > "$T/policies/limited.yaml" <<'POLICY'
 name: limited
 models: ["gpt-*"]
@@ -97,7 +101,12 @@ models:
   - alias: gpt-4o-mini
     deployments: [ { provider: fake, model: bench-model-1 } ]
 YAML
+# The same gateway with the audit store switched off: the baseline for the audit's cost.
+sed -e "s|data_dir: $T/data|data_dir: $T/data-noaudit\naudit: { enabled: false }|" \
+    -e "s|access_log: $T/warden.log|access_log: $T/warden-noaudit.log|" "$T/warden.yaml" > "$T/warden-noaudit.yaml"
 KEY=$(build/src/warden keys create --name bench --policy development --config "$T/warden.yaml" 2>/dev/null)
+AKEY=$(build/src/warden keys create --name bench-audited --policy audited --config "$T/warden.yaml" 2>/dev/null)
+NKEY=$(build/src/warden keys create --name bench --policy development --config "$T/warden-noaudit.yaml" 2>/dev/null)
 PKEY=$(build/src/warden keys create --name bench-policy --policy limited --config "$T/warden.yaml" 2>/dev/null)
 build/src/warden serve --config "$T/warden.yaml" 2>>"$T/warden.err" &
 WPID=$!
@@ -108,6 +117,15 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$WARDEN" ] || { echo "warden did not start" >&2; cat "$T/warden.err" >&2; exit 1; }
+build/src/warden serve --config "$T/warden-noaudit.yaml" 2>>"$T/warden.err" &
+NPID=$!
+NOAUDIT=""
+for _ in $(seq 1 100); do
+  NOAUDIT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/warden-noaudit.log" 2>/dev/null | head -1)
+  [ -n "$NOAUDIT" ] && break
+  sleep 0.1
+done
+[ -n "$NOAUDIT" ] || { echo "the unaudited warden did not start" >&2; cat "$T/warden.err" >&2; exit 1; }
 
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello!"}],"max_tokens":64}'
 # wrk script: POST the body; done() prints one JSON line (latencies in microseconds).
@@ -144,6 +162,10 @@ while [ "$round" -le "$ROUNDS" ]; do
     run_wrk "warden $run" "http://127.0.0.1:$WARDEN/v1/chat/completions" "$conns" "$pace" >> "$T/results"
     BENCH_KEY=$PKEY run_wrk "warden-policy $run" "http://127.0.0.1:$WARDEN/v1/chat/completions" \
       "$conns" "$pace" >> "$T/results"
+    BENCH_KEY=$AKEY run_wrk "warden-audited $run" "http://127.0.0.1:$WARDEN/v1/chat/completions" \
+      "$conns" "$pace" >> "$T/results"
+    BENCH_KEY=$NKEY run_wrk "warden-noaudit $run" "http://127.0.0.1:$NOAUDIT/v1/chat/completions" \
+      "$conns" "$pace" >> "$T/results"
   done
   round=$((round + 1))
 done
@@ -171,7 +193,7 @@ print(f"\nmedians of {len(runs[('direct', 'closed32')])} rounds")
 print(f"{'target':14} {'run':9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'added p50':>10} {'errors':>7}")
 for run in ("closed32", "paced"):
     base = rows[("direct", run)]
-    for t in ("direct", "nginx", "warden", "warden-policy"):
+    for t in ("direct", "nginx", "warden", "warden-policy", "warden-audited", "warden-noaudit"):
         r = rows[(t, run)]
         print(f"{t:14} {run:9} {r['rps']:9.0f} {ms(r['p50']):>8} {ms(r['p90']):>8} {ms(r['p99']):>8} "
               f"{ms(r['p50'] - base['p50']):>10} {int(r['errors'] + r['non2xx']):7d}")
@@ -198,9 +220,17 @@ print(f"policy overhead ('limited' vs 'development' policy, same Warden): throug
       f"{(pc['rps'] / wc['rps'] - 1) * 100:+.1f}% ({pc['rps']:.0f} vs {wc['rps']:.0f} req/s), "
       f"paced p50 {(pp['p50'] / wp['p50'] - 1) * 100:+.1f}% ({ms(pp['p50'])} vs {ms(wp['p50'])} ms); "
       f"target: under 5% extra")
+ac, ap = rows[("warden-audited", "closed32")], rows[("warden-audited", "paced")]
+nc, np_ = rows[("warden-noaudit", "closed32")], rows[("warden-noaudit", "paced")]
+print(f"audit cost ('audit: required' vs the audit store off, same build): throughput "
+      f"{ac['rps'] / nc['rps']:.2f}x ({ac['rps']:.0f} vs {nc['rps']:.0f} req/s; target >= 0.90), "
+      f"paced p50 +{ms(ap['p50'] - np_['p50'])} ms ({ms(ap['p50'])} vs {ms(np_['p50'])} ms)")
 print(f"warden peak RSS: {int(sys.argv[2]) / 1024:.1f} MB (target < 60 MB)")
 PY
 
 echo
+echo "audit appends (bench/audit_bench):"
+build/bench/audit_bench 3 32
+
 echo "redaction (all shipped rule sets, ~1 value per 500 bytes; BaselineCopy = copying the same bytes):"
 build/bench/redaction_bench --benchmark_min_time=0.2 2>/dev/null | grep -E "^BM_|^Benchmark|^-"
