@@ -192,13 +192,7 @@ Status AuditLog::TryResumeLocked() {
 Status AuditLog::Recover() {
   std::lock_guard<std::mutex> lk(mu_);
   if (!poisoned_ && BackgroundErrors() == errors_accepted_) return Status::Ok();
-  Status s = TryResumeLocked();
-  // Give RocksDB's own recovery a moment before reporting failure.
-  for (int i = 0; i < 20 && !s; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    s = TryResumeLocked();
-  }
-  return s;
+  return TryResumeLocked();  // one attempt: callers (readiness probes) must not stall appends
 }
 
 Result<const AuditLog::DataKey*> AuditLog::DataKeyFor(
@@ -230,7 +224,21 @@ Result<const AuditLog::DataKey*> AuditLog::DataKeyFor(
   return &data_keys_.emplace(key_id, std::move(dk)).first->second;
 }
 
-Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const std::vector<std::string>& deletes) {
+AuditLog::Plain AuditLog::Serialize(const Entry& entry) {
+  Plain p;
+  p.meta = Dump(entry.meta);
+  p.has_content = !entry.content.is_null();
+  if (p.has_content) p.content = Dump(entry.content);
+  return p;
+}
+
+AuditLog::Plain::~Plain() {
+  WipeString(meta);
+  WipeString(content);
+}
+
+Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const Plain& plain,
+                                        const std::vector<std::string>& deletes) {
   if (BackgroundErrors() != errors_accepted_) poisoned_ = true;
   if (poisoned_) {
     // Try to come back on our own, at most once a second.
@@ -254,18 +262,16 @@ Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const std::vector<st
   h.time_ms = Now();
   const uint32_t today = DayOf(h.time_ms);
   h.meta_expiry_day = sealed ? today + entry.meta_days : kNeverExpires;
-  h.content_expiry_day = entry.content.is_null() ? kNeverExpires : today + entry.content_days;
+  h.content_expiry_day = plain.has_content ? today + entry.content_days : kNeverExpires;
   h.key_id = key_id;
   if (dk) h.data_key_id = dk->id;
   h.prev_hash = last_hash_;
-  auto fill = [&](Payload& p, const Json& value, bool content) {
-    std::string plain = Dump(value);
-    p.bytes = dk ? Seal(dk->key, PayloadAd(h, content), plain) : plain;
-    if (dk) WipeString(plain);
+  auto fill = [&](Payload& p, const std::string& text, bool content) {
+    p.bytes = dk ? Seal(dk->key, PayloadAd(h, content), text) : text;
     p.hash = PayloadHash(p.bytes);
   };
-  fill(r.meta, entry.meta, false);
-  if (!entry.content.is_null()) fill(r.content, entry.content, true);
+  fill(r.meta, plain.meta, false);
+  if (plain.has_content) fill(r.content, plain.content, true);
 
   rocksdb::WriteBatch batch;
   batch.Put(RecordKey(h.seq), Encode(r));
@@ -290,9 +296,10 @@ Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const std::vector<st
 }
 
 Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
+  const Plain plain = Serialize(entry);  // outside the lock: it orders only what must be ordered
   Result<uint64_t> seq = [&] {
     std::lock_guard<std::mutex> lk(mu_);
-    return AppendLocked(entry, {});
+    return AppendLocked(entry, plain, {});
   }();
   if (!seq) return seq;
   if (*seq - last_checkpoint_seq_ >= options_.checkpoint_every_records) {
@@ -328,16 +335,20 @@ Result<uint64_t> AuditLog::AppendAdmin(const std::string& action, Json details) 
 }
 
 Status AuditLog::Sync(uint64_t seq) {
+  // Group commit without a thundering herd: writers covered by the sync in progress wait on that
+  // round's condition variable; writers that arrived too late for it wait on the next round's,
+  // and only one of them is woken to lead it — its sync then covers the others.
   std::unique_lock<std::mutex> lk(sync_mu_);
   while (synced_seq_ < seq) {
     if (syncing_) {
-      sync_cv_.wait(lk);
+      const bool covered = seq <= sync_target_;
+      round_cv_[(sync_round_ + (covered ? 0 : 1)) % 2].wait(lk);
       continue;
     }
-    // Leader: one fsync covers everything written so far, for every waiting writer.
     syncing_ = true;
     ++syncs_;
-    const uint64_t target = written_seq_.load();
+    const uint64_t round = ++sync_round_;
+    const uint64_t target = sync_target_ = written_seq_.load();
     lk.unlock();
     rocksdb::Status s = [&] {
       std::shared_lock<std::shared_mutex> db_lock(db_mu_);
@@ -347,8 +358,10 @@ Status AuditLog::Sync(uint64_t seq) {
     lk.lock();
     syncing_ = false;
     if (s.ok() && target > synced_seq_) synced_seq_ = target;
-    sync_cv_.notify_all();
+    round_cv_[round % 2].notify_all();      // everyone this sync covered (or failed for)
+    round_cv_[(round + 1) % 2].notify_one();  // the next leader, if anyone is waiting
     if (!s.ok()) {
+      lk.unlock();
       std::lock_guard<std::mutex> g(mu_);
       poisoned_ = true;
       return Unavailable("fsync failed: " + s.ToString());
@@ -486,7 +499,7 @@ Status AuditLog::Forget(const std::string& key_id, const std::string& actor) {
     e.meta = Json{{"action", "forget"}, {"key_id", key_id}, {"data_key_id", ToHex(data_key_id)},
                   {"actor", actor}};
     // The erasure record and the deletion of the wrapped key are one atomic batch.
-    seq = AppendLocked(e, {DataKeyKey(key_id)});
+    seq = AppendLocked(e, Serialize(e), {DataKeyKey(key_id)});
   }
   if (!seq) return seq.error();
   if (Status s = Sync(*seq); !s) return s;
@@ -525,7 +538,7 @@ Status AuditLog::RotateMasterKey(MasterKey next, const std::string& actor) {
     e.type = RecordType::kAdmin;
     e.meta = Json{{"action", "audit_master_key_rotated"}, {"from", old_id}, {"to", master_.id},
                   {"data_keys", n}, {"actor", actor}};
-    seq = AppendLocked(e, {});
+    seq = AppendLocked(e, Serialize(e), {});
   }
   if (!seq) return seq.error();
   if (Status s = Sync(*seq); !s) return s;

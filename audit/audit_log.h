@@ -113,8 +113,16 @@ class AuditLog {
   };
   Status LoadTail();
   Status CloseDangling();
-  // Under mu_: builds, seals and writes one record (plus `extra` puts/deletes in the same batch).
-  Result<uint64_t> AppendLocked(const Entry& entry, const std::vector<std::string>& deletes);
+  // The payloads as JSON text, made before taking mu_ (wiped on destruction).
+  struct Plain {
+    std::string meta, content;
+    bool has_content = false;
+    ~Plain();
+  };
+  static Plain Serialize(const Entry& entry);
+  // Under mu_: seals, chains and writes one record (plus `deletes` in the same batch).
+  Result<uint64_t> AppendLocked(const Entry& entry, const Plain& plain,
+                                const std::vector<std::string>& deletes);
   Result<const DataKey*> DataKeyFor(const std::string& key_id, std::vector<std::pair<std::string, std::string>>& puts);
   Status Shred();
   uint64_t BackgroundErrors() const;
@@ -142,7 +150,9 @@ class AuditLog {
   int64_t last_recover_ms_ = 0;
 
   std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
+  std::condition_variable round_cv_[2];  // waiters of the running sync round / of the next one
+  uint64_t sync_round_ = 0;
+  uint64_t sync_target_ = 0;  // what the running round covers
   bool syncing_ = false;
   uint64_t synced_seq_ = 0;
   std::atomic<uint64_t> written_seq_{0};

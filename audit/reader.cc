@@ -49,6 +49,9 @@ Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool c
   // write() of its own — the group-commit leader writes the whole group and fsyncs once — and
   // appends are not stalled behind an fsync in progress on the same file.
   o.manual_wal_flush = true;
+  // Sealed payloads do not compress: compressing them in flushes and compactions is CPU spent
+  // for nothing.
+  o.compression = rocksdb::kNoCompression;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(o, dir, &db)
                                 : rocksdb::DB::Open(o, dir, &db);
@@ -311,11 +314,12 @@ Decryptor::State Decryptor::OpenPayload(const Record& r, const Payload& p, bool 
     if (it == keys_.end()) {
       std::string id;
       auto key = UnwrapDataKey(r.header.key_id, &id);
-      std::optional<Secret> entry;
-      if (key) entry = Secret(id + key->Reveal());  // data key id (16 bytes) || key
+      std::optional<CachedKey> entry;
+      if (key) entry = CachedKey{id, std::move(*key)};
       it = keys_.emplace(r.header.key_id, std::move(entry)).first;
     }
-    const bool same_key = it->second && it->second->Reveal().compare(0, kDataKeyIdBytes, r.header.data_key_id) == 0;
+    // A different data key id: the key was forgotten (and a new one made for later records).
+    const bool same_key = it->second && it->second->id == r.header.data_key_id;
     if (!same_key) {
       if (!forgotten_) {
         auto f = reader_.ForgottenKeys();
@@ -323,8 +327,7 @@ Decryptor::State Decryptor::OpenPayload(const Record& r, const Payload& p, bool 
       }
       return forgotten_->count(r.header.key_id) ? State::kErased : State::kNoDataKey;
     }
-    Secret key(it->second->Reveal().substr(kDataKeyIdBytes));
-    auto opened = Unseal(key, PayloadAd(r.header, content), p.bytes);
+    auto opened = Unseal(it->second->key, PayloadAd(r.header, content), p.bytes);
     if (!opened) return State::kFailed;
     plain = std::move(*opened);
   }

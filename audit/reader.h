@@ -120,7 +120,11 @@ class Decryptor {
   State OpenPayload(const Record& r, const Payload& p, bool content, Json& out);
   const AuditReader& reader_;
   const MasterKey& master_;
-  std::map<std::string, std::optional<Secret>> keys_;  // key_id → data key (nullopt: none)
+  struct CachedKey {
+    std::string id;  // data key id
+    Secret key;
+  };
+  std::map<std::string, std::optional<CachedKey>> keys_;  // key_id → data key (nullopt: none)
   std::optional<std::set<std::string>> forgotten_;
 };
 const char* StateName(Decryptor::State s);

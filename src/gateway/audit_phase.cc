@@ -59,7 +59,7 @@ Status AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
   if (LogsContent(*ctx.policy)) {
     e.content = Json{{"request", ctx.logged_request.is_null() ? ctx.body : ctx.logged_request},
                      {"logging", ContentLoggingName(ctx.policy->content_logging)}};
-    ctx.log_response = true;
+    ctx.log_response = ctx.endpoint == Endpoint::kChatCompletions;  // not embedding vectors
     ctx.log_restored = ctx.policy->content_logging == ContentLogging::kFull;
   }
   e.request_id = ctx.request_id;

@@ -72,6 +72,9 @@ class Gateway {
       if (std::regex_search(fresh, m, listening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
     }
   }
+  ~Gateway() {
+    if (pid_ > 0) Signal(SIGKILL);  // a failed assertion must not leave a server running
+  }
   uint16_t port() const { return port_; }
   void Kill() { Signal(SIGKILL); }
   void Stop() { Signal(SIGTERM); }
@@ -81,6 +84,7 @@ class Gateway {
     kill(pid_, sig);
     int status = 0;
     waitpid(pid_, &status, 0);
+    pid_ = -1;
   }
   std::string log_;
   pid_t pid_ = -1;
