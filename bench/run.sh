@@ -108,24 +108,23 @@ KEY=$(build/src/warden keys create --name bench --policy development --config "$
 AKEY=$(build/src/warden keys create --name bench-audited --policy audited --config "$T/warden.yaml" 2>/dev/null)
 NKEY=$(build/src/warden keys create --name bench --policy development --config "$T/warden-noaudit.yaml" 2>/dev/null)
 PKEY=$(build/src/warden keys create --name bench-policy --policy limited --config "$T/warden.yaml" 2>/dev/null)
+# listening_port LOG: the port a `warden serve` logs once it listens (waits up to 10 s).
+listening_port() {
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$1" 2>/dev/null | head -1)
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    sleep 0.1
+  done
+  echo "warden did not start ($1)" >&2
+  cat "$T/warden.err" >&2
+  return 1
+}
 build/src/warden serve --config "$T/warden.yaml" 2>>"$T/warden.err" &
 WPID=$!
-WARDEN=""
-for _ in $(seq 1 100); do
-  WARDEN=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/warden.log" 2>/dev/null | head -1)
-  [ -n "$WARDEN" ] && break
-  sleep 0.1
-done
-[ -n "$WARDEN" ] || { echo "warden did not start" >&2; cat "$T/warden.err" >&2; exit 1; }
+WARDEN=$(listening_port "$T/warden.log")
 build/src/warden serve --config "$T/warden-noaudit.yaml" 2>>"$T/warden.err" &
 NPID=$!
-NOAUDIT=""
-for _ in $(seq 1 100); do
-  NOAUDIT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/warden-noaudit.log" 2>/dev/null | head -1)
-  [ -n "$NOAUDIT" ] && break
-  sleep 0.1
-done
-[ -n "$NOAUDIT" ] || { echo "the unaudited warden did not start" >&2; cat "$T/warden.err" >&2; exit 1; }
+NOAUDIT=$(listening_port "$T/warden-noaudit.log")
 
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello!"}],"max_tokens":64}'
 # wrk script: POST the body; done() prints one JSON line (latencies in microseconds).

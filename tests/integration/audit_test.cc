@@ -26,17 +26,6 @@ std::string KeyId(const std::string& key) {  // wdn_<env>_<id>_<secret>
   return key.substr(a + 1, key.find('_', a + 1) - a - 1);
 }
 
-std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
-  std::vector<std::string> hits;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(needle) != std::string::npos) hits.push_back(e.path().string());
-  }
-  return hits;
-}
 
 // Every record of the gateway's audit log, opened with its master key.
 std::vector<Json> Records(GatewayUnderTest& gw) {

@@ -15,13 +15,6 @@ namespace {
 
 const std::string kProviderKey = "sk-PLANTED-provider-7f3a9c1e5b2d4f60";
 
-std::string Slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(SecretsTest, PlantedKeysAppearNowhere) {
   int mode = 0;
   FakeProvider fake([&](const FakeRequest& r, Poco::Net::HTTPServerResponse& resp) {
@@ -80,10 +73,7 @@ TEST(SecretsTest, PlantedKeysAppearNowhere) {
   for (const std::string& planted : {kProviderKey, std::string("PLANTED"), client_key,
                                      client_secret_part, wrong_key}) {
     EXPECT_EQ(log.find(planted), std::string::npos) << "log contains a planted secret";
-    for (const auto& e : std::filesystem::recursive_directory_iterator(gw.dir().path() + "/data")) {
-      if (!e.is_regular_file()) continue;
-      EXPECT_EQ(Slurp(e.path()).find(planted), std::string::npos) << e.path();
-    }
+    EXPECT_EQ(FilesContaining(gw.dir().path() + "/data", planted), std::vector<std::string>());
   }
 }
 

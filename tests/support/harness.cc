@@ -62,6 +62,18 @@ void SendRequest(Poco::Net::HTTPClientSession& s, const std::string& method, con
 }
 }  // namespace
 
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
+  std::vector<std::string> hits;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find(needle) != std::string::npos) hits.push_back(e.path().string());
+  }
+  return hits;
+}
+
 HttpResult Http(uint16_t port, const std::string& method, const std::string& path,
                 const std::string& body, const Headers& headers) {
   Poco::Net::HTTPClientSession s("127.0.0.1", port);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/json.h"
 #include "server/app.h"
@@ -25,6 +26,10 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Every regular file under `dir` (recursively) whose bytes contain `needle`: tests search the
+// data directory and logs for planted secrets and canaries with it.
+std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle);
 
 struct HttpResult {
   int status = 0;

@@ -20,18 +20,6 @@ namespace {
 
 constexpr int64_t kDayMs = 86400000;
 
-// Every file under `dir` (recursively) that contains `needle`.
-std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
-  std::vector<std::string> hits;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(needle) != std::string::npos) hits.push_back(e.path().string());
-  }
-  return hits;
-}
 
 class AuditTest : public ::testing::Test {
  protected:
@@ -112,7 +100,7 @@ TEST_F(AuditTest, RoundTripSealedChainedAndSigned) {
   EXPECT_EQ(rep.records, 10u);
   EXPECT_EQ(rep.last_checkpoint_seq, 10u);
   // Payloads are sealed: the plaintext is nowhere in the files, yet the master key opens them.
-  EXPECT_TRUE(FilesContaining(dir_.path() + "/audit", "req_7").empty());
+  EXPECT_TRUE(testing::FilesContaining(dir_.path() + "/audit", "req_7").empty());
   auto reader = AuditReader::OpenReadOnly(dir_.path() + "/audit");
   auto master = MasterKey::Load(dir_.path() + "/master.key");
   ASSERT_TRUE(master.ok());
@@ -355,9 +343,9 @@ TEST_F(AuditTest, ForgetShredsTheDataKeyButTheChainStillVerifies) {
   }
   ASSERT_TRUE(log_->Forget("victim", "test").ok());
   Close();
-  EXPECT_TRUE(FilesContaining(dir_.path() + "/audit", raw_key).empty());
-  EXPECT_TRUE(FilesContaining(dir_.path() + "/audit", wrapped).empty());
-  EXPECT_TRUE(FilesContaining(dir_.path(), "CANARY-VICTIM").empty());
+  EXPECT_TRUE(testing::FilesContaining(dir_.path() + "/audit", raw_key).empty());
+  EXPECT_TRUE(testing::FilesContaining(dir_.path() + "/audit", wrapped).empty());
+  EXPECT_TRUE(testing::FilesContaining(dir_.path(), "CANARY-VICTIM").empty());
   VerifyReport v = VerifyNow(true);
   EXPECT_TRUE(v.ok()) << v.problems[0];
   EXPECT_EQ(v.erasures, 1u);
