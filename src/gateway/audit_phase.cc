@@ -78,7 +78,10 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
     return Status::Ok();
   ctx.audit_closed = true;
   const bool opened = ctx.audit_intent_seq != 0;
-  audit::Entry e = BaseEntry(ctx, opened ? audit::RecordType::kOutcome : audit::RecordType::kRejected);
+  // Sent upstream (attempts) without an intent happens only when a best_effort intent failed:
+  // still an outcome, not a refusal.
+  const bool sent = opened || !ctx.attempts.empty();
+  audit::Entry e = BaseEntry(ctx, sent ? audit::RecordType::kOutcome : audit::RecordType::kRejected);
   e.closes = ctx.audit_intent_seq;
   if (opened) e.meta["intent_seq"] = ctx.audit_intent_seq;
   e.meta["outcome"] = OutcomeName(ctx.outcome);
@@ -96,7 +99,7 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
     if (!a.error_code.empty()) j["error"] = a.error_code;
     attempts.push_back(std::move(j));
   }
-  if (opened) {
+  if (sent) {
     e.meta["attempts"] = std::move(attempts);
     if (ctx.deployment) {
       e.meta["deployment"] = ctx.provider->name + "/" + ctx.deployment->model;

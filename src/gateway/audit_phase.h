@@ -5,8 +5,8 @@
 // safe to call with a null log (audit disabled): it then does nothing and succeeds.
 //   Intent   before anything goes upstream; opens the request (an `interrupted` outcome closes
 //            it after a crash).
-//   Close    the outcome (or, when no intent was written, a `rejected` record for a request
-//            refused by policy or limits). Synced before it returns: callers write the final
+//   Close    the outcome (or, for a request refused by policy or limits before anything was
+//            sent, a `rejected` record). Synced before it returns: callers write the final
 //            bytes of the response after it. Idempotent.
 #pragma once
 
