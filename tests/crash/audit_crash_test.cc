@@ -14,7 +14,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -63,13 +62,13 @@ class Gateway {
   Gateway(const std::string& config, const std::string& log) : log_(log) {
     const size_t before = ReadFile(log).size();
     pid_ = Spawn({WARDEN_BIN, "serve", "--config", config}, log + ".out");
-    std::regex listening("\"event\":\"listening\".*?\"port\":(\\d+)");
+    // The log line {"event":"listening",…,"port":N,…} written once the server listens.
     for (int i = 0; i < 200 && port_ == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
       std::string text = ReadFile(log);
-      std::smatch m;
-      std::string fresh = text.size() > before ? text.substr(before) : "";
-      if (std::regex_search(fresh, m, listening)) port_ = static_cast<uint16_t>(std::stoi(m[1]));
+      size_t at = text.size() > before ? text.find("\"event\":\"listening\"", before) : std::string::npos;
+      size_t p = at == std::string::npos ? at : text.find("\"port\":", at);
+      if (p != std::string::npos) port_ = static_cast<uint16_t>(std::atoi(text.c_str() + p + 7));
     }
   }
   ~Gateway() {
