@@ -18,6 +18,9 @@ std::optional<std::string> FromHex(std::string_view hex);
 // BLAKE2b of `data`, `out_len` bytes (16 to 64), keyed with `key` when it is not empty.
 std::string Blake2b(std::string_view data, size_t out_len = 32, std::string_view key = {});
 std::string RandomBytes(size_t n);
+// Percent-encodes every byte but RFC 3986's unreserved characters (for a URL path segment or a
+// query value built from configuration).
+std::string UrlEncode(std::string_view text);
 // A fresh request id: "req_" + 24 hex characters (96 random bits).
 std::string NewRequestId();
 // Unix time in seconds / a monotonic clock in nanoseconds.

@@ -21,7 +21,20 @@ std::string ConfigProblem::ToString() const {
 const char* ProviderKindName(ProviderKind kind) {
   switch (kind) {
     case ProviderKind::kOpenAI: return "openai";
+    case ProviderKind::kAzure: return "azure";
+    case ProviderKind::kAnthropic: return "anthropic";
+    case ProviderKind::kGemini: return "gemini";
     case ProviderKind::kEcho: return "echo";
+  }
+  return "?";
+}
+
+const char* RoutingStrategyName(RoutingStrategy strategy) {
+  switch (strategy) {
+    case RoutingStrategy::kPriority: return "priority";
+    case RoutingStrategy::kWeighted: return "weighted";
+    case RoutingStrategy::kLowestLatency: return "lowest_latency";
+    case RoutingStrategy::kLowestCost: return "lowest_cost";
   }
   return "?";
 }
@@ -130,16 +143,85 @@ class Parser : public YamlReader {
   void ParseUpstream(const YAML::Node& n, UpstreamConfig& u) {
     if (!ExpectMap(n, "upstream")) return;
     CheckKeys(n, "upstream",
-              {"connect_timeout", "first_byte_timeout", "idle_timeout",
-               "max_idle_connections_per_host", "ca_file"});
+              {"connect_timeout", "first_byte_timeout", "idle_timeout", "stream_timeout",
+               "max_idle_connections_per_host", "ca_file", "proxy", "no_proxy"});
     ReadDuration(n, "connect_timeout", u.connect_timeout_ms, "upstream");
     ReadDuration(n, "first_byte_timeout", u.first_byte_timeout_ms, "upstream");
     ReadDuration(n, "idle_timeout", u.idle_timeout_ms, "upstream");
+    ReadDuration(n, "stream_timeout", u.stream_timeout_ms, "upstream");
+    if (const YAML::Node proxy = n["proxy"])
+      if (auto v = String(proxy, "upstream.proxy")) ParseProxy(proxy, *v, u);
+    if (const YAML::Node np = n["no_proxy"])
+      if (auto list = StringList(np, "upstream.no_proxy")) u.no_proxy = *list;
     ReadInt(n, "max_idle_connections_per_host", u.max_idle_connections_per_host, 0, 10000,
             "upstream");
     ReadString(n, "ca_file", u.ca_file, "upstream");
     if (!u.ca_file.empty() && !std::ifstream(u.ca_file))
       Problem(n["ca_file"], "upstream.ca_file '" + u.ca_file + "' cannot be read");
+  }
+
+  // "http://host:port" (an empty string = no proxy). The proxy sees host names (CONNECT) but
+  // never a provider credential or a prompt inside the TLS tunnel; credentials in the URL are
+  // refused so that they cannot end up in a log.
+  void ParseProxy(const YAML::Node& at, const std::string& url, UpstreamConfig& u) {
+    if (url.empty()) return;
+    ProviderConfig parsed;
+    parsed.base_url = url;
+    if (!ParseBaseUrl(at, parsed, "upstream.proxy")) return;
+    if (parsed.scheme != "http") {
+      Problem(at, "upstream.proxy must be an http:// proxy URL (https upstreams are tunnelled with CONNECT)");
+      return;
+    }
+    u.proxy_host = parsed.host;
+    u.proxy_port = parsed.port;
+  }
+
+  // Proxy settings from the environment when the file names none, as curl reads them.
+  void ProxyFromEnvironment(const YAML::Node& root, UpstreamConfig& u) {
+    if (!u.proxy_host.empty() || (root["upstream"] && root["upstream"]["proxy"])) return;
+    for (const char* name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"}) {
+      auto v = env_ ? env_(name) : std::nullopt;
+      if (!v || v->empty()) continue;
+      std::string url = v->find("://") == std::string::npos ? "http://" + *v : *v;
+      ParseProxy(root, url, u);
+      break;
+    }
+    if (!u.no_proxy.empty()) return;
+    for (const char* name : {"NO_PROXY", "no_proxy"}) {
+      auto v = env_ ? env_(name) : std::nullopt;
+      if (!v || v->empty()) continue;
+      std::string item;
+      for (char ch : *v + ",") {
+        if (ch == ',' || ch == ' ') {
+          if (!item.empty()) u.no_proxy.push_back(item);
+          item.clear();
+        } else {
+          item.push_back(ch);
+        }
+      }
+      break;
+    }
+  }
+
+  void ParseRouting(const YAML::Node& n, RoutingConfig& r) {
+    if (!ExpectMap(n, "routing")) return;
+    CheckKeys(n, "routing", {"retries_per_deployment", "max_attempts", "max_time", "backoff_initial",
+                             "backoff_max", "retry_after_max", "circuit_breaker"});
+    ReadInt(n, "retries_per_deployment", r.retries_per_deployment, 0, 10, "routing");
+    ReadInt(n, "max_attempts", r.max_attempts, 1, 50, "routing");
+    ReadDuration(n, "max_time", r.max_time_ms, "routing");
+    ReadDuration(n, "backoff_initial", r.backoff_initial_ms, "routing");
+    ReadDuration(n, "backoff_max", r.backoff_max_ms, "routing");
+    ReadDuration(n, "retry_after_max", r.retry_after_max_ms, "routing");
+    if (const YAML::Node b = n["circuit_breaker"]) {
+      if (ExpectMap(b, "routing.circuit_breaker")) {
+        CheckKeys(b, "routing.circuit_breaker", {"failures", "cooldown"});
+        ReadInt(b, "failures", r.breaker_failures, 0, 1000, "routing.circuit_breaker");
+        ReadDuration(b, "cooldown", r.breaker_cooldown_ms, "routing.circuit_breaker");
+      }
+    }
+    if (r.backoff_max_ms < r.backoff_initial_ms)
+      Problem(n, "routing.backoff_max must not be below routing.backoff_initial");
   }
 
   bool ParseBaseUrl(const YAML::Node& at, ProviderConfig& p, const std::string& where) {
@@ -250,7 +332,8 @@ class Parser : public YamlReader {
       if (!ExpectMap(pn, where)) continue;
       CheckKeys(pn, where,
                 {"name", "kind", "base_url", "api_key", "api_key_file", "region",
-                 "zero_retention", "store_field", "price"});
+                 "zero_retention", "store_field", "price", "api_version", "default_max_tokens",
+                 "stream_usage", "headers"});
       ProviderConfig p;
       ReadString(pn, "name", p.name, where);
       if (p.name.empty()) {
@@ -261,14 +344,46 @@ class Parser : public YamlReader {
       }
       std::string kind;
       ReadString(pn, "kind", kind, where);
-      if (kind == "openai") p.kind = ProviderKind::kOpenAI;
-      else if (kind == "echo") p.kind = ProviderKind::kEcho;
-      else Problem(pn["kind"] ? pn["kind"] : pn, where + ".kind must be one of: openai, echo");
+      bool known_kind = false;
+      for (ProviderKind k : {ProviderKind::kOpenAI, ProviderKind::kAzure, ProviderKind::kAnthropic,
+                             ProviderKind::kGemini, ProviderKind::kEcho}) {
+        if (kind == ProviderKindName(k)) {
+          p.kind = k;
+          known_kind = true;
+        }
+      }
+      if (!known_kind)
+        Problem(pn["kind"] ? pn["kind"] : pn,
+                where + ".kind must be one of: openai, azure, anthropic, gemini, echo");
 
+      // The public endpoints of the hosted kinds are the defaults; on-prem gateways and
+      // compatible servers set base_url.
+      if (p.kind == ProviderKind::kAnthropic) p.base_url = "https://api.anthropic.com/v1";
+      if (p.kind == ProviderKind::kGemini) p.base_url = "https://generativelanguage.googleapis.com/v1beta";
       ReadString(pn, "base_url", p.base_url, where);
-      if (p.kind == ProviderKind::kOpenAI) {
-        if (p.base_url.empty()) Problem(pn, where + " (kind openai) needs a base_url");
-        else ParseBaseUrl(pn["base_url"], p, where);
+      if (p.kind != ProviderKind::kEcho) {
+        if (p.base_url.empty()) Problem(pn, where + " (kind " + kind + ") needs a base_url");
+        else ParseBaseUrl(pn["base_url"] ? pn["base_url"] : pn, p, where);
+      }
+      if (p.kind == ProviderKind::kAzure) p.api_version = "2024-10-21";
+      if (p.kind == ProviderKind::kAnthropic) p.api_version = "2023-06-01";
+      ReadString(pn, "api_version", p.api_version, where);
+      ReadInt(pn, "default_max_tokens", p.default_max_tokens, 1, 10000000, where);
+      ReadBool(pn, "stream_usage", p.stream_usage, where);
+      if (const YAML::Node hn = pn["headers"]) {
+        if (ExpectMap(hn, where + ".headers")) {
+          for (const auto& kv : hn) {
+            std::string name = kv.first.Scalar();
+            auto value = String(kv.second, where + ".headers." + name);
+            if (!value) continue;
+            bool token = !name.empty();
+            for (char ch : name) token = token && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+            if (!token || value->find_first_of("\r\n") != std::string::npos)
+              Problem(kv.first, where + ".headers." + name + " is not a valid header");
+            else
+              p.headers.push_back({name, *value});
+          }
+        }
       }
       ReadSecret(pn, "api_key", "api_key_file", where, p.api_key);
       ReadString(pn, "region", p.region, where);
@@ -277,9 +392,10 @@ class Parser : public YamlReader {
       ReadBool(pn, "store_field", p.store_field, where);
       if (const YAML::Node price = pn["price"]) {
         if (ExpectMap(price, where + ".price")) {
-          CheckKeys(price, where + ".price", {"input_per_million", "output_per_million"});
+          CheckKeys(price, where + ".price", {"input_per_million", "output_per_million", "cached_input_per_million"});
           ReadNumber(price, "input_per_million", p.input_price_per_million, where + ".price");
           ReadNumber(price, "output_per_million", p.output_price_per_million, where + ".price");
+          ReadNumber(price, "cached_input_per_million", p.cached_input_price_per_million, where + ".price");
         }
       }
       out.push_back(std::move(p));
@@ -297,9 +413,13 @@ class Parser : public YamlReader {
       const YAML::Node mn = n[i];
       std::string where = "models[" + std::to_string(i) + "]";
       if (!ExpectMap(mn, where)) continue;
-      CheckKeys(mn, where, {"alias", "deployments"});
+      CheckKeys(mn, where, {"alias", "deployments", "strategy"});
       ModelAlias m;
       ReadString(mn, "alias", m.alias, where);
+      ReadChoice(mn, "strategy", m.strategy, where + ".strategy",
+                 {{"priority", RoutingStrategy::kPriority}, {"weighted", RoutingStrategy::kWeighted},
+                  {"lowest_latency", RoutingStrategy::kLowestLatency},
+                  {"lowest_cost", RoutingStrategy::kLowestCost}});
       if (m.alias.empty()) {
         Problem(mn, where + " needs an alias");
       } else {
@@ -316,10 +436,11 @@ class Parser : public YamlReader {
         const YAML::Node d = dn[j];
         std::string dwhere = where + ".deployments[" + std::to_string(j) + "]";
         if (!ExpectMap(d, dwhere)) continue;
-        CheckKeys(d, dwhere, {"provider", "model"});
+        CheckKeys(d, dwhere, {"provider", "model", "weight"});
         Deployment dep;
         ReadString(d, "provider", dep.provider, dwhere);
         ReadString(d, "model", dep.model, dwhere);
+        ReadInt(d, "weight", dep.weight, 0, 1000000, dwhere);
         if (dep.model.empty()) dep.model = m.alias;
         bool known = false;
         for (const auto& p : providers) known = known || p.name == dep.provider;
@@ -338,10 +459,12 @@ class Parser : public YamlReader {
       return;
     }
     CheckKeys(root, "the top level",
-              {"server", "upstream", "admin", "audit", "data_dir", "key_hash_key_file", "policies_dir",
+              {"server", "upstream", "routing", "admin", "audit", "data_dir", "key_hash_key_file", "policies_dir",
                "providers", "models"});
     if (root["server"]) ParseServer(root["server"], c.server);
     if (root["upstream"]) ParseUpstream(root["upstream"], c.upstream);
+    ProxyFromEnvironment(root, c.upstream);
+    if (root["routing"]) ParseRouting(root["routing"], c.routing);
     if (root["admin"]) ParseAdmin(root["admin"], c.admin);
     if (root["audit"]) ParseAudit(root["audit"], c.audit);
     ReadString(root, "data_dir", c.data_dir, "config");

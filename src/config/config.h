@@ -29,8 +29,15 @@ struct ConfigProblem {
   std::string ToString() const;  // "file:line:col: error: message"
 };
 
-enum class ProviderKind { kOpenAI, kEcho };
+// The wire format a provider speaks. `openai` covers every OpenAI-compatible API; quirks are
+// configuration (headers, stream_usage), not forks of the adapter.
+enum class ProviderKind { kOpenAI, kAzure, kAnthropic, kGemini, kEcho };
 const char* ProviderKindName(ProviderKind kind);
+
+struct ConfigHeader {
+  std::string name;
+  std::string value;
+};
 
 struct ProviderConfig {
   std::string name;
@@ -49,16 +56,45 @@ struct ProviderConfig {
   bool store_field = false;
   double input_price_per_million = 0;   // USD per 1M input tokens
   double output_price_per_million = 0;  // USD per 1M output tokens
+  double cached_input_price_per_million = -1;  // < 0 = same as input
+  // azure: the `api-version` query parameter; anthropic: the `anthropic-version` header.
+  std::string api_version;
+  // anthropic requires max_tokens; this is sent when the client gave none.
+  int64_t default_max_tokens = 4096;
+  // openai: ask for a usage chunk at the end of streams (`stream_options.include_usage`);
+  // off for servers that reject the field.
+  bool stream_usage = true;
+  // Extra request headers sent to this provider (e.g. an organisation or project id). Static
+  // configuration: nothing from a client request is ever copied into them.
+  std::vector<ConfigHeader> headers;
 };
 
 struct Deployment {
   std::string provider;  // ProviderConfig::name
-  std::string model;     // the model name sent upstream
+  std::string model;     // the model name sent upstream (azure: the deployment name)
+  int weight = 1;        // for the `weighted` strategy
 };
+
+// How an alias orders its deployments for each request (the order failover walks).
+enum class RoutingStrategy { kPriority, kWeighted, kLowestLatency, kLowestCost };
+const char* RoutingStrategyName(RoutingStrategy strategy);
 
 struct ModelAlias {
   std::string alias;  // the client-visible model name
-  std::vector<Deployment> deployments;  // ordered; the first is used until failover lands
+  std::vector<Deployment> deployments;  // in priority order
+  RoutingStrategy strategy = RoutingStrategy::kPriority;
+};
+
+// Retries and failover across an alias's deployments, and the circuit breaker per deployment.
+struct RoutingConfig {
+  int retries_per_deployment = 1;  // further tries on the same deployment after a retryable failure
+  int max_attempts = 5;            // in total, over all deployments
+  int max_time_ms = 120000;        // no new attempt starts after this much time
+  int backoff_initial_ms = 100;    // doubled per retry on the same deployment, with full jitter
+  int backoff_max_ms = 2000;
+  int retry_after_max_ms = 5000;   // a longer Retry-After moves on to the next deployment instead
+  int breaker_failures = 5;        // consecutive failures that open a deployment's circuit
+  int breaker_cooldown_ms = 30000; // skipped this long, then one probe request decides
 };
 
 struct ServerConfig {
@@ -79,7 +115,13 @@ struct UpstreamConfig {
   int first_byte_timeout_ms = 60000;  // until response headers arrive
   int idle_timeout_ms = 30000;        // between two reads of the response body / stream
   int max_idle_connections_per_host = 64;
+  int stream_timeout_ms = 600000;     // total time a stream may take
   std::string ca_file;                // PEM bundle used instead of the system CAs
+  // Egress through an HTTP proxy (CONNECT for https): `proxy` in the config, else HTTPS_PROXY /
+  // HTTP_PROXY from the environment. Hosts in no_proxy (or NO_PROXY) are reached directly.
+  std::string proxy_host;             // empty = no proxy
+  uint16_t proxy_port = 0;
+  std::vector<std::string> no_proxy;  // host names or ".suffix"
 };
 
 // The admin listener: key management (and, later, metrics). Off unless a token is configured.
@@ -109,6 +151,7 @@ struct Config {
   UpstreamConfig upstream;
   AdminConfig admin;
   AuditConfig audit;
+  RoutingConfig routing;
   std::string data_dir = "./data";
   std::string key_hash_key_file;  // default: <data_dir>/key-hash.key
   std::string policies_dir = "./policies";

@@ -1,6 +1,7 @@
 #include "gateway/audit_phase.h"
 
 #include "common/util.h"
+#include "gateway/forward.h"
 
 namespace warden {
 namespace {
@@ -29,6 +30,7 @@ audit::Entry BaseEntry(const RequestContext& ctx, audit::RecordType type) {
 const char* EndpointName(Endpoint e) {
   switch (e) {
     case Endpoint::kChatCompletions: return "chat.completions";
+    case Endpoint::kMessages: return "messages";
     case Endpoint::kEmbeddings: return "embeddings";
     case Endpoint::kListModels: return "models.list";
     case Endpoint::kGetModel: return "models.get";
@@ -92,17 +94,18 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
   const int64_t now = MonotonicNanos();
   for (const auto& a : ctx.attempts) {
     // The attempt still relaying (latency 0) is the one completing now.
-    const int64_t latency = a.latency_ns ? a.latency_ns : now - a.started_ns;
+    const int64_t latency = a.skipped ? 0 : a.latency_ns ? a.latency_ns : now - a.started_ns;
     upstream_ns += latency;
     Json j{{"deployment", a.deployment}, {"region", a.region}, {"status", a.status},
            {"latency_ms", static_cast<double>(latency) / 1e6}};
     if (!a.error_code.empty()) j["error"] = a.error_code;
+    if (a.skipped) j["skipped"] = true;
     attempts.push_back(std::move(j));
   }
   if (sent) {
     e.meta["attempts"] = std::move(attempts);
     if (ctx.deployment) {
-      e.meta["deployment"] = ctx.provider->name + "/" + ctx.deployment->model;
+      e.meta["deployment"] = DeploymentName(*ctx.provider, *ctx.deployment);
       e.meta["region"] = ctx.provider->region;
     }
     e.meta["prompt_tokens"] = ctx.usage_known ? ctx.prompt_tokens : ctx.estimated_prompt_tokens;

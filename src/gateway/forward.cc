@@ -1,31 +1,37 @@
 #include "gateway/forward.h"
 
+#include <chrono>
+#include <random>
+#include <thread>
+
 #include "common/util.h"
-#include "providers/openai_adapter.h"
+#include "providers/adapter.h"
 #include "providers/sse.h"
 
 namespace warden {
 namespace {
 
-const char* EndpointPath(Endpoint e) {
-  return e == Endpoint::kEmbeddings ? "/embeddings" : "/chat/completions";
-}
+int64_t NowMs() { return MonotonicNanos() / 1000000; }
+
+Operation OperationOf(Endpoint e) { return e == Endpoint::kEmbeddings ? Operation::kEmbeddings : Operation::kChat; }
 
 // Puts the client's alias back where the provider wrote its own model name.
 void RestoreAlias(Json& body, const std::string& alias) {
   if (body.is_object() && body.contains("model")) body["model"] = alias;
 }
 
-// Takes prompt/completion token counts from an OpenAI `usage` object, if present.
+// Takes token counts from a canonical `usage` object, if present.
 void ReadUsage(const Json& body, RequestContext& ctx) {
   auto u = body.find("usage");
   if (u == body.end() || !u->is_object()) return;
-  auto get = [&](const char* k) -> int64_t {
-    auto v = u->find(k);
-    return v != u->end() && v->is_number_integer() ? v->get<int64_t>() : 0;
+  auto get = [](const Json& obj, const char* k) -> int64_t {
+    auto v = obj.find(k);
+    return v != obj.end() && v->is_number_integer() ? v->get<int64_t>() : 0;
   };
-  ctx.prompt_tokens = get("prompt_tokens");
-  ctx.completion_tokens = get("completion_tokens");
+  ctx.prompt_tokens = get(*u, "prompt_tokens");
+  ctx.completion_tokens = get(*u, "completion_tokens");
+  auto details = u->find("prompt_tokens_details");
+  ctx.cached_prompt_tokens = details != u->end() && details->is_object() ? get(*details, "cached_tokens") : 0;
   ctx.usage_known = true;
 }
 
@@ -33,81 +39,179 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// The text of choice 0's delta content, appended to `out` for the audit record.
-void AppendDeltaText(const Json& chunk, std::string& out) {
+const Json* Delta(const Json& chunk) {
   auto choices = chunk.find("choices");
-  if (choices == chunk.end() || !choices->is_array() || choices->empty()) return;
+  if (choices == chunk.end() || !choices->is_array() || choices->empty()) return nullptr;
   const Json& c = (*choices)[0];
-  if (!c.is_object() || !c.contains("delta") || !c["delta"].is_object()) return;
-  auto content = c["delta"].find("content");
-  if (content != c["delta"].end() && content->is_string()) out += content->get<std::string>();
+  if (!c.is_object() || !c.contains("delta") || !c["delta"].is_object()) return nullptr;
+  return &c["delta"];
 }
 
+// The text of choice 0's delta content, appended to `out` for the audit record.
+void AppendDeltaText(const Json& chunk, std::string& out) {
+  const Json* delta = Delta(chunk);
+  if (!delta) return;
+  auto content = delta->find("content");
+  if (content != delta->end() && content->is_string()) out += content->get<std::string>();
+}
+
+// Does this chunk carry something of the answer (text, a tool call, a finish reason, usage)?
+// Chunks before the first such one are held back, so a stream that fails before any content
+// can still fail over.
+bool HasContent(const Json& chunk) {
+  if (chunk.contains("usage") && chunk["usage"].is_object()) return true;
+  auto choices = chunk.find("choices");
+  if (choices == chunk.end() || !choices->is_array()) return false;
+  for (const Json& c : *choices) {
+    if (!c.is_object()) continue;
+    if (c.contains("finish_reason") && !c["finish_reason"].is_null()) return true;
+    if (!c.contains("delta") || !c["delta"].is_object()) continue;
+    const Json& d = c["delta"];
+    for (const char* k : {"content", "refusal"})
+      if (d.contains(k) && d[k].is_string() && !d[k].get_ref<const std::string&>().empty()) return true;
+    if (d.contains("tool_calls") && d["tool_calls"].is_array() && !d["tool_calls"].empty()) return true;
+  }
+  return false;
+}
+
+std::string Seconds(int64_t ms) { return std::to_string(std::max<int64_t>(1, (ms + 999) / 1000)); }
+
 }  // namespace
+
+std::string DeploymentName(const ProviderConfig& provider, const Deployment& deployment) {
+  return provider.name + "/" + deployment.model;
+}
 
 void SendError(RequestContext& ctx, ClientExchange& client, const Error& error) {
   if (ctx.error_code.empty()) ctx.error_code = error.code.empty() ? error.type : error.code;
   if (!client.started()) {
     ctx.status = error.status;
-    std::string body = ErrorBody(error);
+    std::string body = ClientErrorBody(ctx.ingress, error);
     ctx.bytes_out += body.size();
     client.Send(error.status, "application/json", body);
     return;
   }
-  std::string event = FormatSseData(ErrorBody(error));
+  std::string event = ClientErrorEvent(ctx.ingress, error);
   ctx.bytes_out += event.size();
   client.Write(event);
 }
 
-Forwarder::Forwarder(UpstreamClient* http, UpstreamClient* echo, size_t max_response_bytes)
-    : http_(http), echo_(echo), max_response_bytes_(max_response_bytes) {}
+Forwarder::Forwarder(UpstreamClient* http, UpstreamClient* echo, ForwarderOptions options)
+    : http_(http), echo_(echo), options_(std::move(options)), health_(options_.routing) {}
 
 Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
-  // Streams: ask the provider for usage even if the client did not, so spend and token limits
-  // count real figures; the extra usage chunk is not shown to a client that did not ask for it.
-  if (ctx.stream && ctx.endpoint == Endpoint::kChatCompletions) {
-    Json& opts = ctx.body["stream_options"];
-    if (!opts.is_object()) opts = Json::object();
-    if (!opts.value("include_usage", false)) {
-      opts["include_usage"] = true;
-      ctx.strip_usage_chunk = true;
-    }
+  // Streams: providers are asked for usage (by the adapters) so spend and token limits count
+  // real figures; an OpenAI client that did not ask for the usage chunk does not get it.
+  ctx.strip_usage_chunk = false;
+  if (ctx.stream && ctx.ingress == Ingress::kOpenAI) {
+    auto opts = ctx.body.find("stream_options");
+    ctx.strip_usage_chunk = !(opts != ctx.body.end() && opts->is_object() && opts->value("include_usage", false));
   }
+  std::vector<std::string> names;
+  std::vector<int> weights;
+  std::vector<double> prices;
+  for (const auto& t : ctx.route) {
+    names.push_back(DeploymentName(*t.provider, *t.deployment));
+    weights.push_back(t.deployment->weight);
+    prices.push_back(t.provider->input_price_per_million + t.provider->output_price_per_million);
+  }
+  std::mt19937_64 rng(seed_.fetch_add(1, std::memory_order_relaxed) ^ static_cast<uint64_t>(MonotonicNanos()));
+  const std::vector<size_t> order = OrderDeployments(
+      ctx.alias ? ctx.alias->strategy : RoutingStrategy::kPriority, names, weights, prices, health_, rng);
+  std::uniform_real_distribution<double> jitter(0, 1);
+
+  const int64_t start_ms = NowMs();
   Error last = Error::Internal("no deployment to try");
-  for (const RequestContext::Target& target : ctx.route) {
+  int sends = 0;
+  for (size_t i : order) {
+    const auto& target = ctx.route[i];
+    if (!health_.Admit(names[i], NowMs())) {
+      Attempt skipped;
+      skipped.deployment = names[i];
+      skipped.region = target.provider->region;
+      skipped.error_code = "circuit_open";
+      skipped.skipped = true;
+      ctx.attempts.push_back(std::move(skipped));
+      continue;
+    }
     ctx.deployment = target.deployment;
     ctx.provider = target.provider;
-    Status s = TryDeployment(ctx, client);
-    // After the first byte went to the client there is no second chance; a non-retryable
-    // error (the provider rejected the request itself) would fail the same way elsewhere.
-    if (s.ok() || client.started() || !s.error().retryable) return s;
-    last = s.error();
+    for (int tries = 1;; ++tries) {
+      const size_t before = ctx.attempts.size();
+      int64_t retry_after_ms = -1;
+      Status s = TryDeployment(ctx, client, &retry_after_ms);
+      if (ctx.attempts.size() > before) ++sends;
+      const bool failed = (!s.ok() && s.error().retryable) || ctx.outcome == Outcome::kPartial;
+      health_.Report(names[i], failed, ctx.upstream_first_byte_ns, NowMs());
+      if (s.ok()) return s;
+      last = s.error();
+      RetryDecision d = DecideRetry(options_.routing, last, client.started(), tries, sends, NowMs() - start_ms,
+                                    retry_after_ms >= 0 ? std::optional<int64_t>(retry_after_ms) : std::nullopt,
+                                    jitter(rng));
+      if (d.kind == RetryDecision::kGiveUp) {
+        // A provider's answer to a bad request is the client's to see, as it is.
+        if (!last.retryable) return last;
+        return FinalError(ctx, client, last);
+      }
+      if (d.kind == RetryDecision::kNextDeployment) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(d.delay_ms));
+    }
   }
-  if (ctx.attempts.size() > 1) {
-    std::string tried;
-    for (const auto& a : ctx.attempts) tried += (tried.empty() ? "" : ", ") + a.deployment + " (" + a.error_code + ")";
-    return Error::ServiceUnavailable("Every deployment this key may use failed: " + tried + ".",
-                                     "all_deployments_failed");
-  }
-  return last;
+  return FinalError(ctx, client, last);
 }
 
-Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client) {
+Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const Error& last) {
+  int sent = 0;
+  std::string tried, deployments;
+  int64_t cooldown = 0;
+  for (const auto& a : ctx.attempts) {
+    if (!a.skipped) {
+      ++sent;
+      if (deployments.find(a.deployment + ";") == std::string::npos) deployments += a.deployment + ";";
+    } else {
+      int64_t left = health_.CooldownLeftMs(a.deployment, NowMs());
+      cooldown = cooldown == 0 ? left : std::min(cooldown, left);
+    }
+    std::string what = a.skipped ? "circuit open" : a.status ? "HTTP " + std::to_string(a.status) : "no response";
+    tried += (tried.empty() ? "" : "; ") + a.deployment + " (" + what + (a.error_code.empty() || a.skipped ? "" : ", " + a.error_code) + ")";
+  }
+  client.SetHeader("x-warden-attempts", std::to_string(sent));
+  if (sent == 0) {
+    ctx.retry_after = Seconds(cooldown);
+    return Error::ServiceUnavailable("Every deployment of '" + ctx.model + "' is resting after repeated failures: " +
+                                         tried + ". Retry after " + ctx.retry_after + "s.",
+                                     "circuit_open");
+  }
+  if (ctx.attempts.size() <= 1) return last;
+  const bool several = std::count(deployments.begin(), deployments.end(), ';') > 1;
+  if (several)
+    return Error::ServiceUnavailable("Every deployment this key may use failed. Attempts: " + tried + ".",
+                                     "all_deployments_failed");
+  Error e = last;
+  e.message += " Attempts: " + tried + ".";
+  return e;
+}
+
+Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms) {
   const ProviderConfig& provider = *ctx.provider;
+  const ProviderAdapter& adapter = AdapterFor(provider.kind);
   Json upstream_body = ctx.body;
   upstream_body["model"] = ctx.deployment->model;
   // Zero retention: tell providers whose API has the switch not to store the exchange.
   if (ctx.policy && ctx.policy->zero_retention && provider.store_field) upstream_body["store"] = false;
-  UpstreamRequest request = BuildOpenAIRequest(provider, EndpointPath(ctx.endpoint), upstream_body);
+  auto built = adapter.BuildRequest(provider, OperationOf(ctx.endpoint), upstream_body);
+  if (!built) return built.error();
+  UpstreamRequest& request = *built;
   UpstreamClient* transport = provider.kind == ProviderKind::kEcho ? echo_ : http_;
 
   Attempt attempt;
-  attempt.deployment = provider.name + "/" + ctx.deployment->model;
+  attempt.deployment = DeploymentName(provider, *ctx.deployment);
   attempt.region = provider.region;
   const int64_t t0 = MonotonicNanos();
   attempt.started_ns = t0;
+  ctx.outcome = Outcome::kCompleted;
   auto sent = transport->Send(request);
-  WipeString(request.headers.back().value);  // the Authorization header, if any
+  for (auto& h : request.headers) WipeString(h.value);  // one of them is the credential
   ctx.upstream_first_byte_ns = MonotonicNanos() - t0;
   if (!sent.ok()) {
     attempt.error_code = sent.error().code;
@@ -117,23 +221,25 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client) {
   }
   UpstreamExchange& up = **sent;
   attempt.status = up.head().status;
-  client.SetHeader("x-warden-deployment", attempt.deployment);
   // Recorded now, completed below: the outcome written before the response completes
   // (ctx.before_complete) lists this attempt too.
   const size_t index = ctx.attempts.size();
   ctx.attempts.push_back(std::move(attempt));
-  client.SetHeader("x-warden-attempts", std::to_string(ctx.attempts.size()));
+  int sends = 0;
+  for (const auto& a : ctx.attempts) sends += a.skipped ? 0 : 1;
+  client.SetHeader("x-warden-deployment", ctx.attempts[index].deployment);
+  client.SetHeader("x-warden-attempts", std::to_string(sends));
   if (std::string upstream_id = up.head().Get("x-request-id"); !upstream_id.empty() && upstream_id.size() < 200)
     client.SetHeader("x-upstream-request-id", upstream_id);
 
   Status result;
   if (up.head().status != 200) {
-    auto body = up.ReadAll(max_response_bytes_);
+    auto body = up.ReadAll(options_.max_response_bytes);
     up.Release();
-    Error e = TranslateOpenAIError(provider, up.head().status, body.ok() ? *body : "");
-    if (e.status == 429) {
-      std::string retry_after = up.head().Get("retry-after");
-      if (!retry_after.empty() && retry_after.size() < 32) ctx.retry_after = retry_after;
+    Error e = adapter.TranslateError(provider, up.head().status, body.ok() ? *body : "");
+    if (auto ra = ParseRetryAfterMs(up.head().Get("retry-after"), UnixSeconds())) {
+      *retry_after_ms = *ra;
+      if (e.status == 429) ctx.retry_after = Seconds(*ra);
     }
     result = e;
   } else if (ctx.stream) {
@@ -144,25 +250,27 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client) {
   Attempt& done = ctx.attempts[index];
   if (done.latency_ns == 0) done.latency_ns = MonotonicNanos() - t0;
   if (!result) done.error_code = result.error().code;
+  else if (ctx.outcome == Outcome::kPartial) done.error_code = ctx.error_code;
   return result;
 }
 
 Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
-  auto body = up.ReadAll(max_response_bytes_);
+  auto body = up.ReadAll(options_.max_response_bytes);
   if (!body.ok()) return body.error();
   up.Release();
   auto json = ParseJson(*body);
-  if (!json || !json->is_object())
-    return Error::BadGateway("the provider's answer is not a JSON object",
-                             "upstream_invalid_response", false);
-  RestoreAlias(*json, ctx.model);
-  ReadUsage(*json, ctx);
-  if (ctx.log_response && !ctx.log_restored) ctx.logged_response = *json;
-  if (ctx.redaction && ctx.redaction->reversible()) ctx.redaction->RestoreResponse(*json);
-  if (ctx.log_response && ctx.log_restored) ctx.logged_response = *json;
+  if (!json || !json->is_object()) return InvalidResponse("not a JSON object");
+  auto canonical = AdapterFor(ctx.provider->kind).TranslateResponse(OperationOf(ctx.endpoint), *json);
+  if (!canonical) return canonical.error();
+  Json& answer = *canonical;
+  RestoreAlias(answer, ctx.model);
+  ReadUsage(answer, ctx);
+  if (ctx.log_response && !ctx.log_restored) ctx.logged_response = answer;
+  if (ctx.redaction && ctx.redaction->reversible()) ctx.redaction->RestoreResponse(answer);
+  if (ctx.log_response && ctx.log_restored) ctx.logged_response = answer;
   if (ctx.before_complete)
     if (Status s = ctx.before_complete(); !s) return s;
-  std::string out = Dump(*json);
+  std::string out = Dump(ClientResponse(ctx.ingress, std::move(answer)));
   ctx.status = 200;
   ctx.bytes_out += out.size();
   ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
@@ -171,92 +279,104 @@ Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExc
 }
 
 Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
+  const int64_t started = MonotonicNanos();
   std::string ct = up.head().Get("content-type");
-  if (!StartsWith(ct, "text/event-stream")) {
-    return Error::BadGateway("the provider did not answer with an event stream",
-                             "upstream_invalid_response", false);
-  }
+  if (!StartsWith(ct, "text/event-stream")) return InvalidResponse("not an event stream");
+  std::unique_ptr<StreamDecoder> decoder = AdapterFor(ctx.provider->kind).NewStreamDecoder();
+  std::unique_ptr<StreamEncoder> encoder = NewStreamEncoder(ctx.ingress, ctx.model);
   SseParser parser;
-  bool done = false;
+  std::vector<Json> decoded;  // canonical chunks of the current piece
+  std::vector<Json> held;     // chunks before the first content
+  bool content_seen = false;
   std::string out;
   std::optional<ChunkRestorer> restorer;
   if (ctx.redaction && ctx.redaction->reversible()) restorer.emplace(ctx.redaction.get());
+
+  // One canonical chunk on its way to the client.
+  auto emit = [&](Json& chunk) {
+    ReadUsage(chunk, ctx);
+    if (ctx.strip_usage_chunk && chunk.contains("usage")) {
+      auto choices = chunk.find("choices");
+      if (choices == chunk.end() || (choices->is_array() && choices->empty())) return;
+      chunk.erase("usage");
+    }
+    RestoreAlias(chunk, ctx.model);
+    if (ctx.log_response && !ctx.log_restored) AppendDeltaText(chunk, ctx.logged_stream_text);
+    if (restorer) restorer->Apply(chunk);
+    if (ctx.log_response && ctx.log_restored) AppendDeltaText(chunk, ctx.logged_stream_text);
+    out += encoder->Chunk(chunk);
+  };
+  auto release_held = [&] {
+    content_seen = true;
+    for (Json& h : held) emit(h);
+    held.clear();
+  };
+  auto take_decoded = [&] {
+    for (Json& chunk : decoded) {
+      if (!content_seen && !HasContent(chunk)) {
+        held.push_back(std::move(chunk));
+        continue;
+      }
+      if (!content_seen) release_held();
+      emit(chunk);
+    }
+    decoded.clear();
+  };
   // Text the restorer still holds goes out before the stream ends, cleanly or not.
   auto drain = [&] {
     if (!restorer) return;
-    if (auto rest = restorer->Drain()) out += FormatSseData(Dump(*rest));
+    if (auto rest = restorer->Drain()) out += encoder->Chunk(*rest);
   };
-  auto on_event = [&](SseEvent& ev) -> Status {
-    if (done) return Status::Ok();  // nothing is relayed after [DONE]
-    if (ev.data == "[DONE]") {
-      done = true;  // [DONE] itself goes out after before_complete (below)
-      drain();
-      return Status::Ok();
+  auto write = [&]() -> bool {
+    if (out.empty()) return true;
+    if (!client.started()) {
+      ctx.status = 200;
+      client.StartStream(200, "text/event-stream");
+      ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
     }
-    auto json = ParseJson(ev.data);
-    if (!json)
-      return Error::BadGateway("the provider sent a malformed stream event",
-                               "upstream_malformed_event", false);
-    if (json->is_object() && json->contains("error") && !client.started()) {
-      // An error event before any content: answer it as an error, with a status.
-      return Error::BadGateway("the provider reported an error at the start of the stream",
-                               "upstream_stream_error", true);
-    }
-    ReadUsage(*json, ctx);
-    if (ctx.strip_usage_chunk && json->is_object() && json->contains("usage")) {
-      auto choices = json->find("choices");
-      if (choices == json->end() || (choices->is_array() && choices->empty())) return Status::Ok();
-      json->erase("usage");
-    }
-    RestoreAlias(*json, ctx.model);
-    if (ctx.log_response && !ctx.log_restored) AppendDeltaText(*json, ctx.logged_stream_text);
-    if (restorer) restorer->Apply(*json);
-    if (ctx.log_response && ctx.log_restored) AppendDeltaText(*json, ctx.logged_stream_text);
-    ev.data = Dump(*json);
-    out += FormatSseEvent(ev);
-    return Status::Ok();
+    ctx.bytes_out += out.size();
+    bool ok = client.Write(out);
+    out.clear();
+    return ok;
   };
+  auto on_event = [&](SseEvent& ev) -> Status { return decoder->Decode(ev, decoded); };
 
   for (;;) {
     auto piece = up.ReadSome();
     Status status = piece.ok() ? Status::Ok() : Status(piece.error());
-    bool eof = piece.ok() && piece->empty();
+    const bool eof = piece.ok() && piece->empty();
     if (status && !eof) status = parser.Feed(*piece, on_event);
+    if (status && eof && !decoder->complete()) status = decoder->Finish(decoded);
+    if (status && !decoder->complete() && MonotonicNanos() - started > int64_t{options_.stream_timeout_ms} * 1000000)
+      status = Error::GatewayTimeout("the provider's stream took longer than the stream timeout",
+                                     "upstream_stream_timeout", true);
     // Whatever complete events this piece held go out now, before the next read.
-    if (!out.empty()) {
-      if (!client.started()) {
-        ctx.status = 200;
-        client.StartStream(200, "text/event-stream");
-        ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
-      }
-      ctx.bytes_out += out.size();
-      if (!client.Write(out)) {
-        ctx.outcome = Outcome::kClientGone;
-        return Status::Ok();
-      }
-      out.clear();
+    take_decoded();
+    if (!write()) {
+      ctx.outcome = Outcome::kClientGone;
+      return Status::Ok();
     }
-    if (status && eof && !done)
-      status = Error::BadGateway("the provider's stream ended before it was complete",
-                                 "upstream_stream_cut", false);
-    if (status && done) {
+    const bool done = status && decoder->complete();
+    if (done) {
+      if (!content_seen) release_held();  // an answer without content is still an answer
+      drain();
       if (ctx.before_complete) status = ctx.before_complete();
       if (status) {
-        std::string end = FormatSseData("[DONE]");
-        if (!client.started()) {
-          ctx.status = 200;
-          client.StartStream(200, "text/event-stream");
-          ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
-        }
-        ctx.bytes_out += end.size();
-        if (!client.Write(end)) ctx.outcome = Outcome::kClientGone;
+        out += encoder->End();
+        if (!write()) ctx.outcome = Outcome::kClientGone;
       }
     }
     if (!status) {
-      if (!client.started()) return status;
+      if (!client.started()) {
+        // Nothing reached the client: another attempt may still serve it.
+        Error e = status.error();
+        if (e.source == ErrorSource::kUpstream && e.status >= 500) e.retryable = true;
+        return e;
+      }
       ctx.outcome = Outcome::kPartial;
+      ctx.error_code = status.error().code.empty() ? status.error().type : status.error().code;
       drain();
-      if (!out.empty()) client.Write(out);
+      write();
       SendError(ctx, client, status.error());
       return Status::Ok();
     }

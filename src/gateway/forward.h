@@ -1,43 +1,68 @@
-// Forward: sends the routed request to its deployment and relays the answer to the client.
+// Forward: sends the routed request to its deployments — retries, failover, circuit breaking —
+// and relays the answer to the client in the client's dialect.
 //
-// Contract: the model alias is replaced by the deployment's model name upstream and put back
-// in every response body and stream event the client receives. Streams are relayed as they
-// arrive: every piece read from the provider is parsed into events and written (and flushed)
-// before the next read, so nothing is buffered to the end. Before the first byte has gone to
-// the client, a failure is answered with an OpenAI-shaped error and the right status; after it,
-// the stream ends with an explicit SSE error event — never with what looks like a clean end.
+// Contract: the canonical request is translated for each deployment's provider kind by its
+// adapter (the only place a provider credential is attached); the model alias is replaced by the
+// deployment's model name upstream and put back in everything the client receives. Which
+// deployment is tried next, and after how long, is decided by DecideRetry() alone; a
+// deployment whose circuit is open is skipped. Streams are relayed as they arrive (every piece
+// read is decoded and written before the next read), except that events carrying no content yet
+// (a role-only first chunk) are held back: until the first content byte has gone to the client,
+// any failure — including 200 followed by silence, by an error event or by a cut — fails over.
+// After it, the stream ends with an explicit error event, never with what looks like a clean
+// end. Every attempt is recorded in ctx.attempts; the answer's headers name the deployment that
+// served (x-warden-deployment) and the number of attempts (x-warden-attempts). Thread-safe:
+// one Forwarder serves all request threads.
 #pragma once
+
+#include <atomic>
 
 #include "config/config.h"
 #include "gateway/client_exchange.h"
+#include "gateway/failover.h"
 #include "gateway/request_context.h"
 #include "providers/upstream.h"
 
 namespace warden {
 
+struct ForwarderOptions {
+  size_t max_response_bytes = 64u << 20;  // a larger non-stream answer is a 502
+  RoutingConfig routing;
+  int stream_timeout_ms = 600000;        // total time one streamed attempt may take
+};
+
 class Forwarder {
  public:
   // `http` serves network providers, `echo` the built-in echo kind. Both outlive the Forwarder.
-  Forwarder(UpstreamClient* http, UpstreamClient* echo, size_t max_response_bytes);
+  Forwarder(UpstreamClient* http, UpstreamClient* echo, ForwarderOptions options = {});
 
-  // Tries ctx.route in order: a retryable failure before the first byte reached the client
-  // moves on to the next deployment; nothing outside ctx.route is ever tried. Returns the error
-  // to send when nothing has been sent to the client yet (503 all_deployments_failed when more
-  // than one deployment was tried); errors after the first byte are handled inside (error
-  // event, ctx.outcome = kPartial).
+  // Walks ctx.route in the alias's strategy order; nothing outside ctx.route is ever tried.
+  // Returns the error to send when nothing has been sent to the client yet: a non-retryable
+  // provider answer as it is (translated); after several attempts, 503 all_deployments_failed
+  // (or the last error, when only one deployment was tried) listing every attempt; 503
+  // circuit_open when every deployment is resting. Errors after the first byte are handled
+  // inside (error event, ctx.outcome = kPartial).
   Status Forward(RequestContext& ctx, ClientExchange& client);
 
+  DeploymentHealth& health() { return health_; }
+
  private:
-  Status TryDeployment(RequestContext& ctx, ClientExchange& client);
+  Status TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms);
   Status RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
   Status RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
+  Error FinalError(RequestContext& ctx, ClientExchange& client, const Error& last);
   UpstreamClient* http_;
   UpstreamClient* echo_;
-  size_t max_response_bytes_;
+  ForwarderOptions options_;
+  DeploymentHealth health_;
+  std::atomic<uint64_t> seed_{0};
 };
 
-// Writes `error` to the client: an OpenAI-shaped JSON answer if nothing was sent yet, else an
-// SSE event {"error":{…}} (the OpenAI SDKs raise it as an APIError).
+// Writes `error` to the client in its dialect: a JSON error answer if nothing was sent yet,
+// else an error event (the OpenAI and Anthropic SDKs both raise it as an APIError).
 void SendError(RequestContext& ctx, ClientExchange& client, const Error& error);
+
+// "provider/model", the name of a deployment in headers, logs, audit records and health.
+std::string DeploymentName(const ProviderConfig& provider, const Deployment& deployment);
 
 }  // namespace warden

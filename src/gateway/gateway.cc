@@ -59,10 +59,18 @@ Error AuditUnavailable(const Policy& policy) {
   return e;
 }
 
+ForwarderOptions ForwarderOptionsFrom(const Config& config) {
+  ForwarderOptions o;
+  o.max_response_bytes = kMaxUpstreamResponseBytes;
+  o.routing = config.routing;
+  o.stream_timeout_ms = config.upstream.stream_timeout_ms;
+  return o;
+}
+
 }  // namespace
 
 Gateway::Gateway(GatewayDeps deps)
-    : deps_(std::move(deps)), forwarder_(deps_.http, deps_.echo, kMaxUpstreamResponseBytes) {}
+    : deps_(std::move(deps)), forwarder_(deps_.http, deps_.echo, ForwarderOptionsFrom(*deps_.config)) {}
 
 void Gateway::Handle(ClientExchange& client) noexcept {
   RequestContext ctx;
@@ -81,7 +89,8 @@ void Gateway::Handle(ClientExchange& client) noexcept {
       (void)CloseAudit(ctx);
       // An unread request body would be parsed as the next request on a keep-alive connection.
       if (ctx.bytes_in == 0 && client.has_body()) client.CloseAfterResponse();
-      if (e.status == 429 && !ctx.retry_after.empty()) client.SetHeader("Retry-After", ctx.retry_after);
+      if ((e.status == 429 || e.status == 503) && !ctx.retry_after.empty())
+        client.SetHeader("Retry-After", ctx.retry_after);
       SendError(ctx, client, e);
     }
   } catch (const std::exception&) {
@@ -133,12 +142,24 @@ Status Gateway::Dispatch(RequestContext& ctx, ClientExchange& client) {
     if (method != "POST") return WrongMethod(client, "POST");
     return HandleInference(ctx, client);
   }
+  if (path == "/v1/messages") {
+    // The Anthropic Messages API: answers and errors in its dialect, whatever the provider.
+    ctx.endpoint = Endpoint::kMessages;
+    ctx.ingress = Ingress::kAnthropic;
+    if (method != "POST") return WrongMethod(client, "POST");
+    return HandleInference(ctx, client);
+  }
   return Error::NotFound("Invalid URL (" + std::string(method) + " " + std::string(path.substr(0, 200)) + ")",
                          "unknown_url");
 }
 
 Status Gateway::Authenticate(RequestContext& ctx, ClientExchange& client) {
-  auto key = AuthenticatePhase(*deps_.keys, client.header("Authorization"));
+  std::string authorization(client.header("Authorization"));
+  // Anthropic SDKs send the key as x-api-key.
+  if (authorization.empty() && ctx.ingress == Ingress::kAnthropic && !client.header("x-api-key").empty())
+    authorization = "Bearer " + std::string(client.header("x-api-key"));
+  auto key = AuthenticatePhase(*deps_.keys, authorization);
+  WipeString(authorization);
   if (!key) return key.error();
   ctx.key = std::move(*key);
   auto policy = ResolvePolicyPhase(*deps_.policies, *ctx.key);
@@ -269,8 +290,13 @@ void Gateway::Account(RequestContext& ctx) {
     deps_.rate_limiter->Correct(ctx.key->id, {policy.requests_per_minute, policy.tokens_per_minute},
                                 prompt + completion - ctx.estimated_prompt_tokens);
   if (!ctx.usage_known) return;  // nothing was served, or the provider did not say: no charge
-  ctx.cost_usd = static_cast<double>(prompt) * ctx.provider->input_price_per_million / 1e6 +
-                 static_cast<double>(completion) * ctx.provider->output_price_per_million / 1e6;
+  const ProviderConfig& p = *ctx.provider;
+  const int64_t cached = std::min(ctx.cached_prompt_tokens, prompt);
+  const double cached_price = p.cached_input_price_per_million >= 0 ? p.cached_input_price_per_million
+                                                                    : p.input_price_per_million;
+  ctx.cost_usd = static_cast<double>(prompt - cached) * p.input_price_per_million / 1e6 +
+                 static_cast<double>(cached) * cached_price / 1e6 +
+                 static_cast<double>(completion) * p.output_price_per_million / 1e6;
   if (deps_.spend) deps_.spend->Add(ctx.key->id, ctx.cost_usd);
 }
 

@@ -1,4 +1,5 @@
 #include "gateway/phases.h"
+#include "providers/adapter.h"
 
 #include <strings.h>
 
@@ -90,6 +91,15 @@ Status ParsePhase(RequestContext& ctx, std::string_view body) {
   ctx.body = std::move(*parsed);
   switch (ctx.endpoint) {
     case Endpoint::kChatCompletions: return ParseChat(ctx);
+    case Endpoint::kMessages: {
+      // Overrides are refused in the client's own body, before translation drops them.
+      if (ctx.policy)
+        if (Status s = CheckOverridesPhase(*ctx.policy, {}, &ctx.body); !s) return s;
+      auto canonical = MessagesToCanonical(ctx.body);
+      if (!canonical) return canonical.error();
+      ctx.body = std::move(*canonical);
+      return ParseChat(ctx);
+    }
     case Endpoint::kEmbeddings: return ParseEmbeddings(ctx);
     default: return Error::Internal("no parser for this endpoint");
   }
@@ -153,6 +163,9 @@ Status RoutePhase(const Config& config, const Policy& policy, RequestContext& ct
     const ProviderConfig* p = config.FindProvider(d.provider);
     if (!p) return Error::Internal("the route names an unknown provider");
     std::string why = policy.Excludes(*p);
+    const Operation op = ctx.endpoint == Endpoint::kEmbeddings ? Operation::kEmbeddings : Operation::kChat;
+    if (why.empty() && !AdapterFor(p->kind).Supports(op))
+      why = std::string("provider kind ") + ProviderKindName(p->kind) + " does not serve this endpoint";
     if (why.empty()) {
       ctx.route.push_back({&d, p});
     } else if (excluded.find(why) == std::string::npos) {

@@ -13,13 +13,14 @@
 #include "common/json.h"
 #include "common/result.h"
 #include "config/config.h"
+#include "gateway/client_format.h"
 #include "keys/key_store.h"
 #include "policy/policy.h"
 #include "redaction/redactor.h"
 
 namespace warden {
 
-enum class Endpoint { kChatCompletions, kEmbeddings, kListModels, kGetModel, kHealth, kReady, kUnknown };
+enum class Endpoint { kChatCompletions, kMessages, kEmbeddings, kListModels, kGetModel, kHealth, kReady, kUnknown };
 
 // How the request ended, for the access log (and, later, the audit record).
 enum class Outcome { kCompleted, kFailed, kRejected, kClientGone, kPartial };
@@ -32,6 +33,7 @@ struct Attempt {
   std::string error_code;  // empty on success
   int64_t started_ns = 0;  // MonotonicNanos() when it was sent
   int64_t latency_ns = 0;  // 0 while it is still being relayed
+  bool skipped = false;    // not sent: the deployment's circuit was open
 };
 
 struct RequestContext {
@@ -39,6 +41,7 @@ struct RequestContext {
   int64_t start_ns = 0;
   Endpoint endpoint = Endpoint::kUnknown;
   std::string client_address;
+  Ingress ingress = Ingress::kOpenAI;  // the API dialect of the client (errors and answers in it)
 
   std::optional<KeyRecord> key;
   const Policy* policy = nullptr;  // set right after authentication; never null past that
@@ -63,10 +66,11 @@ struct RequestContext {
   int64_t estimated_prompt_tokens = 0;
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // part of prompt_tokens the provider served from its cache
   bool usage_known = false;        // the provider reported usage
   bool strip_usage_chunk = false;  // usage was requested upstream for accounting, not by the client
   double cost_usd = 0;
-  std::string retry_after;         // seconds, sent with a 429
+  std::string retry_after;         // seconds, sent with a 429 or 503
 
   // Redaction of this request (null when the policy asks for none); its mapping lives exactly
   // as long as the request and is wiped with it.

@@ -1,71 +1,117 @@
-#include "providers/openai_adapter.h"
+// The `openai` kind (OpenAI and every OpenAI-compatible API) and the `azure` kind (the same body
+// at Azure OpenAI's URL, with its `api-key` header and `api-version` parameter).
+#include "common/util.h"
+#include "providers/adapter.h"
 
 namespace warden {
+namespace {
 
-UpstreamRequest BuildOpenAIRequest(const ProviderConfig& provider, std::string_view endpoint,
-                                   const Json& body) {
-  UpstreamRequest r;
-  r.scheme = provider.scheme;
-  r.host = provider.host;
-  r.port = provider.port;
-  r.method = "POST";
-  r.path = provider.base_path + std::string(endpoint);
+bool IsStream(const Json& body) {
   auto stream = body.find("stream");
-  r.stream = stream != body.end() && stream->is_boolean() && stream->get<bool>();
-  r.headers.push_back({"Content-Type", "application/json"});
-  r.headers.push_back({"Accept", r.stream ? "text/event-stream" : "application/json"});
-  r.headers.push_back({"User-Agent", "warden/0.1"});
-  if (!provider.api_key.empty())
-    r.headers.push_back({"Authorization", "Bearer " + provider.api_key.Reveal()});
-  r.body = Dump(body);
-  return r;
+  return stream != body.end() && stream->is_boolean() && stream->get<bool>();
 }
 
-std::string ScrubCredential(const ProviderConfig& provider, std::string text) {
-  const std::string& key = provider.api_key.Reveal();
-  if (key.size() < 8) return text;
-  for (size_t pos; (pos = text.find(key)) != std::string::npos;) text.replace(pos, key.size(), "[REDACTED]");
-  return text;
-}
-
-Error TranslateOpenAIError(const ProviderConfig& provider, int status, std::string_view body) {
-  if (status == 401 || status == 403) {
-    return Error::BadGateway("the provider '" + provider.name +
-                                 "' rejected the gateway's credential (HTTP " +
-                                 std::to_string(status) + "); ask the operator to check its key",
-                             "upstream_auth_failed", false);
-  }
-  std::string message, type, code, param;
-  if (auto j = ParseJson(body); j && j->is_object() && j->contains("error")) {
-    const Json& e = (*j)["error"];
-    if (e.is_object()) {
-      message = e.value("message", "");
-      type = e.value("type", "");
-      if (e.contains("code") && e["code"].is_string()) code = e["code"].get<std::string>();
-      if (e.contains("param") && e["param"].is_string()) param = e["param"].get<std::string>();
-    } else if (e.is_string()) {
-      message = e.get<std::string>();
+class OpenAIStreamDecoder : public StreamDecoder {
+ public:
+  Status Decode(const SseEvent& ev, std::vector<Json>& out) override {
+    if (complete_) return Status::Ok();
+    if (ev.data == "[DONE]") {
+      complete_ = true;
+      return Status::Ok();
     }
+    auto json = ParseJson(ev.data);
+    if (!json || !json->is_object()) return MalformedEvent();
+    if (json->contains("error"))
+      return Error::BadGateway("the provider reported an error in the stream", "upstream_stream_error", true);
+    out.push_back(std::move(*json));
+    return Status::Ok();
   }
-  message = ScrubCredential(provider, message);
-  const std::string prefix = "provider '" + provider.name + "': ";
-  // Client-side errors the provider found in the request are the client's to fix: pass them on.
-  if (status == 400 || status == 404 || status == 409 || status == 413 || status == 422 ||
-      status == 429) {
-    Error e;
-    e.status = status;
-    e.type = type.empty() ? (status == 429 ? "rate_limit_error" : "invalid_request_error") : type;
-    e.code = code.empty() ? (status == 429 ? "rate_limit_exceeded" : "upstream_rejected") : code;
-    e.message = prefix + (message.empty() ? "HTTP " + std::to_string(status) : message);
-    e.param = param;
-    e.source = ErrorSource::kUpstream;
-    e.retryable = status == 429;
-    return e;
+  bool complete() const override { return complete_; }
+  Status Finish(std::vector<Json>&) override { return complete_ ? Status::Ok() : Status(StreamCut()); }
+
+ private:
+  bool complete_ = false;
+};
+
+class OpenAICompatible : public ProviderAdapter {
+ public:
+  explicit OpenAICompatible(bool azure) : azure_(azure) {}
+
+  bool Supports(Operation) const override { return true; }
+
+  Result<UpstreamRequest> BuildRequest(const ProviderConfig& provider, Operation op,
+                                       const Json& canonical) const override {
+    UpstreamRequest r;
+    r.scheme = provider.scheme;
+    r.host = provider.host;
+    r.port = provider.port;
+    r.method = "POST";
+    const char* endpoint = op == Operation::kEmbeddings ? "/embeddings" : "/chat/completions";
+    Json body = canonical;
+    r.stream = op == Operation::kChat && IsStream(body);
+    // Usage at the end of every stream, so spend and token limits count real figures.
+    if (r.stream && provider.stream_usage) {
+      Json& opts = body["stream_options"];
+      if (!opts.is_object()) opts = Json::object();
+      opts["include_usage"] = true;
+    }
+    if (azure_) {
+      r.path = provider.base_path + "/openai/deployments/" + UrlEncode(body.value("model", "")) +
+               endpoint + "?api-version=" + UrlEncode(provider.api_version);
+    } else {
+      r.path = provider.base_path + endpoint;
+    }
+    for (const auto& h : provider.headers) r.headers.push_back({h.name, h.value});
+    r.headers.push_back({"Content-Type", "application/json"});
+    r.headers.push_back({"Accept", r.stream ? "text/event-stream" : "application/json"});
+    r.headers.push_back({"User-Agent", "warden/0.1"});
+    if (!provider.api_key.empty()) {
+      if (azure_) r.headers.push_back({"api-key", provider.api_key.Reveal()});
+      else r.headers.push_back({"Authorization", "Bearer " + provider.api_key.Reveal()});
+    }
+    r.body = Dump(body);
+    return r;
   }
-  bool retryable = status == 408 || status == 429 || status >= 500;
-  return Error::BadGateway(prefix + "HTTP " + std::to_string(status) +
-                               (message.empty() ? "" : ": " + message),
-                           "upstream_error", retryable);
+
+  Result<Json> TranslateResponse(Operation, const Json& body) const override {
+    if (!body.is_object()) return InvalidResponse("not a JSON object");
+    return body;
+  }
+
+  std::unique_ptr<StreamDecoder> NewStreamDecoder() const override {
+    return std::make_unique<OpenAIStreamDecoder>();
+  }
+
+  Error TranslateError(const ProviderConfig& provider, int status, std::string_view text) const override {
+    std::string message, type, code, param;
+    if (auto j = ParseJson(text); j && j->is_object() && j->contains("error")) {
+      const Json& e = (*j)["error"];
+      if (e.is_object()) {
+        if (e.contains("message") && e["message"].is_string()) message = e["message"].get<std::string>();
+        if (e.contains("type") && e["type"].is_string()) type = e["type"].get<std::string>();
+        if (e.contains("code") && e["code"].is_string()) code = e["code"].get<std::string>();
+        if (e.contains("param") && e["param"].is_string()) param = e["param"].get<std::string>();
+      } else if (e.is_string()) {
+        message = e.get<std::string>();
+      }
+    }
+    return ProviderError(provider, status, std::move(message), type, code, param);
+  }
+
+ private:
+  bool azure_;
+};
+
+}  // namespace
+
+const ProviderAdapter& OpenAIAdapter() {
+  static const OpenAICompatible adapter(false);
+  return adapter;
+}
+
+const ProviderAdapter& AzureAdapter() {
+  static const OpenAICompatible adapter(true);
+  return adapter;
 }
 
 }  // namespace warden

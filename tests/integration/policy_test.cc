@@ -31,6 +31,9 @@ class PolicyTest : public ::testing::Test {
     return "providers:\n" + Provider("openai-us", us_.base_url(), "us") +
            Provider("mistral-eu", eu1_.base_url(), "eu") +
            Provider("azure-eu", eu2_.base_url(), "eu-west", "    zero_retention: true\n    store_field: true\n") +
+           // One try per deployment and no circuit breaker: these tests look at which
+           // deployments a policy lets failover reach (retries are tested in failover_test).
+           "routing: { retries_per_deployment: 0, circuit_breaker: { failures: 0 } }\n"
            "models:\n"
            "  - alias: chat\n    deployments:\n"
            "      - { provider: openai-us, model: gpt-us }\n"
@@ -96,6 +99,7 @@ TEST_F(PolicyTest, EuOnlyNeverLeavesTheEuUnderRandomOutages) {
       "providers:\n" + Provider("us-a", us_.base_url(), "us") +
       Provider("eu-a", eu1_.base_url(), "eu") + Provider("us-b", "http://127.0.0.1:" + std::to_string(UnusedPort()) + "/v1", "us") +
       Provider("eu-b", eu2_.base_url(), "eu-central") + Provider("eu-c", eu3.base_url(), "eu") +
+      "routing: { retries_per_deployment: 0, circuit_breaker: { failures: 0 } }\n"
       "models:\n  - alias: chat\n    deployments:\n"
       "      - { provider: us-a, model: m }\n      - { provider: eu-a, model: m }\n"
       "      - { provider: us-b, model: m }\n      - { provider: eu-b, model: m }\n"

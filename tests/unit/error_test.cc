@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/json.h"
-#include "providers/openai_adapter.h"
+#include "providers/adapter.h"
 
 namespace warden {
 namespace {
@@ -45,7 +45,7 @@ ProviderConfig Provider() {
 }
 
 TEST(TranslateErrorTest, ProviderAuthFailureBecomes502WithoutTheKey) {
-  Error e = TranslateOpenAIError(
+  Error e = AdapterFor(ProviderKind::kOpenAI).TranslateError(
       Provider(), 401, R"({"error":{"message":"Incorrect API key provided: sk-acme-secret-1234567890"}})");
   EXPECT_EQ(e.status, 502);
   EXPECT_EQ(e.code, "upstream_auth_failed");
@@ -54,7 +54,7 @@ TEST(TranslateErrorTest, ProviderAuthFailureBecomes502WithoutTheKey) {
 }
 
 TEST(TranslateErrorTest, ClientErrorsPassThroughScrubbed) {
-  Error e = TranslateOpenAIError(
+  Error e = AdapterFor(ProviderKind::kOpenAI).TranslateError(
       Provider(), 400,
       R"j({"error":{"message":"bad max_tokens (key sk-acme-secret-1234567890)","type":"invalid_request_error","param":"max_tokens","code":"bad"}})j");
   EXPECT_EQ(e.status, 400);
@@ -65,10 +65,10 @@ TEST(TranslateErrorTest, ClientErrorsPassThroughScrubbed) {
 }
 
 TEST(TranslateErrorTest, ServerErrorsAre502AndRetryable) {
-  Error e = TranslateOpenAIError(Provider(), 503, "<html>busy</html>");
+  Error e = AdapterFor(ProviderKind::kOpenAI).TranslateError(Provider(), 503, "<html>busy</html>");
   EXPECT_EQ(e.status, 502);
   EXPECT_TRUE(e.retryable);
-  Error r = TranslateOpenAIError(Provider(), 429, "{}");
+  Error r = AdapterFor(ProviderKind::kOpenAI).TranslateError(Provider(), 429, "{}");
   EXPECT_EQ(r.status, 429);
   EXPECT_EQ(r.type, "rate_limit_error");
   EXPECT_TRUE(r.retryable);

@@ -28,6 +28,14 @@ class ForwardTest : public ::testing::Test {
   static std::string Chunk(const std::string& text) {
     return "data: {\"model\":\"real-model\",\"choices\":[{\"delta\":{\"content\":\"" + text + "\"}}]}\n\n";
   }
+  // One attempt, no backoff: these tests look at a single relay.
+  static ForwarderOptions Options(size_t max_response_bytes) {
+    ForwarderOptions o;
+    o.max_response_bytes = max_response_bytes;
+    o.routing.retries_per_deployment = 0;
+    o.routing.max_attempts = 1;
+    return o;
+  }
   ProviderConfig provider_;
   Deployment deployment_;
   RequestContext ctx_;
@@ -40,7 +48,7 @@ TEST_F(ForwardTest, EachCompleteEventIsWrittenBeforeTheNextRead) {
   std::string c2 = Chunk("b");
   upstream_.pieces = {Chunk("a"), c2.substr(0, 10), c2.substr(10), "data: [DONE]\n\n"};
   MemoryClient client(&trace);
-  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
   ASSERT_TRUE(f.Forward(ctx_, client).ok());
   // read a → write; read half of b → (nothing complete); read rest → write; read DONE → write.
   std::vector<std::string> want = {"read", "write", "read", "read", "write", "read", "write", "read"};
@@ -56,7 +64,7 @@ TEST_F(ForwardTest, EachCompleteEventIsWrittenBeforeTheNextRead) {
 TEST_F(ForwardTest, StreamWithoutDoneIsACutNotACleanEnd) {
   upstream_.pieces = {Chunk("a")};
   MemoryClient client;
-  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
   ASSERT_TRUE(f.Forward(ctx_, client).ok());
   EXPECT_EQ(ctx_.outcome, Outcome::kPartial);
   EXPECT_NE(client.sent_.find("upstream_stream_cut"), std::string::npos);
@@ -66,7 +74,7 @@ TEST_F(ForwardTest, StreamWithoutDoneIsACutNotACleanEnd) {
 TEST_F(ForwardTest, ErrorEventBeforeContentIsAnErrorStatus) {
   upstream_.pieces = {"data: {\"error\":{\"message\":\"overloaded\"}}\n\n"};
   MemoryClient client;
-  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
   Status s = f.Forward(ctx_, client);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().status, 502);
@@ -77,7 +85,7 @@ TEST_F(ForwardTest, ClientGoneStopsTheRelay) {
   upstream_.pieces = {Chunk("a"), Chunk("b"), "data: [DONE]\n\n"};
   MemoryClient client;
   client.gone_ = true;
-  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
   ASSERT_TRUE(f.Forward(ctx_, client).ok());
   EXPECT_EQ(ctx_.outcome, Outcome::kClientGone);
   EXPECT_EQ(client.writes_.size(), 1u);
@@ -89,7 +97,7 @@ TEST_F(ForwardTest, NonStreamRestoresAlias) {
   upstream_.content_type = "application/json";
   upstream_.pieces = {"{\"model\":\"real-", "model\",\"choices\":[]}"};
   MemoryClient client;
-  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
   ASSERT_TRUE(f.Forward(ctx_, client).ok());
   EXPECT_EQ(client.status_, 200);
   EXPECT_EQ(client.sent_, "{\"model\":\"alias\",\"choices\":[]}");
@@ -101,7 +109,7 @@ TEST_F(ForwardTest, OversizedResponseIs502) {
   upstream_.content_type = "application/json";
   upstream_.pieces = {std::string(100, ' '), "{}"};
   MemoryClient client;
-  Forwarder f(&upstream_, &upstream_, 50);
+  Forwarder f(&upstream_, &upstream_, Options(50));
   Status s = f.Forward(ctx_, client);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, "upstream_response_too_large");

@@ -1,0 +1,79 @@
+// Failover: the one place that decides what happens after an attempt fails, how an alias's
+// deployments are ordered for a request, and which deployments are resting (circuit breaker).
+//
+// Contract: DecideRetry() is a pure function of (error, whether the first byte reached the
+// client, attempts so far, elapsed time, Retry-After) and the routing config — phases never
+// decide retries themselves. The point of no return is the first byte sent to the client.
+// DeploymentHealth is shared by all request threads (thread-safe); it holds, per deployment
+// ("provider/model"), the circuit breaker (closed → open after K consecutive failures → after
+// the cool-down one probe request at a time → closed on success, open again on failure) and a
+// moving average of time to first byte for the `lowest_latency` strategy.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+
+namespace warden {
+
+struct RetryDecision {
+  enum Kind { kRetrySame, kNextDeployment, kGiveUp } kind = kGiveUp;
+  int delay_ms = 0;  // wait this long before the next attempt (kRetrySame)
+};
+
+// `tries_here`: attempts made on the current deployment so far (≥ 1); `attempts`: in total.
+// `retry_after_ms`: the provider's Retry-After, if it sent one. `jitter` in [0, 1).
+RetryDecision DecideRetry(const RoutingConfig& config, const Error& error, bool client_started,
+                          int tries_here, int attempts, int64_t elapsed_ms,
+                          std::optional<int64_t> retry_after_ms, double jitter);
+
+// Retry-After as seconds ("2", "1.5") or an HTTP date; nullopt if it is neither.
+std::optional<int64_t> ParseRetryAfterMs(const std::string& value, int64_t now_unix_seconds);
+
+class DeploymentHealth {
+ public:
+  explicit DeploymentHealth(const RoutingConfig& config) : config_(config) {}
+
+  // May `name` be tried now? False while its circuit is open, and while another request is
+  // the probe of a half-open circuit. A true answer must be followed by Report().
+  bool Admit(const std::string& name, int64_t now_ms);
+  // The outcome of an admitted attempt: `failed` = a retryable failure of the deployment
+  // itself (unreachable, timeout, 5xx, 429, a broken stream); a client error is a success.
+  void Report(const std::string& name, bool failed, int64_t first_byte_ns, int64_t now_ms);
+  // Milliseconds until an open circuit may be probed (0 if it is not open).
+  int64_t CooldownLeftMs(const std::string& name, int64_t now_ms) const;
+
+  enum class State { kClosed, kOpen, kHalfOpen };
+  State state(const std::string& name) const;
+  // Moving average of time to first byte in ms; nullopt before the first success.
+  std::optional<double> LatencyMs(const std::string& name) const;
+
+ private:
+  struct Entry {
+    State state = State::kClosed;
+    int failures = 0;
+    int64_t open_until_ms = 0;
+    bool probing = false;
+    double latency_ms = -1;
+  };
+  const RoutingConfig config_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+};
+
+// The order failover walks for one request: `priority` keeps the configured order, `weighted`
+// draws without replacement by weight, `lowest_latency` sorts by the moving average (deployments
+// not measured yet first, so they get measured), `lowest_cost` by input + output price.
+// `names[i]` is the health key of `items[i]`; returns a permutation of indices.
+std::vector<size_t> OrderDeployments(RoutingStrategy strategy, const std::vector<std::string>& names,
+                                     const std::vector<int>& weights, const std::vector<double>& prices,
+                                     const DeploymentHealth& health, std::mt19937_64& rng);
+
+}  // namespace warden
