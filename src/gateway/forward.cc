@@ -242,10 +242,16 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int
       if (e.status == 429) ctx.retry_after = Seconds(*ra);
     }
     result = e;
-  } else if (ctx.stream) {
-    result = RelayStream(ctx, up, client);
   } else {
-    result = RelayJson(ctx, up, client);
+    result = ctx.stream ? RelayStream(ctx, up, client) : RelayJson(ctx, up, client);
+    // A 200 whose body broke off, stalled or made no sense before anything reached the client:
+    // another attempt may still serve it (a refusal such as a blocked prompt is a 4xx and stays).
+    if (!result && !client.started() && result.error().source == ErrorSource::kUpstream &&
+        result.error().status >= 500) {
+      Error e = result.error();
+      e.retryable = true;
+      result = e;
+    }
   }
   Attempt& done = ctx.attempts[index];
   if (done.latency_ns == 0) done.latency_ns = MonotonicNanos() - t0;
@@ -367,12 +373,7 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
       }
     }
     if (!status) {
-      if (!client.started()) {
-        // Nothing reached the client: another attempt may still serve it.
-        Error e = status.error();
-        if (e.source == ErrorSource::kUpstream && e.status >= 500) e.retryable = true;
-        return e;
-      }
+      if (!client.started()) return status;  // nothing reached the client: the caller may retry
       ctx.outcome = Outcome::kPartial;
       ctx.error_code = status.error().code.empty() ? status.error().type : status.error().code;
       drain();

@@ -164,6 +164,63 @@ FakeHandler FakeProvider::DefaultHandler() {
   };
 }
 
+FakeHandler FakeProvider::AnthropicHandler() {
+  return [](const FakeRequest& r, Poco::Net::HTTPServerResponse& resp) {
+    Json req = r.json();
+    std::string model = req.value("model", "");
+    Json usage{{"input_tokens", 5}, {"output_tokens", 2}};
+    if (req.value("stream", false)) {
+      std::ostream& out = StartEventStream(resp);
+      SendNamedEvent(out, "message_start",
+                     {{"type", "message_start"},
+                      {"message", {{"id", "msg_fake"}, {"type", "message"}, {"role", "assistant"}, {"model", model},
+                                   {"content", Json::array()}, {"stop_reason", nullptr}, {"stop_sequence", nullptr},
+                                   {"usage", {{"input_tokens", 5}, {"output_tokens", 1}}}}}});
+      SendNamedEvent(out, "content_block_start",
+                     {{"type", "content_block_start"}, {"index", 0}, {"content_block", {{"type", "text"}, {"text", ""}}}});
+      SendNamedEvent(out, "ping", {{"type", "ping"}});
+      for (const char* t : {"fa", "ke", " answer"})
+        SendNamedEvent(out, "content_block_delta",
+                       {{"type", "content_block_delta"}, {"index", 0}, {"delta", {{"type", "text_delta"}, {"text", t}}}});
+      SendNamedEvent(out, "content_block_stop", {{"type", "content_block_stop"}, {"index", 0}});
+      SendNamedEvent(out, "message_delta",
+                     {{"type", "message_delta"}, {"delta", {{"stop_reason", "end_turn"}, {"stop_sequence", nullptr}}},
+                      {"usage", {{"output_tokens", 2}}}});
+      SendNamedEvent(out, "message_stop", {{"type", "message_stop"}});
+      return;
+    }
+    ReplyJson(resp, 200,
+              {{"id", "msg_fake"}, {"type", "message"}, {"role", "assistant"}, {"model", model},
+               {"content", {{{"type", "text"}, {"text", "fake answer"}}}},
+               {"stop_reason", "end_turn"}, {"stop_sequence", nullptr}, {"usage", usage}},
+              {{"request-id", "fake-req-1"}});
+  };
+}
+
+FakeHandler FakeProvider::GeminiHandler() {
+  return [](const FakeRequest& r, Poco::Net::HTTPServerResponse& resp) {
+    size_t m = r.path.find("/models/");
+    size_t colon = r.path.find(':', m == std::string::npos ? 0 : m);
+    std::string model = m == std::string::npos || colon == std::string::npos ? "" : r.path.substr(m + 8, colon - m - 8);
+    auto part = [](const std::string& text) {
+      return Json{{"content", {{"role", "model"}, {"parts", {{{"text", text}}}}}}, {"index", 0}};
+    };
+    Json usage{{"promptTokenCount", 5}, {"candidatesTokenCount", 2}, {"totalTokenCount", 7}};
+    if (r.path.find(":streamGenerateContent") != std::string::npos) {
+      std::ostream& out = StartEventStream(resp);
+      SendEvent(out, Dump({{"candidates", {part("fa")}}, {"modelVersion", model}, {"responseId", "gem-fake"}}));
+      SendEvent(out, Dump({{"candidates", {part("ke")}}, {"modelVersion", model}, {"responseId", "gem-fake"}}));
+      Json last = part(" answer");
+      last["finishReason"] = "STOP";
+      SendEvent(out, Dump({{"candidates", {last}}, {"usageMetadata", usage}, {"modelVersion", model}, {"responseId", "gem-fake"}}));
+      return;
+    }
+    Json c = part("fake answer");
+    c["finishReason"] = "STOP";
+    ReplyJson(resp, 200, {{"candidates", {c}}, {"usageMetadata", usage}, {"modelVersion", model}, {"responseId", "gem-fake"}});
+  };
+}
+
 void ReplyJson(Poco::Net::HTTPServerResponse& response, int status, const Json& body,
                const std::map<std::string, std::string>& headers) {
   for (const auto& [k, v] : headers) response.set(k, v);
@@ -184,6 +241,11 @@ std::ostream& StartEventStream(Poco::Net::HTTPServerResponse& response) {
 
 void SendEvent(std::ostream& out, const std::string& data) {
   out << "data: " << data << "\n\n";
+  out.flush();
+}
+
+void SendNamedEvent(std::ostream& out, const std::string& event, const Json& data) {
+  out << "event: " << event << "\ndata: " << Dump(data) << "\n\n";
   out.flush();
 }
 

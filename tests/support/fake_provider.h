@@ -49,6 +49,10 @@ class FakeProvider {
   // A plain OpenAI imitation: chat (non-stream answers "fake answer"; stream sends "fa", "ke",
   // " answer" then [DONE]) and embeddings (3 floats per input); the request's model is echoed.
   static FakeHandler DefaultHandler();
+  // The same answers in the Anthropic Messages format (POST …/messages; usage 5 in, 2 out) and
+  // in the Gemini format (…/models/M:generateContent and :streamGenerateContent?alt=sse).
+  static FakeHandler AnthropicHandler();
+  static FakeHandler GeminiHandler();
 
  struct Impl;
 
@@ -65,6 +69,7 @@ void ReplyJson(Poco::Net::HTTPServerResponse& response, int status, const Json& 
 // Starts a chunked text/event-stream answer; write events with SendEvent (flushed each).
 std::ostream& StartEventStream(Poco::Net::HTTPServerResponse& response);
 void SendEvent(std::ostream& out, const std::string& data);
+void SendNamedEvent(std::ostream& out, const std::string& event, const Json& data);
 Json ChatChunk(const std::string& model, const std::string& content, bool finish = false);
 
 // A one-shot latch with a bounded wait (tests never block forever).
