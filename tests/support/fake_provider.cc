@@ -147,6 +147,11 @@ FakeHandler FakeProvider::DefaultHandler() {
       SendEvent(out, Dump(ChatChunk(model, "fa")));
       SendEvent(out, Dump(ChatChunk(model, "ke")));
       SendEvent(out, Dump(ChatChunk(model, " answer", true)));
+      // Like OpenAI: a last chunk with usage and no choices when the request asked for it.
+      if (req.contains("stream_options") && req["stream_options"].value("include_usage", false))
+        SendEvent(out, Dump(Json{{"id", "chatcmpl-fake"}, {"object", "chat.completion.chunk"}, {"model", model},
+                                 {"choices", Json::array()},
+                                 {"usage", {{"prompt_tokens", 5}, {"completion_tokens", 2}, {"total_tokens", 7}}}}));
       SendEvent(out, "[DONE]");
       return;
     }

@@ -47,7 +47,8 @@ class FakeProvider {
   int connections() const;  // TCP connections accepted so far
 
   // A plain OpenAI imitation: chat (non-stream answers "fake answer"; stream sends "fa", "ke",
-  // " answer" then [DONE]) and embeddings (3 floats per input); the request's model is echoed.
+  // " answer", a usage chunk if stream_options.include_usage, then [DONE]; usage 5 in, 2 out)
+  // and embeddings (3 floats per input); the request's model is echoed.
   static FakeHandler DefaultHandler();
   // The same answers in the Anthropic Messages format (POST …/messages; usage 5 in, 2 out) and
   // in the Gemini format (…/models/M:generateContent and :streamGenerateContent?alt=sse).
