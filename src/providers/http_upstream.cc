@@ -11,6 +11,7 @@
 #include <Poco/Net/SecureStreamSocket.h>
 
 #include <atomic>
+#include <cctype>
 #include <mutex>
 #include <unordered_map>
 
@@ -46,6 +47,25 @@ struct Pooled {
 
 }  // namespace
 
+bool BypassesProxy(const std::string& host, const std::vector<std::string>& no_proxy) {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string h = lower(host);
+  for (std::string entry : no_proxy) {
+    entry = lower(entry);
+    if (entry == "*") return true;
+    if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
+    if (entry.empty()) continue;
+    if (h == entry) return true;
+    if (h.size() > entry.size() && h.compare(h.size() - entry.size(), entry.size(), entry) == 0 &&
+        h[h.size() - entry.size() - 1] == '.')
+      return true;
+  }
+  return false;
+}
+
 class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Impl> {
  public:
   explicit Impl(const HttpUpstreamOptions& o) : options_(o) {}
@@ -69,6 +89,8 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
     std::unique_ptr<Poco::Net::HTTPClientSession> s;
     if (r.scheme == "https") {
       s = std::make_unique<Poco::Net::HTTPSClientSession>(r.host, r.port, TlsContext());
+      if (!options_.proxy_host.empty() && !BypassesProxy(r.host, options_.no_proxy))
+        s->setProxy(options_.proxy_host, options_.proxy_port);  // CONNECT tunnel, TLS inside it
     } else {
       s = std::make_unique<Poco::Net::HTTPClientSession>(r.host, r.port);
     }

@@ -43,6 +43,9 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   o.idle_timeout_ms = c.upstream.idle_timeout_ms;
   o.max_idle_per_host = c.upstream.max_idle_connections_per_host;
   o.ca_file = c.upstream.ca_file;
+  o.proxy_host = c.upstream.proxy_host;
+  o.proxy_port = c.upstream.proxy_port;
+  o.no_proxy = c.upstream.no_proxy;
   app->http_ = std::make_unique<HttpUpstream>(o);
   app->echo_ = std::make_unique<EchoUpstream>();
   app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });

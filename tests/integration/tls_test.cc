@@ -2,9 +2,17 @@
 // host names are checked, and TLS connections are pooled.
 #include <gtest/gtest.h>
 
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <atomic>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include "support/fake_provider.h"
+#include "config/config.h"
+#include "providers/http_upstream.h"
 #include "support/harness.h"
 
 namespace warden::testing {
@@ -66,6 +74,133 @@ TEST_F(TlsTest, HostNameMismatchIsRefused) {
   HttpResult r = gw.Post("/v1/chat/completions", Chat());
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_EQ(wrong_name.requests().size(), 0u);
+}
+
+// A minimal HTTP CONNECT proxy on 127.0.0.1:0: records each CONNECT target and every byte it
+// relays, then pumps bytes both ways until either side closes.
+class ConnectProxy {
+ public:
+  ConnectProxy() : server_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+    server_.setReceiveTimeout(Poco::Timespan(0, 200000));
+    accept_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~ConnectProxy() {
+    stop_ = true;
+    accept_.join();
+    for (auto& t : pumps_) t.join();
+  }
+  uint16_t port() const { return server_.address().port(); }
+  std::vector<std::string> targets() {
+    std::lock_guard lock(mu_);
+    return targets_;
+  }
+  std::string relayed() {
+    std::lock_guard lock(mu_);
+    return relayed_;
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stop_) {
+      try {
+        Poco::Net::StreamSocket client = server_.acceptConnection();
+        std::lock_guard lock(mu_);
+        pumps_.emplace_back([this, client]() mutable { Serve(client); });
+      } catch (const Poco::Exception&) {
+      }
+    }
+  }
+  void Serve(Poco::Net::StreamSocket client) {
+    try {
+      std::string head;
+      char c;
+      while (head.find("\r\n\r\n") == std::string::npos && client.receiveBytes(&c, 1) == 1) head.push_back(c);
+      if (head.rfind("CONNECT ", 0) != 0) return;
+      std::string target = head.substr(8, head.find(' ', 8) - 8);
+      {
+        std::lock_guard lock(mu_);
+        targets_.push_back(target);
+      }
+      Poco::Net::StreamSocket upstream(Poco::Net::SocketAddress("127.0.0.1", target.substr(target.rfind(':') + 1)));
+      std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
+      client.sendBytes(ok.data(), static_cast<int>(ok.size()));
+      std::thread back([this, upstream, client]() mutable { Pump(upstream, client); });
+      Pump(client, upstream);
+      back.join();
+    } catch (const Poco::Exception&) {
+    }
+  }
+  void Pump(Poco::Net::StreamSocket from, Poco::Net::StreamSocket to) {
+    char buf[16384];
+    from.setReceiveTimeout(Poco::Timespan(0, 100000));
+    try {
+      while (!stop_) {
+        int n = 0;
+        try {
+          n = from.receiveBytes(buf, sizeof buf);
+        } catch (const Poco::TimeoutException&) {
+          continue;
+        }
+        if (n <= 0) break;
+        {
+          std::lock_guard lock(mu_);
+          relayed_.append(buf, static_cast<size_t>(n));
+        }
+        to.sendBytes(buf, n);
+      }
+      to.shutdownSend();
+    } catch (const Poco::Exception&) {
+    }
+  }
+  Poco::Net::ServerSocket server_;
+  std::thread accept_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::thread> pumps_;
+  std::vector<std::string> targets_;
+  std::string relayed_;
+};
+
+TEST_F(TlsTest, HttpsGoesThroughTheConfiguredProxyAsAConnectTunnel) {
+  ConnectProxy proxy;
+  std::string yaml = OneProviderYaml(Url("localhost"), "chat-alias", "fake-model-1",
+                                     "    api_key: sk-proxy-test-secret-123456\n");
+  GatewayUnderTest gw(yaml, "",
+                      "  ca_file: " + cert_ + "\n  proxy: http://127.0.0.1:" + std::to_string(proxy.port()) + "\n");
+  HttpResult r = gw.Post("/v1/chat/completions", Chat());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(fake_->requests().size(), 1u);
+  ASSERT_EQ(proxy.targets().size(), 1u);
+  EXPECT_EQ(proxy.targets()[0], "localhost:" + std::to_string(fake_->port()));
+  // TLS is end to end: the proxy relayed bytes but saw neither the key nor the prompt.
+  EXPECT_FALSE(proxy.relayed().empty());
+  EXPECT_EQ(proxy.relayed().find("sk-proxy-test-secret-123456"), std::string::npos);
+  EXPECT_EQ(proxy.relayed().find("\"hi\""), std::string::npos);
+}
+
+TEST_F(TlsTest, NoProxyHostsAndTheEnvironmentAreHonoured) {
+  ConnectProxy proxy;
+  // HTTPS_PROXY from the environment when the file names no proxy; NO_PROXY exempts localhost.
+  std::map<std::string, std::string> env = {{"HTTPS_PROXY", "127.0.0.1:" + std::to_string(proxy.port())},
+                                            {"NO_PROXY", "example.org,localhost"}};
+  auto lookup = [&](const std::string& name) -> std::optional<std::string> {
+    auto it = env.find(name);
+    return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  auto loaded = LoadConfigFromString(OneProviderYaml(Url("localhost")), "test.yaml", lookup);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded.config->upstream.proxy_host, "127.0.0.1");
+  EXPECT_EQ(loaded.config->upstream.proxy_port, proxy.port());
+  EXPECT_TRUE(BypassesProxy("localhost", loaded.config->upstream.no_proxy));
+  EXPECT_TRUE(BypassesProxy("api.example.org", loaded.config->upstream.no_proxy));
+  EXPECT_FALSE(BypassesProxy("notexample.org", loaded.config->upstream.no_proxy));
+  EXPECT_FALSE(BypassesProxy("api.openai.com", loaded.config->upstream.no_proxy));
+
+  GatewayUnderTest gw(OneProviderYaml(Url("localhost")), "",
+                      "  ca_file: " + cert_ + "\n  proxy: http://127.0.0.1:" + std::to_string(proxy.port()) +
+                          "\n  no_proxy: [localhost]\n");
+  ASSERT_EQ(gw.Post("/v1/chat/completions", Chat()).status, 200);
+  EXPECT_TRUE(proxy.targets().empty());
 }
 
 }  // namespace

@@ -118,6 +118,10 @@ GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
                                    const std::string& server_extra, const std::string& upstream_extra,
                                    const std::map<std::string, std::string>& policies,
                                    const AppOptions& options) {
+  // Hermetic: a developer's proxy settings must not send loopback fakes through their proxy
+  // (tests that want a proxy name it in the config).
+  for (const char* name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"})
+    unsetenv(name);
   std::filesystem::create_directories(dir_.path() + "/policies");
   // The shipped redaction rule sets, so test policies can name them.
   std::filesystem::copy(std::string(WARDEN_SOURCE_DIR) + "/policies/redaction",
