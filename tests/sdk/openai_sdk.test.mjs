@@ -3,37 +3,13 @@
 // Run by CTest: WARDEN_BIN=/path/to/warden node --test tests/sdk/openai_sdk.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI from 'openai';
+import { startWarden } from './warden.mjs';
 
-const BIN = process.env.WARDEN_BIN;
-let dir, server, client, key;
-
-async function waitForPort(logFile) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const m = readFileSync(logFile, 'utf8').match(/"event":"listening".*?"port":(\d+)/);
-      if (m) return Number(m[1]);
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('warden did not start');
-}
+let warden, client;
 
 before(async () => {
-  assert.ok(BIN, 'WARDEN_BIN must point at the warden binary');
-  assert.ok(process.env.WARDEN_POLICIES, 'WARDEN_POLICIES must point at the policies directory');
-  dir = mkdtempSync(join(tmpdir(), 'warden-sdk-'));
-  const config = join(dir, 'warden.yaml');
-  writeFileSync(config, `server:
-  listen: 127.0.0.1:0
-  access_log: ${join(dir, 'warden.log')}
-data_dir: ${join(dir, 'data')}
-policies_dir: ${process.env.WARDEN_POLICIES}
-providers:
+  warden = await startWarden(`providers:
   - { name: local-echo, kind: echo }
 models:
   - alias: gpt-4o-mini
@@ -41,17 +17,10 @@ models:
   - alias: text-embedding-3-small
     deployments: [ { provider: local-echo, model: echo-embed-1 } ]
 `);
-  key = execFileSync(BIN, ['keys', 'create', '--name', 'sdk', '--config', config], { stdio: ['ignore', 'pipe', 'ignore'] })
-    .toString().trim();
-  server = spawn(BIN, ['serve', '--config', config], { stdio: 'ignore' });
-  const port = await waitForPort(join(dir, 'warden.log'));
-  client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: key, maxRetries: 0 });
+  client = new OpenAI({ baseURL: `http://127.0.0.1:${warden.port}/v1`, apiKey: warden.key, maxRetries: 0 });
 });
 
-after(() => {
-  server?.kill('SIGTERM');
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+after(() => warden?.stop());
 
 test('chat completion', async () => {
   const { data, response } = await client.chat.completions
