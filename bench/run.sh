@@ -5,7 +5,8 @@
 #   (c) through Warden (auth, JSON parse, alias rewrite, pooled upstream, access log, audit
 #       records), with a key under `audit: required` and against a second Warden with the
 #       audit store off (the audit's cost),
-# closed loop at 32 connections, a paced light-load run, and time to first SSE chunk.
+# closed loop at 32 connections, a paced light-load run, time to first SSE chunk, and the
+# time a failover to the next deployment adds after a refused connection.
 # Prints requests/s, p50/p90/p99, latency added over (a), and Warden's ratios to nginx.
 #
 #   bench/run.sh      ROUNDS=3 rounds of DURATION=4 seconds per target and load: the targets take
@@ -30,7 +31,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-FAKE=$(free_port); PROXY=$(free_port)
+FAKE=$(free_port); PROXY=$(free_port); REFUSED=$(free_port)  # nothing listens on REFUSED
 
 # The fake provider and the reference proxy hop: one nginx, two servers.
 CHAT='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model-1","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}'
@@ -97,9 +98,17 @@ providers:
     base_url: http://127.0.0.1:$FAKE/v1
     region: local
     price: { input_per_million: 0.15, output_per_million: 0.6 }
+  - name: refused
+    kind: openai
+    base_url: http://127.0.0.1:$REFUSED/v1
+    region: local
+# Failover is measured without backoff or breaker: every request pays the refused connect.
+routing: { retries_per_deployment: 0, circuit_breaker: { failures: 0 } }
 models:
   - alias: gpt-4o-mini
     deployments: [ { provider: fake, model: bench-model-1 } ]
+  - alias: failover-chain
+    deployments: [ { provider: refused, model: bench-model-1 }, { provider: fake, model: bench-model-1 } ]
 YAML
 # The same gateway with the audit store switched off: the baseline for the audit's cost.
 sed -e "s|data_dir: $T/data|data_dir: $T/data-noaudit\naudit: { enabled: false }|" \
@@ -172,6 +181,7 @@ echo "time to first chunk..." >&2
 for target in direct:$FAKE nginx:$PROXY warden:$WARDEN; do
   echo "${target%%:*} ttfc $(python3 bench/ttfc.py "${target##*:}" "$KEY" 300)" >> "$T/results"
 done
+echo "warden failover $(python3 bench/failover.py "$WARDEN" "$KEY" 500)" >> "$T/results"
 RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$WPID/status)
 # build.sh configured before libbenchmark-dev may have been installed: configure again if needed.
 [ -x build/bench/redaction_bench ] || { cmake -S . -B build >/dev/null && cmake --build build --target redaction_bench >/dev/null; }
@@ -181,8 +191,8 @@ import json, statistics, sys
 runs, rows = {}, {}
 for line in open(sys.argv[1]):
     target, run, payload = line.split(" ", 2)
-    if run == "ttfc":
-        rows[(target, "ttfc")] = json.loads(payload)
+    if run in ("ttfc", "failover"):
+        rows[(target, run)] = json.loads(payload)
     else:
         runs.setdefault((target, run), []).append(json.loads(payload))
 for k, rs in runs.items():  # medians over the rounds, field by field
@@ -224,6 +234,9 @@ nc, np_ = rows[("warden-noaudit", "closed32")], rows[("warden-noaudit", "paced")
 print(f"audit cost ('audit: required' vs the audit store off, same build): throughput "
       f"{ac['rps'] / nc['rps']:.2f}x ({ac['rps']:.0f} vs {nc['rps']:.0f} req/s; target >= 0.90), "
       f"paced p50 +{ms(ap['p50'] - np_['p50'])} ms ({ms(ap['p50'])} vs {ms(np_['p50'])} ms)")
+fo = rows[("warden", "failover")]
+print(f"failover after a refused connection (no backoff): +{ms(fo['failover'] - fo['base'])} ms "
+      f"({ms(fo['failover'])} vs {ms(fo['base'])} ms median; target < 2 ms plus the backoff)")
 print(f"warden peak RSS: {int(sys.argv[2]) / 1024:.1f} MB (target < 60 MB)")
 PY
 

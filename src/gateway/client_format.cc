@@ -48,17 +48,17 @@ Status UserTurn(const Json& content, Json& out) {
   if (!content.is_array()) return Invalid("messages: content must be a string or a list of blocks", "messages");
   Json parts = Json::array();
   for (const Json& b : content) {
-    std::string type = b.is_object() ? b.value("type", "") : "";
+    std::string type = b.is_object() ? GetString(b, "type") : "";
     if (type == "text") {
-      parts.push_back(Json{{"type", "text"}, {"text", b.value("text", "")}});
+      parts.push_back(Json{{"type", "text"}, {"text", GetString(b, "text")}});
     } else if (type == "image") {
       const Json& src = b.contains("source") ? b["source"] : Json();
-      std::string st = src.is_object() ? src.value("type", "") : "";
+      std::string st = src.is_object() ? GetString(src, "type") : "";
       if (st == "base64")
         parts.push_back(Json{{"type", "image_url"},
-                             {"image_url", Json{{"url", "data:" + src.value("media_type", "") + ";base64," + src.value("data", "")}}}});
+                             {"image_url", Json{{"url", "data:" + GetString(src, "media_type") + ";base64," + GetString(src, "data")}}}});
       else if (st == "url")
-        parts.push_back(Json{{"type", "image_url"}, {"image_url", Json{{"url", src.value("url", "")}}}});
+        parts.push_back(Json{{"type", "image_url"}, {"image_url", Json{{"url", GetString(src, "url")}}}});
       else
         return Invalid("messages: an image source must be base64 or url", "messages");
     } else if (type == "tool_result") {
@@ -69,12 +69,12 @@ Status UserTurn(const Json& content, Json& out) {
           text = c.get<std::string>();
         } else if (c.is_array()) {
           for (const Json& part : c)
-            if (part.is_object() && part.value("type", "") == "text")
-              text += (text.empty() ? "" : "\n") + part.value("text", "");
+            if (part.is_object() && GetString(part, "type") == "text")
+              text += (text.empty() ? "" : "\n") + GetString(part, "text");
         }
       }
-      if (b.value("is_error", false)) text = "Error: " + text;
-      out.push_back(Json{{"role", "tool"}, {"tool_call_id", b.value("tool_use_id", "")}, {"content", text}});
+      if (GetBool(b, "is_error", false)) text = "Error: " + text;
+      out.push_back(Json{{"role", "tool"}, {"tool_call_id", GetString(b, "tool_use_id")}, {"content", text}});
     } else {
       return Invalid("messages: content blocks of type '" + type.substr(0, 40) + "' are not supported by this gateway", "messages");
     }
@@ -94,13 +94,13 @@ Status AssistantTurn(const Json& content, Json& out) {
   std::string text;
   Json calls = Json::array();
   for (const Json& b : content) {
-    std::string type = b.is_object() ? b.value("type", "") : "";
+    std::string type = b.is_object() ? GetString(b, "type") : "";
     if (type == "text") {
-      text += b.value("text", "");
+      text += GetString(b, "text");
     } else if (type == "tool_use") {
-      calls.push_back(Json{{"id", b.value("id", "")},
+      calls.push_back(Json{{"id", GetString(b, "id")},
                            {"type", "function"},
-                           {"function", Json{{"name", b.value("name", "")},
+                           {"function", Json{{"name", GetString(b, "name")},
                                              {"arguments", Dump(b.contains("input") ? b["input"] : Json::object())}}}});
     } else if (type != "thinking" && type != "redacted_thinking") {
       return Invalid("messages: content blocks of type '" + type.substr(0, 40) + "' are not supported by this gateway", "messages");
@@ -147,11 +147,11 @@ class MessagesEncoder : public StreamEncoder {
             tool_ = tool;
             Open(Json{{"type", "tool_use"},
                       {"id", IsString(call, "id") ? call["id"].get<std::string>() : NewToolId()},
-                      {"name", fn.value("name", "")},
+                      {"name", GetString(fn, "name")},
                       {"input", Json::object()}},
                  kTool, out);
           }
-          std::string args = fn.value("arguments", "");
+          std::string args = GetString(fn, "arguments");
           if (!args.empty())
             Emit("content_block_delta", Json{{"type", "content_block_delta"}, {"index", index_},
                                              {"delta", Json{{"type", "input_json_delta"}, {"partial_json", args}}}}, out);
@@ -242,14 +242,14 @@ Result<Json> MessagesToCanonical(const Json& in) {
       text = system.get<std::string>();
     } else if (system.is_array()) {
       for (const Json& b : system)
-        if (b.is_object() && b.value("type", "") == "text") text += (text.empty() ? "" : "\n\n") + b.value("text", "");
+        if (b.is_object() && GetString(b, "type") == "text") text += (text.empty() ? "" : "\n\n") + GetString(b, "text");
     } else {
       return Invalid("system: must be a string or a list of text blocks", "system");
     }
     if (!text.empty()) messages.push_back(Json{{"role", "system"}, {"content", text}});
   }
   for (const Json& m : in["messages"]) {
-    std::string role = m.is_object() ? m.value("role", "") : "";
+    std::string role = m.is_object() ? GetString(m, "role") : "";
     const Json content = m.is_object() && m.contains("content") ? m["content"] : Json();
     Status s = role == "user"        ? UserTurn(content, messages)
                : role == "assistant" ? AssistantTurn(content, messages)
@@ -269,7 +269,7 @@ Result<Json> MessagesToCanonical(const Json& in) {
     for (const Json& t : in["tools"]) {
       if (!t.is_object() || !t.contains("input_schema"))
         return Invalid("tools: only custom tools with an input_schema are supported by this gateway", "tools");
-      Json fn{{"name", t.value("name", "")}};
+      Json fn{{"name", GetString(t, "name")}};
       if (t.contains("description")) fn["description"] = t["description"];
       fn["parameters"] = t["input_schema"];
       tools.push_back(Json{{"type", "function"}, {"function", std::move(fn)}});
@@ -277,12 +277,12 @@ Result<Json> MessagesToCanonical(const Json& in) {
     out["tools"] = std::move(tools);
     if (in.contains("tool_choice") && in["tool_choice"].is_object()) {
       const Json& tc = in["tool_choice"];
-      std::string type = tc.value("type", "auto");
+      std::string type = GetString(tc, "type", "auto");
       if (type == "any") out["tool_choice"] = "required";
       else if (type == "none") out["tool_choice"] = "none";
-      else if (type == "tool") out["tool_choice"] = Json{{"type", "function"}, {"function", Json{{"name", tc.value("name", "")}}}};
+      else if (type == "tool") out["tool_choice"] = Json{{"type", "function"}, {"function", Json{{"name", GetString(tc, "name")}}}};
       else out["tool_choice"] = "auto";
-      if (tc.value("disable_parallel_tool_use", false)) out["parallel_tool_calls"] = false;
+      if (GetBool(tc, "disable_parallel_tool_use", false)) out["parallel_tool_calls"] = false;
     }
   }
   if (in.contains("stream") && in["stream"].is_boolean()) out["stream"] = in["stream"];
@@ -315,10 +315,10 @@ Json ClientResponse(Ingress ingress, Json completion) {
       if (msg.contains("tool_calls") && msg["tool_calls"].is_array()) {
         for (const Json& call : msg["tool_calls"]) {
           const Json& fn = call.contains("function") ? call["function"] : Json::object();
-          std::string args = fn.is_object() ? fn.value("arguments", "") : "";
+          std::string args = fn.is_object() ? GetString(fn, "arguments") : "";
           auto input = ParseJson(args.empty() ? "{}" : args);
-          content.push_back(Json{{"type", "tool_use"}, {"id", call.value("id", "")},
-                                 {"name", fn.is_object() ? fn.value("name", "") : ""},
+          content.push_back(Json{{"type", "tool_use"}, {"id", GetString(call, "id")},
+                                 {"name", fn.is_object() ? GetString(fn, "name") : ""},
                                  {"input", input && input->is_object() ? *input : Json::object()}});
         }
       }
@@ -333,7 +333,7 @@ Json ClientResponse(Ingress ingress, Json completion) {
   return Json{{"id", id},
               {"type", "message"},
               {"role", "assistant"},
-              {"model", completion.value("model", "")},
+              {"model", GetString(completion, "model")},
               {"content", std::move(content)},
               {"stop_reason", StopReason(finish)},
               {"stop_sequence", nullptr},

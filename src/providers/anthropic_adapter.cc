@@ -31,12 +31,12 @@ Result<Json> UserBlocks(const Json& content) {
   }
   if (!content.is_array()) return blocks;
   for (const Json& part : content) {
-    std::string type = part.is_object() ? part.value("type", "") : "";
+    std::string type = part.is_object() ? GetString(part, "type") : "";
     if (type == "text") {
-      blocks.push_back(Json{{"type", "text"}, {"text", part.value("text", "")}});
+      blocks.push_back(Json{{"type", "text"}, {"text", GetString(part, "text")}});
     } else if (type == "image_url") {
       const Json& iu = part.contains("image_url") ? part["image_url"] : Json();
-      std::string url = iu.is_object() ? iu.value("url", "") : iu.is_string() ? iu.get<std::string>() : "";
+      std::string url = iu.is_object() ? GetString(iu, "url") : iu.is_string() ? iu.get<std::string>() : "";
       std::string mime, data;
       if (ParseDataUrl(url, mime, data))
         blocks.push_back(Json{{"type", "image"},
@@ -73,7 +73,7 @@ Json Usage(const Json& u, int64_t output) {
 Error StreamErrorEvent(const Json& data) {
   std::string type;
   if (data.is_object() && data.contains("error") && data["error"].is_object())
-    type = data["error"].value("type", "");
+    type = GetString(data["error"], "type");
   return Error::BadGateway("the provider reported an error in the stream" + (type.empty() ? "" : " (" + type + ")"),
                            type == "overloaded_error" ? "upstream_overloaded" : "upstream_stream_error", true);
 }
@@ -85,14 +85,14 @@ class AnthropicStreamDecoder : public StreamDecoder {
     auto json = ParseJson(ev.data);
     if (!json || !json->is_object()) return MalformedEvent();
     const Json& d = *json;
-    std::string type = ev.event.empty() ? d.value("type", "") : ev.event;
+    std::string type = ev.event.empty() ? GetString(d, "type") : ev.event;
     if (type == "ping") return Status::Ok();
     if (type == "error") return StreamErrorEvent(d);
     if (type == "message_start") {
       const Json& m = d.contains("message") ? d["message"] : Json::object();
       if (!m.is_object()) return MalformedEvent();
-      id_ = m.value("id", "");
-      model_ = m.value("model", "");
+      id_ = GetString(m, "id");
+      model_ = GetString(m, "model");
       if (m.contains("usage")) usage_in_ = m["usage"];
       out.push_back(CanonicalChunk(id_, model_, Json{{"role", "assistant"}, {"content", ""}}));
       started_ = true;
@@ -102,17 +102,17 @@ class AnthropicStreamDecoder : public StreamDecoder {
     if (type == "content_block_start") {
       const Json& b = d.contains("content_block") ? d["content_block"] : Json();
       if (!b.is_object()) return MalformedEvent();
-      std::string bt = b.value("type", "");
+      std::string bt = GetString(b, "type");
       if (bt == "text") {
-        std::string text = b.value("text", "");
+        std::string text = GetString(b, "text");
         if (!text.empty()) out.push_back(CanonicalChunk(id_, model_, Json{{"content", text}}));
       } else if (bt == "tool_use") {
         int tool = tools_++;
         tool_of_block_[Int(d, "index")] = tool;
         Json call{{"index", tool},
-                  {"id", b.value("id", "")},
+                  {"id", GetString(b, "id")},
                   {"type", "function"},
-                  {"function", Json{{"name", b.value("name", "")}, {"arguments", ""}}}};
+                  {"function", Json{{"name", GetString(b, "name")}, {"arguments", ""}}}};
         out.push_back(CanonicalChunk(id_, model_, Json{{"tool_calls", Json::array({call})}}));
       }
       return Status::Ok();
@@ -120,14 +120,14 @@ class AnthropicStreamDecoder : public StreamDecoder {
     if (type == "content_block_delta") {
       const Json& delta = d.contains("delta") ? d["delta"] : Json();
       if (!delta.is_object()) return MalformedEvent();
-      std::string dt = delta.value("type", "");
+      std::string dt = GetString(delta, "type");
       if (dt == "text_delta") {
-        out.push_back(CanonicalChunk(id_, model_, Json{{"content", delta.value("text", "")}}));
+        out.push_back(CanonicalChunk(id_, model_, Json{{"content", GetString(delta, "text")}}));
       } else if (dt == "input_json_delta") {
         auto tool = tool_of_block_.find(Int(d, "index"));
         if (tool == tool_of_block_.end()) return MalformedEvent();
         Json call{{"index", tool->second},
-                  {"function", Json{{"arguments", delta.value("partial_json", "")}}}};
+                  {"function", Json{{"arguments", GetString(delta, "partial_json")}}}};
         out.push_back(CanonicalChunk(id_, model_, Json{{"tool_calls", Json::array({call})}}));
       }
       return Status::Ok();
@@ -173,12 +173,12 @@ class Anthropic : public ProviderAdapter {
                                        const Json& in) const override {
     if (op != Operation::kChat) return Unsupported("This endpoint", "");
     Json out = Json::object();
-    out["model"] = in.value("model", "");
+    out["model"] = GetString(in, "model");
     std::string system;
     Json messages = Json::array();
     const Json& msgs = in.contains("messages") ? in["messages"] : Json::array();
     for (const Json& m : msgs) {
-      std::string role = m.value("role", "");
+      std::string role = GetString(m, "role");
       const Json content = m.contains("content") ? m["content"] : Json();
       if (role == "system" || role == "developer") {
         std::string text = ContentText(content);
@@ -194,18 +194,18 @@ class Anthropic : public ProviderAdapter {
         if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
           for (const Json& call : m["tool_calls"]) {
             const Json& fn = call.contains("function") ? call["function"] : Json::object();
-            std::string args = fn.is_object() ? fn.value("arguments", "") : "";
+            std::string args = fn.is_object() ? GetString(fn, "arguments") : "";
             auto input = ParseJson(args.empty() ? "{}" : args);
             blocks.push_back(Json{{"type", "tool_use"},
-                                  {"id", call.value("id", "")},
-                                  {"name", fn.is_object() ? fn.value("name", "") : ""},
+                                  {"id", GetString(call, "id")},
+                                  {"name", fn.is_object() ? GetString(fn, "name") : ""},
                                   {"input", input && input->is_object() ? *input : Json::object()}});
           }
         }
         AppendTurn(messages, "assistant", std::move(blocks));
       } else if (role == "tool") {
         Json result{{"type", "tool_result"},
-                    {"tool_use_id", m.value("tool_call_id", "")},
+                    {"tool_use_id", GetString(m, "tool_call_id")},
                     {"content", ContentText(content)}};
         AppendTurn(messages, "user", Json::array({std::move(result)}));
       } else {
@@ -229,14 +229,14 @@ class Anthropic : public ProviderAdapter {
     if (in.contains("n") && in["n"].is_number_integer() && in["n"].get<int64_t>() > 1)
       return Unsupported("n > 1", "n");
     if (in.contains("response_format") && in["response_format"].is_object() &&
-        in["response_format"].value("type", "text") != "text")
+        GetString(in["response_format"], "type", "text") != "text")
       return Unsupported("response_format", "response_format");
     if (in.contains("tools") && in["tools"].is_array() && !in["tools"].empty()) {
       Json tools = Json::array();
       for (const Json& t : in["tools"]) {
         const Json& fn = t.contains("function") ? t["function"] : Json();
         if (!fn.is_object()) return Unsupported("A tool that is not a function", "tools");
-        Json tool{{"name", fn.value("name", "")}};
+        Json tool{{"name", GetString(fn, "name")}};
         if (fn.contains("description")) tool["description"] = fn["description"];
         tool["input_schema"] = fn.contains("parameters") && fn["parameters"].is_object()
                                    ? fn["parameters"]
@@ -252,7 +252,7 @@ class Anthropic : public ProviderAdapter {
       else if (tc == "required") choice = Json{{"type", "any"}};
       else if (tc == "none") choice = Json{{"type", "none"}};
       else if (tc.is_object() && tc.contains("function") && tc["function"].is_object())
-        choice = Json{{"type", "tool"}, {"name", tc["function"].value("name", "")}};
+        choice = Json{{"type", "tool"}, {"name", GetString(tc["function"], "name")}};
     }
     if (in.contains("parallel_tool_calls") && in["parallel_tool_calls"] == false && out.contains("tools")) {
       if (choice.is_null()) choice = Json{{"type", "auto"}};
@@ -285,13 +285,13 @@ class Anthropic : public ProviderAdapter {
     std::string text;
     Json calls = Json::array();
     for (const Json& b : body["content"]) {
-      std::string type = b.is_object() ? b.value("type", "") : "";
+      std::string type = b.is_object() ? GetString(b, "type") : "";
       if (type == "text") {
-        text += b.value("text", "");
+        text += GetString(b, "text");
       } else if (type == "tool_use") {
-        calls.push_back(Json{{"id", b.value("id", "")},
+        calls.push_back(Json{{"id", GetString(b, "id")},
                              {"type", "function"},
-                             {"function", Json{{"name", b.value("name", "")},
+                             {"function", Json{{"name", GetString(b, "name")},
                                                {"arguments", Dump(b.contains("input") ? b["input"] : Json::object())}}}});
       }
     }
@@ -300,7 +300,7 @@ class Anthropic : public ProviderAdapter {
     std::string stop = body.contains("stop_reason") && body["stop_reason"].is_string()
                            ? body["stop_reason"].get<std::string>() : "end_turn";
     const Json& u = body.contains("usage") ? body["usage"] : Json::object();
-    return CanonicalCompletion(body.value("id", ""), body.value("model", ""), std::move(message),
+    return CanonicalCompletion(GetString(body, "id"), GetString(body, "model"), std::move(message),
                                FinishReason(stop), Usage(u, Int(u, "output_tokens")));
   }
 

@@ -41,12 +41,12 @@ Result<Json> UserParts(const Json& content) {
   }
   if (!content.is_array()) return parts;
   for (const Json& part : content) {
-    std::string type = part.is_object() ? part.value("type", "") : "";
+    std::string type = part.is_object() ? GetString(part, "type") : "";
     if (type == "text") {
-      parts.push_back(Json{{"text", part.value("text", "")}});
+      parts.push_back(Json{{"text", GetString(part, "text")}});
     } else if (type == "image_url") {
       const Json& iu = part.contains("image_url") ? part["image_url"] : Json();
-      std::string url = iu.is_object() ? iu.value("url", "") : iu.is_string() ? iu.get<std::string>() : "";
+      std::string url = iu.is_object() ? GetString(iu, "url") : iu.is_string() ? iu.get<std::string>() : "";
       std::string mime, data;
       if (ParseDataUrl(url, mime, data))
         parts.push_back(Json{{"inlineData", Json{{"mimeType", mime}, {"data", data}}}});
@@ -86,7 +86,7 @@ std::optional<Error> Blocked(const Json& body) {
   const bool no_candidates = !body.contains("candidates") || !body["candidates"].is_array() ||
                              body["candidates"].empty();
   if (!no_candidates || !body.contains("promptFeedback")) return std::nullopt;
-  std::string reason = body["promptFeedback"].is_object() ? body["promptFeedback"].value("blockReason", "") : "";
+  std::string reason = body["promptFeedback"].is_object() ? GetString(body["promptFeedback"], "blockReason") : "";
   if (reason.empty()) return std::nullopt;
   Error e = Error::BadRequest("The provider blocked the prompt (" + reason + ").", "messages", "content_filter");
   e.source = ErrorSource::kUpstream;
@@ -99,14 +99,14 @@ void ReadParts(const Json& candidate, std::string& text, Json& calls) {
   const Json& content = candidate["content"];
   if (!content.contains("parts") || !content["parts"].is_array()) return;
   for (const Json& p : content["parts"]) {
-    if (!p.is_object() || p.value("thought", false)) continue;
+    if (!p.is_object() || GetBool(p, "thought", false)) continue;
     if (p.contains("text") && p["text"].is_string()) text += p["text"].get<std::string>();
     if (p.contains("functionCall") && p["functionCall"].is_object()) {
       const Json& fc = p["functionCall"];
       std::string id = fc.contains("id") && fc["id"].is_string() ? fc["id"].get<std::string>() : NewCallId();
       calls.push_back(Json{{"id", id},
                            {"type", "function"},
-                           {"function", Json{{"name", fc.value("name", "")},
+                           {"function", Json{{"name", GetString(fc, "name")},
                                              {"arguments", Dump(fc.contains("args") ? fc["args"] : Json::object())}}}});
     }
   }
@@ -122,7 +122,7 @@ class GeminiStreamDecoder : public StreamDecoder {
     if (d.contains("error"))
       return Error::BadGateway("the provider reported an error in the stream", "upstream_stream_error", true);
     if (auto blocked = Blocked(d)) return *blocked;
-    if (id_.empty()) id_ = d.value("responseId", "chatcmpl-" + ToHex(RandomBytes(12)));
+    if (id_.empty()) id_ = GetString(d, "responseId", "chatcmpl-" + ToHex(RandomBytes(12)));
     if (d.contains("modelVersion") && d["modelVersion"].is_string()) model_ = d["modelVersion"].get<std::string>();
     if (d.contains("usageMetadata")) usage_ = d["usageMetadata"];
     if (!started_) {
@@ -177,7 +177,7 @@ class Gemini : public ProviderAdapter {
     std::map<std::string, std::string> call_names;  // tool_call_id → function name
     const Json& msgs = in.contains("messages") ? in["messages"] : Json::array();
     for (const Json& m : msgs) {
-      std::string role = m.value("role", "");
+      std::string role = GetString(m, "role");
       const Json content = m.contains("content") ? m["content"] : Json();
       if (role == "system" || role == "developer") {
         std::string text = ContentText(content);
@@ -193,9 +193,9 @@ class Gemini : public ProviderAdapter {
         if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
           for (const Json& call : m["tool_calls"]) {
             const Json& fn = call.contains("function") ? call["function"] : Json::object();
-            std::string name = fn.is_object() ? fn.value("name", "") : "";
-            call_names[call.value("id", "")] = name;
-            std::string args = fn.is_object() ? fn.value("arguments", "") : "";
+            std::string name = fn.is_object() ? GetString(fn, "name") : "";
+            call_names[GetString(call, "id")] = name;
+            std::string args = fn.is_object() ? GetString(fn, "arguments") : "";
             auto parsed = ParseJson(args.empty() ? "{}" : args);
             parts.push_back(Json{{"functionCall", Json{{"name", name},
                                                        {"args", parsed && parsed->is_object() ? *parsed : Json::object()}}}});
@@ -203,7 +203,7 @@ class Gemini : public ProviderAdapter {
         }
         AppendTurn(contents, "model", std::move(parts));
       } else if (role == "tool") {
-        std::string id = m.value("tool_call_id", "");
+        std::string id = GetString(m, "tool_call_id");
         auto name = call_names.find(id);
         if (name == call_names.end())
           return Error::BadRequest("A tool message answers tool_call_id '" + id.substr(0, 64) +
@@ -235,7 +235,7 @@ class Gemini : public ProviderAdapter {
     if (in.contains("frequency_penalty") && in["frequency_penalty"].is_number()) gen["frequencyPenalty"] = in["frequency_penalty"];
     if (in.contains("response_format") && in["response_format"].is_object()) {
       const Json& rf = in["response_format"];
-      std::string type = rf.value("type", "text");
+      std::string type = GetString(rf, "type", "text");
       if (type == "json_object" || type == "json_schema") gen["responseMimeType"] = "application/json";
       if (type == "json_schema" && rf.contains("json_schema") && rf["json_schema"].is_object() &&
           rf["json_schema"].contains("schema"))
@@ -248,7 +248,7 @@ class Gemini : public ProviderAdapter {
       for (const Json& t : in["tools"]) {
         const Json& fn = t.contains("function") ? t["function"] : Json();
         if (!fn.is_object()) return Unsupported("A tool that is not a function", "tools");
-        Json decl{{"name", fn.value("name", "")}};
+        Json decl{{"name", GetString(fn, "name")}};
         if (fn.contains("description")) decl["description"] = fn["description"];
         if (fn.contains("parameters") && fn["parameters"].is_object()) decl["parametersJsonSchema"] = fn["parameters"];
         decls.push_back(std::move(decl));
@@ -261,7 +261,7 @@ class Gemini : public ProviderAdapter {
         else if (tc == "required") cfg = Json{{"mode", "ANY"}};
         else if (tc == "none") cfg = Json{{"mode", "NONE"}};
         else if (tc.is_object() && tc.contains("function") && tc["function"].is_object())
-          cfg = Json{{"mode", "ANY"}, {"allowedFunctionNames", Json::array({tc["function"].value("name", "")})}};
+          cfg = Json{{"mode", "ANY"}, {"allowedFunctionNames", Json::array({GetString(tc["function"], "name")})}};
         if (!cfg.is_null()) out["toolConfig"] = Json{{"functionCallingConfig", std::move(cfg)}};
       }
     }
@@ -271,7 +271,7 @@ class Gemini : public ProviderAdapter {
     r.scheme = provider.scheme;
     r.host = provider.host;
     r.port = provider.port;
-    r.path = provider.base_path + "/models/" + UrlEncode(in.value("model", "")) +
+    r.path = provider.base_path + "/models/" + UrlEncode(GetString(in, "model")) +
              (stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
     r.stream = stream;
     for (const auto& h : provider.headers) r.headers.push_back({h.name, h.value});
@@ -304,8 +304,8 @@ class Gemini : public ProviderAdapter {
                              {"logprobs", nullptr},
                              {"finish_reason", FinishReason(reason, has_calls)}});
     }
-    Json out = CanonicalCompletion(body.value("responseId", "chatcmpl-" + ToHex(RandomBytes(12))),
-                                   body.value("modelVersion", ""), Json::object(), "stop",
+    Json out = CanonicalCompletion(GetString(body, "responseId", "chatcmpl-" + ToHex(RandomBytes(12))),
+                                   GetString(body, "modelVersion"), Json::object(), "stop",
                                    Usage(body.contains("usageMetadata") ? body["usageMetadata"] : Json::object()));
     out["choices"] = std::move(choices);
     return out;

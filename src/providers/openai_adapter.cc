@@ -56,7 +56,7 @@ class OpenAICompatible : public ProviderAdapter {
       opts["include_usage"] = true;
     }
     if (azure_) {
-      r.path = provider.base_path + "/openai/deployments/" + UrlEncode(body.value("model", "")) +
+      r.path = provider.base_path + "/openai/deployments/" + UrlEncode(GetString(body, "model")) +
                endpoint + "?api-version=" + UrlEncode(provider.api_version);
     } else {
       r.path = provider.base_path + endpoint;

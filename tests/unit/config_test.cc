@@ -75,6 +75,67 @@ TEST(ConfigTest, ShippedDefaultConfigIsValid) {
   EXPECT_NE(r.config->FindModel("echo"), nullptr);
 }
 
+TEST(ConfigTest, ShippedExamplesAreValid) {
+  auto env = [](const std::string&) -> std::optional<std::string> { return "set-by-test"; };
+  for (const char* name : {"openai.yaml", "failover.yaml"}) {
+    LoadResult r = LoadConfig(std::string(WARDEN_SOURCE_DIR) + "/config/examples/" + name, env);
+    for (const auto& p : r.problems)
+      if (p.severity == ConfigProblem::Severity::kError) ADD_FAILURE() << p.ToString();
+    ASSERT_TRUE(r.ok()) << name;
+  }
+}
+
+TEST(ConfigTest, ProviderKindsRoutingAndProxy) {
+  LoadResult r = LoadConfigFromString(R"(upstream:
+  proxy: http://proxy.internal:3128
+  no_proxy: [vllm.internal]
+routing:
+  retries_per_deployment: 2
+  retry_after_max: 3s
+  circuit_breaker: { failures: 7, cooldown: 10s }
+providers:
+  - { name: a, kind: anthropic, api_key: x }
+  - { name: g, kind: gemini }
+  - { name: z, kind: azure, base_url: "https://r.openai.azure.com", headers: { X-Team: core } }
+models:
+  - alias: m
+    strategy: weighted
+    deployments: [ { provider: a, model: c, weight: 3 }, { provider: g, model: f }, { provider: z, model: d } ]
+)", "t.yaml");
+  for (const auto& p : r.problems)
+    if (p.severity == ConfigProblem::Severity::kError) ADD_FAILURE() << p.ToString();
+  ASSERT_TRUE(r.ok());
+  const Config& c = *r.config;
+  EXPECT_EQ(c.upstream.proxy_host, "proxy.internal");
+  EXPECT_EQ(c.upstream.proxy_port, 3128);
+  EXPECT_EQ(c.routing.retries_per_deployment, 2);
+  EXPECT_EQ(c.routing.retry_after_max_ms, 3000);
+  EXPECT_EQ(c.routing.breaker_failures, 7);
+  EXPECT_EQ(c.FindProvider("a")->host, "api.anthropic.com");
+  EXPECT_EQ(c.FindProvider("a")->api_version, "2023-06-01");
+  EXPECT_EQ(c.FindProvider("g")->base_path, "/v1beta");
+  EXPECT_EQ(c.FindProvider("z")->api_version, "2024-10-21");
+  ASSERT_EQ(c.FindProvider("z")->headers.size(), 1u);
+  EXPECT_EQ(c.FindModel("m")->strategy, RoutingStrategy::kWeighted);
+  EXPECT_EQ(c.FindModel("m")->deployments[0].weight, 3);
+
+  LoadResult bad = LoadConfigFromString(R"(upstream: { proxy: "https://user:pw@proxy:3128" }
+providers:
+  - { name: a, kind: bard }
+  - { name: z, kind: azure }
+models:
+  - { alias: m, strategy: fastest, deployments: [ { provider: a } ] }
+)", "bad.yaml");
+  EXPECT_FALSE(bad.ok());
+  std::string all;
+  for (const auto& p : bad.problems) all += p.ToString() + "\n";
+  EXPECT_NE(all.find("kind must be one of: openai, azure, anthropic, gemini, echo"), std::string::npos) << all;
+  EXPECT_NE(all.find("(kind azure) needs a base_url"), std::string::npos) << all;
+  EXPECT_NE(all.find("strategy must be"), std::string::npos) << all;
+  EXPECT_NE(all.find("must not carry credentials"), std::string::npos) << all;
+  EXPECT_EQ(all.find("pw@"), std::string::npos) << "a proxy password was quoted";
+}
+
 TEST(ConfigTest, ReportsEveryProblemWithFileAndLine) {
   const char* bad = R"(server:
   listen: nonsense
