@@ -1,6 +1,7 @@
 #include "gateway/client_format.h"
 
 #include "common/util.h"
+#include "providers/adapter.h"
 #include "providers/sse.h"
 
 namespace warden {
@@ -93,19 +94,9 @@ Status AssistantTurn(const Json& content, Json& out) {
   if (!content.is_array()) return Invalid("messages: content must be a string or a list of blocks", "messages");
   std::string text;
   Json calls = Json::array();
-  for (const Json& b : content) {
-    std::string type = b.is_object() ? GetString(b, "type") : "";
-    if (type == "text") {
-      text += GetString(b, "text");
-    } else if (type == "tool_use") {
-      calls.push_back(Json{{"id", GetString(b, "id")},
-                           {"type", "function"},
-                           {"function", Json{{"name", GetString(b, "name")},
-                                             {"arguments", Dump(b.contains("input") ? b["input"] : Json::object())}}}});
-    } else if (type != "thinking" && type != "redacted_thinking") {
-      return Invalid("messages: content blocks of type '" + type.substr(0, 40) + "' are not supported by this gateway", "messages");
-    }
-  }
+  std::string unsupported = ReadAnthropicBlocks(content, text, calls);
+  if (!unsupported.empty())
+    return Invalid("messages: content blocks of type '" + unsupported.substr(0, 40) + "' are not supported by this gateway", "messages");
   msg["content"] = text.empty() && !calls.empty() ? Json() : Json(text);
   if (!calls.empty()) msg["tool_calls"] = std::move(calls);
   out.push_back(std::move(msg));
@@ -313,14 +304,7 @@ Json ClientResponse(Ingress ingress, Json completion) {
       if (IsString(msg, "content") && !msg["content"].get_ref<const std::string&>().empty())
         content.push_back(Json{{"type", "text"}, {"text", msg["content"]}});
       if (msg.contains("tool_calls") && msg["tool_calls"].is_array()) {
-        for (const Json& call : msg["tool_calls"]) {
-          const Json& fn = call.contains("function") ? call["function"] : Json::object();
-          std::string args = fn.is_object() ? GetString(fn, "arguments") : "";
-          auto input = ParseJson(args.empty() ? "{}" : args);
-          content.push_back(Json{{"type", "tool_use"}, {"id", GetString(call, "id")},
-                                 {"name", fn.is_object() ? GetString(fn, "name") : ""},
-                                 {"input", input && input->is_object() ? *input : Json::object()}});
-        }
+        for (const Json& call : msg["tool_calls"]) content.push_back(AnthropicToolUse(call));
       }
     }
   }

@@ -126,6 +126,80 @@ bool ParseDataUrl(const std::string& url, std::string& mime, std::string& data) 
 
 std::string NewCallId() { return "call_" + ToHex(RandomBytes(12)); }
 
+Error UnsupportedBy(ProviderKind kind, const std::string& what, const std::string& param) {
+  return Error::BadRequest(what + " is not supported by " + ProviderKindName(kind) + " deployments.", param,
+                           "unsupported_parameter");
+}
+
+void AppendTurn(Json& turns, const char* role, const char* field, Json items) {
+  if (items.empty()) return;
+  if (!turns.empty() && turns.back()["role"] == role) {
+    for (auto& item : items) turns.back()[field].push_back(std::move(item));
+    return;
+  }
+  turns.push_back(Json{{"role", role}, {field, std::move(items)}});
+}
+
+Result<ChatMessages> SplitMessages(ProviderKind kind, const Json& body) {
+  ChatMessages out;
+  if (!body.contains("messages") || !body["messages"].is_array()) return out;
+  for (const Json& m : body["messages"]) {
+    const std::string role = GetString(m, "role");
+    const Json content = m.is_object() && m.contains("content") ? m["content"] : Json();
+    ChatTurn turn;
+    if (role == "system" || role == "developer") {
+      std::string text = ContentText(content);
+      if (!text.empty()) out.system += (out.system.empty() ? "" : "\n\n") + text;
+      continue;
+    }
+    if (role == "user") {
+      turn.role = ChatTurn::Role::kUser;
+      turn.content = content;
+    } else if (role == "assistant") {
+      turn.role = ChatTurn::Role::kAssistant;
+      turn.text = ContentText(content);
+      if (m.contains("tool_calls") && m["tool_calls"].is_array()) turn.tool_calls = m["tool_calls"];
+    } else if (role == "tool") {
+      turn.role = ChatTurn::Role::kTool;
+      turn.text = ContentText(content);
+      turn.tool_call_id = GetString(m, "tool_call_id");
+    } else {
+      return UnsupportedBy(kind, "A message with role '" + role.substr(0, 40) + "'", "messages");
+    }
+    out.turns.push_back(std::move(turn));
+  }
+  return out;
+}
+
+std::string ReadAnthropicBlocks(const Json& blocks, std::string& text, Json& tool_calls) {
+  std::string unsupported;
+  if (!blocks.is_array()) return unsupported;
+  for (const Json& b : blocks) {
+    std::string type = GetString(b, "type");
+    if (type == "text") {
+      text += GetString(b, "text");
+    } else if (type == "tool_use") {
+      tool_calls.push_back(Json{{"id", GetString(b, "id")},
+                                {"type", "function"},
+                                {"function", Json{{"name", GetString(b, "name")},
+                                                  {"arguments", Dump(b.contains("input") ? b["input"] : Json::object())}}}});
+    } else if (type != "thinking" && type != "redacted_thinking" && unsupported.empty()) {
+      unsupported = type.empty() ? "?" : type;
+    }
+  }
+  return unsupported;
+}
+
+Json AnthropicToolUse(const Json& call) {
+  const Json fn = call.is_object() && call.contains("function") ? call["function"] : Json::object();
+  std::string args = GetString(fn, "arguments");
+  auto input = ParseJson(args.empty() ? "{}" : args);
+  return Json{{"type", "tool_use"},
+              {"id", GetString(call, "id")},
+              {"name", GetString(fn, "name")},
+              {"input", input && input->is_object() ? *input : Json::object()}};
+}
+
 Error MalformedEvent() {
   return Error::BadGateway("the provider sent a malformed stream event", "upstream_malformed_event", true);
 }

@@ -84,6 +84,35 @@ std::string ContentText(const Json& content);
 // "data:<mime>;base64,<data>" → {mime, data}; false if `url` is not a base64 data URL.
 bool ParseDataUrl(const std::string& url, std::string& mime, std::string& data);
 std::string NewCallId();  // "call_" + random hex, for providers whose tool calls carry no id
+// 400 unsupported_parameter: "<what> is not supported by <kind> deployments."
+Error UnsupportedBy(ProviderKind kind, const std::string& what, const std::string& param);
+// Appends `items` to the `field` list of the last turn in `turns` when that turn has `role`,
+// else as a new turn {role, field: items}: the Anthropic and Gemini APIs want user and
+// assistant/model turns to alternate, while OpenAI allows consecutive messages of a role.
+void AppendTurn(Json& turns, const char* role, const char* field, Json items);
+
+// A canonical conversation as the Anthropic and Gemini adapters consume it: system and
+// developer messages joined into one instruction, the others as turns. An unknown role is a
+// 400 naming the provider kind.
+struct ChatTurn {
+  enum class Role { kUser, kAssistant, kTool } role = Role::kUser;
+  Json content;               // user: the content as sent (a string or a list of parts)
+  std::string text;           // assistant: its text; tool: the result's text
+  Json tool_calls = Json::array();  // assistant: OpenAI tool_calls
+  std::string tool_call_id;   // tool
+};
+struct ChatMessages {
+  std::string system;
+  std::vector<ChatTurn> turns;
+};
+Result<ChatMessages> SplitMessages(ProviderKind kind, const Json& body);
+
+// Anthropic content blocks, shared by the anthropic adapter and the /v1/messages ingress.
+// Text blocks → `text` (concatenated), tool_use blocks → OpenAI `tool_calls` entries, thinking
+// blocks skipped; returns the type of the first other block ("" if none).
+std::string ReadAnthropicBlocks(const Json& blocks, std::string& text, Json& tool_calls);
+// An OpenAI tool call → an Anthropic tool_use block (arguments parsed; not an object → {}).
+Json AnthropicToolUse(const Json& tool_call);
 
 Error MalformedEvent();
 Error StreamCut();

@@ -9,18 +9,7 @@ namespace warden {
 namespace {
 
 Error Unsupported(const std::string& what, const std::string& param) {
-  return Error::BadRequest(what + " is not supported by anthropic deployments.", param, "unsupported_parameter");
-}
-
-// Appends `blocks` as a message of `role`, merged into the previous message when it has the
-// same role (the API wants user and assistant turns to alternate).
-void AppendTurn(Json& messages, const char* role, Json blocks) {
-  if (blocks.empty()) return;
-  if (!messages.empty() && messages.back()["role"] == role) {
-    for (auto& b : blocks) messages.back()["content"].push_back(std::move(b));
-    return;
-  }
-  messages.push_back(Json{{"role", role}, {"content", std::move(blocks)}});
+  return UnsupportedBy(ProviderKind::kAnthropic, what, param);
 }
 
 Result<Json> UserBlocks(const Json& content) {
@@ -174,44 +163,31 @@ class Anthropic : public ProviderAdapter {
     if (op != Operation::kChat) return Unsupported("This endpoint", "");
     Json out = Json::object();
     out["model"] = GetString(in, "model");
-    std::string system;
+    auto split = SplitMessages(ProviderKind::kAnthropic, in);
+    if (!split) return split.error();
     Json messages = Json::array();
-    const Json& msgs = in.contains("messages") ? in["messages"] : Json::array();
-    for (const Json& m : msgs) {
-      std::string role = GetString(m, "role");
-      const Json content = m.contains("content") ? m["content"] : Json();
-      if (role == "system" || role == "developer") {
-        std::string text = ContentText(content);
-        if (!text.empty()) system += (system.empty() ? "" : "\n\n") + text;
-      } else if (role == "user") {
-        auto blocks = UserBlocks(content);
-        if (!blocks) return blocks.error();
-        AppendTurn(messages, "user", std::move(*blocks));
-      } else if (role == "assistant") {
-        Json blocks = Json::array();
-        std::string text = ContentText(content);
-        if (!text.empty()) blocks.push_back(Json{{"type", "text"}, {"text", text}});
-        if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
-          for (const Json& call : m["tool_calls"]) {
-            const Json& fn = call.contains("function") ? call["function"] : Json::object();
-            std::string args = fn.is_object() ? GetString(fn, "arguments") : "";
-            auto input = ParseJson(args.empty() ? "{}" : args);
-            blocks.push_back(Json{{"type", "tool_use"},
-                                  {"id", GetString(call, "id")},
-                                  {"name", fn.is_object() ? GetString(fn, "name") : ""},
-                                  {"input", input && input->is_object() ? *input : Json::object()}});
-          }
+    for (const ChatTurn& turn : split->turns) {
+      switch (turn.role) {
+        case ChatTurn::Role::kUser: {
+          auto blocks = UserBlocks(turn.content);
+          if (!blocks) return blocks.error();
+          AppendTurn(messages, "user", "content", std::move(*blocks));
+          break;
         }
-        AppendTurn(messages, "assistant", std::move(blocks));
-      } else if (role == "tool") {
-        Json result{{"type", "tool_result"},
-                    {"tool_use_id", GetString(m, "tool_call_id")},
-                    {"content", ContentText(content)}};
-        AppendTurn(messages, "user", Json::array({std::move(result)}));
-      } else {
-        return Unsupported("A message with role '" + role + "'", "messages");
+        case ChatTurn::Role::kAssistant: {
+          Json blocks = Json::array();
+          if (!turn.text.empty()) blocks.push_back(Json{{"type", "text"}, {"text", turn.text}});
+          for (const Json& call : turn.tool_calls) blocks.push_back(AnthropicToolUse(call));
+          AppendTurn(messages, "assistant", "content", std::move(blocks));
+          break;
+        }
+        case ChatTurn::Role::kTool:
+          AppendTurn(messages, "user", "content",
+                     Json::array({Json{{"type", "tool_result"}, {"tool_use_id", turn.tool_call_id}, {"content", turn.text}}}));
+          break;
       }
     }
+    const std::string& system = split->system;
     if (!system.empty()) out["system"] = system;
     out["messages"] = std::move(messages);
     int64_t max_tokens = provider.default_max_tokens;
@@ -284,17 +260,7 @@ class Anthropic : public ProviderAdapter {
       return InvalidResponse("no content");
     std::string text;
     Json calls = Json::array();
-    for (const Json& b : body["content"]) {
-      std::string type = b.is_object() ? GetString(b, "type") : "";
-      if (type == "text") {
-        text += GetString(b, "text");
-      } else if (type == "tool_use") {
-        calls.push_back(Json{{"id", GetString(b, "id")},
-                             {"type", "function"},
-                             {"function", Json{{"name", GetString(b, "name")},
-                                               {"arguments", Dump(b.contains("input") ? b["input"] : Json::object())}}}});
-      }
-    }
+    ReadAnthropicBlocks(body["content"], text, calls);  // other block types carry no answer text
     Json message{{"role", "assistant"}, {"content", text.empty() && !calls.empty() ? Json() : Json(text)}, {"refusal", nullptr}};
     if (!calls.empty()) message["tool_calls"] = std::move(calls);
     std::string stop = body.contains("stop_reason") && body["stop_reason"].is_string()

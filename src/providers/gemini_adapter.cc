@@ -9,16 +9,7 @@ namespace warden {
 namespace {
 
 Error Unsupported(const std::string& what, const std::string& param) {
-  return Error::BadRequest(what + " is not supported by gemini deployments.", param, "unsupported_parameter");
-}
-
-void AppendTurn(Json& contents, const char* role, Json parts) {
-  if (parts.empty()) return;
-  if (!contents.empty() && contents.back()["role"] == role) {
-    for (auto& p : parts) contents.back()["parts"].push_back(std::move(p));
-    return;
-  }
-  contents.push_back(Json{{"role", role}, {"parts", std::move(parts)}});
+  return UnsupportedBy(ProviderKind::kGemini, what, param);
 }
 
 std::string GuessImageMime(const std::string& url) {
@@ -172,50 +163,44 @@ class Gemini : public ProviderAdapter {
                                        const Json& in) const override {
     if (op != Operation::kChat) return Unsupported("This endpoint", "");
     Json out = Json::object();
-    std::string system;
+    auto split = SplitMessages(ProviderKind::kGemini, in);
+    if (!split) return split.error();
     Json contents = Json::array();
     std::map<std::string, std::string> call_names;  // tool_call_id → function name
-    const Json& msgs = in.contains("messages") ? in["messages"] : Json::array();
-    for (const Json& m : msgs) {
-      std::string role = GetString(m, "role");
-      const Json content = m.contains("content") ? m["content"] : Json();
-      if (role == "system" || role == "developer") {
-        std::string text = ContentText(content);
-        if (!text.empty()) system += (system.empty() ? "" : "\n\n") + text;
-      } else if (role == "user") {
-        auto parts = UserParts(content);
-        if (!parts) return parts.error();
-        AppendTurn(contents, "user", std::move(*parts));
-      } else if (role == "assistant") {
-        Json parts = Json::array();
-        std::string text = ContentText(content);
-        if (!text.empty()) parts.push_back(Json{{"text", text}});
-        if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
-          for (const Json& call : m["tool_calls"]) {
-            const Json& fn = call.contains("function") ? call["function"] : Json::object();
-            std::string name = fn.is_object() ? GetString(fn, "name") : "";
-            call_names[GetString(call, "id")] = name;
-            std::string args = fn.is_object() ? GetString(fn, "arguments") : "";
-            auto parsed = ParseJson(args.empty() ? "{}" : args);
-            parts.push_back(Json{{"functionCall", Json{{"name", name},
-                                                       {"args", parsed && parsed->is_object() ? *parsed : Json::object()}}}});
-          }
+    for (const ChatTurn& turn : split->turns) {
+      switch (turn.role) {
+        case ChatTurn::Role::kUser: {
+          auto parts = UserParts(turn.content);
+          if (!parts) return parts.error();
+          AppendTurn(contents, "user", "parts", std::move(*parts));
+          break;
         }
-        AppendTurn(contents, "model", std::move(parts));
-      } else if (role == "tool") {
-        std::string id = GetString(m, "tool_call_id");
-        auto name = call_names.find(id);
-        if (name == call_names.end())
-          return Error::BadRequest("A tool message answers tool_call_id '" + id.substr(0, 64) +
-                                       "', which no earlier assistant message called.", "messages");
-        std::string text = ContentText(content);
-        auto parsed = ParseJson(text);
-        Json response = parsed && parsed->is_object() ? *parsed : Json{{"content", text}};
-        AppendTurn(contents, "user", Json::array({Json{{"functionResponse", Json{{"name", name->second}, {"response", std::move(response)}}}}}));
-      } else {
-        return Unsupported("A message with role '" + role + "'", "messages");
+        case ChatTurn::Role::kAssistant: {
+          Json parts = Json::array();
+          if (!turn.text.empty()) parts.push_back(Json{{"text", turn.text}});
+          for (const Json& call : turn.tool_calls) {
+            // The same parsing as an Anthropic tool_use: name and arguments as an object.
+            Json use = AnthropicToolUse(call);
+            call_names[use["id"].get<std::string>()] = use["name"].get<std::string>();
+            parts.push_back(Json{{"functionCall", Json{{"name", use["name"]}, {"args", use["input"]}}}});
+          }
+          AppendTurn(contents, "model", "parts", std::move(parts));
+          break;
+        }
+        case ChatTurn::Role::kTool: {
+          auto name = call_names.find(turn.tool_call_id);
+          if (name == call_names.end())
+            return Error::BadRequest("A tool message answers tool_call_id '" + turn.tool_call_id.substr(0, 64) +
+                                         "', which no earlier assistant message called.", "messages");
+          auto parsed = ParseJson(turn.text);
+          Json response = parsed && parsed->is_object() ? *parsed : Json{{"content", turn.text}};
+          AppendTurn(contents, "user", "parts",
+                     Json::array({Json{{"functionResponse", Json{{"name", name->second}, {"response", std::move(response)}}}}}));
+          break;
+        }
       }
     }
+    const std::string& system = split->system;
     out["contents"] = std::move(contents);
     if (!system.empty()) out["systemInstruction"] = Json{{"parts", Json::array({Json{{"text", system}}})}};
 
