@@ -105,7 +105,7 @@ Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
   ctx.strip_usage_chunk = false;
   if (ctx.stream && ctx.ingress == Ingress::kOpenAI) {
     auto opts = ctx.body.find("stream_options");
-    ctx.strip_usage_chunk = !(opts != ctx.body.end() && opts->is_object() && opts->value("include_usage", false));
+    ctx.strip_usage_chunk = !(opts != ctx.body.end() && GetBool(*opts, "include_usage"));
   }
   std::vector<std::string> names;
   std::vector<int> weights;

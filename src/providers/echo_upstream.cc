@@ -53,7 +53,7 @@ std::string ContentText(const Json& content) {
   std::string out;
   if (content.is_array()) {
     for (const auto& part : content) {
-      if (part.is_object() && part.value("type", "") == "text" && part.contains("text") &&
+      if (part.is_object() && GetString(part, "type") == "text" && part.contains("text") &&
           part["text"].is_string()) {
         if (!out.empty()) out += " ";
         out += part["text"].get<std::string>();
@@ -71,15 +71,15 @@ std::unique_ptr<UpstreamExchange> Chat(const Json& req) {
     if (!m.is_object() || !m.contains("content")) continue;
     std::string text = ContentText(m["content"]);
     prompt_bytes += text.size();
-    if (m.value("role", "") == "user") reply = text;
+    if (GetString(m, "role") == "user") reply = text;
   }
-  const std::string model = req.value("model", "echo");
+  const std::string model = GetString(req, "model", "echo");
   const std::string id = "chatcmpl-echo" + ToHex(RandomBytes(8));
   const int64_t created = UnixSeconds();
   Json usage = {{"prompt_tokens", EstimateTokens(prompt_bytes)},
                 {"completion_tokens", EstimateTokens(reply.size())},
                 {"total_tokens", EstimateTokens(prompt_bytes) + EstimateTokens(reply.size())}};
-  if (!req.value("stream", false)) {
+  if (!GetBool(req, "stream", false)) {
     Json body = {{"id", id},
                  {"object", "chat.completion"},
                  {"created", created},
@@ -92,7 +92,7 @@ std::unique_ptr<UpstreamExchange> Chat(const Json& req) {
     return JsonReply(200, body);
   }
   bool include_usage = req.contains("stream_options") && req["stream_options"].is_object() &&
-                       req["stream_options"].value("include_usage", false);
+                       GetBool(req["stream_options"], "include_usage", false);
   auto chunk = [&](Json delta, Json finish) {
     Json c = {{"id", id},
               {"object", "chat.completion.chunk"},
@@ -148,7 +148,7 @@ std::unique_ptr<UpstreamExchange> Embeddings(const Json& req) {
   size_t dims = 8;
   if (req.contains("dimensions") && req["dimensions"].is_number_unsigned())
     dims = std::clamp<size_t>(req["dimensions"].get<size_t>(), 1, 4096);
-  bool base64 = req.value("encoding_format", "float") == "base64";
+  bool base64 = GetString(req, "encoding_format", "float") == "base64";
   Json data = Json::array();
   size_t bytes = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -170,7 +170,7 @@ std::unique_ptr<UpstreamExchange> Embeddings(const Json& req) {
   }
   Json body = {{"object", "list"},
                {"data", std::move(data)},
-               {"model", req.value("model", "echo")},
+               {"model", GetString(req, "model", "echo")},
                {"usage", {{"prompt_tokens", EstimateTokens(bytes)}, {"total_tokens", EstimateTokens(bytes)}}}};
   return JsonReply(200, body);
 }
