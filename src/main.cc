@@ -12,6 +12,7 @@
 // Exit codes: 0 success, 1 invalid config or failed command, 2 usage error.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -29,6 +30,8 @@
 #include "redaction/redactor.h"
 #include "server/app.h"
 #include "server/load.h"
+#include "limits/usage_ledger.h"
+#include "store/store.h"
 
 namespace {
 
@@ -45,6 +48,9 @@ constexpr const char* kUsage =
     "  keys list     [--config FILE]\n"
     "  keys revoke ID_OR_NAME [--config FILE]\n"
     "  keys rotate ID_OR_NAME [--grace DURATION] [--config FILE]   (DURATION: 90s, 30m, 12h, 30d)\n"
+    "  usage [--by key|policy|model|deployment|provider|day] [--since DATE] [--until DATE]\n"
+    "        [--format table|json|csv] [--config FILE]   tokens, requests and cost (works beside\n"
+    "                                                    a running gateway; up to ~1 s behind it)\n"
     "  redact --policy NAME [--config FILE]   redact stdin with the policy's rules (placeholder\n"
     "                                         mode prints the text sent upstream; counts on stderr)\n"
     "  version\n";
@@ -304,6 +310,78 @@ int Redact(const Args& a) {
 
 }  // namespace
 
+// `warden usage`: the usage aggregates, grouped by one dimension, as a table, JSON or CSV.
+int Usage(const Args& a) {
+  if (!OnlyOptions(a, {"config", "by", "since", "until", "format"}) || !a.positional.empty()) return 2;
+  auto by = warden::ParseUsageGroup(Opt(a, "by", "model"));
+  const std::string format = Opt(a, "format", "table");
+  if (!by || (format != "table" && format != "json" && format != "csv")) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  std::string since = Opt(a, "since"), until = Opt(a, "until");
+  for (std::string* d : {&since, &until}) {
+    if (!d->empty() && !warden::cli::ParseTime(*d)) {
+      std::cerr << "warden: --since and --until take a date YYYY-MM-DD\n";
+      return 2;
+    }
+    if (d->size() > 10) d->resize(10);
+  }
+  warden::Loaded loaded = Load(a, false);
+  if (!loaded.ok()) return 1;
+  auto store = warden::Store::OpenReadOnly(loaded.config->data_dir);
+  if (!store) {
+    std::cerr << "warden: " << store.error().message << "\n";
+    return 1;
+  }
+  warden::UsageLedger ledger(store->get(), warden::UnixSeconds);
+  auto rows = ledger.Query(*by, since, until);
+  if (!rows) {
+    std::cerr << "warden: " << rows.error().message << "\n";
+    return 1;
+  }
+  const std::string group = warden::UsageGroupName(*by);
+  if (format == "json") {
+    std::cout << warden::UsageJson(*by, *rows).dump(2) << "\n";
+    return 0;
+  }
+  auto cost = [](int64_t micros) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(micros) / 1e6);
+    return std::string(buf);
+  };
+  if (format == "csv") {
+    // Values are config names, key ids and dates: no commas or quotes to escape.
+    std::cout << group << ",requests,prompt_tokens,completion_tokens,cached_prompt_tokens,cost_usd,estimated_requests\n";
+    for (const auto& r : *rows)
+      std::cout << r.group << "," << r.totals.requests << "," << r.totals.prompt_tokens << ","
+                << r.totals.completion_tokens << "," << r.totals.cached_prompt_tokens << ","
+                << cost(r.totals.cost_micro_usd) << "," << r.totals.estimated_requests << "\n";
+    return 0;
+  }
+  size_t width = group.size();
+  for (const auto& r : *rows) width = std::max(width, r.group.size());
+  auto pad = [](std::string s, size_t w, bool right) {
+    if (s.size() < w) s = right ? std::string(w - s.size(), ' ') + s : s + std::string(w - s.size(), ' ');
+    return s;
+  };
+  std::cout << pad(group, width, false) << "  " << pad("requests", 10, true) << "  " << pad("prompt", 12, true)
+            << "  " << pad("completion", 12, true) << "  " << pad("cost_usd", 14, true) << "  estimated\n";
+  warden::UsageTotals total;
+  for (const auto& r : *rows) {
+    total.Add(r.totals);
+    std::cout << pad(r.group.empty() ? "-" : r.group, width, false) << "  " << pad(std::to_string(r.totals.requests), 10, true)
+              << "  " << pad(std::to_string(r.totals.prompt_tokens), 12, true) << "  "
+              << pad(std::to_string(r.totals.completion_tokens), 12, true) << "  "
+              << pad(cost(r.totals.cost_micro_usd), 14, true) << "  " << r.totals.estimated_requests << "\n";
+  }
+  std::cout << pad("total", width, false) << "  " << pad(std::to_string(total.requests), 10, true) << "  "
+            << pad(std::to_string(total.prompt_tokens), 12, true) << "  "
+            << pad(std::to_string(total.completion_tokens), 12, true) << "  "
+            << pad(cost(total.cost_micro_usd), 14, true) << "  " << total.estimated_requests << "\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
   warden::InitCrypto();
   if (argc < 2) {
@@ -319,6 +397,7 @@ int main(int argc, char** argv) {
     return Load(args, true).ok() ? 0 : 1;
   }
   if (command == "keys") return Keys(args);
+  if (command == "usage") return Usage(args);
   if (command == "redact" && args.positional.empty()) return Redact(args);
   if (command == "version" || command == "--version") {
     std::cout << "warden " << WARDEN_VERSION << "\n";

@@ -54,13 +54,14 @@ struct AdminApi::Reply {
 
 AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
                    KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
-                   audit::AuditLog* audit)
+                   audit::AuditLog* audit, UsageLedger* usage)
     : config_(std::move(config)),
       policies_(std::move(policies)),
       keys_(keys),
       spend_(spend),
       rate_limiter_(rate_limiter),
       audit_(audit),
+      usage_(usage),
       token_hash_(TokenHash(config_->admin.token.Reveal())) {}
 
 void AdminApi::Handle(ClientExchange& client) noexcept {
@@ -122,6 +123,33 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     Json list = Json::array();
     for (const auto& name : policies_->Names()) list.push_back(PolicyJson(*policies_->Find(name)));
     return Reply(200, {{"object", "list"}, {"data", list}});
+  }
+  if (path == "/admin/usage") {
+    if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/usage.");
+    if (!usage_) return Error::NotFound("Usage accounting is not available.", "usage_disabled");
+    UsageGroup by = UsageGroup::kModel;
+    std::string since, until;
+    std::string_view query = client.query();
+    while (!query.empty()) {
+      std::string_view pair = query.substr(0, query.find('&'));
+      query.remove_prefix(std::min(query.size(), pair.size() + 1));
+      const size_t eq = pair.find('=');
+      const std::string name(pair.substr(0, eq));
+      const std::string value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+      if (name == "by") {
+        auto g = ParseUsageGroup(value);
+        if (!g) return Error::BadRequest("by must be key, policy, model, deployment, provider or day", "by");
+        by = *g;
+      } else if (name == "since" || name == "until") {
+        if (!cli::ParseTime(value)) return Error::BadRequest(name + " must be a date YYYY-MM-DD", name);
+        (name == "since" ? since : until) = value.substr(0, 10);
+      } else {
+        return Error::BadRequest("Unknown query parameter; use by, since, until.", name.substr(0, 40));
+      }
+    }
+    auto rows = usage_->Query(by, since, until);
+    if (!rows) return rows.error();
+    return Reply(200, UsageJson(by, *rows));
   }
   if (path == "/admin/audit" || path == "/admin/audit/purge") {
     if (!audit_) return Error::NotFound("The audit store is disabled in the configuration.", "audit_disabled");

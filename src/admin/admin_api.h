@@ -9,6 +9,8 @@
 //   GET  /admin/audit                the audit store: health, last sequence, key ids, public key
 //   POST /admin/audit/purge          {"before"?: "YYYY-MM-DD"} remove payloads past retention
 //   POST /admin/keys/{id}/forget     crypto-shred the key's audit records (GDPR Art. 17)
+//   GET  /admin/usage?by=key|policy|model|deployment|provider|day&since=YYYY-MM-DD&until=YYYY-MM-DD
+//                                    tokens, requests and cost, grouped (default by model)
 //
 // Contract: every request must carry `Authorization: Bearer <admin token>`, compared in constant
 // time; without a configured token the listener is not started at all. Every action is written
@@ -25,6 +27,7 @@
 #include "keys/key_store.h"
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
+#include "limits/usage_ledger.h"
 #include "policy/policy.h"
 
 namespace warden {
@@ -33,7 +36,7 @@ class AdminApi : public RequestHandler {
  public:
   AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
            KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
-           audit::AuditLog* audit = nullptr);
+           audit::AuditLog* audit = nullptr, UsageLedger* usage = nullptr);
   void Handle(ClientExchange& client) noexcept override;
 
  private:
@@ -46,6 +49,7 @@ class AdminApi : public RequestHandler {
   SpendLedger* spend_;
   RateLimiter* rate_limiter_;
   audit::AuditLog* audit_;  // null = audit disabled
+  UsageLedger* usage_;      // null = no usage endpoint
   std::string token_hash_;  // BLAKE2b of the token: compared in constant time, any length
 };
 

@@ -25,6 +25,8 @@ std::string UrlEncode(std::string_view text);
 std::string NewRequestId();
 // Unix time in seconds / a monotonic clock in nanoseconds.
 int64_t UnixSeconds();
+// "YYYY-MM-DD" of a unix time, in UTC.
+std::string UtcDate(int64_t unix_seconds);
 int64_t MonotonicNanos();
 
 }  // namespace warden

@@ -109,7 +109,7 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
       e.meta["region"] = ctx.provider->region;
     }
     e.meta["prompt_tokens"] = ctx.usage_known ? ctx.prompt_tokens : ctx.estimated_prompt_tokens;
-    e.meta["completion_tokens"] = ctx.usage_known ? ctx.completion_tokens : 0;
+    e.meta["completion_tokens"] = ctx.usage_known ? ctx.completion_tokens : ctx.estimated_completion_tokens;
     e.meta["usage_estimated"] = !ctx.usage_known;
     e.meta["cost_usd"] = ctx.cost_usd;
     e.meta["upstream_ms"] = static_cast<double>(upstream_ns) / 1e6;

@@ -21,6 +21,8 @@ class ClientExchange {
 
   virtual std::string_view method() const = 0;
   virtual std::string_view path() const = 0;  // without the query string
+  // The raw query string (after '?', still percent-encoded); "" if none.
+  virtual std::string_view query() const { return {}; }
   virtual std::string header(std::string_view name) const = 0;  // "" if absent
   virtual std::vector<std::string> header_names() const = 0;      // lower-cased
   virtual std::string client_address() const = 0;

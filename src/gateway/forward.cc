@@ -47,6 +47,25 @@ const Json* Delta(const Json& chunk) {
   return &c["delta"];
 }
 
+// Bytes of answer text in a canonical chunk (delta content, tool-call arguments) or answer.
+int64_t AnswerBytes(const Json& body) {
+  int64_t n = 0;
+  auto choices = body.find("choices");
+  if (choices == body.end() || !choices->is_array()) return 0;
+  for (const Json& c : *choices) {
+    for (const char* part : {"delta", "message"}) {
+      if (!c.is_object() || !c.contains(part) || !c[part].is_object()) continue;
+      const Json& m = c[part];
+      n += static_cast<int64_t>(GetString(m, "content").size());
+      if (m.contains("tool_calls") && m["tool_calls"].is_array())
+        for (const Json& call : m["tool_calls"])
+          if (call.is_object() && call.contains("function"))
+            n += static_cast<int64_t>(GetString(call["function"], "arguments").size());
+    }
+  }
+  return n;
+}
+
 // The text of choice 0's delta content, appended to `out` for the audit record.
 void AppendDeltaText(const Json& chunk, std::string& out) {
   const Json* delta = Delta(chunk);
@@ -271,6 +290,7 @@ Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExc
   Json& answer = *canonical;
   RestoreAlias(answer, ctx.model);
   ReadUsage(answer, ctx);
+  ctx.completion_bytes += AnswerBytes(answer);
   if (ctx.log_response && !ctx.log_restored) ctx.logged_response = answer;
   if (ctx.redaction && ctx.redaction->reversible()) ctx.redaction->RestoreResponse(answer);
   if (ctx.log_response && ctx.log_restored) ctx.logged_response = answer;
@@ -301,6 +321,7 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
   // One canonical chunk on its way to the client.
   auto emit = [&](Json& chunk) {
     ReadUsage(chunk, ctx);
+    ctx.completion_bytes += AnswerBytes(chunk);
     if (ctx.strip_usage_chunk && chunk.contains("usage")) {
       auto choices = chunk.find("choices");
       if (choices == chunk.end() || (choices->is_array() && choices->empty())) return;

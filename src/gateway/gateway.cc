@@ -283,13 +283,17 @@ void Gateway::Account(RequestContext& ctx) {
   if (ctx.accounted || !ctx.provider) return;
   ctx.accounted = true;
   const Policy& policy = *ctx.policy;
-  // Without a usage report (a cut stream, a failed attempt) the estimate stands.
+  // Something was served: the provider bills for it even when it reported no usage (a cut
+  // stream). Then Warden estimates: the prompt from its bytes, the completion from the text
+  // relayed (4 bytes per token), and marks the figures as estimated.
+  const bool served = ctx.usage_known || ctx.completion_bytes > 0 || ctx.status == 200;
+  if (!ctx.usage_known) ctx.estimated_completion_tokens = (ctx.completion_bytes + 3) / 4;
   const int64_t prompt = ctx.usage_known ? ctx.prompt_tokens : ctx.estimated_prompt_tokens;
-  const int64_t completion = ctx.usage_known ? ctx.completion_tokens : 0;
+  const int64_t completion = ctx.usage_known ? ctx.completion_tokens : ctx.estimated_completion_tokens;
   if (deps_.rate_limiter && policy.tokens_per_minute > 0)
     deps_.rate_limiter->Correct(ctx.key->id, {policy.requests_per_minute, policy.tokens_per_minute},
-                                prompt + completion - ctx.estimated_prompt_tokens);
-  if (!ctx.usage_known) return;  // nothing was served, or the provider did not say: no charge
+                                (served ? prompt + completion : 0) - ctx.estimated_prompt_tokens);
+  if (!served) return;  // every attempt failed: nothing to pay for
   const ProviderConfig& p = *ctx.provider;
   const int64_t cached = std::min(ctx.cached_prompt_tokens, prompt);
   const double cached_price = p.cached_input_price_per_million >= 0 ? p.cached_input_price_per_million
@@ -298,6 +302,17 @@ void Gateway::Account(RequestContext& ctx) {
                  static_cast<double>(cached) * cached_price / 1e6 +
                  static_cast<double>(completion) * p.output_price_per_million / 1e6;
   if (deps_.spend) deps_.spend->Add(ctx.key->id, ctx.cost_usd);
+  if (deps_.usage) {
+    UsageCell cell{ctx.key->id, policy.name, ctx.alias ? ctx.alias->alias : "", DeploymentName(p, *ctx.deployment), p.name};
+    UsageTotals t;
+    t.requests = 1;
+    t.prompt_tokens = prompt;
+    t.completion_tokens = completion;
+    t.cached_prompt_tokens = cached;
+    t.cost_micro_usd = static_cast<int64_t>(ctx.cost_usd * 1e6 + 0.5);
+    t.estimated_requests = ctx.usage_known ? 0 : 1;
+    deps_.usage->Record(cell, t);
+  }
 }
 
 void Gateway::Finalize(const RequestContext& ctx, ClientExchange& client) {
@@ -336,6 +351,11 @@ void Gateway::Finalize(const RequestContext& ctx, ClientExchange& client) {
     f["prompt_tokens"] = ctx.prompt_tokens;
     f["completion_tokens"] = ctx.completion_tokens;
     f["cost_usd"] = ctx.cost_usd;
+  } else if (ctx.cost_usd > 0 || ctx.estimated_completion_tokens > 0) {
+    f["prompt_tokens"] = ctx.estimated_prompt_tokens;
+    f["completion_tokens"] = ctx.estimated_completion_tokens;
+    f["cost_usd"] = ctx.cost_usd;
+    f["usage_estimated"] = true;
   }
   f["bytes_in"] = ctx.bytes_in;
   f["bytes_out"] = ctx.bytes_out;

@@ -19,6 +19,7 @@
 #include "keys/key_store.h"
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
+#include "limits/usage_ledger.h"
 #include "policy/policy.h"
 #include "redaction/redactor.h"
 #include "providers/upstream.h"
@@ -36,6 +37,7 @@ struct GatewayDeps {
   UpstreamClient* echo = nullptr;
   RateLimiter* rate_limiter = nullptr;
   SpendLedger* spend = nullptr;
+  UsageLedger* usage = nullptr;  // tokens and cost per day/key/policy/model/deployment/provider
   // policy name → its compiled redactor (policies that list rule sets). A policy that lists
   // rule sets but has no redactor here is refused (503): never served unredacted.
   std::map<std::string, std::shared_ptr<const Redactor>> redactors;

@@ -67,6 +67,8 @@ struct RequestContext {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // part of prompt_tokens the provider served from its cache
+  int64_t completion_bytes = 0;       // answer text relayed to the client (for estimates)
+  int64_t estimated_completion_tokens = 0;  // set when the provider reported no usage
   bool usage_known = false;        // the provider reported usage
   bool strip_usage_chunk = false;  // usage was requested upstream for accounting, not by the client
   double cost_usd = 0;

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <ctime>
 
+#include "common/util.h"
+
 namespace warden {
 namespace {
 
@@ -13,12 +15,7 @@ std::tm Utc(int64_t t) {
   return tm;
 }
 
-std::string DayOf(int64_t t) {
-  std::tm tm = Utc(t);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-  return buf;
-}
+std::string DayOf(int64_t t) { return UtcDate(t); }
 
 std::string MonthOf(int64_t t) { return DayOf(t).substr(0, 7); }
 

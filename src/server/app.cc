@@ -50,6 +50,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   app->echo_ = std::make_unique<EchoUpstream>();
   app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });
   app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
+  app->usage_ = std::make_unique<UsageLedger>(app->handle_.store.get(), UnixSeconds);
   if (c.audit.enabled) {
     auto audit = OpenAuditLog(c, options.audit_env);
     if (!audit) return audit.error();
@@ -69,6 +70,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   deps.echo = app->echo_.get();
   deps.rate_limiter = app->rate_limiter_.get();
   deps.spend = app->spend_.get();
+  deps.usage = app->usage_.get();
   // One compiled redactor per policy that asks for redaction (its rule sets, in its order).
   for (const auto& name : loaded.policies->Names()) {
     const Policy* p = loaded.policies->Find(name);
@@ -83,7 +85,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   if (c.admin.enabled()) {
     app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->handle_.keys.get(),
                                              app->spend_.get(), app->rate_limiter_.get(),
-                                             app->audit_.get());
+                                             app->audit_.get(), app->usage_.get());
     ServerConfig admin = c.server;
     admin.host = c.admin.host;
     admin.port = c.admin.port;

@@ -17,6 +17,7 @@
 #include "keys/key_store.h"
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
+#include "limits/usage_ledger.h"
 #include "policy/policy.h"
 #include "providers/echo_upstream.h"
 #include "providers/http_upstream.h"
@@ -64,6 +65,7 @@ class App {
   std::unique_ptr<EchoUpstream> echo_;
   std::unique_ptr<RateLimiter> rate_limiter_;
   std::unique_ptr<SpendLedger> spend_;
+  std::unique_ptr<UsageLedger> usage_;
   std::unique_ptr<audit::AuditLog> audit_;  // outlives the gateway and the servers
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<Server> server_;

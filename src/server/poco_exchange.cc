@@ -11,6 +11,7 @@ PocoClientExchange::PocoClientExchange(Poco::Net::HTTPServerRequest& request,
     : request_(request), response_(response) {
   const std::string& uri = request_.getURI();
   path_ = uri.substr(0, uri.find('?'));
+  if (size_t q = uri.find('?'); q != std::string::npos) query_ = uri.substr(q + 1);
 }
 
 std::string PocoClientExchange::header(std::string_view name) const {

@@ -21,6 +21,7 @@ class PocoClientExchange : public ClientExchange {
 
   std::string_view method() const override { return request_.getMethod(); }
   std::string_view path() const override { return path_; }
+  std::string_view query() const override { return query_; }
   std::string header(std::string_view name) const override;
   std::vector<std::string> header_names() const override;
   std::string client_address() const override;
@@ -38,6 +39,7 @@ class PocoClientExchange : public ClientExchange {
   Poco::Net::HTTPServerRequest& request_;
   Poco::Net::HTTPServerResponse& response_;
   std::string path_;
+  std::string query_;
   std::ostream* stream_ = nullptr;
   bool started_ = false;
   bool broken_ = false;

@@ -39,6 +39,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir) {
   return std::unique_ptr<Store>(new Store(db));
 }
 
+Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& data_dir) {
+  rocksdb::Options options;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, data_dir + "/db", &db);
+  if (!s.ok())
+    return Error::Internal("cannot open the store in " + data_dir + " to read: " + s.ToString(), "store_unavailable");
+  return std::unique_ptr<Store>(new Store(db));
+}
+
 Result<std::optional<std::string>> Store::Get(std::string_view key) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);

@@ -25,6 +25,9 @@ class Store {
  public:
   // Creates the data directory (0700) and opens or creates the database in it.
   static Result<std::unique_ptr<Store>> Open(const std::string& data_dir);
+  // A read-only view (writes fail) that works beside a running gateway: RocksDB takes no lock
+  // for it, and it sees what the gateway had written to its WAL when it was opened.
+  static Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& data_dir);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

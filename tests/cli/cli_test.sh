@@ -1,6 +1,6 @@
 #!/bin/sh
 # CLI test of the real binary: check-config (file:line for every problem), keys create/list/
-# revoke, serve refusing an invalid config, serve answering and exiting 0 on SIGTERM.
+# revoke, serve refusing an invalid config, serve answering and exiting 0 on SIGTERM, usage.
 # usage: cli_test.sh WARDEN_BIN SOURCE_DIR
 set -u
 BIN="$1"
@@ -80,6 +80,8 @@ if [ -n "$PORT" ]; then
     -d '{"model":"echo","messages":[{"role":"user","content":"ping pong"}]}')
   [ "$code" = 200 ] || fail "chat via the binary returned $code"
   grep -q '"content":"ping pong"' "$T/body" || fail "echo answer missing: $(cat "$T/body")"
+  # usage reads beside the running gateway (read-only, no lock).
+  expect_rc 0 "$BIN" usage --config "$T/ok.yaml"
   # A second serve on the same data directory fails clearly instead of corrupting it.
   expect_rc 1 "$BIN" serve --config "$T/ok.yaml"
   grep -qi "in use" "$T/err" || fail "second serve did not say the data dir is in use: $(cat "$T/err")"
@@ -91,6 +93,16 @@ PID=""
 [ "$rc" -eq 0 ] || fail "serve exited $rc on SIGTERM"
 grep -q '"event":"stopped"' "$T/access.log" || fail "no stopped log line"
 grep -q "ping pong" "$T/access.log" && fail "prompt text in the log"
+
+# 4b. usage: the stopped gateway flushed its aggregates; table, csv and json agree.
+expect_rc 0 "$BIN" usage --by model --config "$T/ok.yaml"
+grep -Eq '^echo +1 ' "$T/out" || fail "usage table has no echo row with 1 request: $(cat "$T/out")"
+expect_rc 0 "$BIN" usage --by provider --format csv --config "$T/ok.yaml"
+grep -q '^local-echo,1,' "$T/out" || fail "usage csv: $(cat "$T/out")"
+expect_rc 0 "$BIN" usage --by day --format json --since 2000-01-01 --config "$T/ok.yaml"
+grep -q '"requests": 1' "$T/out" || fail "usage json: $(cat "$T/out")"
+expect_rc 2 "$BIN" usage --by colour --config "$T/ok.yaml"
+expect_rc 2 "$BIN" usage --since yesterday --config "$T/ok.yaml"
 
 # 5. redact: what a policy would send upstream, from stdin; counts on stderr, never values.
 printf 'Mail jane@example.com, key AKIAIOSFODNN7EXAMPLE\n' > "$T/in.txt"

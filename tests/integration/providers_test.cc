@@ -3,6 +3,9 @@
 // circuit breaker — real HTTP against fake providers on loopback.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <tuple>
+
 #include "support/fake_provider.h"
 #include "support/harness.h"
 
@@ -236,6 +239,75 @@ TEST(FailoverPolicyTest, ProviderRetryAfterWithinTheCapIsHonouredOnTheSameDeploy
   EXPECT_EQ(r.header("x-warden-deployment"), "a/ma");
   EXPECT_EQ(r.header("x-warden-attempts"), "2");
   EXPECT_EQ(b.requests().size(), 0u);
+}
+
+}  // namespace
+}  // namespace warden::testing
+
+namespace warden::testing {
+namespace {
+
+TEST(UsageAccountingTest, TokensAndCostPerProviderKindStreamAndNotFromWhatTheProvidersReported) {
+  FakeProvider openai, anthropic(FakeProvider::AnthropicHandler()), gemini(FakeProvider::GeminiHandler());
+  const std::string token = "admin-token-usage-0123456789";
+  auto provider = [](const std::string& name, const std::string& kind, const std::string& url, int in, int out) {
+    return "  - { name: " + name + ", kind: " + kind + ", base_url: \"" + url + "\", price: { input_per_million: " +
+           std::to_string(in) + ", output_per_million: " + std::to_string(out) + " } }\n";
+  };
+  std::string yaml = "providers:\n" + provider("oa", "openai", openai.base_url(), 1000000, 2000000) +
+                     provider("an", "anthropic", anthropic.base_url(), 3000000, 4000000) +
+                     provider("ge", "gemini", gemini.base_url(), 5000000, 6000000) +
+                     "models:\n"
+                     "  - { alias: m-oa, deployments: [ { provider: oa, model: x } ] }\n"
+                     "  - { alias: m-an, deployments: [ { provider: an, model: y } ] }\n"
+                     "  - { alias: m-ge, deployments: [ { provider: ge, model: z } ] }\n"
+                     "admin:\n  listen: 127.0.0.1:0\n  token: " + token + "\n";
+  GatewayUnderTest gw(yaml);
+  for (const char* alias : {"m-oa", "m-an", "m-ge"}) {
+    for (bool stream : {false, true}) {
+      Json body = {{"model", alias}, {"messages", {{{"role", "user"}, {"content", "Hello!"}}}}};
+      if (stream) body["stream"] = true;
+      ASSERT_EQ(gw.Post("/v1/chat/completions", body).status, 200) << alias;
+    }
+  }
+  // A stream cut after content: the provider billed, reported nothing; Warden estimates.
+  openai.set_handler([](const FakeRequest&, Poco::Net::HTTPServerResponse& resp) {
+    resp.setKeepAlive(false);
+    std::ostream& out = StartEventStream(resp);
+    SendEvent(out, Dump(ChatChunk("x", "twelve chars")));
+  });
+  gw.Post("/v1/chat/completions", {{"model", "m-oa"}, {"stream", true}, {"messages", {{{"role", "user"}, {"content", "Hello!"}}}}});
+
+  Headers h = {{"Authorization", "Bearer " + token}};
+  HttpResult r = Http(gw.app().admin_port(), "GET", "/admin/usage?by=provider", "", h);
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::map<std::string, Json> rows;
+  const Json usage = r.json();
+  for (const Json& row : usage["data"]) rows[row["provider"].get<std::string>()] = row;
+  ASSERT_EQ(rows.size(), 3u) << r.body;
+  // Every fake reports 5 prompt and 2 completion tokens per answer (the stream ones included).
+  for (const auto& [name, in, out] : {std::tuple{"an", 3, 4}, std::tuple{"ge", 5, 6}}) {
+    const Json& row = rows[name];
+    EXPECT_EQ(row["requests"], 2) << name;
+    EXPECT_EQ(row["prompt_tokens"], 10) << name;
+    EXPECT_EQ(row["completion_tokens"], 4) << name;
+    EXPECT_NEAR(row["cost_usd"].get<double>(), 10.0 * in + 4.0 * out, 1e-6) << name;
+    EXPECT_EQ(row["estimated_requests"], 0) << name;
+  }
+  const Json& oa = rows["oa"];
+  EXPECT_EQ(oa["requests"], 3);
+  EXPECT_EQ(oa["estimated_requests"], 1);
+  // 5 + 5 reported, plus Warden's estimate of the cut one's prompt ("user" + "Hello!": 10 bytes,
+  // 3 tokens); completion 2 + 2 + the relayed "twelve chars" (12 bytes, 3 tokens).
+  EXPECT_EQ(oa["prompt_tokens"], 13);
+  EXPECT_EQ(oa["completion_tokens"], 7);
+  EXPECT_NEAR(oa["cost_usd"].get<double>(), 13.0 * 1 + 7.0 * 2, 1e-6);
+
+  HttpResult by_model = Http(gw.app().admin_port(), "GET", "/admin/usage?by=model&since=2000-01-01", "", h);
+  ASSERT_EQ(by_model.status, 200);
+  EXPECT_EQ(by_model.json()["data"].size(), 3u);
+  EXPECT_EQ(Http(gw.app().admin_port(), "GET", "/admin/usage?by=colour", "", h).status, 400);
+  EXPECT_EQ(Http(gw.app().admin_port(), "GET", "/admin/usage", "", {}).status, 401);
 }
 
 }  // namespace

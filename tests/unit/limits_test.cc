@@ -3,6 +3,11 @@
 
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
+#include "limits/usage_ledger.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
 #include "support/harness.h"
 
 namespace warden {
@@ -89,6 +94,98 @@ TEST(SpendLedgerTest, DaysAndMonthsRollOverAndPersist) {
     ledger.Add("k", 0.5);
     EXPECT_DOUBLE_EQ(ledger.Get("k").month_usd, 0.5);
   }
+}
+
+UsageTotals Tokens(int64_t prompt, int64_t completion, int64_t micros, bool estimated = false) {
+  UsageTotals t;
+  t.requests = 1;
+  t.prompt_tokens = prompt;
+  t.completion_tokens = completion;
+  t.cost_micro_usd = micros;
+  t.estimated_requests = estimated ? 1 : 0;
+  return t;
+}
+
+TEST(UsageLedgerTest, GroupsByEachDimensionFiltersByDayAndSurvivesARestart) {
+  testing::TempDir dir;
+  int64_t now = 1'798'761'600 - 60;  // 2026-12-31T23:59:00Z
+  const UsageCell a{"key-a", "default", "chat", "openai/gpt", "openai"};
+  const UsageCell b{"key-b", "eu-only", "chat", "mistral/small", "mistral"};
+  const UsageCell c{"key-a", "default", "embed", "openai/emb", "openai"};
+  {
+    auto store = Store::Open(dir.path() + "/data");
+    ASSERT_TRUE(store.ok());
+    UsageLedger ledger(store->get(), [&] { return now; });
+    ledger.Record(a, Tokens(10, 5, 300));
+    ledger.Record(b, Tokens(20, 1, 100));
+    now += 120;  // 2027-01-01
+    ledger.Record(a, Tokens(1, 1, 50, true));
+    ledger.Record(c, Tokens(7, 0, 7));
+    auto by_model = ledger.Query(UsageGroup::kModel, "", "");
+    ASSERT_TRUE(by_model.ok());
+    ASSERT_EQ(by_model->size(), 2u);
+    EXPECT_EQ((*by_model)[0].group, "chat");  // by cost, highest first
+    EXPECT_EQ((*by_model)[0].totals.requests, 3);
+    EXPECT_EQ((*by_model)[0].totals.prompt_tokens, 31);
+    EXPECT_EQ((*by_model)[0].totals.cost_micro_usd, 450);
+    EXPECT_EQ((*by_model)[0].totals.estimated_requests, 1);
+  }
+  // A restart keeps everything; counting continues on top of the stored cells.
+  auto store = Store::Open(dir.path() + "/data");
+  ASSERT_TRUE(store.ok());
+  UsageLedger ledger(store->get(), [&] { return now; });
+  ledger.Record(a, Tokens(100, 0, 1000));
+  auto by_day = ledger.Query(UsageGroup::kDay, "", "");
+  ASSERT_TRUE(by_day.ok());
+  ASSERT_EQ(by_day->size(), 2u);
+  EXPECT_EQ((*by_day)[0].group, "2026-12-31");
+  EXPECT_EQ((*by_day)[0].totals.requests, 2);
+  EXPECT_EQ((*by_day)[1].group, "2027-01-01");
+  EXPECT_EQ((*by_day)[1].totals.requests, 3);
+  EXPECT_EQ((*by_day)[1].totals.prompt_tokens, 108);
+  auto provider_new_year = ledger.Query(UsageGroup::kProvider, "2027-01-01", "2027-01-01");
+  ASSERT_TRUE(provider_new_year.ok());
+  ASSERT_EQ(provider_new_year->size(), 1u);
+  EXPECT_EQ((*provider_new_year)[0].group, "openai");
+  EXPECT_EQ((*provider_new_year)[0].totals.cost_micro_usd, 1057);
+  auto keys_old_year = ledger.Query(UsageGroup::kKey, "", "2026-12-31");
+  ASSERT_TRUE(keys_old_year.ok());
+  ASSERT_EQ(keys_old_year->size(), 2u);
+  EXPECT_EQ((*keys_old_year)[0].group, "key-a");
+  for (UsageGroup g : {UsageGroup::kPolicy, UsageGroup::kDeployment}) {
+    auto rows = ledger.Query(g, "", "");
+    ASSERT_TRUE(rows.ok());
+    int64_t requests = 0;
+    for (const auto& r : *rows) requests += r.totals.requests;
+    EXPECT_EQ(requests, 5) << UsageGroupName(g);
+  }
+  EXPECT_EQ(UsageJson(UsageGroup::kDay, *by_day)["data"][1]["cost_usd"], 0.001057);
+}
+
+TEST(UsageLedgerTest, ConcurrentRecordsSumExactly) {
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path() + "/data");
+  ASSERT_TRUE(store.ok());
+  std::atomic<int64_t> now{1'800'000'000};
+  UsageLedger ledger(store->get(), [&] { return now.load(); });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      UsageCell cell{"key-" + std::to_string(t % 2), "default", "chat", "p/m", "p"};
+      for (int i = 0; i < 2000; ++i) {
+        ledger.Record(cell, Tokens(3, 2, 7));
+        if (i % 500 == 0) now += 1;  // flushes happen while others record
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto rows = ledger.Query(UsageGroup::kModel, "", "");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].totals.requests, 16000);
+  EXPECT_EQ((*rows)[0].totals.prompt_tokens, 48000);
+  EXPECT_EQ((*rows)[0].totals.completion_tokens, 32000);
+  EXPECT_EQ((*rows)[0].totals.cost_micro_usd, 112000);
 }
 
 }  // namespace

@@ -1,0 +1,181 @@
+#include "limits/usage_ledger.h"
+
+#include <algorithm>
+
+#include "common/json.h"
+#include "common/util.h"
+
+namespace warden {
+namespace {
+
+constexpr char kPrefix[] = "usage/";
+constexpr char kSep = '\x1f';  // cannot occur in config names or key ids
+
+// usage/<day>\x1f<key>\x1f<policy>\x1f<model>\x1f<deployment>\x1f<provider>
+std::string CellKey(const std::string& day, const UsageCell& c) {
+  std::string k = kPrefix + day;
+  for (const std::string* part : {&c.key_id, &c.policy, &c.model, &c.deployment, &c.provider}) {
+    k.push_back(kSep);
+    k += *part;
+  }
+  return k;
+}
+
+std::vector<std::string> SplitKey(std::string_view key) {
+  std::vector<std::string> parts;
+  key.remove_prefix(sizeof(kPrefix) - 1);
+  size_t start = 0;
+  for (size_t i = 0; i <= key.size(); ++i) {
+    if (i == key.size() || key[i] == kSep) {
+      parts.emplace_back(key.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return parts;  // day, key, policy, model, deployment, provider
+}
+
+std::string Encode(const UsageTotals& t) {
+  return Dump(Json{{"requests", t.requests}, {"prompt", t.prompt_tokens}, {"completion", t.completion_tokens},
+                   {"cached", t.cached_prompt_tokens}, {"cost_micro_usd", t.cost_micro_usd},
+                   {"estimated", t.estimated_requests}});
+}
+
+UsageTotals Decode(std::string_view text) {
+  UsageTotals t;
+  auto j = ParseJson(text);
+  if (!j || !j->is_object()) return t;
+  auto get = [&](const char* k) -> int64_t {
+    auto v = j->find(k);
+    return v != j->end() && v->is_number_integer() ? v->get<int64_t>() : 0;
+  };
+  t.requests = get("requests");
+  t.prompt_tokens = get("prompt");
+  t.completion_tokens = get("completion");
+  t.cached_prompt_tokens = get("cached");
+  t.cost_micro_usd = get("cost_micro_usd");
+  t.estimated_requests = get("estimated");
+  return t;
+}
+
+}  // namespace
+
+void UsageTotals::Add(const UsageTotals& o) {
+  requests += o.requests;
+  prompt_tokens += o.prompt_tokens;
+  completion_tokens += o.completion_tokens;
+  cached_prompt_tokens += o.cached_prompt_tokens;
+  cost_micro_usd += o.cost_micro_usd;
+  estimated_requests += o.estimated_requests;
+}
+
+std::optional<UsageGroup> ParseUsageGroup(std::string_view name) {
+  if (name == "key") return UsageGroup::kKey;
+  if (name == "policy") return UsageGroup::kPolicy;
+  if (name == "model") return UsageGroup::kModel;
+  if (name == "deployment") return UsageGroup::kDeployment;
+  if (name == "provider") return UsageGroup::kProvider;
+  if (name == "day") return UsageGroup::kDay;
+  return std::nullopt;
+}
+
+const char* UsageGroupName(UsageGroup by) {
+  switch (by) {
+    case UsageGroup::kKey: return "key";
+    case UsageGroup::kPolicy: return "policy";
+    case UsageGroup::kModel: return "model";
+    case UsageGroup::kDeployment: return "deployment";
+    case UsageGroup::kProvider: return "provider";
+    case UsageGroup::kDay: return "day";
+  }
+  return "?";
+}
+
+Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows) {
+  Json data = Json::array();
+  for (const auto& r : rows) {
+    data.push_back(Json{{UsageGroupName(by), r.group},
+                        {"requests", r.totals.requests},
+                        {"prompt_tokens", r.totals.prompt_tokens},
+                        {"completion_tokens", r.totals.completion_tokens},
+                        {"cached_prompt_tokens", r.totals.cached_prompt_tokens},
+                        {"cost_usd", static_cast<double>(r.totals.cost_micro_usd) / 1e6},
+                        {"estimated_requests", r.totals.estimated_requests}});
+  }
+  return Json{{"object", "list"}, {"group_by", UsageGroupName(by)}, {"data", std::move(data)}};
+}
+
+UsageLedger::UsageLedger(Store* store, std::function<int64_t()> now_s) : store_(store), now_s_(std::move(now_s)) {}
+
+UsageLedger::~UsageLedger() { Flush(); }
+
+void UsageLedger::Record(const UsageCell& cell, const UsageTotals& delta) {
+  const int64_t now = now_s_();
+  const std::string key = CellKey(UtcDate(now), cell);
+  bool flush = false;
+  {
+    // A cell not in memory is loaded from the Store while no flush is between taking its
+    // batch and writing it (flush_mu_), so a cell evicted at midnight is never read stale.
+    std::unique_lock flush_lock(flush_mu_, std::defer_lock);
+    std::unique_lock lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      lock.unlock();
+      flush_lock.lock();
+      lock.lock();
+      it = entries_.find(key);
+      if (it == entries_.end()) {
+        Entry e;
+        if (auto stored = store_->Get(key); stored.ok() && stored->has_value()) e.totals = Decode(**stored);
+        it = entries_.emplace(key, e).first;
+      }
+    }
+    it->second.totals.Add(delta);
+    it->second.dirty = true;
+    flush = now - last_flush_s_ >= 1;
+  }
+  if (flush) Flush();
+}
+
+void UsageLedger::Flush() {
+  std::lock_guard flush_lock(flush_mu_);
+  std::vector<std::pair<std::string, std::string>> batch;
+  {
+    std::lock_guard lock(mu_);
+    last_flush_s_ = now_s_();
+    const std::string today = UtcDate(last_flush_s_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->second.dirty) batch.emplace_back(it->first, Encode(it->second.totals));
+      it->second.dirty = false;
+      // Cells of past days are final once written: keep memory bounded to today's cells.
+      const bool past = it->first.compare(sizeof(kPrefix) - 1, today.size(), today) != 0;
+      it = past ? entries_.erase(it) : std::next(it);
+    }
+  }
+  // Best effort: a failed write keeps nothing lost in memory for today's cells; the audit log
+  // holds every request's figures durably in any case.
+  if (!batch.empty()) (void)store_->PutMany(batch, /*sync=*/false);
+}
+
+Result<std::vector<UsageRow>> UsageLedger::Query(UsageGroup by, const std::string& since, const std::string& until) {
+  Flush();
+  std::map<std::string, UsageTotals> groups;
+  Status s = store_->Scan(kPrefix, [&](std::string_view key, std::string_view value) {
+    std::vector<std::string> parts = SplitKey(key);
+    if (parts.size() != 6) return true;
+    const std::string& day = parts[0];
+    if ((!since.empty() && day < since) || (!until.empty() && day > until)) return true;
+    const size_t index = by == UsageGroup::kDay ? 0 : static_cast<size_t>(by) + 1;
+    groups[parts[index]].Add(Decode(value));
+    return true;
+  });
+  if (!s) return s.error();
+  std::vector<UsageRow> rows;
+  for (auto& [name, totals] : groups) rows.push_back({name, totals});
+  if (by == UsageGroup::kDay) return rows;  // in day order
+  std::stable_sort(rows.begin(), rows.end(), [](const UsageRow& a, const UsageRow& b) {
+    return a.totals.cost_micro_usd > b.totals.cost_micro_usd;
+  });
+  return rows;
+}
+
+}  // namespace warden
