@@ -45,6 +45,7 @@ struct AdminApi::Reply {
   int status = 200;
   Json body;
   std::string action;  // for the admin log line; empty = read-only
+  std::string text;    // a non-JSON answer (the metrics page); sent instead of body when set
   std::string key_id;
   bool recorded = false;  // the action wrote its own audit record (purge, forget)
   Reply() = default;
@@ -54,7 +55,7 @@ struct AdminApi::Reply {
 
 AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
                    KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
-                   audit::AuditLog* audit, UsageLedger* usage)
+                   audit::AuditLog* audit, UsageLedger* usage, const metrics::Registry* metrics)
     : config_(std::move(config)),
       policies_(std::move(policies)),
       keys_(keys),
@@ -62,6 +63,7 @@ AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const P
       rate_limiter_(rate_limiter),
       audit_(audit),
       usage_(usage),
+      metrics_(metrics),
       token_hash_(TokenHash(config_->admin.token.Reveal())) {}
 
 void AdminApi::Handle(ClientExchange& client) noexcept {
@@ -82,8 +84,12 @@ void AdminApi::Handle(ClientExchange& client) noexcept {
                                                     {"client", client.client_address()}});
       if (!seq) log::Warn("audit_write_failed", {{"action", reply.action}, {"error", seq.error().code}});
     }
-    std::string text = Dump(reply.body);
-    client.Send(reply.status, "application/json", text);
+    if (!reply.text.empty()) {
+      client.Send(reply.status, "text/plain; version=0.0.4; charset=utf-8", reply.text);
+    } else {
+      std::string text = Dump(reply.body);
+      client.Send(reply.status, "application/json", text);
+    }
     log::Fields f;
     f["method"] = std::string(client.method());
     f["path"] = std::string(client.path().substr(0, 128));
@@ -123,6 +129,13 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     Json list = Json::array();
     for (const auto& name : policies_->Names()) list.push_back(PolicyJson(*policies_->Find(name)));
     return Reply(200, {{"object", "list"}, {"data", list}});
+  }
+  if (path == "/metrics") {
+    if (method != "GET") return Error::MethodNotAllowed("Use GET on /metrics.");
+    if (!metrics_) return Error::NotFound("Metrics are not available.", "metrics_disabled");
+    Reply r(200, nullptr);
+    r.text = metrics_->Render();
+    return r;
   }
   if (path == "/admin/usage") {
     if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/usage.");

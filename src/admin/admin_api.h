@@ -9,6 +9,8 @@
 //   GET  /admin/audit                the audit store: health, last sequence, key ids, public key
 //   POST /admin/audit/purge          {"before"?: "YYYY-MM-DD"} remove payloads past retention
 //   POST /admin/keys/{id}/forget     crypto-shred the key's audit records (GDPR Art. 17)
+//   GET  /metrics                    Prometheus text format (the same token; Prometheus sends it as
+//                                    `authorization: {credentials: …}`)
 //   GET  /admin/usage?by=key|policy|model|deployment|provider|day&since=YYYY-MM-DD&until=YYYY-MM-DD
 //                                    tokens, requests and cost, grouped (default by model)
 //
@@ -28,6 +30,7 @@
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
+#include "metrics/metrics.h"
 #include "policy/policy.h"
 
 namespace warden {
@@ -36,7 +39,8 @@ class AdminApi : public RequestHandler {
  public:
   AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
            KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
-           audit::AuditLog* audit = nullptr, UsageLedger* usage = nullptr);
+           audit::AuditLog* audit = nullptr, UsageLedger* usage = nullptr,
+           const metrics::Registry* metrics = nullptr);
   void Handle(ClientExchange& client) noexcept override;
 
  private:
@@ -50,6 +54,7 @@ class AdminApi : public RequestHandler {
   RateLimiter* rate_limiter_;
   audit::AuditLog* audit_;  // null = audit disabled
   UsageLedger* usage_;      // null = no usage endpoint
+  const metrics::Registry* metrics_;  // null = no /metrics
   std::string token_hash_;  // BLAKE2b of the token: compared in constant time, any length
 };
 

@@ -105,6 +105,7 @@ void Gateway::Handle(ClientExchange& client) noexcept {
   try {
     (void)CloseAudit(ctx);  // streams cut or abandoned after their first byte
     Finalize(ctx, client);
+    RecordMetrics(ctx);
   } catch (...) {
   }
 }
@@ -217,7 +218,10 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
   if (Status s = RoutePhase(*deps_.config, *ctx.policy, ctx); !s) return s;
   if (policy.audit == AuditMode::kRequired && !deps_.audit) return AuditUnavailable(policy);
   if (Status s = CheckLimits(ctx, client); !s) return s;
-  if (Status s = AuditIntent(deps_.audit, ctx); !s) {
+  const int64_t audit_t0 = MonotonicNanos();
+  Status intent = AuditIntent(deps_.audit, ctx);
+  if (deps_.metrics && deps_.audit) deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - audit_t0) / 1e9, intent.ok());
+  if (Status s = intent; !s) {
     if (policy.audit == AuditMode::kRequired) return AuditUnavailable(policy);
     log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
   }
@@ -234,7 +238,10 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
 
 Status Gateway::CloseAudit(RequestContext& ctx) {
   if (ctx.audit_closed) return Status::Ok();
+  const int64_t t0 = MonotonicNanos();
   Status s = AuditClose(deps_.audit, ctx);
+  if (deps_.metrics && deps_.audit && ctx.key)
+    deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, s.ok());
   if (s) return s;
   if (ctx.policy && ctx.policy->audit == AuditMode::kRequired) return AuditUnavailable(*ctx.policy);
   log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
@@ -313,6 +320,40 @@ void Gateway::Account(RequestContext& ctx) {
     t.estimated_requests = ctx.usage_known ? 0 : 1;
     deps_.usage->Record(cell, t);
   }
+}
+
+void Gateway::RecordMetrics(const RequestContext& ctx) {
+  if (!deps_.metrics || ctx.endpoint == Endpoint::kHealth || ctx.endpoint == Endpoint::kReady ||
+      ctx.endpoint == Endpoint::kUnknown)
+    return;
+  const int64_t now = MonotonicNanos();
+  metrics::RequestSample s;
+  s.endpoint = EndpointName(ctx.endpoint);
+  if (ctx.alias) s.model = ctx.alias->alias;  // a configured alias, never what a client typed
+  if (ctx.provider && !ctx.attempts.empty()) s.provider = ctx.provider->name;
+  s.status = ctx.status;
+  s.total_s = static_cast<double>(now - ctx.start_ns) / 1e9;
+  int64_t upstream_ns = 0;
+  for (const auto& a : ctx.attempts) {
+    if (!a.skipped) {
+      s.upstream = true;
+      upstream_ns += a.latency_ns ? a.latency_ns : now - a.started_ns;
+    }
+    s.tries.push_back({a.deployment, a.error_code.empty() ? "" : metrics::GatewayMetrics::Reason(a.status, a.error_code)});
+  }
+  s.upstream_s = static_cast<double>(upstream_ns) / 1e9;
+  s.overhead_s = static_cast<double>(now - ctx.start_ns - upstream_ns) / 1e9;
+  s.first_byte_s = static_cast<double>(ctx.upstream_first_byte_ns) / 1e9;
+  if (ctx.accounted && ctx.cost_usd >= 0) {
+    s.prompt_tokens = ctx.usage_known ? ctx.prompt_tokens : (ctx.cost_usd > 0 || ctx.estimated_completion_tokens > 0 ? ctx.estimated_prompt_tokens : 0);
+    s.completion_tokens = ctx.usage_known ? ctx.completion_tokens : ctx.estimated_completion_tokens;
+    s.cached_tokens = ctx.usage_known ? ctx.cached_prompt_tokens : 0;
+    s.cost_usd = ctx.cost_usd;
+  }
+  if (ctx.outcome == Outcome::kRejected || ctx.status == 503) s.refusal = ctx.error_code;
+  if (ctx.redaction)
+    for (const auto& [entity, n] : ctx.redaction->counts()) s.redactions.emplace_back(entity, n);
+  deps_.metrics->Record(s);
 }
 
 void Gateway::Finalize(const RequestContext& ctx, ClientExchange& client) {

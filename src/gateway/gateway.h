@@ -20,6 +20,7 @@
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
+#include "metrics/gateway_metrics.h"
 #include "policy/policy.h"
 #include "redaction/redactor.h"
 #include "providers/upstream.h"
@@ -38,6 +39,7 @@ struct GatewayDeps {
   RateLimiter* rate_limiter = nullptr;
   SpendLedger* spend = nullptr;
   UsageLedger* usage = nullptr;  // tokens and cost per day/key/policy/model/deployment/provider
+  metrics::GatewayMetrics* metrics = nullptr;  // null = no metrics
   // policy name → its compiled redactor (policies that list rule sets). A policy that lists
   // rule sets but has no redactor here is refused (503): never served unredacted.
   std::map<std::string, std::shared_ptr<const Redactor>> redactors;
@@ -52,6 +54,8 @@ class Gateway : public RequestHandler {
   explicit Gateway(GatewayDeps deps);
 
   void Handle(ClientExchange& client) noexcept override;
+  // Circuit breaker states and latency averages, for the metrics page.
+  const DeploymentHealth& health() { return forwarder_.health(); }
 
  private:
   Status Dispatch(RequestContext& ctx, ClientExchange& client);
@@ -64,6 +68,7 @@ class Gateway : public RequestHandler {
   void Account(RequestContext& ctx);
   // Writes the outcome; under `audit: required` a failure becomes 503 audit_unavailable.
   Status CloseAudit(RequestContext& ctx);
+  void RecordMetrics(const RequestContext& ctx);
 
   GatewayDeps deps_;
   Forwarder forwarder_;

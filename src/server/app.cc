@@ -51,6 +51,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });
   app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
   app->usage_ = std::make_unique<UsageLedger>(app->handle_.store.get(), UnixSeconds);
+  app->metrics_ = std::make_unique<metrics::GatewayMetrics>();
   if (c.audit.enabled) {
     auto audit = OpenAuditLog(c, options.audit_env);
     if (!audit) return audit.error();
@@ -71,6 +72,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   deps.rate_limiter = app->rate_limiter_.get();
   deps.spend = app->spend_.get();
   deps.usage = app->usage_.get();
+  deps.metrics = app->metrics_.get();
   // One compiled redactor per policy that asks for redaction (its rule sets, in its order).
   for (const auto& name : loaded.policies->Names()) {
     const Policy* p = loaded.policies->Find(name);
@@ -81,11 +83,24 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   }
   deps.rule_sets = loaded.rule_sets;
   app->gateway_ = std::make_unique<Gateway>(std::move(deps));
+  // Breaker states are read from the gateway when the metrics page is rendered; the names come
+  // from the configuration, so every deployment has a series from the start.
+  app->metrics_->registry().OnRender([gateway = app->gateway_.get(), config = app->config_, m = app->metrics_.get()] {
+    for (const auto& alias : config->models) {
+      for (const auto& d : alias.deployments) {
+        const ProviderConfig* p = config->FindProvider(d.provider);
+        if (!p) continue;
+        const std::string name = DeploymentName(*p, d);
+        auto st = gateway->health().state(name);
+        m->SetBreakerState(name, st == DeploymentHealth::State::kClosed ? 0 : st == DeploymentHealth::State::kHalfOpen ? 1 : 2);
+      }
+    }
+  });
   app->server_ = std::make_unique<Server>(c.server, app->gateway_.get());
   if (c.admin.enabled()) {
     app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->handle_.keys.get(),
                                              app->spend_.get(), app->rate_limiter_.get(),
-                                             app->audit_.get(), app->usage_.get());
+                                             app->audit_.get(), app->usage_.get(), &app->metrics_->registry());
     ServerConfig admin = c.server;
     admin.host = c.admin.host;
     admin.port = c.admin.port;

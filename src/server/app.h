@@ -18,6 +18,7 @@
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
+#include "metrics/gateway_metrics.h"
 #include "policy/policy.h"
 #include "providers/echo_upstream.h"
 #include "providers/http_upstream.h"
@@ -66,6 +67,7 @@ class App {
   std::unique_ptr<RateLimiter> rate_limiter_;
   std::unique_ptr<SpendLedger> spend_;
   std::unique_ptr<UsageLedger> usage_;
+  std::unique_ptr<metrics::GatewayMetrics> metrics_;
   std::unique_ptr<audit::AuditLog> audit_;  // outlives the gateway and the servers
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<Server> server_;
