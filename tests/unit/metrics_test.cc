@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <thread>
+
+#include "common/json.h"
 
 #include "support/prometheus_parser.h"
 
@@ -91,6 +96,66 @@ TEST(MetricsTest, ReasonsAndRefusalCodesAreFromFixedSets) {
   EXPECT_EQ(GatewayMetrics::Reason(0, "anything a provider said"), "other");
   EXPECT_TRUE(GatewayMetrics::IsRefusalCode("budget_exceeded"));
   EXPECT_FALSE(GatewayMetrics::IsRefusalCode("context_length_exceeded"));
+}
+
+// deploy/grafana/warden.json reads only series this gateway exports, with labels they have.
+TEST(MetricsTest, TheGrafanaDashboardQueriesExistingSeriesAndLabels) {
+  std::ifstream in(std::string(WARDEN_SOURCE_DIR) + "/deploy/grafana/warden.json");
+  ASSERT_TRUE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto dash = ParseJson(ss.str());
+  ASSERT_TRUE(dash && dash->is_object());
+  metrics::GatewayMetrics m;
+  metrics::RequestSample s;
+  s.endpoint = "chat.completions";
+  s.model = "chat";
+  s.provider = "p";
+  s.status = 500;
+  s.upstream = true;
+  s.first_byte_s = 0.1;
+  s.prompt_tokens = s.completion_tokens = 1;
+  s.cost_usd = 1;
+  s.refusal = "budget_exceeded";
+  s.tries = {{"p/a", "http_503"}, {"p/a", "http_503"}, {"p/b", ""}};
+  s.redactions = {{"EMAIL", 1}};
+  m.Record(s);
+  m.SetBreakerState("p/a", 2);
+  PromParse page = ParsePrometheus(m.registry().Render());
+  std::map<std::string, std::set<std::string>> labels;  // series name → label names
+  for (const auto& sample : page.samples)
+    for (const auto& [k, v] : sample.labels) labels[sample.name].insert(k);
+  for (const auto& sample : page.samples) labels[sample.name];
+  int queries = 0;
+  for (const Json& panel : (*dash)["panels"]) {
+    for (const Json& target : panel["targets"]) {
+      const std::string expr = target["expr"].get<std::string>();
+      ++queries;
+      std::set<std::string> series;
+      for (size_t pos = 0; (pos = expr.find("warden_", pos)) != std::string::npos;) {
+        size_t end = pos;
+        while (end < expr.size() && (std::isalnum(static_cast<unsigned char>(expr[end])) || expr[end] == '_')) ++end;
+        series.insert(expr.substr(pos, end - pos));
+        pos = end;
+      }
+      ASSERT_FALSE(series.empty()) << expr;
+      for (const auto& name : series) {
+        ASSERT_TRUE(labels.count(name)) << "the dashboard queries " << name << ", which is not exported";
+        // Every label it groups by (`by (a, b)`) exists on that series.
+        for (size_t by = 0; (by = expr.find("by (", by)) != std::string::npos; by += 4) {
+          std::string list = expr.substr(by + 4, expr.find(')', by) - by - 4);
+          std::stringstream names(list);
+          for (std::string label; std::getline(names, label, ',');) {
+            label.erase(0, label.find_first_not_of(' '));
+            if (label == "le" && name.ends_with("_bucket")) continue;
+            if (expr.find(name + "_bucket") != std::string::npos) continue;  // checked as the _bucket series
+            EXPECT_TRUE(labels[name].count(label)) << expr << ": " << name << " has no label " << label;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GE(queries, 12);
 }
 
 }  // namespace
