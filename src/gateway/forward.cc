@@ -173,7 +173,9 @@ Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
         return FinalError(ctx, client, last);
       }
       if (d.kind == RetryDecision::kNextDeployment) break;
+      const int64_t slept_from = MonotonicNanos();
       std::this_thread::sleep_for(std::chrono::milliseconds(d.delay_ms));
+      ctx.backoff_ns += MonotonicNanos() - slept_from;
     }
   }
   return FinalError(ctx, client, last);

@@ -85,6 +85,7 @@ struct RequestContext {
   size_t bytes_in = 0;
   size_t bytes_out = 0;
   int64_t upstream_first_byte_ns = 0;  // from sending upstream to the response head
+  int64_t backoff_ns = 0;              // waited between retries (neither upstream nor overhead)
   int64_t client_first_byte_ns = 0;    // from request start to the first byte sent to the client
 
   // Called by the Forwarder right before the bytes that complete a successful response (the
