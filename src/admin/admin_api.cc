@@ -45,7 +45,9 @@ struct AdminApi::Reply {
   int status = 200;
   Json body;
   std::string action;  // for the admin log line; empty = read-only
-  std::string text;    // a non-JSON answer (the metrics page); sent instead of body when set
+  std::string content_type;  // set: `text` is the answer (metrics, dashboard) instead of `body`
+  std::string text;
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string key_id;
   bool recorded = false;  // the action wrote its own audit record (purge, forget)
   Reply() = default;
@@ -55,7 +57,7 @@ struct AdminApi::Reply {
 
 AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
                    KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
-                   audit::AuditLog* audit, UsageLedger* usage, const metrics::Registry* metrics)
+                   audit::AuditLog* audit, UsageLedger* usage, metrics::GatewayMetrics* metrics)
     : config_(std::move(config)),
       policies_(std::move(policies)),
       keys_(keys),
@@ -64,6 +66,7 @@ AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const P
       audit_(audit),
       usage_(usage),
       metrics_(metrics),
+      sessions_(UnixSeconds),
       token_hash_(TokenHash(config_->admin.token.Reveal())) {}
 
 void AdminApi::Handle(ClientExchange& client) noexcept {
@@ -84,8 +87,9 @@ void AdminApi::Handle(ClientExchange& client) noexcept {
                                                     {"client", client.client_address()}});
       if (!seq) log::Warn("audit_write_failed", {{"action", reply.action}, {"error", seq.error().code}});
     }
-    if (!reply.text.empty()) {
-      client.Send(reply.status, "text/plain; version=0.0.4; charset=utf-8", reply.text);
+    for (const auto& [name, value] : reply.headers) client.SetHeader(name, value);
+    if (!reply.content_type.empty()) {
+      client.Send(reply.status, reply.content_type, reply.text);
     } else {
       std::string text = Dump(reply.body);
       client.Send(reply.status, "application/json", text);
@@ -102,17 +106,98 @@ void AdminApi::Handle(ClientExchange& client) noexcept {
   }
 }
 
-AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
-  // Authenticate before anything else, in constant time over equal-length hashes.
+bool AdminApi::TokenValid(std::string_view token) const {
+  // Constant time over equal-length hashes, whatever the presented length.
+  const std::string hash = TokenHash(token);
+  return sodium_memcmp(hash.data(), token_hash_.data(), token_hash_.size()) == 0;
+}
+
+bool AdminApi::BearerValid(const ClientExchange& client) const {
   std::string auth = client.header("Authorization");
   std::string presented = auth.size() > 7 && strncasecmp(auth.data(), "Bearer ", 7) == 0 ? auth.substr(7) : "";
-  std::string presented_hash = TokenHash(presented);
+  const bool ok = TokenValid(presented);
   WipeString(presented);
   WipeString(auth);
-  if (sodium_memcmp(presented_hash.data(), token_hash_.data(), token_hash_.size()) != 0)
-    return Error::Unauthorized("A valid admin token is required.", "invalid_admin_token");
+  return ok;
+}
 
+AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& path) {
+  if (!metrics_) return Error::NotFound("The dashboard is not available.", "dashboard_disabled");
+  const std::string method(client.method());
+  auto page = [&](int status, std::string_view name) {
+    auto asset = dashboard::FindAsset(name);
+    Reply r(status, nullptr);
+    r.content_type = std::string(asset->content_type);
+    r.text = std::string(asset->bytes);
+    r.headers = dashboard::SecurityHeaders();
+    return r;
+  };
+  auto redirect = [&](std::string cookie, std::string action) {
+    Reply r(303, nullptr);
+    r.content_type = "text/plain; charset=utf-8";
+    r.text = "See /dashboard\n";
+    r.headers = dashboard::SecurityHeaders();
+    r.headers.emplace_back("Location", "/dashboard");
+    r.headers.emplace_back("Set-Cookie", dashboard::Sessions::SetCookie(cookie));
+    r.action = std::move(action);
+    return r;
+  };
+  const std::string cookie =
+      dashboard::Sessions::FromCookieHeader(client.header("Cookie"), dashboard::Sessions::kCookie);
+
+  if (path == "/dashboard/app.js" || path == "/dashboard/app.css") {
+    if (method != "GET") return Error::MethodNotAllowed("Use GET on " + path + ".");
+    return page(200, path.substr(sizeof("/dashboard/") - 1));
+  }
+  if (path == "/dashboard/login") {
+    if (method != "POST") return Error::MethodNotAllowed("Use POST on /dashboard/login.");
+    auto raw = client.ReadBody(4096);
+    if (!raw) return raw.error();
+    std::string token;
+    for (const auto& [name, value] : SplitPairs(*raw))
+      if (name == "token") token = FormDecode(value).value_or("");
+    const bool ok = TokenValid(token);
+    WipeString(token);
+    WipeString(*raw);
+    if (!ok) {
+      Reply r = page(401, "login.html");
+      const size_t at = r.text.find("<!--error-->");
+      if (at != std::string::npos) r.text.replace(at, 12, "<p class=\"error\">That token is not valid.</p>");
+      return r;
+    }
+    return redirect(sessions_.Create(), "dashboard_login");
+  }
+  if (path == "/dashboard/logout") {
+    if (method != "POST") return Error::MethodNotAllowed("Use POST on /dashboard/logout.");
+    sessions_.End(cookie);
+    return redirect("", "");
+  }
+  if (path != "/dashboard" && path != "/dashboard/data")
+    return Error::NotFound("Invalid URL (" + method + " " + path.substr(0, 200) + ")", "unknown_url");
+  if (method != "GET") return Error::MethodNotAllowed("Use GET on " + path + ".");
+  const bool authorised = sessions_.Valid(cookie) || BearerValid(client);
+  if (path == "/dashboard") return authorised ? page(200, "index.html") : page(401, "login.html");
+  if (!authorised) return Error::Unauthorized("Log in to the dashboard or send the admin token.", "invalid_admin_token");
+  dashboard::Window window{60, 1};
+  for (const auto& [name, value] : SplitPairs(client.query())) {
+    if (name != "window") return Error::BadRequest("Unknown query parameter; use window.", "query");
+    auto w = dashboard::ParseWindow(value);
+    if (!w) return Error::BadRequest("window must be 1h, 6h or 24h", "window");
+    window = *w;
+  }
+  auto data = dashboard::Data(metrics_->timeline(), usage_, keys_, metrics_->now_s(), window);
+  if (!data) return data.error();
+  Reply r(200, std::move(*data));
+  r.headers = dashboard::SecurityHeaders();
+  return r;
+}
+
+AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
   const std::string path(client.path());
+  if (path == "/dashboard" || path.rfind("/dashboard/", 0) == 0) return Dashboard(client, path);
+  // Authenticate before anything else.
+  if (!BearerValid(client)) return Error::Unauthorized("A valid admin token is required.", "invalid_admin_token");
+
   const std::string method(client.method());
   const int64_t now = UnixSeconds();
   Json body = Json::object();
@@ -134,7 +219,8 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     if (method != "GET") return Error::MethodNotAllowed("Use GET on /metrics.");
     if (!metrics_) return Error::NotFound("Metrics are not available.", "metrics_disabled");
     Reply r(200, nullptr);
-    r.text = metrics_->Render();
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.text = metrics_->registry().Render();
     return r;
   }
   if (path == "/admin/usage") {
@@ -142,13 +228,8 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     if (!usage_) return Error::NotFound("Usage accounting is not available.", "usage_disabled");
     UsageGroup by = UsageGroup::kModel;
     std::string since, until;
-    std::string_view query = client.query();
-    while (!query.empty()) {
-      std::string_view pair = query.substr(0, query.find('&'));
-      query.remove_prefix(std::min(query.size(), pair.size() + 1));
-      const size_t eq = pair.find('=');
-      const std::string name(pair.substr(0, eq));
-      const std::string value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    for (const auto& [raw_name, raw_value] : SplitPairs(client.query())) {
+      const std::string name(raw_name), value(raw_value);
       if (name == "by") {
         auto g = ParseUsageGroup(value);
         if (!g) return Error::BadRequest("by must be key, policy, model, deployment, provider or day", "by");

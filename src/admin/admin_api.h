@@ -13,9 +13,11 @@
 //                                    `authorization: {credentials: …}`)
 //   GET  /admin/usage?by=key|policy|model|deployment|provider|day&since=YYYY-MM-DD&until=YYYY-MM-DD
 //                                    tokens, requests and cost, grouped (default by model)
+//   /dashboard…                      the built-in dashboard (admin/dashboard.h: a session cookie
+//                                    obtained with the token authorises its GETs only)
 //
 // Contract: every request must carry `Authorization: Bearer <admin token>`, compared in constant
-// time; without a configured token the listener is not started at all. Every action is written
+// time (the dashboard's login form, static files and session-authorised GETs aside); without a configured token the listener is not started at all. Every action is written
 // as a structured `admin` log line (no key, no token) and, with an audit log, as a durable
 // `admin` audit record written before the answer goes out. Errors are OpenAI-shaped like the client
 // API. Thread-safe; borrowed objects must outlive it.
@@ -30,7 +32,8 @@
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
-#include "metrics/metrics.h"
+#include "admin/dashboard.h"
+#include "metrics/gateway_metrics.h"
 #include "policy/policy.h"
 
 namespace warden {
@@ -40,12 +43,15 @@ class AdminApi : public RequestHandler {
   AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
            KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
            audit::AuditLog* audit = nullptr, UsageLedger* usage = nullptr,
-           const metrics::Registry* metrics = nullptr);
+           metrics::GatewayMetrics* metrics = nullptr);
   void Handle(ClientExchange& client) noexcept override;
 
  private:
   struct Reply;
   Reply Dispatch(ClientExchange& client);
+  Reply Dashboard(ClientExchange& client, const std::string& path);
+  bool BearerValid(const ClientExchange& client) const;
+  bool TokenValid(std::string_view token) const;
 
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const PolicySet> policies_;
@@ -54,7 +60,8 @@ class AdminApi : public RequestHandler {
   RateLimiter* rate_limiter_;
   audit::AuditLog* audit_;  // null = audit disabled
   UsageLedger* usage_;      // null = no usage endpoint
-  const metrics::Registry* metrics_;  // null = no /metrics
+  metrics::GatewayMetrics* metrics_;  // null = no /metrics, no dashboard
+  dashboard::Sessions sessions_;
   std::string token_hash_;  // BLAKE2b of the token: compared in constant time, any length
 };
 

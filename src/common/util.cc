@@ -1,5 +1,6 @@
 #include "common/util.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include <sodium.h>
@@ -20,6 +21,36 @@ std::string ToHex(std::string_view bytes) {
   sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
                  bytes.size());
   out.pop_back();
+  return out;
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> SplitPairs(std::string_view text) {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  while (!text.empty()) {
+    std::string_view pair = text.substr(0, text.find('&'));
+    text.remove_prefix(std::min(text.size(), pair.size() + 1));
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    out.emplace_back(pair.substr(0, eq), eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+  }
+  return out;
+}
+
+std::optional<std::string> FormDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out.push_back(' ');
+    } else if (text[i] == '%') {
+      auto byte = i + 2 < text.size() ? FromHex(text.substr(i + 1, 2)) : std::nullopt;
+      if (!byte) return std::nullopt;
+      out += *byte;
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
   return out;
 }
 

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace warden {
 
@@ -21,6 +23,11 @@ std::string RandomBytes(size_t n);
 // Percent-encodes every byte but RFC 3986's unreserved characters (for a URL path segment or a
 // query value built from configuration).
 std::string UrlEncode(std::string_view text);
+// Decodes a form or query value: %XX escapes and '+' as a space; nullopt on a bad escape.
+std::optional<std::string> FormDecode(std::string_view text);
+// The name=value pairs of a query string or form body split at '&' and the first '=', still
+// encoded (a pair without '=' has an empty value; empty pairs are skipped).
+std::vector<std::pair<std::string_view, std::string_view>> SplitPairs(std::string_view text);
 // A fresh request id: "req_" + 24 hex characters (96 random bits).
 std::string NewRequestId();
 // Unix time in seconds / a monotonic clock in nanoseconds.

@@ -156,17 +156,31 @@ void UsageLedger::Flush() {
   if (!batch.empty()) (void)store_->PutMany(batch, /*sync=*/false);
 }
 
-Result<std::vector<UsageRow>> UsageLedger::Query(UsageGroup by, const std::string& since, const std::string& until) {
+Status UsageLedger::ForEachCell(
+    const std::string& since, const std::string& until,
+    const std::function<void(const std::string& day, const UsageCell&, const UsageTotals&)>& fn) {
   Flush();
-  std::map<std::string, UsageTotals> groups;
-  Status s = store_->Scan(kPrefix, [&](std::string_view key, std::string_view value) {
+  return store_->Scan(kPrefix, [&](std::string_view key, std::string_view value) {
     std::vector<std::string> parts = SplitKey(key);
     if (parts.size() != 6) return true;
     const std::string& day = parts[0];
     if ((!since.empty() && day < since) || (!until.empty() && day > until)) return true;
-    const size_t index = by == UsageGroup::kDay ? 0 : static_cast<size_t>(by) + 1;
-    groups[parts[index]].Add(Decode(value));
+    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5]}, Decode(value));
     return true;
+  });
+}
+
+Result<std::vector<UsageRow>> UsageLedger::Query(UsageGroup by, const std::string& since, const std::string& until) {
+  std::map<std::string, UsageTotals> groups;
+  Status s = ForEachCell(since, until, [&](const std::string& day, const UsageCell& c, const UsageTotals& t) {
+    switch (by) {
+      case UsageGroup::kDay: groups[day].Add(t); break;
+      case UsageGroup::kKey: groups[c.key_id].Add(t); break;
+      case UsageGroup::kPolicy: groups[c.policy].Add(t); break;
+      case UsageGroup::kModel: groups[c.model].Add(t); break;
+      case UsageGroup::kDeployment: groups[c.deployment].Add(t); break;
+      case UsageGroup::kProvider: groups[c.provider].Add(t); break;
+    }
   });
   if (!s) return s.error();
   std::vector<UsageRow> rows;

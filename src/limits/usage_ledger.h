@@ -62,6 +62,9 @@ class UsageLedger {
   void Flush();
   // Days are "YYYY-MM-DD" (UTC), inclusive; empty = unbounded. Rows sorted by cost, then name.
   Result<std::vector<UsageRow>> Query(UsageGroup by, const std::string& since, const std::string& until);
+  // Every stored cell of [since, until] (flushed first), in day order: fn(day, cell, totals).
+  Status ForEachCell(const std::string& since, const std::string& until,
+                     const std::function<void(const std::string& day, const UsageCell&, const UsageTotals&)>& fn);
 
  private:
   struct Entry {

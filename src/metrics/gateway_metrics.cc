@@ -1,9 +1,16 @@
 #include "metrics/gateway_metrics.h"
 
+#include <chrono>
+
 namespace warden::metrics {
 
-GatewayMetrics::GatewayMetrics()
-    : requests_(registry_.Add("warden_requests_total", "Requests by endpoint, model alias, provider and status class.",
+GatewayMetrics::GatewayMetrics(std::function<int64_t()> now_s)
+    : now_s_(now_s ? std::move(now_s) : [] {
+        return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+      }),
+      requests_(registry_.Add("warden_requests_total", "Requests by endpoint, model alias, provider and status class.",
                               Type::kCounter, {"endpoint", "model", "provider", "status_class"})),
       duration_(registry_.Add("warden_request_duration_seconds", "Total request time as the client saw it.",
                               Type::kHistogram, {"endpoint"}, LatencyBuckets())),
@@ -13,7 +20,7 @@ GatewayMetrics::GatewayMetrics()
                                 "Time from sending upstream to the provider's response head.", Type::kHistogram,
                                 {"provider"}, LatencyBuckets())),
       overhead_(registry_.Add("warden_gateway_overhead_seconds",
-                              "Request time not spent upstream (parsing, policy, redaction, audit, relaying).",
+                              "Request time not spent upstream nor waiting between retries (parsing, policy, redaction, audit, relaying).",
                               Type::kHistogram, {"endpoint"}, LatencyBuckets())),
       tokens_(registry_.Add("warden_tokens_total", "Tokens by model alias, provider and type (prompt, completion, cached).",
                             Type::kCounter, {"model", "provider", "type"})),
@@ -67,13 +74,12 @@ void GatewayMetrics::Record(const RequestSample& s) {
     tokens_.counter({s.model, s.provider, "completion"}).Add(static_cast<double>(s.completion_tokens));
   if (s.cached_tokens) tokens_.counter({s.model, s.provider, "cached"}).Add(static_cast<double>(s.cached_tokens));
   if (s.cost_usd > 0) cost_.counter({s.model, s.provider}).Add(s.cost_usd);
-  for (size_t i = 0; i + 1 < s.tries.size(); ++i) {
-    const auto& t = s.tries[i];
-    if (t.reason.empty()) continue;
-    (s.tries[i + 1].deployment == t.deployment ? retries_ : failovers_).counter({t.deployment, t.reason}).Add();
-  }
+  s.ForEachMove([&](const RequestSample::Try& t, bool same) {
+    (same ? retries_ : failovers_).counter({t.deployment, t.reason}).Add();
+  });
   for (const auto& [entity, n] : s.redactions) redactions_.counter({entity}).Add(static_cast<double>(n));
   if (!s.refusal.empty() && IsRefusalCode(s.refusal)) refusals_.counter({s.refusal}).Add();
+  timeline_.Record(now_s_(), s);
 }
 
 void GatewayMetrics::AuditAppend(double seconds, bool ok) {

@@ -4,38 +4,27 @@
 // (endpoint, status class, failure reason, refusal code). Thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include "metrics/metrics.h"
+#include "metrics/request_sample.h"
+#include "metrics/timeline.h"
 
 namespace warden::metrics {
 
-struct RequestSample {
-  std::string endpoint;     // EndpointName()
-  std::string model;        // a configured alias, or ""
-  std::string provider;     // the provider of the last attempt, or ""
-  int status = 0;
-  double total_s = 0, upstream_s = 0, first_byte_s = 0, overhead_s = 0;
-  bool upstream = false;    // something was sent upstream
-  int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
-  double cost_usd = 0;
-  std::string refusal;      // a policy/limit refusal code from the fixed set, or ""
-  struct Try {
-    std::string deployment;
-    std::string reason;     // "" on success; "http_503", "upstream_unreachable", "circuit_open", …
-  };
-  std::vector<Try> tries;   // every attempt, in order
-  std::vector<std::pair<std::string, int64_t>> redactions;  // entity type → count
-};
-
 class GatewayMetrics {
  public:
-  GatewayMetrics();
+  // `now_s`: the wall clock the timeline files samples under (injectable for tests).
+  explicit GatewayMetrics(std::function<int64_t()> now_s = nullptr);
   void Record(const RequestSample& s);
   void AuditAppend(double seconds, bool ok);
   // Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open.
   void SetBreakerState(const std::string& deployment, int state) { breaker_.Set({deployment}, state); }
   Registry& registry() { return registry_; }
+  const Timeline& timeline() const { return timeline_; }
+  int64_t now_s() const { return now_s_(); }
 
   // A failed attempt's reason for labels: the upstream HTTP status ("http_503") or Warden's own
   // error code for failures without a usable status (connect, timeouts, broken streams).
@@ -44,7 +33,9 @@ class GatewayMetrics {
   static bool IsRefusalCode(const std::string& code);
 
  private:
+  std::function<int64_t()> now_s_;
   Registry registry_;
+  Timeline timeline_;
   Family& requests_;
   Family& duration_;
   Family& upstream_;

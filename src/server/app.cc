@@ -100,7 +100,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   if (c.admin.enabled()) {
     app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->handle_.keys.get(),
                                              app->spend_.get(), app->rate_limiter_.get(),
-                                             app->audit_.get(), app->usage_.get(), &app->metrics_->registry());
+                                             app->audit_.get(), app->usage_.get(), app->metrics_.get());
     ServerConfig admin = c.server;
     admin.host = c.admin.host;
     admin.port = c.admin.port;

@@ -10,8 +10,11 @@ import { join } from 'node:path';
 async function waitForPort(logFile) {
   for (let i = 0; i < 200; i++) {
     try {
-      const m = readFileSync(logFile, 'utf8').match(/"event":"listening".*?"port":(\d+)/);
-      if (m) return Number(m[1]);
+      const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"event":"listening"'));
+      if (line) {
+        const event = JSON.parse(line);
+        return { port: event.port, adminPort: event.admin_port };
+      }
     } catch {}
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -19,7 +22,9 @@ async function waitForPort(logFile) {
 }
 
 // `providersAndModels`: the YAML of the `providers:` and `models:` sections.
-export async function startWarden(providersAndModels) {
+// `options.adminToken`: also start the admin listener (port 0) with this token;
+// `options.keys`: more client keys to create, as {name, policy} (returned in `keys`).
+export async function startWarden(providersAndModels, options = {}) {
   const bin = process.env.WARDEN_BIN;
   assert.ok(bin, 'WARDEN_BIN must point at the warden binary');
   assert.ok(process.env.WARDEN_POLICIES, 'WARDEN_POLICIES must point at the policies directory');
@@ -30,14 +35,21 @@ export async function startWarden(providersAndModels) {
   access_log: ${join(dir, 'warden.log')}
 data_dir: ${join(dir, 'data')}
 policies_dir: ${process.env.WARDEN_POLICIES}
-${providersAndModels}`);
-  const key = execFileSync(bin, ['keys', 'create', '--name', 'sdk', '--config', config], { stdio: ['ignore', 'pipe', 'ignore'] })
-    .toString().trim();
+${options.adminToken ? `admin:\n  listen: 127.0.0.1:0\n  token_file: ${join(dir, 'admin.token')}\n` : ''}${providersAndModels}`);
+  if (options.adminToken) writeFileSync(join(dir, 'admin.token'), options.adminToken, { mode: 0o600 });
+  const createKey = (name, policy = 'default') =>
+    execFileSync(bin, ['keys', 'create', '--name', name, '--policy', policy, '--config', config],
+                 { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  const key = createKey('sdk');
+  const keys = Object.fromEntries((options.keys || []).map(({ name, policy }) => [name, createKey(name, policy)]));
   const server = spawn(bin, ['serve', '--config', config], { stdio: 'ignore' });
-  const port = await waitForPort(join(dir, 'warden.log'));
+  const { port, adminPort } = await waitForPort(join(dir, 'warden.log'));
   return {
     port,
+    adminPort,
     key,
+    keys,
+    dir,
     stop() {
       server.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
