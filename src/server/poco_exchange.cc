@@ -1,12 +1,17 @@
 #include "server/poco_exchange.h"
 
 #include <Poco/Exception.h>
+#include <Poco/Net/HTTPServerSession.h>
+#include <Poco/Net/HTTPStream.h>
 
+#include <algorithm>
 #include <cctype>
+
+#include "server/http_checks.h"
 
 namespace warden {
 
-PocoClientExchange::PocoClientExchange(Poco::Net::HTTPServerRequest& request,
+PocoClientExchange::PocoClientExchange(Poco::Net::HTTPServerRequestImpl& request,
                                        Poco::Net::HTTPServerResponse& response)
     : request_(request), response_(response) {
   const std::string& uri = request_.getURI();
@@ -54,6 +59,7 @@ Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
       return Error::BadRequest("The connection broke before the body was sent.", "", "invalid_body");
     }
   }
+  if (request_.getChunkedTransferEncoding()) return ReadChunked(limit);
   std::string body;
   if (request_.hasContentLength()) body.reserve(static_cast<size_t>(request_.getContentLength64()));
   try {
@@ -83,6 +89,43 @@ Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
     return Error::BadRequest("The request body is shorter than its Content-Length.", "",
                              "invalid_body");
   }
+  return body;
+}
+
+Result<std::string> PocoClientExchange::ReadChunked(size_t limit) {
+  // The raw bytes after the head, decoded here instead of by Poco's chunked stream. Its buffer
+  // may read past the body (a pipelined request), so the connection is not reused afterwards.
+  CloseAfterResponse();
+  ChunkedDecoder decoder(limit);
+  std::string body;
+  try {
+    Poco::Net::HTTPInputStream raw(request_.session());
+    std::streambuf* in = raw.rdbuf();
+    char buf[16384];
+    while (!decoder.done() && !decoder.failed()) {
+      const size_t want = decoder.data_wanted();
+      std::streamsize n;
+      if (want > 0) {
+        n = in->sgetn(buf, static_cast<std::streamsize>(std::min(want, sizeof buf)));
+      } else {
+        const int c = in->sbumpc();  // framing: one byte at a time, from the stream's buffer
+        n = c == std::char_traits<char>::eof() ? 0 : 1;
+        buf[0] = static_cast<char>(c);
+      }
+      if (n <= 0) throw Poco::IOException("cut short");
+      decoder.Feed(std::string_view(buf, static_cast<size_t>(n)), body);
+    }
+  } catch (const Poco::TimeoutException&) {
+    Error e = Error::BadRequest("Timed out reading the request body.", "", "request_timeout");
+    e.status = 408;
+    return e;
+  } catch (const std::exception&) {
+    return Error::BadRequest("The request body could not be read (cut short).", "", "invalid_body");
+  }
+  if (decoder.too_large())
+    return Error::PayloadTooLarge("The request body is larger than the limit of " + std::to_string(limit) + " bytes.");
+  if (decoder.failed())
+    return Error::BadRequest("The chunked request body is malformed (bad chunk size or line ending).", "", "invalid_body");
   return body;
 }
 

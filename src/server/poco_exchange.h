@@ -4,11 +4,12 @@
 // Streams are sent with chunked transfer encoding, `Cache-Control: no-cache` and
 // `X-Accel-Buffering: no` (so a reverse proxy in front does not buffer them), and every Write()
 // is flushed to the socket. `100 Continue` is sent by ReadBody(), when the gateway has decided
-// to read the body, never before. No method throws: socket failures turn into `false` from
+// to read the body, never before. Chunked request bodies are decoded strictly (ChunkedDecoder,
+// http_checks.h) and the connection is closed after such a request. No method throws: socket failures turn into `false` from
 // StartStream()/Write() or an Error from ReadBody(). Used by the one thread serving the request.
 #pragma once
 
-#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 
 #include "gateway/client_exchange.h"
@@ -17,7 +18,7 @@ namespace warden {
 
 class PocoClientExchange : public ClientExchange {
  public:
-  PocoClientExchange(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+  PocoClientExchange(Poco::Net::HTTPServerRequestImpl& request, Poco::Net::HTTPServerResponse& response);
 
   std::string_view method() const override { return request_.getMethod(); }
   std::string_view path() const override { return path_; }
@@ -36,7 +37,9 @@ class PocoClientExchange : public ClientExchange {
   bool started() const override { return started_; }
 
  private:
-  Poco::Net::HTTPServerRequest& request_;
+  Result<std::string> ReadChunked(size_t limit);
+
+  Poco::Net::HTTPServerRequestImpl& request_;
   Poco::Net::HTTPServerResponse& response_;
   std::string path_;
   std::string query_;

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <Poco/Exception.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponseImpl.h>
@@ -16,6 +17,7 @@
 #include <atomic>
 
 #include "common/util.h"
+#include "server/http_checks.h"
 #include "server/poco_exchange.h"
 
 namespace warden {
@@ -90,6 +92,12 @@ class Connection : public Poco::Net::TCPServerConnection {
       try {
         Poco::Net::HTTPServerRequestImpl request(response, session, shared_->params);
         response.setVersion(request.getVersion());
+        HeaderList head;
+        for (const auto& [name, value] : request) head.emplace_back(name, value);
+        if (auto bad = CheckRequestHead(request.getVersion(), head)) {
+          SendPlainError(response, *bad);  // closes: the body's extent is unknown
+          break;
+        }
         response.setKeepAlive(request.getKeepAlive() && served < c.max_keep_alive_requests &&
                               !shared_->stopping.load(std::memory_order_relaxed));
         response.setDate(Poco::Timestamp());
@@ -99,8 +107,12 @@ class Connection : public Poco::Net::TCPServerConnection {
         if (!response.getKeepAlive() || !request.getKeepAlive()) break;
       } catch (const Poco::Net::NoMessageException&) {
         break;  // the client closed the connection between requests
-      } catch (const Poco::Net::MessageException&) {
-        SendPlainError(response, Error::BadRequest("The HTTP request is malformed.", "", "bad_http_request"));
+      } catch (const Poco::Net::MessageException& e) {
+        SendPlainError(response, HeadParseError(e.message()));
+        break;
+      } catch (const Poco::SyntaxException&) {
+        // Poco reads Content-Length while constructing the request, before CheckRequestHead.
+        SendPlainError(response, HeadParseError("bad number"));
         break;
       } catch (const Poco::TimeoutException&) {
         Error e = Error::BadRequest("Timed out reading the request.", "", "request_timeout");

@@ -1,0 +1,167 @@
+#include "server/http_checks.h"
+
+#include <strings.h>
+
+#include <algorithm>
+
+namespace warden {
+namespace {
+
+bool IsTokenChar(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  for (char t : std::string_view("!#$%&'*+-.^_`|~"))
+    if (c == static_cast<unsigned char>(t)) return true;
+  return false;
+}
+
+bool Is(const std::string& name, const char* expected) { return strcasecmp(name.c_str(), expected) == 0; }
+
+std::string_view Trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+Error Bad(const std::string& message) { return Error::BadRequest(message, "", "bad_http_request"); }
+
+}  // namespace
+
+std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList& headers) {
+  int content_length = 0, transfer_encoding = 0, host = 0;
+  std::string_view coding;
+  for (const auto& [name, value] : headers) {
+    if (name.empty()) return Bad("A header has an empty name.");
+    for (unsigned char c : name)
+      if (!IsTokenChar(c)) return Bad("A header name has a character HTTP does not allow (a space before the colon?).");
+    for (unsigned char c : value)
+      if ((c < 0x20 && c != '\t') || c == 0x7f) return Bad("A header value has a control character.");
+    if (Is(name, "Content-Length")) {
+      ++content_length;
+      const std::string_view v = Trim(value);
+      if (v.empty() || v.size() > 18) return Bad("The Content-Length header is empty or too long.");
+      for (char c : v)
+        if (c < '0' || c > '9') return Bad("The Content-Length header must be a number of bytes.");
+    } else if (Is(name, "Transfer-Encoding")) {
+      ++transfer_encoding;
+      coding = Trim(value);
+    } else if (Is(name, "Host")) {
+      ++host;
+    }
+  }
+  if (content_length > 1) return Bad("The request has more than one Content-Length header.");
+  if (transfer_encoding > 1) return Bad("The request has more than one Transfer-Encoding header.");
+  if (content_length && transfer_encoding)
+    return Bad("The request has both Content-Length and Transfer-Encoding; send only one.");
+  if (transfer_encoding && strcasecmp(std::string(coding).c_str(), "chunked") != 0) {
+    Error e = Error::BadRequest("Only the chunked transfer coding is supported.", "", "unsupported_transfer_encoding");
+    e.status = 501;
+    return e;
+  }
+  if (version == "HTTP/1.1" && host != 1) return Bad("An HTTP/1.1 request needs exactly one Host header.");
+  return std::nullopt;
+}
+
+Error HeadParseError(std::string_view message) {
+  if (message.find("Too many header fields") != std::string_view::npos ||
+      message.find("Field value too long") != std::string_view::npos) {
+    Error e = Bad("The request's header section is too large (at most 100 fields of 8 KiB each).");
+    e.code = "request_header_fields_too_large";
+    e.status = 431;
+    return e;
+  }
+  if (message.find("URI invalid or too long") != std::string_view::npos) {
+    Error e = Bad("The request line is malformed or its URI is too long (at most 16 KiB).");
+    e.code = "uri_too_long";
+    e.status = 414;
+    return e;
+  }
+  return Bad("The HTTP request is malformed.");
+}
+
+size_t ChunkedDecoder::Feed(std::string_view in, std::string& out) {
+  size_t i = 0;
+  auto fail = [&] {
+    state_ = State::kError;
+    return i;
+  };
+  while (i < in.size()) {
+    if (state_ == State::kDone || failed()) return i;
+    if (state_ == State::kData) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, in.size() - i));
+      out.append(in.data() + i, n);
+      i += n;
+      remaining_ -= n;
+      if (remaining_ == 0) state_ = State::kDataCR;
+      continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(in[i++]);
+    switch (state_) {
+      case State::kSize: {
+        int v = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+        if (v >= 0) {
+          if (++digits_ > 16) return fail();
+          size_ = size_ * 16 + static_cast<uint64_t>(v);
+          if (size_ > limit_ || out.size() + size_ > limit_) {
+            state_ = State::kTooLarge;
+            return i;
+          }
+        } else if (digits_ > 0 && (c == ';' || c == ' ' || c == '\t')) {
+          state_ = State::kExt;
+          line_ = 0;
+        } else if (digits_ > 0 && c == '\r') {
+          state_ = State::kSizeLF;
+        } else {
+          return fail();
+        }
+        break;
+      }
+      case State::kExt:
+        if (c == '\r') state_ = State::kSizeLF;
+        else if (c == '\n' || ++line_ > 4096 || (c < 0x20 && c != '\t') || c == 0x7f) return fail();
+        break;
+      case State::kSizeLF:
+        if (c != '\n') return fail();
+        if (size_ == 0) {
+          state_ = State::kTrailer;
+          line_ = 0;
+        } else {
+          state_ = State::kData;
+          remaining_ = size_;
+        }
+        break;
+      case State::kDataCR:
+        if (c != '\r') return fail();
+        state_ = State::kDataLF;
+        break;
+      case State::kDataLF:
+        if (c != '\n') return fail();
+        state_ = State::kSize;
+        size_ = 0;
+        digits_ = 0;
+        break;
+      case State::kTrailer:
+        if (c == '\r') state_ = State::kEndLF;
+        else if (c == '\n' || ++line_ > 8192) return fail();
+        else state_ = State::kTrailerLine;
+        break;
+      case State::kTrailerLine:
+        if (c == '\r') state_ = State::kTrailerLF;
+        else if (c == '\n' || ++line_ > 8192) return fail();
+        break;
+      case State::kTrailerLF:
+        if (c != '\n') return fail();
+        state_ = State::kTrailer;
+        break;
+      case State::kEndLF:
+        if (c != '\n') return fail();
+        state_ = State::kDone;
+        return i;
+      default:
+        return fail();
+    }
+  }
+  return i;
+}
+
+}  // namespace warden

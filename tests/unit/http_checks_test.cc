@@ -1,0 +1,99 @@
+// The request-head checks and the strict chunked decoder (server/http_checks.h).
+#include <gtest/gtest.h>
+
+#include "server/http_checks.h"
+
+namespace warden {
+namespace {
+
+std::optional<int> Status(const HeaderList& h, std::string_view version = "HTTP/1.1") {
+  auto e = CheckRequestHead(version, h);
+  return e ? std::optional<int>(e->status) : std::nullopt;
+}
+
+TEST(HttpChecksTest, RequestHeads) {
+  EXPECT_FALSE(Status({{"Host", "a"}, {"Content-Length", "12"}}));
+  EXPECT_FALSE(Status({{"host", "a"}, {"transfer-encoding", " Chunked "}}));
+  EXPECT_FALSE(Status({}, "HTTP/1.0"));  // HTTP/1.0 needs no Host
+  EXPECT_EQ(Status({}), 400);
+  EXPECT_EQ(Status({{"Host", "a"}, {"HOST", "b"}}), 400);
+  EXPECT_EQ(Status({{"Host", "a"}, {"Content-Length", "1"}, {"content-length", "1"}}), 400);
+  EXPECT_EQ(Status({{"Host", "a"}, {"Content-Length", "1"}, {"Transfer-Encoding", "chunked"}}), 400);
+  EXPECT_EQ(Status({{"Host", "a"}, {"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}}), 400);
+  EXPECT_EQ(Status({{"Host", "a"}, {"Transfer-Encoding", "gzip"}}), 501);
+  EXPECT_EQ(Status({{"Host", "a"}, {"Transfer-Encoding", "chunked, gzip"}}), 501);
+  for (const char* bad : {"", " ", "-1", "+1", "1 2", "0x10", "1,1", "1234567890123456789"})
+    EXPECT_EQ(Status({{"Host", "a"}, {"Content-Length", bad}}), 400) << "'" << bad << "'";
+  EXPECT_FALSE(Status({{"Host", "a"}, {"Content-Length", " 0 "}}));
+  EXPECT_EQ(Status({{"Host", "a"}, {"Content-Length ", "1"}}), 400);
+  EXPECT_EQ(Status({{"Host", "a"}, {"X(y)", "1"}}), 400);
+  EXPECT_EQ(Status({{"Host", "a"}, {"X", std::string("a\0b", 3)}}), 400);
+  EXPECT_EQ(Status({{"Host", "a"}, {"X", "a\x7f"}}), 400);
+  EXPECT_FALSE(Status({{"Host", "a"}, {"X", "tab\tis fine, so is UTF-8: \xc3\xa9"}}));
+
+  EXPECT_EQ(HeadParseError("Too many header fields").status, 431);
+  EXPECT_EQ(HeadParseError("Field value too long/no CRLF found").status, 431);
+  EXPECT_EQ(HeadParseError("HTTP request URI invalid or too long").status, 414);
+  EXPECT_EQ(HeadParseError("Invalid HTTP version string").status, 400);
+}
+
+struct Decoded {
+  std::string data;
+  size_t consumed = 0;
+  bool done = false, failed = false, too_large = false;
+};
+
+// Feeds `in` in pieces of `step` bytes (0 = all at once).
+Decoded Decode(const std::string& in, size_t step = 0, size_t limit = 1 << 20) {
+  ChunkedDecoder d(limit);
+  Decoded r;
+  for (size_t at = 0; at < in.size() && !d.done() && !d.failed();) {
+    const size_t n = step ? std::min(step, in.size() - at) : in.size() - at;
+    const size_t used = d.Feed(std::string_view(in).substr(at, n), r.data);
+    r.consumed += used;
+    at += n;
+    if (used < n) break;
+  }
+  r.done = d.done();
+  r.failed = d.failed();
+  r.too_large = d.too_large();
+  return r;
+}
+
+TEST(HttpChecksTest, ChunkedDecoderAcceptsWellFormedBodiesInAnySplit) {
+  const std::string body = "5\r\nhello\r\nA;ext=\"v\"\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n";
+  for (size_t step : {0, 1, 2, 3, 7}) {
+    Decoded r = Decode(body + "GET / HTTP/1.1\r\n", step);
+    EXPECT_TRUE(r.done) << step;
+    EXPECT_EQ(r.data, "hello0123456789") << step;
+    if (step == 0) {
+      EXPECT_EQ(r.consumed, body.size());  // stops at the end of the message
+    }
+  }
+  EXPECT_TRUE(Decode("0\r\n\r\n").done);
+  EXPECT_EQ(Decode("000a\r\n0123456789\r\n0\r\n\r\n").data, "0123456789");
+  Decoded partial = Decode("5\r\nhel");
+  EXPECT_FALSE(partial.done);
+  EXPECT_FALSE(partial.failed);
+}
+
+TEST(HttpChecksTest, ChunkedDecoderRefusesBadFraming) {
+  for (const char* bad : {"zz\r\nhello\r\n0\r\n\r\n", "-5\r\nhello\r\n0\r\n\r\n", "+5\r\nhello\r\n0\r\n\r\n",
+                          " 5\r\nhello\r\n0\r\n\r\n", "\r\nhello\r\n0\r\n\r\n", "5\nhello\r\n0\r\n\r\n",
+                          "5\r\nhelloX\r\n0\r\n\r\n", "5\r\nhello\n0\r\n\r\n", "0x5\r\nhello\r\n0\r\n\r\n",
+                          "00000000000000005\r\nhello\r\n0\r\n\r\n", "5;a\nb\r\nhello\r\n0\r\n\r\n",
+                          "0\r\nTrailer: x\n\r\n", "0\r\n\rX"}) {
+    Decoded r = Decode(bad);
+    EXPECT_TRUE(r.failed) << bad;
+    EXPECT_FALSE(r.too_large) << bad;
+    EXPECT_FALSE(r.done) << bad;
+  }
+  EXPECT_TRUE(Decode("6\r\nhello!\r\n0\r\n\r\n", 0, 5).too_large);
+  EXPECT_TRUE(Decode("3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n", 1, 5).too_large);  // over the limit in total
+  EXPECT_TRUE(Decode("FFFFFFFFFFFFFFFF\r\n").too_large);
+  EXPECT_TRUE(Decode("5;" + std::string(5000, 'e') + "\r\nhello\r\n0\r\n\r\n").failed);
+  EXPECT_TRUE(Decode("0\r\nT: " + std::string(9000, 't') + "\r\n\r\n").failed);
+}
+
+}  // namespace
+}  // namespace warden
