@@ -125,13 +125,18 @@ class Parser : public YamlReader {
     CheckKeys(n, "server",
               {"listen", "worker_threads", "max_queued_connections", "max_body_size",
                "read_timeout", "keep_alive_idle", "max_keep_alive_requests", "access_log",
-               "log_level"});
+               "log_level", "header_timeout", "max_header_size", "min_body_rate"});
     ReadListen(n, "listen", s.host, s.port, "server");
     ReadInt(n, "worker_threads", s.worker_threads, 1, 4096, "server");
     ReadInt(n, "max_queued_connections", s.max_queued_connections, 0, 65536, "server");
     ReadSize(n, "max_body_size", s.max_body_bytes, "server");
     ReadDuration(n, "read_timeout", s.read_timeout_ms, "server");
     ReadDuration(n, "keep_alive_idle", s.keep_alive_idle_ms, "server");
+    ReadDuration(n, "header_timeout", s.header_timeout_ms, "server");
+    ReadSize(n, "max_header_size", s.max_header_bytes, "server");
+    if (n["max_header_size"] && (s.max_header_bytes < 1024 || s.max_header_bytes > (1u << 20)))
+      Problem(n["max_header_size"], "server.max_header_size must be between 1KiB and 1MiB");
+    ReadSize(n, "min_body_rate", s.min_body_rate, "server");
     ReadInt(n, "max_keep_alive_requests", s.max_keep_alive_requests, 1, 1000000, "server");
     ReadString(n, "access_log", s.access_log, "server");
     ReadString(n, "log_level", s.log_level, "server");

@@ -104,6 +104,9 @@ struct ServerConfig {
   int max_queued_connections = 256;   // accepted connections waiting for a worker
   size_t max_body_bytes = 8u << 20;   // request body limit → 413
   int read_timeout_ms = 30000;        // socket read/write timeout while serving a request
+  int header_timeout_ms = 10000;      // a whole request head must arrive within this (slowloris)
+  size_t max_header_bytes = 64u << 10;  // request line + headers → 431 above
+  size_t min_body_rate = 1024;        // bytes/s a body must average once header_timeout has passed
   int keep_alive_idle_ms = 15000;     // idle keep-alive connections are closed after this
   int max_keep_alive_requests = 10000;
   std::string access_log = "-";       // "-" = stderr

@@ -65,7 +65,7 @@ std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList
 Error HeadParseError(std::string_view message) {
   if (message.find("Too many header fields") != std::string_view::npos ||
       message.find("Field value too long") != std::string_view::npos) {
-    Error e = Bad("The request's header section is too large (at most 100 fields of 8 KiB each).");
+    Error e = Bad("The request's header section is too large (see server.max_header_size; at most 100 fields of 8 KiB each).");
     e.code = "request_header_fields_too_large";
     e.status = 431;
     return e;

@@ -7,13 +7,19 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/util.h"
 #include "server/http_checks.h"
 
 namespace warden {
 
 PocoClientExchange::PocoClientExchange(Poco::Net::HTTPServerRequestImpl& request,
-                                       Poco::Net::HTTPServerResponse& response)
-    : request_(request), response_(response) {
+                                       Poco::Net::HTTPServerResponse& response, int grace_ms,
+                                       size_t min_body_rate)
+    : request_(request),
+      response_(response),
+      grace_ms_(grace_ms),
+      min_body_rate_(min_body_rate),
+      start_ns_(MonotonicNanos()) {
   const std::string& uri = request_.getURI();
   path_ = uri.substr(0, uri.find('?'));
   if (size_t q = uri.find('?'); q != std::string::npos) query_ = uri.substr(q + 1);
@@ -63,16 +69,17 @@ Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
   std::string body;
   if (request_.hasContentLength()) body.reserve(static_cast<size_t>(request_.getContentLength64()));
   try {
-    std::istream& in = request_.stream();
+    // One socket read at a time (sgetc fills the buffer once; in_avail is what arrived), so the
+    // body's pace is checked as it trickles in, not only when a large buffer is full.
+    std::streambuf* in = request_.stream().rdbuf();
     char buf[16384];
-    while (in) {
-      in.read(buf, sizeof buf);
-      std::streamsize n = in.gcount();
+    while (in->sgetc() != std::char_traits<char>::eof()) {
+      const std::streamsize n = in->sgetn(buf, std::min<std::streamsize>(std::max<std::streamsize>(in->in_avail(), 1), sizeof buf));
       if (n <= 0) break;
       if (body.size() + static_cast<size_t>(n) > limit) return too_large();
       body.append(buf, static_cast<size_t>(n));
+      if (body.size() < static_cast<size_t>(request_.getContentLength64()) && TooSlow(body.size())) return SlowBody();
     }
-    if (in.bad()) throw Poco::IOException("read failed");
   } catch (const Poco::TimeoutException&) {
     CloseAfterResponse();
     Error e = Error::BadRequest("Timed out reading the request body.", "", "request_timeout");
@@ -90,6 +97,19 @@ Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
                              "invalid_body");
   }
   return body;
+}
+
+bool PocoClientExchange::TooSlow(size_t bytes) const {
+  const int64_t elapsed_ms = (MonotonicNanos() - start_ns_) / 1000000;
+  return elapsed_ms > grace_ms_ && static_cast<double>(bytes) * 1000.0 / static_cast<double>(elapsed_ms) <
+                                       static_cast<double>(min_body_rate_);
+}
+
+Error PocoClientExchange::SlowBody() {
+  CloseAfterResponse();
+  Error e = Error::BadRequest("The request body arrived too slowly (see server.min_body_rate).", "", "request_timeout");
+  e.status = 408;
+  return e;
 }
 
 Result<std::string> PocoClientExchange::ReadChunked(size_t limit) {
@@ -114,6 +134,7 @@ Result<std::string> PocoClientExchange::ReadChunked(size_t limit) {
       }
       if (n <= 0) throw Poco::IOException("cut short");
       decoder.Feed(std::string_view(buf, static_cast<size_t>(n)), body);
+      if (want > 0 && TooSlow(body.size())) return SlowBody();
     }
   } catch (const Poco::TimeoutException&) {
     Error e = Error::BadRequest("Timed out reading the request body.", "", "request_timeout");

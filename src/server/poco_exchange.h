@@ -18,7 +18,10 @@ namespace warden {
 
 class PocoClientExchange : public ClientExchange {
  public:
-  PocoClientExchange(Poco::Net::HTTPServerRequestImpl& request, Poco::Net::HTTPServerResponse& response);
+  // A body must average `min_body_rate` bytes/s once `grace_ms` have passed since the head
+  // (slow POST); slower is a 408.
+  PocoClientExchange(Poco::Net::HTTPServerRequestImpl& request, Poco::Net::HTTPServerResponse& response,
+                     int grace_ms = 10000, size_t min_body_rate = 1024);
 
   std::string_view method() const override { return request_.getMethod(); }
   std::string_view path() const override { return path_; }
@@ -38,9 +41,14 @@ class PocoClientExchange : public ClientExchange {
 
  private:
   Result<std::string> ReadChunked(size_t limit);
+  bool TooSlow(size_t bytes_so_far) const;
+  Error SlowBody();
 
   Poco::Net::HTTPServerRequestImpl& request_;
   Poco::Net::HTTPServerResponse& response_;
+  const int grace_ms_;
+  const size_t min_body_rate_;
+  const int64_t start_ns_;
   std::string path_;
   std::string query_;
   std::ostream* stream_ = nullptr;

@@ -14,7 +14,15 @@
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/ThreadPool.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "common/util.h"
 #include "server/http_checks.h"
@@ -55,6 +63,45 @@ bool WaitReadable(int fd, int timeout_ms, const std::atomic<bool>& stopping) {
   }
 }
 
+// Waits until the socket's receive queue holds a whole request head (through the blank line),
+// peeking, so Poco then parses it without blocking: a client trickling its headers (slowloris)
+// holds a worker for `timeout_ms` at most, not read_timeout per byte. A head that is not
+// complete within `max` bytes is too large. Normal clients send the head in one packet, so this
+// is one recv(MSG_PEEK); a partial head is peeked again after a short, growing pause.
+enum class HeadWait { kReady, kClosed, kTimeout, kTooLarge, kStopping };
+HeadWait WaitForHead(int fd, int timeout_ms, size_t max, const std::atomic<bool>& stopping) {
+  thread_local std::vector<char> buf;
+  buf.resize(max + 1);
+  const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(timeout_ms) * 1000000;
+  int pause_ms = 1;
+  size_t seen = 0;
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) return HeadWait::kClosed;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return HeadWait::kClosed;
+    if (n > 0) {
+      const std::string_view bytes(buf.data(), static_cast<size_t>(n));
+      // Search only what is new (and 3 bytes before it, for a terminator split across packets).
+      const size_t from = seen > 3 ? seen - 3 : 0;
+      if (bytes.find("\r\n\r\n", from) != std::string_view::npos || bytes.find("\n\n", from) != std::string_view::npos)
+        return HeadWait::kReady;
+      if (static_cast<size_t>(n) > max) return HeadWait::kTooLarge;
+      if (static_cast<size_t>(n) > seen) pause_ms = 1;  // progress: look again soon
+      seen = static_cast<size_t>(n);
+    }
+    if (stopping.load(std::memory_order_relaxed)) return HeadWait::kStopping;
+    const int64_t left_ms = (deadline - MonotonicNanos()) / 1000000;
+    if (left_ms <= 0) return HeadWait::kTimeout;
+    if (n < 0) {
+      pollfd p{fd, POLLIN, 0};
+      (void)::poll(&p, 1, static_cast<int>(std::min<int64_t>(left_ms, 250)));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(pause_ms, left_ms)));
+      pause_ms = std::min(pause_ms * 2, 50);
+    }
+  }
+}
+
 void SendPlainError(Poco::Net::HTTPServerResponseImpl& response, const Error& error) {
   if (response.sent()) return;
   try {
@@ -85,10 +132,21 @@ class Connection : public Poco::Net::TCPServerConnection {
     int served = 0;
     while (!shared_->stopping.load(std::memory_order_relaxed)) {
       if (!session.HasBuffered() &&
-          !WaitReadable(fd, served == 0 ? c.read_timeout_ms : c.keep_alive_idle_ms, shared_->stopping))
+          !WaitReadable(fd, served == 0 ? c.header_timeout_ms : c.keep_alive_idle_ms, shared_->stopping))
         break;
       ++served;
       Poco::Net::HTTPServerResponseImpl response(session);
+      if (!session.HasBuffered()) {  // pipelined bytes are already in Poco's buffer
+        const HeadWait head = WaitForHead(fd, c.header_timeout_ms, c.max_header_bytes, shared_->stopping);
+        if (head == HeadWait::kTimeout) {
+          Error e = Error::BadRequest("The request headers did not arrive in time.", "", "request_timeout");
+          e.status = 408;
+          SendPlainError(response, e);
+        } else if (head == HeadWait::kTooLarge) {
+          SendPlainError(response, HeadParseError("Too many header fields"));
+        }
+        if (head != HeadWait::kReady) break;
+      }
       try {
         Poco::Net::HTTPServerRequestImpl request(response, session, shared_->params);
         response.setVersion(request.getVersion());
@@ -102,7 +160,7 @@ class Connection : public Poco::Net::TCPServerConnection {
                               !shared_->stopping.load(std::memory_order_relaxed));
         response.setDate(Poco::Timestamp());
         response.set("Server", "warden");
-        PocoClientExchange exchange(request, response);
+        PocoClientExchange exchange(request, response, c.header_timeout_ms, c.min_body_rate);
         shared_->handler->Handle(exchange);  // never throws
         if (!response.getKeepAlive() || !request.getKeepAlive()) break;
       } catch (const Poco::Net::NoMessageException&) {
@@ -141,10 +199,104 @@ class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
   Shared* shared_;
 };
 
+// Answers connections the server has no room for with an immediate 503 + Retry-After instead
+// of Poco's silent close, on one thread of its own: it reads the request head for at most a
+// second (so the client's bytes are consumed and the answer is not lost to a reset), answers,
+// and closes. At most kMaxWaiting connections wait for it; beyond that they are closed at once,
+// so an overload never grows memory without bound.
+class Rejector {
+ public:
+  static constexpr size_t kMaxWaiting = 1024;
+  Rejector() : thread_([this] { Run(); }) {}
+  ~Rejector() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void Offer(const Poco::Net::StreamSocket& socket) {
+    {
+      std::lock_guard lock(mu_);
+      if (waiting_.size() >= kMaxWaiting) return;  // the caller's copy closes it
+      waiting_.push_back(socket);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      Poco::Net::StreamSocket socket;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !waiting_.empty(); });
+        if (stop_) return;
+        socket = waiting_.front();
+        waiting_.pop_front();
+      }
+      Answer(socket);
+    }
+  }
+  static void Answer(Poco::Net::StreamSocket& socket) {
+    static const std::string kBody =
+        R"({"error":{"message":"Warden is at capacity; retry shortly.","type":"server_error","code":"overloaded","param":null}})";
+    static const std::string kResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                         "Retry-After: 1\r\nConnection: close\r\nContent-Length: " +
+                                         std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
+    try {
+      socket.setReceiveTimeout(Poco::Timespan(0, 100000));
+      socket.setSendTimeout(Poco::Timespan(1, 0));
+      std::string head;
+      char buf[4096];
+      const int64_t deadline = MonotonicNanos() + 1000000000LL;
+      while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536 && MonotonicNanos() < deadline) {
+        try {
+          const int n = socket.receiveBytes(buf, sizeof buf);
+          if (n <= 0) break;
+          head.append(buf, static_cast<size_t>(n));
+        } catch (const Poco::TimeoutException&) {
+        }
+      }
+      socket.sendBytes(kResponse.data(), static_cast<int>(kResponse.size()));
+      socket.shutdownSend();
+      socket.close();
+    } catch (...) {
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Poco::Net::StreamSocket> waiting_;  // GUARDED_BY(mu_)
+  bool stop_ = false;                             // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+// Admits a connection while fewer than max_queued_connections wait for a worker; otherwise
+// hands it to the Rejector (Poco would close it without a word).
+class Admission : public Poco::Net::TCPServerConnectionFilter {
+ public:
+  Admission(int max_queued, Rejector* rejector) : max_queued_(std::max(1, max_queued)), rejector_(rejector) {}
+  void Attach(const Poco::Net::TCPServer* tcp) { tcp_ = tcp; }
+  bool accept(const Poco::Net::StreamSocket& socket) override {
+    const Poco::Net::TCPServer* tcp = tcp_.load();
+    if (!tcp || tcp->queuedConnections() < max_queued_) return true;
+    rejector_->Offer(socket);
+    return false;
+  }
+
+ private:
+  const int max_queued_;
+  Rejector* rejector_;
+  std::atomic<const Poco::Net::TCPServer*> tcp_{nullptr};
+};
+
 }  // namespace
 
 struct Server::Impl {
   Shared shared;
+  std::unique_ptr<Rejector> rejector;
   std::unique_ptr<Poco::ThreadPool> pool;
   std::unique_ptr<Poco::Net::TCPServer> tcp;
   uint16_t port = 0;
@@ -170,7 +322,7 @@ Status Server::Start() {
 
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(c.worker_threads);
-    params->setMaxQueued(c.max_queued_connections);
+    params->setMaxQueued(std::max(1, c.max_queued_connections));
     params->setTimeout(Ms(c.read_timeout_ms));  // socket read/write timeout within a request
     params->setKeepAlive(true);
     params->setKeepAliveTimeout(Ms(c.keep_alive_idle_ms));
@@ -180,6 +332,10 @@ Status Server::Start() {
     impl_->pool = std::make_unique<Poco::ThreadPool>(2, c.worker_threads + 1, 60);
     impl_->tcp = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(&impl_->shared),
                                                         *impl_->pool, socket, params);
+    impl_->rejector = std::make_unique<Rejector>();
+    Poco::AutoPtr<Admission> admission(new Admission(c.max_queued_connections, impl_->rejector.get()));
+    admission->Attach(impl_->tcp.get());
+    impl_->tcp->setConnectionFilter(admission);
     impl_->tcp->start();
     impl_->running = true;
     return Status::Ok();
@@ -199,6 +355,7 @@ void Server::Stop() {
   impl_->shared.stopping = true;      // idle keep-alive connections close within 250 ms
   impl_->pool->joinAll();             // requests in flight finish
   impl_->tcp.reset();
+  impl_->rejector.reset();
 }
 
 }  // namespace warden

@@ -4,8 +4,11 @@
 // Contract: Start() binds the configured address (port 0 = any free port; port() then tells
 // which) and serves each connection on a worker thread from a pool of
 // `server.worker_threads`; at most `server.max_queued_connections` accepted connections wait
-// for a worker. Request read time, keep-alive idle time and requests per connection are bounded
-// by the config. Every request goes to handler->Handle(). Stop() stops accepting, waits for the
+// for a worker, and a connection beyond that gets an immediate 503 with `Retry-After: 1` (from
+// one extra thread; at most 1024 such connections wait for it, the rest are closed). A request
+// head must arrive whole within `server.header_timeout` (slowloris) and within
+// `server.max_header_size`; a body must keep `server.min_body_rate`. Read time, keep-alive idle
+// time and requests per connection are bounded by the config. Every request goes to handler->Handle(). Stop() stops accepting, waits for the
 // requests in flight, and is idempotent. The handler is borrowed and must outlive the Server.
 #pragma once
 
