@@ -10,6 +10,8 @@
 //   warden version
 //
 // Exit codes: 0 success, 1 invalid config or failed command, 2 usage error.
+#include <sys/resource.h>
+
 #include <signal.h>
 
 #include <algorithm>
@@ -383,6 +385,10 @@ int Usage(const Args& a) {
 }
 
 int main(int argc, char** argv) {
+  // No core dumps, whatever the shell's ulimit says: a dump would hold client and provider
+  // keys, the audit master key and prompts in clear. (The systemd unit sets LimitCORE=0 too.)
+  const rlimit no_core{0, 0};
+  (void)setrlimit(RLIMIT_CORE, &no_core);
   warden::InitCrypto();
   if (argc < 2) {
     std::cerr << kUsage;

@@ -82,6 +82,8 @@ if [ -n "$PORT" ]; then
   grep -q '"content":"ping pong"' "$T/body" || fail "echo answer missing: $(cat "$T/body")"
   # usage reads beside the running gateway (read-only, no lock).
   expect_rc 0 "$BIN" usage --config "$T/ok.yaml"
+  # Core dumps are off in the process, whatever the shell allowed (they would hold keys).
+  grep -Eq '^Max core file size +0 +0 ' /proc/$PID/limits || fail "core dumps are not off: $(grep core /proc/$PID/limits)"
   # A second serve on the same data directory fails clearly instead of corrupting it.
   expect_rc 1 "$BIN" serve --config "$T/ok.yaml"
   grep -qi "in use" "$T/err" || fail "second serve did not say the data dir is in use: $(cat "$T/err")"
