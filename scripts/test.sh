@@ -15,7 +15,7 @@ ctest --test-dir "$DIR" --output-on-failure --timeout 300 -j2
 if [ "${1:-}" = "--sanitize" ]; then
   [ -f build-fuzz/build.ninja ] || CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWARDEN_FUZZ=ON -DWARDEN_TESTS=OFF >/dev/null
   cmake --build build-fuzz --parallel
-  for f in redactor_fuzz sse_fuzz audit_fuzz provider_fuzz; do
+  for f in redactor_fuzz sse_fuzz audit_fuzz provider_fuzz config_fuzz request_fuzz; do
     mkdir -p "build-fuzz/corpus-$f"
     # Checked-in seeds (valid inputs from the golden files) give the fuzzer a head start.
     [ -d "tests/fuzz/seeds/$f" ] && cp tests/fuzz/seeds/$f/* "build-fuzz/corpus-$f/"

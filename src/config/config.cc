@@ -183,7 +183,8 @@ class Parser : public YamlReader {
 
   // Proxy settings from the environment when the file names none, as curl reads them.
   void ProxyFromEnvironment(const YAML::Node& root, UpstreamConfig& u) {
-    if (!u.proxy_host.empty() || (root["upstream"] && root["upstream"]["proxy"])) return;
+    const YAML::Node upstream = root["upstream"];
+    if (!u.proxy_host.empty() || (upstream && upstream.IsMap() && upstream["proxy"])) return;
     for (const char* name : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"}) {
       auto v = env_ ? env_(name) : std::nullopt;
       if (!v || v->empty()) continue;

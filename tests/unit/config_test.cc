@@ -208,3 +208,22 @@ TEST(ConfigTest, SubstituteEnv) {
 
 }  // namespace
 }  // namespace warden
+
+namespace warden {
+namespace {
+
+// Found by tests/fuzz/config_fuzz: a section that is not a mapping where one is expected must be
+// a reported problem, never an exception out of yaml-cpp.
+TEST(ConfigFuzzRegressions, SectionsOfTheWrongShapeAreProblemsNotCrashes) {
+  for (const char* yaml : {"upstream: 5\n", "upstream: [a, b]\n", "server: x\n", "admin: [1]\n", "routing: 3\n",
+                           "audit: yes\n", "providers: {a: 1}\n", "models: 7\n", "providers:\n  - 5\n",
+                           "models:\n  - alias: m\n    deployments: 3\n"}) {
+    LoadResult r;
+    ASSERT_NO_THROW(r = LoadConfigFromString(yaml, "t.yaml", [](const std::string&) { return std::nullopt; })) << yaml;
+    EXPECT_FALSE(r.ok()) << yaml;
+    EXPECT_FALSE(r.problems.empty()) << yaml;
+  }
+}
+
+}  // namespace
+}  // namespace warden
