@@ -75,8 +75,11 @@ HeadWait WaitForHead(int fd, int timeout_ms, size_t max, const std::atomic<bool>
   const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(timeout_ms) * 1000000;
   int pause_ms = 1;
   size_t seen = 0;
+  // Peek 4 KiB first (a head is usually smaller; a body behind it need not be copied), more
+  // only while no end of head is in sight.
+  size_t window = std::min<size_t>(4096, buf.size());
   for (;;) {
-    const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_PEEK | MSG_DONTWAIT);
+    const ssize_t n = ::recv(fd, buf.data(), window, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) return HeadWait::kClosed;
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return HeadWait::kClosed;
     if (n > 0) {
@@ -86,6 +89,11 @@ HeadWait WaitForHead(int fd, int timeout_ms, size_t max, const std::atomic<bool>
       if (bytes.find("\r\n\r\n", from) != std::string_view::npos || bytes.find("\n\n", from) != std::string_view::npos)
         return HeadWait::kReady;
       if (static_cast<size_t>(n) > max) return HeadWait::kTooLarge;
+      if (static_cast<size_t>(n) == window && window < buf.size()) {
+        window = std::min(window * 4, buf.size());  // more bytes are waiting: look at them now
+        seen = static_cast<size_t>(n);
+        continue;
+      }
       if (static_cast<size_t>(n) > seen) pause_ms = 1;  // progress: look again soon
       seen = static_cast<size_t>(n);
     }

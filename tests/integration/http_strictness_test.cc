@@ -141,5 +141,14 @@ TEST_F(HttpStrictnessTest, WellFormedChunkedBodiesAreServed) {
   EXPECT_NE(fake_.requests()[0].body.find("\"hi\""), std::string::npos);
 }
 
+TEST_F(HttpStrictnessTest, LargeButAllowedHeadsAreServed) {
+  // 40 KiB of headers (under the 64 KiB default), in fields under 8 KiB: read in full.
+  std::string fields;
+  for (int i = 0; i < 8; ++i) fields += "X-Large-" + std::to_string(i) + ": " + std::string(5000, 'a' + i) + "\r\n";
+  const std::string response =
+      Exchange(gw_.port(), Head(fields + "Connection: close\r\nContent-Length: " + Len() + "\r\n\r\n") + body_);
+  EXPECT_EQ(StatusOf(response), 200) << response.substr(0, 300);
+}
+
 }  // namespace
 }  // namespace warden::testing
