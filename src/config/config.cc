@@ -125,7 +125,7 @@ class Parser : public YamlReader {
     CheckKeys(n, "server",
               {"listen", "worker_threads", "max_queued_connections", "max_body_size",
                "read_timeout", "keep_alive_idle", "max_keep_alive_requests", "access_log",
-               "log_level", "header_timeout", "max_header_size", "min_body_rate"});
+               "log_level", "header_timeout", "max_header_size", "min_body_rate", "drain_timeout"});
     ReadListen(n, "listen", s.host, s.port, "server");
     ReadInt(n, "worker_threads", s.worker_threads, 1, 4096, "server");
     ReadInt(n, "max_queued_connections", s.max_queued_connections, 0, 65536, "server");
@@ -137,6 +137,7 @@ class Parser : public YamlReader {
     if (n["max_header_size"] && (s.max_header_bytes < 1024 || s.max_header_bytes > (1u << 20)))
       Problem(n["max_header_size"], "server.max_header_size must be between 1KiB and 1MiB");
     ReadSize(n, "min_body_rate", s.min_body_rate, "server");
+    ReadDuration(n, "drain_timeout", s.drain_timeout_ms, "server");
     ReadInt(n, "max_keep_alive_requests", s.max_keep_alive_requests, 1, 1000000, "server");
     ReadString(n, "access_log", s.access_log, "server");
     ReadString(n, "log_level", s.log_level, "server");

@@ -107,6 +107,7 @@ struct ServerConfig {
   int header_timeout_ms = 10000;      // a whole request head must arrive within this (slowloris)
   size_t max_header_bytes = 64u << 10;  // request line + headers → 431 above
   size_t min_body_rate = 1024;        // bytes/s a body must average once header_timeout has passed
+  int drain_timeout_ms = 30000;       // on stop: time requests in flight get to finish
   int keep_alive_idle_ms = 15000;     // idle keep-alive connections are closed after this
   int max_keep_alive_requests = 10000;
   std::string access_log = "-";       // "-" = stderr

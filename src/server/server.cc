@@ -21,9 +21,11 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "server/http_checks.h"
 #include "server/poco_exchange.h"
@@ -38,6 +40,8 @@ struct Shared {
   RequestHandler* handler = nullptr;
   Poco::Net::HTTPServerParams::Ptr params;
   std::atomic<bool> stopping{false};
+  std::mutex open_mu;
+  std::set<int> open;  // sockets of the connections being served; GUARDED_BY(open_mu)
 };
 
 // Exposes whether request bytes are already buffered (pipelining) without a syscall.
@@ -137,6 +141,18 @@ class Connection : public Poco::Net::TCPServerConnection {
     const ServerConfig& c = shared_->config;
     Session session(socket(), shared_->params);
     const int fd = socket().impl()->sockfd();
+    struct Registration {  // so Stop() can cut this connection once the drain time is over
+      Shared* shared;
+      int fd;
+      Registration(Shared* s, int f) : shared(s), fd(f) {
+        std::lock_guard lock(shared->open_mu);
+        shared->open.insert(fd);
+      }
+      ~Registration() {
+        std::lock_guard lock(shared->open_mu);
+        shared->open.erase(fd);
+      }
+    } registration(shared_, fd);
     int served = 0;
     while (!shared_->stopping.load(std::memory_order_relaxed)) {
       if (!session.HasBuffered() &&
@@ -361,7 +377,24 @@ void Server::Stop() {
   impl_->running = false;
   impl_->tcp->stop();                 // no new connections
   impl_->shared.stopping = true;      // idle keep-alive connections close within 250 ms
-  impl_->pool->joinAll();             // requests in flight finish
+  // Requests in flight (streams included) get drain_timeout to finish; after that their
+  // connections are shut down, which fails their next read or write so the handler returns
+  // (one waiting on a provider returns at that provider's timeout at the latest).
+  const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(impl_->shared.config.drain_timeout_ms) * 1000000;
+  while (MonotonicNanos() < deadline) {
+    {
+      std::lock_guard lock(impl_->shared.open_mu);
+      if (impl_->shared.open.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  {
+    std::lock_guard lock(impl_->shared.open_mu);
+    if (!impl_->shared.open.empty())
+      log::Warn("drain_deadline", {{"connections_cut", static_cast<int64_t>(impl_->shared.open.size())}});
+    for (int fd : impl_->shared.open) ::shutdown(fd, SHUT_RDWR);
+  }
+  impl_->pool->joinAll();             // the handlers return
   impl_->tcp.reset();
   impl_->rejector.reset();
 }

@@ -8,8 +8,10 @@
 // one extra thread; at most 1024 such connections wait for it, the rest are closed). A request
 // head must arrive whole within `server.header_timeout` (slowloris) and within
 // `server.max_header_size`; a body must keep `server.min_body_rate`. Read time, keep-alive idle
-// time and requests per connection are bounded by the config. Every request goes to handler->Handle(). Stop() stops accepting, waits for the
-// requests in flight, and is idempotent. The handler is borrowed and must outlive the Server.
+// time and requests per connection are bounded by the config. Every request goes to
+// handler->Handle(). Stop() stops accepting, gives the requests in flight (streams included)
+// `server.drain_timeout` to finish, then shuts their connections down and waits for the
+// handlers to return; it is idempotent. The handler is borrowed and must outlive the Server.
 #pragma once
 
 #include <cstdint>
