@@ -89,13 +89,11 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
   e.meta["outcome"] = OutcomeName(ctx.outcome);
   e.meta["status"] = ctx.status;
   if (!ctx.error_code.empty()) e.meta["error"] = ctx.error_code;
-  int64_t upstream_ns = 0;
   Json attempts = Json::array();
   const int64_t now = MonotonicNanos();
   for (const auto& a : ctx.attempts) {
     // The attempt still relaying (latency 0) is the one completing now.
-    const int64_t latency = a.skipped ? 0 : a.latency_ns ? a.latency_ns : now - a.started_ns;
-    upstream_ns += latency;
+    const int64_t latency = a.Latency(now);
     Json j{{"deployment", a.deployment}, {"region", a.region}, {"status", a.status},
            {"latency_ms", static_cast<double>(latency) / 1e6}};
     if (!a.error_code.empty()) j["error"] = a.error_code;
@@ -112,8 +110,8 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
     e.meta["completion_tokens"] = ctx.usage_known ? ctx.completion_tokens : ctx.estimated_completion_tokens;
     e.meta["usage_estimated"] = !ctx.usage_known;
     e.meta["cost_usd"] = ctx.cost_usd;
-    e.meta["upstream_ms"] = static_cast<double>(upstream_ns) / 1e6;
-    e.meta["overhead_ms"] = static_cast<double>(now - ctx.start_ns - upstream_ns) / 1e6;
+    e.meta["upstream_ms"] = static_cast<double>(ctx.UpstreamNanos(now)) / 1e6;
+    e.meta["overhead_ms"] = static_cast<double>(ctx.OverheadNanos(now)) / 1e6;
     if (ctx.log_response) {
       e.content = ctx.stream ? Json{{"response_text", ctx.logged_stream_text}}
                              : Json{{"response", ctx.logged_response}};

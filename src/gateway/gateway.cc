@@ -333,16 +333,12 @@ void Gateway::RecordMetrics(const RequestContext& ctx) {
   if (ctx.provider && !ctx.attempts.empty()) s.provider = ctx.provider->name;
   s.status = ctx.status;
   s.total_s = static_cast<double>(now - ctx.start_ns) / 1e9;
-  int64_t upstream_ns = 0;
   for (const auto& a : ctx.attempts) {
-    if (!a.skipped) {
-      s.upstream = true;
-      upstream_ns += a.latency_ns ? a.latency_ns : now - a.started_ns;
-    }
+    s.upstream = s.upstream || !a.skipped;
     s.tries.push_back({a.deployment, a.error_code.empty() ? "" : metrics::GatewayMetrics::Reason(a.status, a.error_code)});
   }
-  s.upstream_s = static_cast<double>(upstream_ns) / 1e9;
-  s.overhead_s = static_cast<double>(now - ctx.start_ns - upstream_ns - ctx.backoff_ns) / 1e9;
+  s.upstream_s = static_cast<double>(ctx.UpstreamNanos(now)) / 1e9;
+  s.overhead_s = static_cast<double>(ctx.OverheadNanos(now)) / 1e9;
   s.first_byte_s = static_cast<double>(ctx.upstream_first_byte_ns) / 1e9;
   if (ctx.accounted && ctx.cost_usd >= 0) {
     s.prompt_tokens = ctx.usage_known ? ctx.prompt_tokens : (ctx.cost_usd > 0 || ctx.estimated_completion_tokens > 0 ? ctx.estimated_prompt_tokens : 0);

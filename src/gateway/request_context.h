@@ -34,6 +34,8 @@ struct Attempt {
   int64_t started_ns = 0;  // MonotonicNanos() when it was sent
   int64_t latency_ns = 0;  // 0 while it is still being relayed
   bool skipped = false;    // not sent: the deployment's circuit was open
+  // Time spent on it as of `now` (the attempt still relaying is the one completing now).
+  int64_t Latency(int64_t now) const { return skipped ? 0 : latency_ns ? latency_ns : now - started_ns; }
 };
 
 struct RequestContext {
@@ -86,6 +88,14 @@ struct RequestContext {
   size_t bytes_out = 0;
   int64_t upstream_first_byte_ns = 0;  // from sending upstream to the response head
   int64_t backoff_ns = 0;              // waited between retries (neither upstream nor overhead)
+  // Time in upstream attempts as of `now`, and the rest of the request's time but the waits
+  // between retries: the gateway's own overhead (audit records and metrics report both).
+  int64_t UpstreamNanos(int64_t now) const {
+    int64_t sum = 0;
+    for (const auto& a : attempts) sum += a.Latency(now);
+    return sum;
+  }
+  int64_t OverheadNanos(int64_t now) const { return now - start_ns - UpstreamNanos(now) - backoff_ns; }
   int64_t client_first_byte_ns = 0;    // from request start to the first byte sent to the client
 
   // Called by the Forwarder right before the bytes that complete a successful response (the
