@@ -4,6 +4,9 @@
 // prompt in the log. The browser test (tests/sdk/dashboard.test.mjs) drives the page itself.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "audit/reader.h"
 #include "common/util.h"
 #include "support/fake_provider.h"
@@ -118,6 +121,9 @@ TEST_F(DashboardTest, DataReflectsTheRun) {
   EXPECT_EQ(gw_.Post("/v1/chat/completions", {{"model", "nope"}, {"messages", {{{"role", "user"}, {"content", "x"}}}}}).status, 404);
 
   const Headers auth{{"Authorization", "Bearer " + kToken}};
+  // Metrics are recorded just after each response goes out: wait for the last one.
+  for (int i = 0; i < 100 && Get("/dashboard/data", auth).json()["totals"]["requests"] != 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(Get("/dashboard/data?window=2h", auth).status, 400);
   EXPECT_EQ(Get("/dashboard/data?since=1", auth).status, 400);
   for (const char* w : {"1h", "6h", "24h"}) {

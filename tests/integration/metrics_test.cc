@@ -2,6 +2,9 @@
 // (strict parser), figures matching what happened, and no client-supplied value in any label.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "support/fake_provider.h"
 #include "support/harness.h"
 #include "support/prometheus_parser.h"
@@ -43,7 +46,14 @@ TEST(MetricsEndpointTest, ValidExpositionWithTheRunsFiguresAndNoClientLabels) {
   gw.PostAs(limited, "/v1/chat/completions", {{"model", "chat"}, {"messages", {{{"role", "user"}, {"content", "x"}}}}});
 
   EXPECT_EQ(Http(gw.app().admin_port(), "GET", "/metrics", "", {}).status, 401);
-  HttpResult m = Http(gw.app().admin_port(), "GET", "/metrics", "", {{"Authorization", "Bearer " + kToken}});
+  // Metrics are recorded just after each response goes out: wait until the last request (the
+  // rate-limited one) is counted.
+  HttpResult m;
+  for (int i = 0; i < 100; ++i) {
+    m = Http(gw.app().admin_port(), "GET", "/metrics", "", {{"Authorization", "Bearer " + kToken}});
+    if (m.body.find("warden_refusals_total{reason=\"rate_limit_exceeded\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ASSERT_EQ(m.status, 200);
   EXPECT_EQ(m.header("content-type").rfind("text/plain; version=0.0.4", 0), 0u) << m.header("content-type");
   PromParse p = ParsePrometheus(m.body);

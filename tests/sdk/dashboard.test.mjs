@@ -55,7 +55,8 @@ models:
 `, { adminToken: TOKEN, keys: [{ name: 'clinic', policy: 'hipaa' }] });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox'],  // the suite may run as root (CI containers)
+    // --no-sandbox: the suite may run as root (CI containers); a small /dev/shm must not crash it.
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
   });
 });
 
@@ -83,8 +84,14 @@ test('the dashboard shows a run of traffic in a real browser', async () => {
   assert.equal(await chat(warden.key, 'no-such-model', 'hi'), 404);
 
   const admin = `http://127.0.0.1:${warden.adminPort}`;
-  // The figures, as the page will get them (bearer token here).
-  const data = await (await fetch(`${admin}/dashboard/data?window=1h`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+  // The figures, as the page will get them (bearer token here). Metrics are recorded just after
+  // each response goes out, so the last request may take a moment to be counted.
+  let data;
+  for (let i = 0; i < 100; i++) {
+    data = await (await fetch(`${admin}/dashboard/data?window=1h`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+    if (data.totals.requests >= 8) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   assert.equal(data.totals.requests, 8);
   assert.equal(data.totals.client_errors, 1);
   assert.equal(data.totals.server_errors, 0);
