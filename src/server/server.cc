@@ -127,6 +127,17 @@ void SendPlainError(Poco::Net::HTTPServerResponseImpl& response, const Error& er
   }
 }
 
+// The error answer when the request object is gone (an exception left the try block that held
+// it). Poco's request constructor attaches itself to the response before it parses, so
+// `response` still points at the destroyed request and its send() would read it (ASan:
+// stack-use-after-scope); a fresh response on the same session has no request attached.
+void SendAfterFailedParse(const Poco::Net::HTTPServerResponseImpl& response, Poco::Net::HTTPServerSession& session,
+                          const Error& error) {
+  if (response.sent()) return;  // the handler answered; nothing more can be said
+  Poco::Net::HTTPServerResponseImpl fresh(session);
+  SendPlainError(fresh, error);
+}
+
 // One client connection: HTTP/1.1 requests served in turn until the client closes, the
 // keep-alive idle time or request count runs out, or the server stops. Modelled on Poco's
 // HTTPServerConnection, with three differences: malformed requests get an OpenAI-shaped JSON
@@ -190,19 +201,19 @@ class Connection : public Poco::Net::TCPServerConnection {
       } catch (const Poco::Net::NoMessageException&) {
         break;  // the client closed the connection between requests
       } catch (const Poco::Net::MessageException& e) {
-        SendPlainError(response, HeadParseError(e.message()));
+        SendAfterFailedParse(response, session, HeadParseError(e.message()));
         break;
       } catch (const Poco::SyntaxException&) {
         // Poco reads Content-Length while constructing the request, before CheckRequestHead.
-        SendPlainError(response, HeadParseError("bad number"));
+        SendAfterFailedParse(response, session, HeadParseError("bad number"));
         break;
       } catch (const Poco::TimeoutException&) {
         Error e = Error::BadRequest("Timed out reading the request.", "", "request_timeout");
         e.status = 408;
-        SendPlainError(response, e);
+        SendAfterFailedParse(response, session, e);
         break;
       } catch (...) {
-        SendPlainError(response, Error::Internal("The server had an error while processing your request."));
+        SendAfterFailedParse(response, session, Error::Internal("The server had an error while processing your request."));
         break;
       }
     }
