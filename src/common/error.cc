@@ -45,6 +45,9 @@ Error Error::PayloadTooLarge(std::string message) {
   return Make(413, "invalid_request_error", "request_too_large", std::move(message),
               ErrorSource::kClient);
 }
+Error Error::RequestTimeout(std::string message) {
+  return Make(408, "invalid_request_error", "request_timeout", std::move(message), ErrorSource::kClient);
+}
 Error Error::UnsupportedMediaType(std::string message) {
   return Make(415, "invalid_request_error", "unsupported_media_type", std::move(message),
               ErrorSource::kClient);

@@ -35,6 +35,8 @@ struct Error {
                         std::string param = "");
   static Error MethodNotAllowed(std::string message);
   static Error PayloadTooLarge(std::string message);
+  // 408 request_timeout: the client was too slow sending its request (head or body).
+  static Error RequestTimeout(std::string message);
   static Error UnsupportedMediaType(std::string message);
   static Error BadGateway(std::string message, std::string code = "upstream_error",
                           bool retryable = true);

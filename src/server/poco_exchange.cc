@@ -49,13 +49,8 @@ bool PocoClientExchange::has_body() const {
 }
 
 Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
-  auto too_large = [&] {
-    CloseAfterResponse();  // the rest of the body stays unread: the connection cannot be reused
-    return Error::PayloadTooLarge("The request body is larger than the limit of " +
-                                  std::to_string(limit) + " bytes.");
-  };
   if (request_.hasContentLength() && request_.getContentLength64() > static_cast<int64_t>(limit))
-    return too_large();
+    return BodyTooLarge(limit);
   if (request_.getExpectContinue() && !continued_) {
     continued_ = true;  // the client waits for this before it sends the body
     try {
@@ -65,10 +60,10 @@ Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
       return Error::BadRequest("The connection broke before the body was sent.", "", "invalid_body");
     }
   }
-  if (request_.getChunkedTransferEncoding()) return ReadChunked(limit);
   std::string body;
-  if (request_.hasContentLength()) body.reserve(static_cast<size_t>(request_.getContentLength64()));
   try {
+    if (request_.getChunkedTransferEncoding()) return ReadChunked(limit);
+    if (request_.hasContentLength()) body.reserve(static_cast<size_t>(request_.getContentLength64()));
     // One socket read at a time (sgetc fills the buffer once; in_avail is what arrived), so the
     // body's pace is checked as it trickles in, not only when a large buffer is full.
     std::streambuf* in = request_.stream().rdbuf();
@@ -76,15 +71,13 @@ Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
     while (in->sgetc() != std::char_traits<char>::eof()) {
       const std::streamsize n = in->sgetn(buf, std::min<std::streamsize>(std::max<std::streamsize>(in->in_avail(), 1), sizeof buf));
       if (n <= 0) break;
-      if (body.size() + static_cast<size_t>(n) > limit) return too_large();
+      if (body.size() + static_cast<size_t>(n) > limit) return BodyTooLarge(limit);
       body.append(buf, static_cast<size_t>(n));
       if (body.size() < static_cast<size_t>(request_.getContentLength64()) && TooSlow(body.size())) return SlowBody();
     }
   } catch (const Poco::TimeoutException&) {
     CloseAfterResponse();
-    Error e = Error::BadRequest("Timed out reading the request body.", "", "request_timeout");
-    e.status = 408;
-    return e;
+    return Error::RequestTimeout("Timed out reading the request body.");
   } catch (const std::exception&) {
     CloseAfterResponse();
     return Error::BadRequest("The request body could not be read (malformed or cut short).", "",
@@ -99,6 +92,11 @@ Result<std::string> PocoClientExchange::ReadBody(size_t limit) {
   return body;
 }
 
+Error PocoClientExchange::BodyTooLarge(size_t limit) {
+  CloseAfterResponse();  // the rest of the body stays unread: the connection cannot be reused
+  return Error::PayloadTooLarge("The request body is larger than the limit of " + std::to_string(limit) + " bytes.");
+}
+
 bool PocoClientExchange::TooSlow(size_t bytes) const {
   const int64_t elapsed_ms = (MonotonicNanos() - start_ns_) / 1000000;
   return elapsed_ms > grace_ms_ && static_cast<double>(bytes) * 1000.0 / static_cast<double>(elapsed_ms) <
@@ -107,44 +105,34 @@ bool PocoClientExchange::TooSlow(size_t bytes) const {
 
 Error PocoClientExchange::SlowBody() {
   CloseAfterResponse();
-  Error e = Error::BadRequest("The request body arrived too slowly (see server.min_body_rate).", "", "request_timeout");
-  e.status = 408;
-  return e;
+  return Error::RequestTimeout("The request body arrived too slowly (see server.min_body_rate).");
 }
 
+// Called inside ReadBody's try: a timeout or broken read is reported there.
 Result<std::string> PocoClientExchange::ReadChunked(size_t limit) {
   // The raw bytes after the head, decoded here instead of by Poco's chunked stream. Its buffer
   // may read past the body (a pipelined request), so the connection is not reused afterwards.
   CloseAfterResponse();
   ChunkedDecoder decoder(limit);
   std::string body;
-  try {
-    Poco::Net::HTTPInputStream raw(request_.session());
-    std::streambuf* in = raw.rdbuf();
-    char buf[16384];
-    while (!decoder.done() && !decoder.failed()) {
-      const size_t want = decoder.data_wanted();
-      std::streamsize n;
-      if (want > 0) {
-        n = in->sgetn(buf, static_cast<std::streamsize>(std::min(want, sizeof buf)));
-      } else {
-        const int c = in->sbumpc();  // framing: one byte at a time, from the stream's buffer
-        n = c == std::char_traits<char>::eof() ? 0 : 1;
-        buf[0] = static_cast<char>(c);
-      }
-      if (n <= 0) throw Poco::IOException("cut short");
-      decoder.Feed(std::string_view(buf, static_cast<size_t>(n)), body);
-      if (want > 0 && TooSlow(body.size())) return SlowBody();
+  Poco::Net::HTTPInputStream raw(request_.session());
+  std::streambuf* in = raw.rdbuf();
+  char buf[16384];
+  while (!decoder.done() && !decoder.failed()) {
+    const size_t want = decoder.data_wanted();
+    std::streamsize n;
+    if (want > 0) {
+      n = in->sgetn(buf, static_cast<std::streamsize>(std::min(want, sizeof buf)));
+    } else {
+      const int c = in->sbumpc();  // framing: one byte at a time, from the stream's buffer
+      n = c == std::char_traits<char>::eof() ? 0 : 1;
+      buf[0] = static_cast<char>(c);
     }
-  } catch (const Poco::TimeoutException&) {
-    Error e = Error::BadRequest("Timed out reading the request body.", "", "request_timeout");
-    e.status = 408;
-    return e;
-  } catch (const std::exception&) {
-    return Error::BadRequest("The request body could not be read (cut short).", "", "invalid_body");
+    if (n <= 0) throw Poco::IOException("cut short");
+    decoder.Feed(std::string_view(buf, static_cast<size_t>(n)), body);
+    if (want > 0 && TooSlow(body.size())) return SlowBody();
   }
-  if (decoder.too_large())
-    return Error::PayloadTooLarge("The request body is larger than the limit of " + std::to_string(limit) + " bytes.");
+  if (decoder.too_large()) return BodyTooLarge(limit);
   if (decoder.failed())
     return Error::BadRequest("The chunked request body is malformed (bad chunk size or line ending).", "", "invalid_body");
   return body;

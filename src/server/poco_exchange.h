@@ -43,6 +43,7 @@ class PocoClientExchange : public ClientExchange {
   Result<std::string> ReadChunked(size_t limit);
   bool TooSlow(size_t bytes_so_far) const;
   Error SlowBody();
+  Error BodyTooLarge(size_t limit);
 
   Poco::Net::HTTPServerRequestImpl& request_;
   Poco::Net::HTTPServerResponse& response_;

@@ -174,9 +174,7 @@ class Connection : public Poco::Net::TCPServerConnection {
       if (!session.HasBuffered()) {  // pipelined bytes are already in Poco's buffer
         const HeadWait head = WaitForHead(fd, c.header_timeout_ms, c.max_header_bytes, shared_->stopping);
         if (head == HeadWait::kTimeout) {
-          Error e = Error::BadRequest("The request headers did not arrive in time.", "", "request_timeout");
-          e.status = 408;
-          SendPlainError(response, e);
+          SendPlainError(response, Error::RequestTimeout("The request headers did not arrive in time."));
         } else if (head == HeadWait::kTooLarge) {
           SendPlainError(response, HeadParseError("Too many header fields"));
         }
@@ -208,9 +206,7 @@ class Connection : public Poco::Net::TCPServerConnection {
         SendAfterFailedParse(response, session, HeadParseError("bad number"));
         break;
       } catch (const Poco::TimeoutException&) {
-        Error e = Error::BadRequest("Timed out reading the request.", "", "request_timeout");
-        e.status = 408;
-        SendAfterFailedParse(response, session, e);
+        SendAfterFailedParse(response, session, Error::RequestTimeout("Timed out reading the request."));
         break;
       } catch (...) {
         SendAfterFailedParse(response, session, Error::Internal("The server had an error while processing your request."));
