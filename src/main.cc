@@ -146,7 +146,12 @@ int Serve(const Args& a) {
 void RecordKeyAction(const Config& config, const std::string& action, const std::string& key_id,
                      const std::string& previous = "") {
   if (!config.audit.enabled) return;
-  auto log = warden::OpenAuditLog(config);
+  // Stdout belongs to the command's own output (`keys create` prints the key there, scripts
+  // capture it). A checkpoint the CLI would publish to stdout is still stored; the gateway's
+  // next published checkpoint covers these records.
+  Config cli_config = config;
+  if (cli_config.audit.checkpoint_file == "-") cli_config.audit.checkpoint_file.clear();
+  auto log = warden::OpenAuditLog(cli_config);
   warden::Status s = log ? warden::Status::Ok() : warden::Status(log.error());
   if (log) {
     warden::Json details{{"key_id", key_id}, {"actor", "cli"}};
