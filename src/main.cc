@@ -95,6 +95,35 @@ std::optional<int64_t> ParseDays(const std::string& text) {
   return n * mult;
 }
 
+// SIGHUP: re-reads the config file, the policies and the rule sets. Any error keeps the running
+// configuration and logs why (file:line problems on stderr, as check-config prints them); the
+// process never stops over a bad reload.
+void Reload(const Args& a, warden::App& app) {
+  warden::log::Info("reloading", {{"signal", "SIGHUP"}});
+  warden::Loaded loaded = warden::LoadAll(Opt(a, "config", kDefaultConfig));
+  size_t errors = 0;
+  for (const ConfigProblem& p : loaded.problems) {
+    std::cerr << p.ToString() << "\n";
+    errors += p.severity == ConfigProblem::Severity::kError;
+  }
+  if (!loaded.ok()) {
+    warden::log::Error("reload_failed", {{"errors", errors},
+                                         {"message", "the configuration has errors; the running one is kept"}});
+    return;
+  }
+  auto restart = app.Reload(loaded);
+  if (!restart) {
+    warden::log::Error("reload_failed", {{"error", restart.error().message},
+                                         {"message", "the running configuration is kept"}});
+    return;
+  }
+  warden::log::Fields fields{{"policies", loaded.policies->Names().size()},
+                            {"models", loaded.config->models.size()},
+                            {"providers", loaded.config->providers.size()}};
+  if (!restart->empty()) fields["restart_needed"] = *restart;
+  warden::log::Info("reloaded", fields);
+}
+
 int Serve(const Args& a) {
   if (!OnlyOptions(a, {"config"})) return 2;
   warden::Loaded loaded = Load(a, false);
@@ -114,6 +143,7 @@ int Serve(const Args& a) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto app = warden::App::Create(loaded);
@@ -134,7 +164,7 @@ int Serve(const Args& a) {
                                   {"admin_port", (*app)->admin_port()},
                                   {"version", WARDEN_VERSION}});
   int sig = 0;
-  sigwait(&signals, &sig);
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) Reload(a, **app);
   warden::log::Info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   (*app)->Stop();
   warden::log::Info("stopped");

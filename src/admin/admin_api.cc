@@ -192,11 +192,22 @@ AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& p
   return r;
 }
 
+void AdminApi::SetPolicies(std::shared_ptr<const PolicySet> policies) {
+  std::lock_guard<std::mutex> lock(policies_mu_);
+  policies_.swap(policies);
+}
+
+std::shared_ptr<const PolicySet> AdminApi::Policies() const {
+  std::lock_guard<std::mutex> lock(policies_mu_);
+  return policies_;
+}
+
 AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
   const std::string path(client.path());
   if (path == "/dashboard" || path.rfind("/dashboard/", 0) == 0) return Dashboard(client, path);
   // Authenticate before anything else.
   if (!BearerValid(client)) return Error::Unauthorized("A valid admin token is required.", "invalid_admin_token");
+  const std::shared_ptr<const PolicySet> policies = Policies();  // one set for the whole request
 
   const std::string method(client.method());
   const int64_t now = UnixSeconds();
@@ -212,7 +223,7 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
 
   if (path == "/admin/policies" && method == "GET") {
     Json list = Json::array();
-    for (const auto& name : policies_->Names()) list.push_back(PolicyJson(*policies_->Find(name)));
+    for (const auto& name : policies->Names()) list.push_back(PolicyJson(*policies->Find(name)));
     return Reply(200, {{"object", "list"}, {"data", list}});
   }
   if (path == "/metrics") {
@@ -281,7 +292,7 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     if (method != "POST") return Error::MethodNotAllowed("Use GET or POST on /admin/keys.");
     std::string name = body.value("name", "");
     std::string policy = body.value("policy", "default");
-    if (!policies_->Find(policy))
+    if (!policies->Find(policy))
       return Error::BadRequest("No policy named '" + policy + "' is loaded.", "policy", "policy_not_found");
     KeyOptions options;
     if (body.contains("env")) {
@@ -311,7 +322,7 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     if (verb.empty()) {
       if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/keys/{id}.");
       Json out = KeyJson(*record, now);
-      const Policy* p = policies_->Find(record->policy);
+      const Policy* p = policies->Find(record->policy);
       out["policy_detail"] = p ? PolicyJson(*p) : Json();
       Spend spend = spend_->Get(record->id);
       out["usage"] = {{"spend_usd_today", spend.day_usd}, {"spend_usd_this_month", spend.month_usd}};

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "audit/audit_log.h"
 #include "config/config.h"
@@ -45,8 +46,11 @@ class AdminApi : public RequestHandler {
            audit::AuditLog* audit = nullptr, UsageLedger* usage = nullptr,
            metrics::GatewayMetrics* metrics = nullptr);
   void Handle(ClientExchange& client) noexcept override;
+  // After a reload: key creation and /admin/policies see the new set from the next request on.
+  void SetPolicies(std::shared_ptr<const PolicySet> policies);
 
  private:
+  std::shared_ptr<const PolicySet> Policies() const;
   struct Reply;
   Reply Dispatch(ClientExchange& client);
   Reply Dashboard(ClientExchange& client, const std::string& path);
@@ -54,7 +58,8 @@ class AdminApi : public RequestHandler {
   bool TokenValid(std::string_view token) const;
 
   std::shared_ptr<const Config> config_;
-  std::shared_ptr<const PolicySet> policies_;
+  mutable std::mutex policies_mu_;
+  std::shared_ptr<const PolicySet> policies_;  // guarded by policies_mu_
   KeyStore* keys_;
   SpendLedger* spend_;
   RateLimiter* rate_limiter_;

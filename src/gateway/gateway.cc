@@ -69,12 +69,45 @@ ForwarderOptions ForwarderOptionsFrom(const Config& config) {
 
 }  // namespace
 
+Result<std::shared_ptr<const GatewaySnapshot>> MakeGatewaySnapshot(std::shared_ptr<const Config> config,
+                                                                   std::shared_ptr<const PolicySet> policies,
+                                                                   std::shared_ptr<const RuleSets> rule_sets) {
+  auto snapshot = std::make_shared<GatewaySnapshot>();
+  for (const auto& name : policies->Names()) {
+    const Policy* p = policies->Find(name);
+    if (p->redaction_rule_sets.empty()) continue;
+    auto redactor = Redactor::ForPolicy(*p, *rule_sets);
+    if (!redactor) return redactor.error();
+    snapshot->redactors[name] = *redactor;
+  }
+  snapshot->config = std::move(config);
+  snapshot->policies = std::move(policies);
+  snapshot->rule_sets = std::move(rule_sets);
+  return std::shared_ptr<const GatewaySnapshot>(std::move(snapshot));
+}
+
 Gateway::Gateway(GatewayDeps deps)
-    : deps_(std::move(deps)), forwarder_(deps_.http, deps_.echo, ForwarderOptionsFrom(*deps_.config)) {}
+    : deps_(std::move(deps)),
+      forwarder_(deps_.http, deps_.echo, ForwarderOptionsFrom(*deps_.snapshot->config)),
+      snapshot_(deps_.snapshot) {
+  deps_.snapshot.reset();  // snapshot_ is the one current pointer
+}
+
+void Gateway::Reload(std::shared_ptr<const GatewaySnapshot> snapshot) {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  snapshot_.swap(snapshot);
+  // The previous snapshot is released here, or by the last request still holding it.
+}
+
+std::shared_ptr<const GatewaySnapshot> Gateway::snapshot() const {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  return snapshot_;
+}
 
 void Gateway::Handle(ClientExchange& client) noexcept {
   RequestContext ctx;
   ctx.start_ns = MonotonicNanos();
+  ctx.snapshot = snapshot();
   try {
     ctx.request_id = NewRequestId();
     ctx.client_address = client.client_address();
@@ -163,7 +196,7 @@ Status Gateway::Authenticate(RequestContext& ctx, ClientExchange& client) {
   WipeString(authorization);
   if (!key) return key.error();
   ctx.key = std::move(*key);
-  auto policy = ResolvePolicyPhase(*deps_.policies, *ctx.key);
+  auto policy = ResolvePolicyPhase(*ctx.snapshot->policies, *ctx.key);
   if (!policy) return policy.error();
   ctx.policy = *policy;
   return CheckOverridesPhase(*ctx.policy, client.header_names(), nullptr);
@@ -174,10 +207,10 @@ Status Gateway::HandleModels(RequestContext& ctx, ClientExchange& client, std::s
   auto usable = [&](const ModelAlias& alias) {
     RequestContext probe;
     probe.model = alias.alias;
-    return RoutePhase(*deps_.config, *ctx.policy, probe).ok();
+    return RoutePhase(*ctx.snapshot->config, *ctx.policy, probe).ok();
   };
   if (ctx.endpoint == Endpoint::kGetModel) {
-    const ModelAlias* alias = deps_.config->FindModel(std::string(id));
+    const ModelAlias* alias = ctx.snapshot->config->FindModel(std::string(id));
     if (!alias || !usable(*alias))
       return Error::NotFound("The model '" + std::string(id) + "' does not exist", "model_not_found",
                              "model");
@@ -185,7 +218,7 @@ Status Gateway::HandleModels(RequestContext& ctx, ClientExchange& client, std::s
     return Status::Ok();
   }
   Json data = Json::array();
-  for (const auto& alias : deps_.config->models)
+  for (const auto& alias : ctx.snapshot->config->models)
     if (usable(alias)) data.push_back(ModelObject(alias));
   SendJson(ctx, client, 200, Json{{"object", "list"}, {"data", std::move(data)}});
   return Status::Ok();
@@ -197,7 +230,7 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
   if (Status s = Authenticate(ctx, client); !s) return s;
   if (!IsJsonContentType(client.header("Content-Type")))
     return Error::UnsupportedMediaType("Content-Type must be application/json.");
-  auto body = client.ReadBody(deps_.config->server.max_body_bytes);
+  auto body = client.ReadBody(ctx.snapshot->config->server.max_body_bytes);
   if (!body) return body.error();
   ctx.bytes_in = body->size();
   if (Status s = ParsePhase(ctx, *body); !s) return s;
@@ -206,8 +239,8 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
   // content_logging: full keeps what the client sent, before redaction.
   if (policy.content_logging == ContentLogging::kFull && !policy.zero_retention) ctx.logged_request = ctx.body;
   if (!policy.redaction_rule_sets.empty()) {
-    auto redactor = deps_.redactors.find(policy.name);
-    if (redactor == deps_.redactors.end())
+    auto redactor = ctx.snapshot->redactors.find(policy.name);
+    if (redactor == ctx.snapshot->redactors.end())
       return Error::ServiceUnavailable("The policy '" + policy.name +
                                            "' requires redaction, which is not available on this "
                                            "gateway; nothing was sent.",
@@ -215,7 +248,7 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
     ctx.redaction = std::make_unique<RedactionSession>(redactor->second, policy.redaction_mode);
     if (Status s = ctx.redaction->RedactRequest(ctx.body); !s) return s;
   }
-  if (Status s = RoutePhase(*deps_.config, *ctx.policy, ctx); !s) return s;
+  if (Status s = RoutePhase(*ctx.snapshot->config, *ctx.policy, ctx); !s) return s;
   if (policy.audit == AuditMode::kRequired && !deps_.audit) return AuditUnavailable(policy);
   if (Status s = CheckLimits(ctx, client); !s) return s;
   const int64_t audit_t0 = MonotonicNanos();

@@ -9,7 +9,9 @@
 // borrowed and must outlive the Gateway. Thread-safe: many server threads call Handle() at once.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "audit/audit_log.h"
 #include "config/config.h"
@@ -28,10 +30,26 @@
 
 namespace warden {
 
-// What the gateway borrows; everything must outlive it.
-struct GatewayDeps {
+// What SIGHUP replaces, as one immutable unit: the config (providers, models, limits read per
+// request), the policies and the redactors compiled from their rule sets. A request takes the
+// current snapshot when it starts and keeps it to its end (RequestContext::snapshot), so it
+// never mixes an old policy with a new route.
+struct GatewaySnapshot {
   std::shared_ptr<const Config> config;
   std::shared_ptr<const PolicySet> policies;
+  // policy name → its compiled redactor (policies that list rule sets). A policy that lists
+  // rule sets but has no redactor here is refused (503): never served unredacted.
+  std::map<std::string, std::shared_ptr<const Redactor>> redactors;
+  std::shared_ptr<const RuleSets> rule_sets;  // keeps the rules the redactors point into alive
+};
+// Compiles one redactor per policy that lists rule sets; fails if any cannot be built.
+Result<std::shared_ptr<const GatewaySnapshot>> MakeGatewaySnapshot(std::shared_ptr<const Config> config,
+                                                                   std::shared_ptr<const PolicySet> policies,
+                                                                   std::shared_ptr<const RuleSets> rule_sets);
+
+// What the gateway borrows; everything must outlive it.
+struct GatewayDeps {
+  std::shared_ptr<const GatewaySnapshot> snapshot;  // the initial one; see Gateway::Reload
   const KeyStore* keys = nullptr;
   const Store* store = nullptr;
   UpstreamClient* http = nullptr;
@@ -40,10 +58,6 @@ struct GatewayDeps {
   SpendLedger* spend = nullptr;
   UsageLedger* usage = nullptr;  // tokens and cost per day/key/policy/model/deployment/provider
   metrics::GatewayMetrics* metrics = nullptr;  // null = no metrics
-  // policy name → its compiled redactor (policies that list rule sets). A policy that lists
-  // rule sets but has no redactor here is refused (503): never served unredacted.
-  std::map<std::string, std::shared_ptr<const Redactor>> redactors;
-  std::shared_ptr<const RuleSets> rule_sets;  // keeps the rules the redactors point into alive
   // The audit log (null = audit disabled in the config). Requests under a policy with
   // `audit: required` are refused (503) when it is null or a record cannot be written.
   audit::AuditLog* audit = nullptr;
@@ -54,6 +68,10 @@ class Gateway : public RequestHandler {
   explicit Gateway(GatewayDeps deps);
 
   void Handle(ClientExchange& client) noexcept override;
+  // Requests that start from now on use `snapshot`; those in flight finish on theirs. Only the
+  // snapshot's parts change: routing, upstream and server settings stay as constructed.
+  void Reload(std::shared_ptr<const GatewaySnapshot> snapshot);
+  std::shared_ptr<const GatewaySnapshot> snapshot() const;
   // Circuit breaker states and latency averages, for the metrics page.
   const DeploymentHealth& health() { return forwarder_.health(); }
 
@@ -72,6 +90,8 @@ class Gateway : public RequestHandler {
 
   GatewayDeps deps_;
   Forwarder forwarder_;
+  mutable std::mutex snapshot_mu_;  // guards the pointer only; a snapshot itself is immutable
+  std::shared_ptr<const GatewaySnapshot> snapshot_;
 };
 
 }  // namespace warden

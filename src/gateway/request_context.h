@@ -38,7 +38,13 @@ struct Attempt {
   int64_t Latency(int64_t now) const { return skipped ? 0 : latency_ns ? latency_ns : now - started_ns; }
 };
 
+struct GatewaySnapshot;
+
 struct RequestContext {
+  // The config, policies and redactors this request runs on, taken once when it starts: a
+  // reload never changes them under it. Declared first so it outlives everything below that
+  // points into it (policy, alias, deployment, provider, the redaction session).
+  std::shared_ptr<const GatewaySnapshot> snapshot;
   std::string request_id;
   int64_t start_ns = 0;
   Endpoint endpoint = Endpoint::kUnknown;

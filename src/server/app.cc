@@ -1,5 +1,7 @@
 #include "server/app.h"
 
+#include <tuple>
+
 #include "common/log.h"
 #include "common/util.h"
 
@@ -63,8 +65,9 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   }
   GatewayDeps deps;
   deps.audit = app->audit_.get();
-  deps.config = app->config_;
-  deps.policies = loaded.policies;
+  auto snapshot = MakeGatewaySnapshot(loaded.config, loaded.policies, loaded.rule_sets);
+  if (!snapshot) return snapshot.error();
+  deps.snapshot = *snapshot;
   deps.keys = app->handle_.keys.get();
   deps.store = app->handle_.store.get();
   deps.http = app->http_.get();
@@ -73,19 +76,12 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   deps.spend = app->spend_.get();
   deps.usage = app->usage_.get();
   deps.metrics = app->metrics_.get();
-  // One compiled redactor per policy that asks for redaction (its rule sets, in its order).
-  for (const auto& name : loaded.policies->Names()) {
-    const Policy* p = loaded.policies->Find(name);
-    if (p->redaction_rule_sets.empty()) continue;
-    auto redactor = Redactor::ForPolicy(*p, *loaded.rule_sets);
-    if (!redactor) return redactor.error();
-    deps.redactors[name] = *redactor;
-  }
-  deps.rule_sets = loaded.rule_sets;
   app->gateway_ = std::make_unique<Gateway>(std::move(deps));
   // Breaker states are read from the gateway when the metrics page is rendered; the names come
   // from the configuration, so every deployment has a series from the start.
-  app->metrics_->registry().OnRender([gateway = app->gateway_.get(), config = app->config_, m = app->metrics_.get()] {
+  app->metrics_->registry().OnRender([gateway = app->gateway_.get(), m = app->metrics_.get()] {
+    const auto current = gateway->snapshot();
+    const Config* config = current->config.get();
     for (const auto& alias : config->models) {
       for (const auto& d : alias.deployments) {
         const ProviderConfig* p = config->FindProvider(d.provider);
@@ -109,6 +105,58 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
     app->admin_server_ = std::make_unique<Server>(admin, app->admin_.get());
   }
   return app;
+}
+
+namespace {
+
+// The settings a running process cannot change: listeners, threads, the data and audit stores,
+// the admin listener, upstream transport and routing. A reload reports them; they apply at the
+// next start.
+std::vector<std::string> SectionsNeedingRestart(const Config& a, const Config& b) {
+  auto server = [](const Config& c) {
+    const ServerConfig& s = c.server;
+    return std::tie(s.host, s.port, s.worker_threads, s.max_queued_connections, s.read_timeout_ms,
+                    s.header_timeout_ms, s.max_header_bytes, s.min_body_rate, s.drain_timeout_ms,
+                    s.keep_alive_idle_ms, s.max_keep_alive_requests, s.access_log, s.log_level);
+  };
+  auto upstream = [](const Config& c) {
+    const UpstreamConfig& u = c.upstream;
+    return std::tie(u.connect_timeout_ms, u.first_byte_timeout_ms, u.idle_timeout_ms,
+                    u.max_idle_connections_per_host, u.stream_timeout_ms, u.ca_file, u.proxy_host,
+                    u.proxy_port, u.no_proxy);
+  };
+  auto routing = [](const Config& c) {
+    const RoutingConfig& r = c.routing;
+    return std::tie(r.retries_per_deployment, r.max_attempts, r.max_time_ms, r.backoff_initial_ms,
+                    r.backoff_max_ms, r.retry_after_max_ms, r.breaker_failures, r.breaker_cooldown_ms);
+  };
+  auto admin = [](const Config& c) { return std::tie(c.admin.host, c.admin.port, c.admin.token.Reveal()); };
+  auto audit = [](const Config& c) {
+    const AuditConfig& x = c.audit;
+    return std::tie(x.enabled, x.dir, x.master_key_file, x.signing_key_file, x.checkpoint_file,
+                    x.checkpoint_every_records, x.checkpoint_every_ms);
+  };
+  auto data = [](const Config& c) { return std::tie(c.data_dir, c.key_hash_key_file); };
+  std::vector<std::string> out;
+  if (server(a) != server(b)) out.push_back("server");
+  if (upstream(a) != upstream(b)) out.push_back("upstream");
+  if (routing(a) != routing(b)) out.push_back("routing");
+  if (admin(a) != admin(b)) out.push_back("admin");
+  if (audit(a) != audit(b)) out.push_back("audit");
+  if (data(a) != data(b)) out.push_back("data_dir");
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> App::Reload(const Loaded& loaded) {
+  if (!loaded.ok()) return Error::Internal("the new configuration has errors");
+  auto snapshot = MakeGatewaySnapshot(loaded.config, loaded.policies, loaded.rule_sets);
+  if (!snapshot) return snapshot.error();
+  const std::vector<std::string> restart = SectionsNeedingRestart(*gateway_->snapshot()->config, *loaded.config);
+  gateway_->Reload(*snapshot);
+  if (admin_) admin_->SetPolicies(loaded.policies);
+  return restart;
 }
 
 App::~App() { Stop(); }

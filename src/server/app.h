@@ -8,6 +8,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "audit/audit_log.h"
 #include "common/result.h"
@@ -53,6 +55,11 @@ class App {
   // 0 when the admin API is off (no token configured).
   uint16_t admin_port() const { return admin_server_ ? admin_server_->port() : 0; }
   void Stop();
+  // SIGHUP: from the next request on, the gateway runs on `loaded`'s providers, models and
+  // policies (with their redaction rules); requests in flight finish on what they started
+  // with. Fails, changing nothing, if `loaded` has errors or a redactor cannot be built.
+  // Returns the sections whose changes wait for a restart (see SectionsNeedingRestart).
+  Result<std::vector<std::string>> Reload(const Loaded& loaded);
 
   KeyStore& keys() { return *handle_.keys; }
   HttpUpstream& http() { return *http_; }

@@ -117,5 +117,50 @@ grep -q 'Mail \[EMAIL_1\], key AKIAIOSFODNN7EXAMPLE' "$T/out" || fail "redact ou
 grep -q 'EMAIL: 1' "$T/err" || fail "redact counts: $(cat "$T/err")"
 grep -q 'jane@example.com' "$T/err" && fail "redact printed a value on stderr"
 
+# 6. SIGHUP: a new alias serves after a reload; a broken file is reported and the running
+#    config keeps serving; SIGTERM still exits 0 afterwards.
+cp "$T/ok.yaml" "$T/reload.yaml"
+sed -i "s#access_log: $T/access.log#access_log: $T/reload.log#" "$T/reload.yaml"
+"$BIN" serve --config "$T/reload.yaml" 2>"$T/reload.err" &
+PID=$!
+PORT=""
+for _ in $(seq 1 100); do
+  PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/reload.log" 2>/dev/null | head -1)
+  [ -n "$PORT" ] && break
+  sleep 0.1
+done
+chat() {  # chat MODEL -> HTTP status
+  curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    -d "{\"model\":\"$1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"
+}
+wait_log() {  # wait_log EVENT COUNT: until the log has COUNT lines with EVENT
+  for _ in $(seq 1 50); do
+    [ "$(grep -c "\"event\":\"$1\"" "$T/reload.log")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+if [ -z "$PORT" ]; then
+  fail "reload: serve did not start"
+else
+  [ "$(chat later)" = 404 ] || fail "reload: unknown alias was not 404 before the reload: $(cat "$T/body")"
+  printf '  - alias: later\n    deployments: [ { provider: local-echo, model: echo-2 } ]\n' >>"$T/reload.yaml"
+  kill -HUP $PID
+  wait_log reloaded 1 || fail "reload: no reloaded log line: $(cat "$T/reload.log")"
+  [ "$(chat later)" = 200 ] || fail "reload: the new alias does not serve: $(cat "$T/body")"
+  printf 'models: [ nonsense\n' >>"$T/reload.yaml"
+  kill -HUP $PID
+  wait_log reload_failed 1 || fail "reload: a broken file was not reported"
+  grep -q "reload.yaml:" "$T/reload.err" || fail "reload: no file:line for the broken file: $(cat "$T/reload.err")"
+  kill -0 $PID 2>/dev/null || fail "reload: a broken file stopped the process"
+  [ "$(chat later)" = 200 ] || fail "reload: the running config was dropped by a broken reload"
+  kill -TERM $PID
+  wait $PID
+  rc=$?
+  [ "$rc" -eq 0 ] || fail "reload: SIGTERM after reloads exited $rc"
+fi
+PID=""
+
 [ "$fails" -eq 0 ] && echo "cli: all checks passed"
 exit "$fails"
