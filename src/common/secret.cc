@@ -4,7 +4,9 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
+#include <new>
 #include <fstream>
 
 #include "common/util.h"
@@ -16,28 +18,52 @@ void WipeString(std::string& s) noexcept {
   s.clear();
 }
 
-void Secret::Wipe() noexcept { WipeString(value_); }
+Secret::Secret(std::string value) {
+  Assign(value);
+  WipeString(value);
+}
+
+void Secret::Assign(std::string_view bytes) {
+  Release();
+  if (bytes.empty()) return;
+  // sodium_malloc locks the pages (a failed mlock, e.g. over RLIMIT_MEMLOCK, still returns
+  // guarded memory) and marks them MADV_DONTDUMP; it needs sodium_init, which is idempotent.
+  if (sodium_init() < 0) throw std::bad_alloc();
+  data_ = static_cast<char*>(sodium_malloc(bytes.size()));
+  if (!data_) throw std::bad_alloc();
+  std::memcpy(data_, bytes.data(), bytes.size());
+  size_ = bytes.size();
+}
+
+void Secret::Release() noexcept {
+  if (data_) sodium_free(data_);  // wipes, unlocks and unmaps
+  data_ = nullptr;
+  size_ = 0;
+}
 
 Secret& Secret::operator=(const Secret& other) {
-  if (this != &other) {
-    Wipe();
-    value_ = other.value_;
-  }
+  if (this != &other) Assign(other.Reveal());
   return *this;
 }
 
 Secret& Secret::operator=(Secret&& other) noexcept {
   if (this != &other) {
-    Wipe();
-    value_ = std::move(other.value_);
-    other.Wipe();
+    Release();
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
   }
   return *this;
 }
 
+bool Secret::operator==(const Secret& other) const {
+  return size_ == other.size_ && (size_ == 0 || sodium_memcmp(data_, other.data_, size_) == 0);
+}
+
 
 namespace {
-Status WriteNew(const std::string& path, const std::string& bytes, const std::string& what) {
+Status WriteNew(const std::string& path, std::string_view bytes, const std::string& what) {
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);

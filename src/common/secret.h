@@ -1,34 +1,45 @@
-// Secret: a credential (provider key, client key, hashing key) that cannot be streamed into a
-// log and is wiped with sodium_memzero when it is destroyed or overwritten.
+// Secret: a credential (provider key, client key, hashing key, audit key) that cannot be
+// streamed into a log, kept outside the ordinary heap.
 //
-// Contract: the only way to read the value is Reveal(), so every use is greppable. There is
-// deliberately no operator<< and no implicit conversion to std::string. Copies are wiped too.
-// Thread-safety: like std::string (const access from many threads is fine).
+// Contract: the bytes live in memory from sodium_malloc — locked (never swapped), excluded from
+// core dumps, between guard pages — and are wiped and released by sodium_free when the Secret
+// is destroyed or overwritten; copies get their own such region. The constructor wipes the
+// std::string it is given. The only way to read the value is Reveal(), so every use is
+// greppable (what a caller copies out of it is its own to wipe). There is deliberately no
+// operator<< and no implicit conversion. Thread-safety: const access from many threads is fine.
 #pragma once
 
+#include <cstddef>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 namespace warden {
 
 class Secret {
  public:
   Secret() = default;
-  explicit Secret(std::string value) : value_(std::move(value)) {}
-  Secret(const Secret& other) : value_(other.value_) {}
-  Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.Wipe(); }
+  explicit Secret(std::string value);
+  Secret(const Secret& other) { Assign(other.Reveal()); }
+  Secret(Secret&& other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
   Secret& operator=(const Secret& other);
   Secret& operator=(Secret&& other) noexcept;
-  ~Secret() { Wipe(); }
+  ~Secret() { Release(); }
 
-  const std::string& Reveal() const { return value_; }
-  bool empty() const { return value_.empty(); }
+  std::string_view Reveal() const { return {data_, size_}; }
+  bool empty() const { return size_ == 0; }
+  bool operator==(const Secret& other) const;  // constant time in the length
 
   friend std::ostream& operator<<(std::ostream&, const Secret&) = delete;
 
  private:
-  void Wipe() noexcept;
-  std::string value_;
+  void Assign(std::string_view bytes);
+  void Release() noexcept;
+  char* data_ = nullptr;
+  size_t size_ = 0;
 };
 
 // Overwrites the characters of `s` with zeros (not optimised away), then clears it.

@@ -21,7 +21,7 @@ const ProviderAdapter& AdapterFor(ProviderKind kind) {
 }
 
 std::string ScrubCredential(const ProviderConfig& provider, std::string text) {
-  const std::string& key = provider.api_key.Reveal();
+  const std::string_view key = provider.api_key.Reveal();
   if (key.size() < 8) return text;
   for (size_t pos; (pos = text.find(key)) != std::string::npos;) text.replace(pos, key.size(), "[REDACTED]");
   return text;

@@ -250,7 +250,7 @@ class Anthropic : public ProviderAdapter {
     r.headers.push_back({"Accept", stream ? "text/event-stream" : "application/json"});
     r.headers.push_back({"User-Agent", "warden/0.1"});
     r.headers.push_back({"anthropic-version", provider.api_version});
-    if (!provider.api_key.empty()) r.headers.push_back({"x-api-key", provider.api_key.Reveal()});
+    if (!provider.api_key.empty()) r.headers.push_back({"x-api-key", std::string(provider.api_key.Reveal())});
     r.body = Dump(out);
     return r;
   }

@@ -263,7 +263,7 @@ class Gemini : public ProviderAdapter {
     r.headers.push_back({"Content-Type", "application/json"});
     r.headers.push_back({"Accept", stream ? "text/event-stream" : "application/json"});
     r.headers.push_back({"User-Agent", "warden/0.1"});
-    if (!provider.api_key.empty()) r.headers.push_back({"x-goog-api-key", provider.api_key.Reveal()});
+    if (!provider.api_key.empty()) r.headers.push_back({"x-goog-api-key", std::string(provider.api_key.Reveal())});
     r.body = Dump(out);
     return r;
   }

@@ -66,8 +66,8 @@ class OpenAICompatible : public ProviderAdapter {
     r.headers.push_back({"Accept", r.stream ? "text/event-stream" : "application/json"});
     r.headers.push_back({"User-Agent", "warden/0.1"});
     if (!provider.api_key.empty()) {
-      if (azure_) r.headers.push_back({"api-key", provider.api_key.Reveal()});
-      else r.headers.push_back({"Authorization", "Bearer " + provider.api_key.Reveal()});
+      if (azure_) r.headers.push_back({"api-key", std::string(provider.api_key.Reveal())});
+      else r.headers.push_back({"Authorization", "Bearer " + std::string(provider.api_key.Reveal())});
     }
     r.body = Dump(body);
     return r;

@@ -130,7 +130,7 @@ std::vector<std::string> SectionsNeedingRestart(const Config& a, const Config& b
     return std::tie(r.retries_per_deployment, r.max_attempts, r.max_time_ms, r.backoff_initial_ms,
                     r.backoff_max_ms, r.retry_after_max_ms, r.breaker_failures, r.breaker_cooldown_ms);
   };
-  auto admin = [](const Config& c) { return std::tie(c.admin.host, c.admin.port, c.admin.token.Reveal()); };
+  auto admin = [](const Config& c) { return std::make_tuple(c.admin.host, c.admin.port, c.admin.token.Reveal()); };
   auto audit = [](const Config& c) {
     const AuditConfig& x = c.audit;
     return std::tie(x.enabled, x.dir, x.master_key_file, x.signing_key_file, x.checkpoint_file,

@@ -169,7 +169,7 @@ TEST(AuditIntegrationTest, ForgetShredsAKeysRecordsAndLeavesTheChainVerifiable) 
   audit::Decryptor d(gw.app().audit()->reader(), *master);
   auto raw_key = d.UnwrapDataKey(KeyId(full));
   ASSERT_TRUE(raw_key.ok());
-  const std::string key_bytes = raw_key->Reveal();
+  const std::string key_bytes(raw_key->Reveal());
   gw.ReadLog();
   ASSERT_TRUE(gw.app().audit()->Forget(KeyId(full), "test").ok());
 

@@ -184,7 +184,7 @@ TEST_F(PolicyTest, MissingProtectionsFailClosed) {
   EXPECT_EQ(a.json()["error"]["code"], "audit_unavailable");
   auto ghost = gw.app().keys().Create("ghost", "no-such-policy");
   ASSERT_TRUE(ghost.ok());
-  HttpResult g = gw.PostAs(ghost->key.Reveal(), "/v1/chat/completions", Chat("chat"));
+  HttpResult g = gw.PostAs(std::string(ghost->key.Reveal()), "/v1/chat/completions", Chat("chat"));
   EXPECT_EQ(g.status, 403);
   EXPECT_EQ(g.json()["error"]["code"], "policy_not_found");
   EXPECT_EQ(us_.requests().size() + eu1_.requests().size() + eu2_.requests().size(), 0u);

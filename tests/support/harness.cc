@@ -147,7 +147,7 @@ GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
   app_ = std::move(*app);
   auto created = app_->keys().Create("test", "default");
   if (!created) throw std::runtime_error(created.error().message);
-  key_ = created->key.Reveal();
+  key_ = std::string(created->key.Reveal());
   if (Status s = app_->Start(); !s) throw std::runtime_error(s.error().message);
 }
 
@@ -167,7 +167,7 @@ std::string GatewayUnderTest::ReadLog() {
 std::string GatewayUnderTest::CreateKey(const std::string& policy) {
   auto created = app_->keys().Create("test-" + policy, policy);
   if (!created) throw std::runtime_error(created.error().message);
-  return created->key.Reveal();
+  return std::string(created->key.Reveal());
 }
 
 Headers GatewayUnderTest::AuthWith(const std::string& key, const std::string& content_type) {

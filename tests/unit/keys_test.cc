@@ -33,7 +33,7 @@ class KeyStoreTest : public ::testing::Test {
 TEST_F(KeyStoreTest, CreateAuthenticateRevoke) {
   auto created = keys_->Create("ci", "default");
   ASSERT_TRUE(created.ok());
-  const std::string key = created->key.Reveal();
+  const std::string key(created->key.Reveal());
   EXPECT_EQ(key.rfind("wdn_prod_", 0), 0u);
   EXPECT_EQ(key.size(), 9 + 12 + 1 + 43);
   EXPECT_EQ(key.substr(9, 12), created->record.id);
@@ -57,7 +57,7 @@ TEST_F(KeyStoreTest, CreateAuthenticateRevoke) {
 TEST_F(KeyStoreTest, WrongUnknownAndMalformedKeysAre401) {
   auto created = keys_->Create("a", "default");
   ASSERT_TRUE(created.ok());
-  std::string key = created->key.Reveal();
+  std::string key(created->key.Reveal());
   std::string wrong = key;
   wrong[wrong.size() - 1] = wrong.back() == 'x' ? 'y' : 'x';
   std::string unknown_id = key;
@@ -78,7 +78,7 @@ TEST_F(KeyStoreTest, WrongUnknownAndMalformedKeysAre401) {
 TEST_F(KeyStoreTest, OnlyAKeyedHashIsStored) {
   auto created = keys_->Create("a", "default");
   ASSERT_TRUE(created.ok());
-  const std::string key = created->key.Reveal();
+  const std::string key(created->key.Reveal());
   const std::string secret_part = key.substr(key.size() - 43);
   store_.reset();  // flush and close RocksDB
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.path())) {

@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <set>
+#include <string>
+#include <vector>
+
+#include "common/secret.h"
 
 namespace warden {
 namespace {
@@ -29,4 +34,43 @@ TEST(UtilTest, Blake2bKeyedAndUnkeyedDiffer) {
 }
 
 }  // namespace
+}  // namespace warden
+
+namespace warden {
+
+namespace {
+// Locked memory of this process in kB (VmLck in /proc/self/status).
+long LockedKb() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmLck:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+}  // namespace
+
+TEST(SecretTest, ValuesLiveInLockedMemoryAndCopiesAreIndependent) {
+  const long before = LockedKb();
+  ASSERT_GE(before, 0);
+  std::vector<Secret> secrets;
+  for (int i = 0; i < 4; ++i) secrets.emplace_back("sk-locked-" + std::to_string(i) + std::string(40, 'x'));
+  // Each value sits in its own sodium_malloc region, at least one locked page.
+  EXPECT_GE(LockedKb() - before, 4 * 4) << "secrets are not in locked memory (RLIMIT_MEMLOCK too low?)";
+  EXPECT_EQ(secrets[2].Reveal(), "sk-locked-2" + std::string(40, 'x'));
+
+  Secret copy = secrets[0];
+  EXPECT_EQ(copy.Reveal(), secrets[0].Reveal());
+  EXPECT_NE(copy.Reveal().data(), secrets[0].Reveal().data());  // its own region
+  EXPECT_TRUE(copy == secrets[0]);
+  EXPECT_FALSE(copy == secrets[1]);
+  Secret moved = std::move(copy);
+  EXPECT_TRUE(copy.empty());
+  EXPECT_EQ(moved.Reveal(), secrets[0].Reveal());
+  moved = secrets[3];
+  EXPECT_EQ(moved.Reveal(), secrets[3].Reveal());
+  secrets.clear();
+  EXPECT_LE(LockedKb(), before + 4);  // freed regions are unlocked again (copy still holds one)
+  EXPECT_TRUE(Secret().empty());
+  EXPECT_TRUE(Secret(std::string()).empty());
+}
+
 }  // namespace warden
