@@ -125,7 +125,7 @@ class Parser : public YamlReader {
     CheckKeys(n, "server",
               {"listen", "worker_threads", "max_queued_connections", "max_body_size",
                "read_timeout", "keep_alive_idle", "max_keep_alive_requests", "access_log",
-               "log_level", "header_timeout", "max_header_size", "min_body_rate", "drain_timeout"});
+               "log_level", "header_timeout", "max_header_size", "min_body_rate", "drain_timeout", "tls"});
     ReadListen(n, "listen", s.host, s.port, "server");
     ReadInt(n, "worker_threads", s.worker_threads, 1, 4096, "server");
     ReadInt(n, "max_queued_connections", s.max_queued_connections, 0, 65536, "server");
@@ -144,6 +144,24 @@ class Parser : public YamlReader {
     if (n["log_level"] && s.log_level != "debug" && s.log_level != "info" &&
         s.log_level != "warn" && s.log_level != "error")
       Problem(n["log_level"], "server.log_level must be debug, info, warn or error");
+    if (n["tls"]) ParseTls(n["tls"], "server.tls", s.tls);
+  }
+
+  void ParseTls(const YAML::Node& n, const std::string& where, TlsListenerConfig& t) {
+    if (!ExpectMap(n, where)) return;
+    CheckKeys(n, where, {"cert_file", "key_file", "client_ca_file"});
+    ReadString(n, "cert_file", t.cert_file, where);
+    ReadString(n, "key_file", t.key_file, where);
+    ReadString(n, "client_ca_file", t.client_ca_file, where);
+    if (t.cert_file.empty() || t.key_file.empty()) {
+      Problem(n, where + " needs both cert_file and key_file");
+      return;
+    }
+    for (const auto& [key, file] : {std::pair<const char*, const std::string*>{"cert_file", &t.cert_file},
+                                    {"key_file", &t.key_file},
+                                    {"client_ca_file", &t.client_ca_file}})
+      if (!file->empty() && !std::ifstream(*file))
+        Problem(n[key], where + "." + key + " '" + *file + "' cannot be read");
   }
 
   void ParseUpstream(const YAML::Node& n, UpstreamConfig& u) {
@@ -306,11 +324,12 @@ class Parser : public YamlReader {
 
   void ParseAdmin(const YAML::Node& n, AdminConfig& a) {
     if (!ExpectMap(n, "admin")) return;
-    CheckKeys(n, "admin", {"listen", "token", "token_file"});
+    CheckKeys(n, "admin", {"listen", "token", "token_file", "tls"});
     ReadListen(n, "listen", a.host, a.port, "admin");
     ReadSecret(n, "token", "token_file", "admin", a.token);
     if (a.enabled() && a.token.Reveal().size() < 16)
       Problem(n, "admin token must have at least 16 characters");
+    if (n["tls"]) ParseTls(n["tls"], "admin.tls", a.tls);
   }
 
   void ParseAudit(const YAML::Node& n, AuditConfig& a) {

@@ -97,6 +97,15 @@ struct RoutingConfig {
   int breaker_cooldown_ms = 30000; // skipped this long, then one probe request decides
 };
 
+// TLS on a listener: TLS 1.2 and 1.3 only, forward-secret AEAD cipher suites. With
+// client_ca_file, a client must present a certificate signed by that CA (mutual TLS).
+struct TlsListenerConfig {
+  std::string cert_file;       // PEM certificate (chain); empty = plain HTTP
+  std::string key_file;        // PEM private key
+  std::string client_ca_file;  // PEM CA bundle; set = client certificates required
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct ServerConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
@@ -112,6 +121,7 @@ struct ServerConfig {
   int max_keep_alive_requests = 10000;
   std::string access_log = "-";       // "-" = stderr
   std::string log_level = "info";
+  TlsListenerConfig tls;
 };
 
 struct UpstreamConfig {
@@ -133,6 +143,7 @@ struct AdminConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 8081;
   Secret token;  // from `token: ${ENV}` or `token_file`; empty = admin API off
+  TlsListenerConfig tls;  // client_ca_file here = client-certificate auth on the admin API
   bool enabled() const { return !token.empty(); }
 };
 

@@ -100,6 +100,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
     ServerConfig admin = c.server;
     admin.host = c.admin.host;
     admin.port = c.admin.port;
+    admin.tls = c.admin.tls;  // never the client listener's: the admin API has its own
     admin.worker_threads = 4;
     admin.max_queued_connections = 16;
     app->admin_server_ = std::make_unique<Server>(admin, app->admin_.get());

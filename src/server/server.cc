@@ -8,6 +8,9 @@
 #include <Poco/Net/HTTPServerResponseImpl.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnection.h>
@@ -39,6 +42,7 @@ struct Shared {
   ServerConfig config;
   RequestHandler* handler = nullptr;
   Poco::Net::HTTPServerParams::Ptr params;
+  bool tls = false;
   std::atomic<bool> stopping{false};
   std::mutex open_mu;
   std::set<int> open;  // sockets of the connections being served; GUARDED_BY(open_mu)
@@ -164,14 +168,18 @@ class Connection : public Poco::Net::TCPServerConnection {
         shared->open.erase(fd);
       }
     } registration(shared_, fd);
+    if (shared_->tls && !Handshake(c)) return;
     int served = 0;
     while (!shared_->stopping.load(std::memory_order_relaxed)) {
-      if (!session.HasBuffered() &&
-          !WaitReadable(fd, served == 0 ? c.header_timeout_ms : c.keep_alive_idle_ms, shared_->stopping))
+      // Over TLS, decrypted bytes may wait inside OpenSSL with nothing left on the socket.
+      const bool buffered = session.HasBuffered() || (shared_->tls && socket().available() > 0);
+      if (!buffered && !WaitReadable(fd, served == 0 ? c.header_timeout_ms : c.keep_alive_idle_ms, shared_->stopping))
         break;
       ++served;
       Poco::Net::HTTPServerResponseImpl response(session);
-      if (!session.HasBuffered()) {  // pipelined bytes are already in Poco's buffer
+      // The head deadline peeks at raw bytes, which over TLS are ciphertext: there the head is
+      // bounded per read (server.header_timeout, set in Handshake) instead of in total.
+      if (!buffered && !shared_->tls) {  // pipelined bytes are already in Poco's buffer
         const HeadWait head = WaitForHead(fd, c.header_timeout_ms, c.max_header_bytes, shared_->stopping);
         if (head == HeadWait::kTimeout) {
           SendPlainError(response, Error::RequestTimeout("The request headers did not arrive in time."));
@@ -216,8 +224,41 @@ class Connection : public Poco::Net::TCPServerConnection {
   }
 
  private:
+  // The TLS handshake, within server.header_timeout; a client that cannot complete it (wrong
+  // protocol version, no client certificate where one is required, plain HTTP) is dropped.
+  bool Handshake(const ServerConfig& c) {
+    try {
+      socket().setReceiveTimeout(Ms(c.header_timeout_ms));
+      socket().setSendTimeout(Ms(c.header_timeout_ms));
+      Poco::Net::SecureStreamSocket secure(socket());
+      secure.completeHandshake();
+      socket().setSendTimeout(Ms(c.read_timeout_ms));
+      socket().setReceiveTimeout(Ms(std::min(c.header_timeout_ms, c.read_timeout_ms)));
+      return true;
+    } catch (const Poco::Exception& e) {
+      log::Debug("tls_handshake_failed", {{"error", e.name()}});
+      return false;
+    }
+  }
+
   Shared* shared_;
 };
+
+// The server side of TLS on a listener: TLS 1.2+, ECDHE with AEAD ciphers, the server's order;
+// with client_ca_file, clients must present a certificate from that CA.
+Poco::Net::Context::Ptr ServerTlsContext(const TlsListenerConfig& t) {
+  const bool mutual = !t.client_ca_file.empty();
+  Poco::Net::Context::Ptr context = new Poco::Net::Context(
+      Poco::Net::Context::TLS_SERVER_USE, t.key_file, t.cert_file, t.client_ca_file,
+      mutual ? Poco::Net::Context::VERIFY_STRICT : Poco::Net::Context::VERIFY_NONE, 9,
+      /*loadDefaultCAs=*/false,
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  context->disableProtocols(Poco::Net::Context::PROTO_SSLV2 | Poco::Net::Context::PROTO_SSLV3 |
+                            Poco::Net::Context::PROTO_TLSV1 | Poco::Net::Context::PROTO_TLSV1_1);
+  context->preferServerCiphers();
+  return context;
+}
 
 class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
  public:
@@ -346,7 +387,9 @@ Status Server::Start() {
   const ServerConfig& c = impl_->shared.config;
   try {
     Poco::Net::SocketAddress address(c.host, c.port);
-    Poco::Net::ServerSocket socket;
+    impl_->shared.tls = c.tls.enabled();
+    Poco::Net::ServerSocket socket =
+        c.tls.enabled() ? Poco::Net::SecureServerSocket(ServerTlsContext(c.tls)) : Poco::Net::ServerSocket();
     socket.bind(address, /*reuseAddress=*/true);
     socket.listen(std::max(64, c.max_queued_connections));
     impl_->port = socket.address().port();

@@ -5,6 +5,9 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -201,6 +204,92 @@ TEST_F(TlsTest, NoProxyHostsAndTheEnvironmentAreHonoured) {
                           "\n  no_proxy: [localhost]\n");
   ASSERT_EQ(gw.Post("/v1/chat/completions", Chat()).status, 200);
   EXPECT_TRUE(proxy.targets().empty());
+}
+
+
+// --- TLS on Warden's own listeners ---------------------------------------------------------
+
+struct Curl {
+  int exit_code = -1;
+  std::string status, body;
+};
+
+// curl against https://localhost:PORT (resolved to 127.0.0.1), trusting `ca`; `extra` adds
+// options (client certificate, protocol bounds). The body goes to a file, the status to stdout.
+Curl CurlTls(const TempDir& dir, uint16_t port, const std::string& path, const std::string& ca,
+             const std::string& extra) {
+  const std::string out = dir.path() + "/curl.body", st = dir.path() + "/curl.status";
+  std::string cmd = "curl -s -o " + out + " -w '%{http_code}' --max-time 10 --resolve localhost:" +
+                    std::to_string(port) + ":127.0.0.1 --cacert " + ca + " " + extra + " https://localhost:" +
+                    std::to_string(port) + path + " >" + st + " 2>/dev/null";
+  Curl c;
+  int rc = std::system(cmd.c_str());
+  c.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  std::ifstream s(st), b(out);
+  std::getline(s, c.status);
+  std::stringstream body;
+  body << b.rdbuf();
+  c.body = body.str();
+  return c;
+}
+
+TEST(TlsListenerTest, ClientListenerServesTls12And13AndRefusesOlderAndPlainHttp) {
+  TempDir certs;
+  std::string cert, key;
+  ASSERT_TRUE(MakeCert(certs, "localhost", &cert, &key));
+  FakeProvider fake;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()),
+                      "  tls:\n    cert_file: " + cert + "\n    key_file: " + key + "\n");
+  const std::string chat = "-H 'Authorization: Bearer " + gw.key() +
+                           "' -H 'Content-Type: application/json' -d '{\"model\":\"chat-alias\",\"messages\":"
+                           "[{\"role\":\"user\",\"content\":\"hi\"}]}'";
+  Curl tls13 = CurlTls(certs, gw.port(), "/v1/chat/completions", cert, chat + " --tlsv1.3");
+  EXPECT_EQ(tls13.status, "200") << tls13.body;
+  EXPECT_NE(tls13.body.find("fake answer"), std::string::npos) << tls13.body;
+  Curl tls12 = CurlTls(certs, gw.port(), "/healthz", cert, "--tlsv1.2 --tls-max 1.2");
+  EXPECT_EQ(tls12.status, "200");
+  // TLS 1.1, even from a client that allows it (security level 0), gets no session.
+  Curl tls11 = CurlTls(certs, gw.port(), "/healthz", cert, "--tlsv1.1 --tls-max 1.1 --ciphers DEFAULT@SECLEVEL=0");
+  EXPECT_NE(tls11.exit_code, 0);
+  EXPECT_NE(tls11.status, "200");
+  // Plain HTTP on the TLS port gets no HTTP answer, and the listener keeps serving.
+  EXPECT_ANY_THROW(Http(gw.port(), "GET", "/healthz"));
+  EXPECT_EQ(CurlTls(certs, gw.port(), "/healthz", cert, "").status, "200");
+}
+
+TEST(TlsListenerTest, AdminListenerCanRequireAClientCertificate) {
+  TempDir certs;
+  std::string cert, key;
+  ASSERT_TRUE(MakeCert(certs, "localhost", &cert, &key));
+  // A client CA and a client certificate it signed.
+  const std::string d = certs.path();
+  ASSERT_EQ(std::system(("cd " + d + " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ops-ca "
+                         "-keyout ca.key -out ca.crt >/dev/null 2>&1 && openssl req -newkey rsa:2048 -nodes "
+                         "-subj /CN=operator -keyout client.key -out client.csr >/dev/null 2>&1 && openssl x509 "
+                         "-req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt "
+                         ">/dev/null 2>&1")
+                            .c_str()),
+            0);
+  const std::string token = "admin-token-0123456789abcdef";
+  FakeProvider fake;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()) + "admin:\n  listen: 127.0.0.1:0\n  token: " + token +
+                      "\n  tls:\n    cert_file: " + cert + "\n    key_file: " + key + "\n    client_ca_file: " +
+                      d + "/ca.crt\n");
+  ASSERT_NE(gw.app().admin_port(), 0);
+  const std::string bearer = "-H 'Authorization: Bearer " + token + "'";
+  Curl with_cert = CurlTls(certs, gw.app().admin_port(), "/admin/policies", cert,
+                           bearer + " --cert " + d + "/client.crt --key " + d + "/client.key");
+  EXPECT_EQ(with_cert.status, "200") << with_cert.body;
+  EXPECT_NE(with_cert.body.find("\"default\""), std::string::npos) << with_cert.body;
+  // The token alone is not enough; a certificate from another CA is not either.
+  Curl no_cert = CurlTls(certs, gw.app().admin_port(), "/admin/policies", cert, bearer);
+  EXPECT_NE(no_cert.status, "200");
+  EXPECT_NE(no_cert.exit_code, 0);
+  Curl wrong_ca = CurlTls(certs, gw.app().admin_port(), "/admin/policies", cert,
+                          bearer + " --cert " + cert + " --key " + key);
+  EXPECT_NE(wrong_ca.status, "200");
+  // The client listener stays plain HTTP: TLS on one listener does not leak to the other.
+  EXPECT_EQ(Http(gw.port(), "GET", "/healthz").status, 200);
 }
 
 }  // namespace
