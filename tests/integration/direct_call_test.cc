@@ -23,13 +23,6 @@ const std::string kKey = "sk-direct-PLANTED-7f3a9c";
 const std::string kSsn = "123-45-6789";
 const std::string kEmail = "jane.roe@example.org";
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 struct ScriptRun {
   int exit_code = -1;
   std::string out, err;
@@ -40,7 +33,7 @@ struct ScriptRun {
 class DirectCall {
  public:
   explicit DirectCall(const std::string& config_yaml) {
-    script_ = dir_.Write("direct-call", Slurp(std::string(WARDEN_SOURCE_DIR) + "/deploy/direct-call"));
+    script_ = dir_.Write("direct-call", ReadFile(std::string(WARDEN_SOURCE_DIR) + "/deploy/direct-call"));
     config_ = dir_.Write("warden.yaml", "data_dir: " + dir_.path() + "/data\npolicies_dir: " +
                                             std::string(WARDEN_SOURCE_DIR) + "/policies\n" + config_yaml);
     std::system(("mkdir -p " + dir_.path() + "/bin").c_str());
@@ -58,12 +51,12 @@ class DirectCall {
     ScriptRun r;
     int status = std::system(cmd.c_str());
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = Slurp(dir_.path() + "/out");
-    r.err = Slurp(dir_.path() + "/err");
+    r.out = ReadFile(dir_.path() + "/out");
+    r.err = ReadFile(dir_.path() + "/err");
     return r;
   }
-  std::string Log() const { return Slurp(dir_.path() + "/data/direct-call.log"); }
-  std::string CurlArgv() const { return Slurp(dir_.path() + "/curl-argv.log"); }
+  std::string Log() const { return ReadFile(dir_.path() + "/data/direct-call.log"); }
+  std::string CurlArgv() const { return ReadFile(dir_.path() + "/curl-argv.log"); }
   const std::string& path() const { return dir_.path(); }
 
  private:
@@ -229,7 +222,7 @@ TEST(DirectCall, ReadsTheShippedExampleConfig) {
   auto plan = [&](const std::string& args) {
     std::string out = dc.path() + "/plan.out";
     int st = std::system((base + args + " >" + out + " 2>/dev/null").c_str());
-    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, Slurp(out));
+    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, ReadFile(out));
   };
   // failover.yaml has no policies_dir: the script runs from a directory without policies.
   EXPECT_EQ(plan("--policy eu-only --model smart-eu").first, 1);
@@ -238,7 +231,7 @@ TEST(DirectCall, ReadsTheShippedExampleConfig) {
   auto plan2 = [&](const std::string& args) {
     std::string out = dc.path() + "/plan.out";
     int st = std::system((with_policies + args + " >" + out + " 2>/dev/null").c_str());
-    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, Slurp(out));
+    return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : -1, ReadFile(out));
   };
   EXPECT_EQ(plan2("--policy eu-only --model smart-eu"), std::make_pair(0, std::string("azure-eu\tazure\teu\tgpt-4o-eu\n")));
   EXPECT_EQ(plan2("--policy eu-only --model smart").first, 3);

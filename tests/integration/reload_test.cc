@@ -15,13 +15,6 @@
 namespace warden::testing {
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   size_t at = text.find(from);
   if (at == std::string::npos) throw std::runtime_error("no '" + from + "' in the config");
@@ -52,7 +45,7 @@ TEST(ReloadTest, NewRequestsUseTheNewConfigWhileAStreamFinishesOnTheOld) {
   FakeProvider new_provider;
   GatewayUnderTest gw(OneProviderYaml(old_provider.base_url()));
   const std::string path = gw.dir().path() + "/warden.yaml";
-  const std::string original = Slurp(path);
+  const std::string original = ReadFile(path);
 
   StreamingCall stream(gw.port(), "/v1/chat/completions", Dump(Chat("chat-alias", true)), gw.Auth());
   ASSERT_EQ(stream.status(), 200);
@@ -115,7 +108,7 @@ TEST(ReloadTest, SettingsThatNeedARestartAreNamedAndKept) {
   GatewayUnderTest gw(OneProviderYaml(fake.base_url()));
   const std::string path = gw.dir().path() + "/warden.yaml";
   const uint16_t port = gw.port();
-  std::string changed = Replace(Slurp(path), "  worker_threads: 16\n", "  worker_threads: 3\n");
+  std::string changed = Replace(ReadFile(path), "  worker_threads: 16\n", "  worker_threads: 3\n");
   changed = Replace(changed, "  connect_timeout: 2s\n", "  connect_timeout: 3s\n");
   gw.dir().Write("warden.yaml", changed);
   auto restart = gw.app().Reload(LoadAll(path));

@@ -225,11 +225,8 @@ Curl CurlTls(const TempDir& dir, uint16_t port, const std::string& path, const s
   Curl c;
   int rc = std::system(cmd.c_str());
   c.exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  std::ifstream s(st), b(out);
-  std::getline(s, c.status);
-  std::stringstream body;
-  body << b.rdbuf();
-  c.body = body.str();
+  c.status = ReadFile(st);
+  c.body = ReadFile(out);
   return c;
 }
 

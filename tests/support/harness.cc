@@ -62,15 +62,18 @@ void SendRequest(Poco::Net::HTTPClientSession& s, const std::string& method, con
 }
 }  // namespace
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle) {
   std::vector<std::string> hits;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(needle) != std::string::npos) hits.push_back(e.path().string());
-  }
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && ReadFile(e.path().string()).find(needle) != std::string::npos)
+      hits.push_back(e.path().string());
   return hits;
 }
 
@@ -158,10 +161,7 @@ GatewayUnderTest::~GatewayUnderTest() {
 
 std::string GatewayUnderTest::ReadLog() {
   app_->Stop();
-  std::ifstream in(log_path());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadFile(log_path());
 }
 
 std::string GatewayUnderTest::CreateKey(const std::string& policy) {

@@ -27,6 +27,9 @@ class TempDir {
   std::string path_;
 };
 
+// The whole file (binary-safe); empty if it cannot be read.
+std::string ReadFile(const std::string& path);
+
 // Every regular file under `dir` (recursively) whose bytes contain `needle`: tests search the
 // data directory and logs for planted secrets and canaries with it.
 std::vector<std::string> FilesContaining(const std::string& dir, const std::string& needle);
