@@ -176,7 +176,14 @@ TEST(OverloadTest, ABurstBeyondTheCapsGetsFast503sAndMemoryStaysBounded) {
   EXPECT_LE(ok, 24);
   EXPECT_EQ(ok + refused, kBurst) << "every connection got an answer";
   EXPECT_LT(slowest_refusal, 1.4) << "503s come at once, not after waiting for a worker";
-  EXPECT_LT(rss_after - rss_before, 64.0) << "memory grew by " << rss_after - rss_before << " MiB";
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer keeps megabytes of state per thread (150 client threads here): the bound
+  // that matters is the normal build's; under TSan this run is about races.
+  constexpr double kMaxGrowthMiB = 512.0;
+#else
+  constexpr double kMaxGrowthMiB = 64.0;
+#endif
+  EXPECT_LT(rss_after - rss_before, kMaxGrowthMiB) << "memory grew by " << rss_after - rss_before << " MiB";
   // Still serving afterwards.
   EXPECT_EQ(gw.Post("/v1/chat/completions", Chat()).status, 200);
 }
