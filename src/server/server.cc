@@ -23,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -46,6 +47,56 @@ struct Shared {
   std::atomic<bool> stopping{false};
   std::mutex open_mu;
   std::set<int> open;  // sockets of the connections being served; GUARDED_BY(open_mu)
+  // TLS connections waiting for a request head: fd → monotonic deadline (ns). The head check
+  // that peeks at raw bytes cannot see through TLS, so HeadWatchdog shuts these sockets down
+  // when the deadline passes. An entry is removed before its socket is closed, so a reused fd
+  // number is never hit. GUARDED_BY(open_mu)
+  std::map<int, int64_t> head_deadlines;
+};
+
+// Arms (or, with deadline 0, disarms) the head deadline of a TLS connection.
+void SetHeadDeadline(Shared* shared, int fd, int64_t deadline_ns) {
+  std::lock_guard lock(shared->open_mu);
+  if (deadline_ns == 0) shared->head_deadlines.erase(fd);
+  else shared->head_deadlines[fd] = deadline_ns;
+}
+
+// Cuts TLS connections whose handshake and request head have not arrived within
+// server.header_timeout in total (slowloris over TLS); checks four times a second.
+class HeadWatchdog {
+ public:
+  explicit HeadWatchdog(Shared* shared) : shared_(shared), thread_([this] { Run(); }) {}
+  ~HeadWatchdog() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) {
+      const int64_t now = MonotonicNanos();
+      std::lock_guard open_lock(shared_->open_mu);
+      for (auto it = shared_->head_deadlines.begin(); it != shared_->head_deadlines.end();) {
+        if (it->second > now) {
+          ++it;
+          continue;
+        }
+        ::shutdown(it->first, SHUT_RDWR);  // the blocked read fails; the connection ends
+        it = shared_->head_deadlines.erase(it);
+      }
+    }
+  }
+
+  Shared* shared_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 // Exposes whether request bytes are already buffered (pipelining) without a syscall.
@@ -166,19 +217,25 @@ class Connection : public Poco::Net::TCPServerConnection {
       ~Registration() {
         std::lock_guard lock(shared->open_mu);
         shared->open.erase(fd);
+        shared->head_deadlines.erase(fd);
       }
     } registration(shared_, fd);
-    if (shared_->tls && !Handshake(c)) return;
+    const auto head_deadline = [&c] { return MonotonicNanos() + static_cast<int64_t>(c.header_timeout_ms) * 1000000; };
+    if (shared_->tls) {
+      SetHeadDeadline(shared_, fd, head_deadline());  // the handshake and the first head, in total
+      if (!Handshake(c)) return;
+    }
     int served = 0;
     while (!shared_->stopping.load(std::memory_order_relaxed)) {
       // Over TLS, decrypted bytes may wait inside OpenSSL with nothing left on the socket.
       const bool buffered = session.HasBuffered() || (shared_->tls && socket().available() > 0);
       if (!buffered && !WaitReadable(fd, served == 0 ? c.header_timeout_ms : c.keep_alive_idle_ms, shared_->stopping))
         break;
+      if (shared_->tls && served > 0) SetHeadDeadline(shared_, fd, head_deadline());
       ++served;
       Poco::Net::HTTPServerResponseImpl response(session);
-      // The head deadline peeks at raw bytes, which over TLS are ciphertext: there the head is
-      // bounded per read (server.header_timeout, set in Handshake) instead of in total.
+      // The head deadline peeks at raw bytes, which over TLS are ciphertext: there HeadWatchdog
+      // enforces it instead.
       if (!buffered && !shared_->tls) {  // pipelined bytes are already in Poco's buffer
         const HeadWait head = WaitForHead(fd, c.header_timeout_ms, c.max_header_bytes, shared_->stopping);
         if (head == HeadWait::kTimeout) {
@@ -190,6 +247,7 @@ class Connection : public Poco::Net::TCPServerConnection {
       }
       try {
         Poco::Net::HTTPServerRequestImpl request(response, session, shared_->params);
+        if (shared_->tls) SetHeadDeadline(shared_, fd, 0);  // the head is in; the body has its own rate
         response.setVersion(request.getVersion());
         HeaderList head;
         for (const auto& [name, value] : request) head.emplace_back(name, value);
@@ -224,8 +282,9 @@ class Connection : public Poco::Net::TCPServerConnection {
   }
 
  private:
-  // The TLS handshake, within server.header_timeout; a client that cannot complete it (wrong
-  // protocol version, no client certificate where one is required, plain HTTP) is dropped.
+  // The TLS handshake; it and the first request head must arrive within server.header_timeout
+  // in total (HeadWatchdog). A client that cannot complete it (wrong protocol version, no client
+  // certificate where one is required, plain HTTP) is dropped.
   bool Handshake(const ServerConfig& c) {
     try {
       socket().setReceiveTimeout(Ms(c.header_timeout_ms));
@@ -233,7 +292,7 @@ class Connection : public Poco::Net::TCPServerConnection {
       Poco::Net::SecureStreamSocket secure(socket());
       secure.completeHandshake();
       socket().setSendTimeout(Ms(c.read_timeout_ms));
-      socket().setReceiveTimeout(Ms(std::min(c.header_timeout_ms, c.read_timeout_ms)));
+      socket().setReceiveTimeout(Ms(c.read_timeout_ms));  // the head's total: HeadWatchdog
       return true;
     } catch (const Poco::Exception& e) {
       log::Debug("tls_handshake_failed", {{"error", e.name()}});
@@ -369,6 +428,7 @@ class Admission : public Poco::Net::TCPServerConnectionFilter {
 struct Server::Impl {
   Shared shared;
   std::unique_ptr<Rejector> rejector;
+  std::unique_ptr<HeadWatchdog> watchdog;  // TLS listeners only
   std::unique_ptr<Poco::ThreadPool> pool;
   std::unique_ptr<Poco::Net::TCPServer> tcp;
   uint16_t port = 0;
@@ -407,6 +467,7 @@ Status Server::Start() {
     impl_->tcp = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(&impl_->shared),
                                                         *impl_->pool, socket, params);
     impl_->rejector = std::make_unique<Rejector>();
+    if (impl_->shared.tls) impl_->watchdog = std::make_unique<HeadWatchdog>(&impl_->shared);
     Poco::AutoPtr<Admission> admission(new Admission(c.max_queued_connections, impl_->rejector.get()));
     admission->Attach(impl_->tcp.get());
     impl_->tcp->setConnectionFilter(admission);
@@ -447,6 +508,7 @@ void Server::Stop() {
   impl_->pool->joinAll();             // the handlers return
   impl_->tcp.reset();
   impl_->rejector.reset();
+  impl_->watchdog.reset();
 }
 
 }  // namespace warden

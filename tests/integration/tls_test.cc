@@ -2,6 +2,8 @@
 // host names are checked, and TLS connections are pooled.
 #include <gtest/gtest.h>
 
+#include <Poco/Net/Context.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 
@@ -287,6 +289,46 @@ TEST(TlsListenerTest, AdminListenerCanRequireAClientCertificate) {
   EXPECT_NE(wrong_ca.status, "200");
   // The client listener stays plain HTTP: TLS on one listener does not leak to the other.
   EXPECT_EQ(Http(gw.port(), "GET", "/healthz").status, 200);
+}
+
+
+TEST(TlsListenerTest, SlowlorisOverTlsIsCutAtTheHeaderDeadlineInTotal) {
+  TempDir certs;
+  std::string cert, key;
+  ASSERT_TRUE(MakeCert(certs, "localhost", &cert, &key));
+  FakeProvider fake;
+  // Each read would be within read_timeout: only a deadline on the whole head can end this.
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()), "  header_timeout: 1s\n  read_timeout: 30s\n  tls:\n    cert_file: " +
+                                                            cert + "\n    key_file: " + key + "\n");
+  Poco::Net::Context::Ptr client = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", "",
+                                                          Poco::Net::Context::VERIFY_NONE);
+  auto trickle = [&] {
+    Poco::Net::SecureStreamSocket s(Poco::Net::SocketAddress("127.0.0.1", gw.port()), client);
+    s.completeHandshake();
+    s.setReceiveTimeout(Poco::Timespan(0, 200000));
+    const std::string head = "GET /healthz HTTP/1.1\r\nHost: warden\r\n";
+    const auto t0 = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    try {
+      // A header line every 200 ms, for up to 6 s: the head never completes.
+      for (int i = 0; elapsed() < 6.0; ++i) {
+        const std::string piece = i == 0 ? head : "X-Slow-" + std::to_string(i) + ": y\r\n";
+        s.sendBytes(piece.data(), static_cast<int>(piece.size()));
+        char buf[256];
+        try {
+          if (s.receiveBytes(buf, sizeof buf) <= 0) break;  // closed by the server
+        } catch (const Poco::TimeoutException&) {
+        }
+      }
+    } catch (const Poco::Exception&) {  // reset by the server
+    }
+    return elapsed();
+  };
+  const double cut = trickle();
+  EXPECT_GE(cut, 0.9);
+  EXPECT_LT(cut, 3.0) << "a trickling TLS client kept its connection for " << cut << " s";
+  // The listener keeps serving TLS clients normally.
+  EXPECT_EQ(CurlTls(certs, gw.port(), "/healthz", cert, "").status, "200");
 }
 
 }  // namespace
