@@ -66,14 +66,18 @@ bool OnlyOptions(const Args& a, std::initializer_list<const char*> allowed) {
   return warden::cli::OnlyOptions(a, allowed, "warden", kUsage);
 }
 
+size_t ErrorCount(const warden::Loaded& loaded) {
+  size_t errors = 0;
+  for (const ConfigProblem& p : loaded.problems) errors += p.severity == ConfigProblem::Severity::kError;
+  return errors;
+}
+
 // Loads the config, policies and rule sets, printing every problem; !ok() on errors.
 warden::Loaded Load(const Args& a, bool print_ok) {
   warden::Loaded loaded = warden::LoadAll(Opt(a, "config", kDefaultConfig));
   for (const ConfigProblem& p : loaded.problems) std::cerr << p.ToString() << "\n";
   if (!loaded.ok()) {
-    size_t errors = 0;
-    for (const auto& p : loaded.problems) errors += p.severity == ConfigProblem::Severity::kError;
-    std::cerr << "warden: the configuration has " << errors << " error(s)\n";
+    std::cerr << "warden: the configuration has " << ErrorCount(loaded) << " error(s)\n";
     return loaded;
   }
   if (print_ok)
@@ -100,14 +104,9 @@ std::optional<int64_t> ParseDays(const std::string& text) {
 // process never stops over a bad reload.
 void Reload(const Args& a, warden::App& app) {
   warden::log::Info("reloading", {{"signal", "SIGHUP"}});
-  warden::Loaded loaded = warden::LoadAll(Opt(a, "config", kDefaultConfig));
-  size_t errors = 0;
-  for (const ConfigProblem& p : loaded.problems) {
-    std::cerr << p.ToString() << "\n";
-    errors += p.severity == ConfigProblem::Severity::kError;
-  }
+  warden::Loaded loaded = Load(a, false);  // problems on stderr, as check-config prints them
   if (!loaded.ok()) {
-    warden::log::Error("reload_failed", {{"errors", errors},
+    warden::log::Error("reload_failed", {{"errors", ErrorCount(loaded)},
                                          {"message", "the configuration has errors; the running one is kept"}});
     return;
   }

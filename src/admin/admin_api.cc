@@ -192,22 +192,14 @@ AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& p
   return r;
 }
 
-void AdminApi::SetPolicies(std::shared_ptr<const PolicySet> policies) {
-  std::lock_guard<std::mutex> lock(policies_mu_);
-  policies_.swap(policies);
-}
-
-std::shared_ptr<const PolicySet> AdminApi::Policies() const {
-  std::lock_guard<std::mutex> lock(policies_mu_);
-  return policies_;
-}
+void AdminApi::SetPolicies(std::shared_ptr<const PolicySet> policies) { policies_.Store(std::move(policies)); }
 
 AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
   const std::string path(client.path());
   if (path == "/dashboard" || path.rfind("/dashboard/", 0) == 0) return Dashboard(client, path);
   // Authenticate before anything else.
   if (!BearerValid(client)) return Error::Unauthorized("A valid admin token is required.", "invalid_admin_token");
-  const std::shared_ptr<const PolicySet> policies = Policies();  // one set for the whole request
+  const std::shared_ptr<const PolicySet> policies = policies_.Load();  // one set for the whole request
 
   const std::string method(client.method());
   const int64_t now = UnixSeconds();

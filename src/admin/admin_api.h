@@ -24,9 +24,9 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 
 #include "audit/audit_log.h"
+#include "common/shared_slot.h"
 #include "config/config.h"
 #include "gateway/client_exchange.h"
 #include "keys/key_store.h"
@@ -50,7 +50,6 @@ class AdminApi : public RequestHandler {
   void SetPolicies(std::shared_ptr<const PolicySet> policies);
 
  private:
-  std::shared_ptr<const PolicySet> Policies() const;
   struct Reply;
   Reply Dispatch(ClientExchange& client);
   Reply Dashboard(ClientExchange& client, const std::string& path);
@@ -58,8 +57,7 @@ class AdminApi : public RequestHandler {
   bool TokenValid(std::string_view token) const;
 
   std::shared_ptr<const Config> config_;
-  mutable std::mutex policies_mu_;
-  std::shared_ptr<const PolicySet> policies_;  // guarded by policies_mu_
+  SharedSlot<PolicySet> policies_;
   KeyStore* keys_;
   SpendLedger* spend_;
   RateLimiter* rate_limiter_;

@@ -89,20 +89,11 @@ Result<std::shared_ptr<const GatewaySnapshot>> MakeGatewaySnapshot(std::shared_p
 Gateway::Gateway(GatewayDeps deps)
     : deps_(std::move(deps)),
       forwarder_(deps_.http, deps_.echo, ForwarderOptionsFrom(*deps_.snapshot->config)),
-      snapshot_(deps_.snapshot) {
-  deps_.snapshot.reset();  // snapshot_ is the one current pointer
-}
+      snapshot_(std::move(deps_.snapshot)) {}  // after forwarder_: snapshot_ is the one current pointer
 
-void Gateway::Reload(std::shared_ptr<const GatewaySnapshot> snapshot) {
-  std::lock_guard<std::mutex> lock(snapshot_mu_);
-  snapshot_.swap(snapshot);
-  // The previous snapshot is released here, or by the last request still holding it.
-}
+void Gateway::Reload(std::shared_ptr<const GatewaySnapshot> snapshot) { snapshot_.Store(std::move(snapshot)); }
 
-std::shared_ptr<const GatewaySnapshot> Gateway::snapshot() const {
-  std::lock_guard<std::mutex> lock(snapshot_mu_);
-  return snapshot_;
-}
+std::shared_ptr<const GatewaySnapshot> Gateway::snapshot() const { return snapshot_.Load(); }
 
 void Gateway::Handle(ClientExchange& client) noexcept {
   RequestContext ctx;

@@ -11,9 +11,9 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 
 #include "audit/audit_log.h"
+#include "common/shared_slot.h"
 #include "config/config.h"
 #include "gateway/client_exchange.h"
 #include "gateway/forward.h"
@@ -90,8 +90,7 @@ class Gateway : public RequestHandler {
 
   GatewayDeps deps_;
   Forwarder forwarder_;
-  mutable std::mutex snapshot_mu_;  // guards the pointer only; a snapshot itself is immutable
-  std::shared_ptr<const GatewaySnapshot> snapshot_;
+  SharedSlot<GatewaySnapshot> snapshot_;
 };
 
 }  // namespace warden

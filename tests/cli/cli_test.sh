@@ -9,6 +9,7 @@ T=$(mktemp -d)
 trap 'kill $PID 2>/dev/null; rm -rf "$T"' EXIT
 PID=""
 fails=0
+. "$SRC/tests/support/listening_port.sh"
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 expect_rc() { want=$1; shift; "$@" >"$T/out" 2>"$T/err"; rc=$?; [ "$rc" -eq "$want" ] || fail "$* exited $rc, wanted $want: $(cat "$T/err")"; }
 
@@ -67,12 +68,7 @@ expect_rc 1 "$BIN" keys revoke no-such-key --config "$T/ok.yaml"
 # 4. serve: answers on the port it logs, and SIGTERM stops it with exit 0.
 "$BIN" serve --config "$T/ok.yaml" 2>"$T/serve.err" &
 PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/access.log" 2>/dev/null | head -1)
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
+PORT=$(listening_port "$T/access.log")
 [ -n "$PORT" ] || fail "serve did not log a listening port"
 if [ -n "$PORT" ]; then
   code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" \
@@ -123,12 +119,7 @@ cp "$T/ok.yaml" "$T/reload.yaml"
 sed -i "s#access_log: $T/access.log#access_log: $T/reload.log#" "$T/reload.yaml"
 "$BIN" serve --config "$T/reload.yaml" 2>"$T/reload.err" &
 PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/reload.log" 2>/dev/null | head -1)
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
+PORT=$(listening_port "$T/reload.log")
 chat() {  # chat MODEL -> HTTP status
   curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" \
     -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \

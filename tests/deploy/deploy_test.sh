@@ -16,6 +16,7 @@ T=$(mktemp -d)
 PID=""
 trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$T"' EXIT
 fails=0
+. "$SRC/tests/support/listening_port.sh"
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 mode() { stat -c %a "$1"; }
 
@@ -54,12 +55,7 @@ CONF=$R/etc/warden/warden.yaml
 KEY=$("$BIN" keys create --name deploy-test --config "$CONF" 2>"$T/keys.err") || fail "keys create: $(cat "$T/keys.err")"
 "$BIN" serve --config "$CONF" 2>"$T/serve.log" >"$T/serve.out" &
 PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-  PORT=$(sed -n 's/.*"event":"listening".*"port":\([0-9]*\).*/\1/p' "$T/serve.log" | head -1)
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
+PORT=$(listening_port "$T/serve.log")
 if [ -z "$PORT" ]; then
   fail "staged serve did not start: $(cat "$T/serve.log")"
 else
