@@ -331,7 +331,8 @@ Decryptor::State Decryptor::OpenPayload(const Record& r, const Payload& p, bool 
     if (!opened) return State::kFailed;
     plain = std::move(*opened);
   }
-  auto j = ParseJson(plain);
+  // Payloads wrap a client body or an answer (each at most kMaxJsonDepth deep) in a few levels.
+  auto j = ParseJson(plain, nullptr, kMaxJsonDepth + 8);
   WipeString(plain);
   if (!j) return State::kFailed;
   out = std::move(*j);

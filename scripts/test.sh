@@ -32,7 +32,10 @@ if [ "${1:-}" = "--sanitize" ]; then
     [ -d "tests/fuzz/seeds/$f" ] && cp tests/fuzz/seeds/$f/* "build-fuzz/corpus-$f/"
     # Known crashers first (regressions), then new inputs; any property violation fails the run.
     build-fuzz/tests/fuzz/$f tests/fuzz/regressions/* > "build-fuzz/$f.log" 2>&1 || { tail -20 "build-fuzz/$f.log"; exit 1; }
-    build-fuzz/tests/fuzz/$f -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 -print_final_stats=0 \
+    # Targets that read JSON or YAML get inputs large enough to nest past every depth limit
+    # (the deep-nesting seeds are 120 KB); the others stay small, where mutations pay off most.
+    case "$f" in request_fuzz|provider_fuzz|config_fuzz) max_len=262144 ;; *) max_len=4096 ;; esac
+    build-fuzz/tests/fuzz/$f -max_total_time="${FUZZ_SECONDS:-30}" -max_len=$max_len -print_final_stats=0 \
       "build-fuzz/corpus-$f" > "build-fuzz/$f.log" 2>&1 || { tail -20 "build-fuzz/$f.log"; exit 1; }
     tail -1 "build-fuzz/$f.log"
   done

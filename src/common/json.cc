@@ -2,9 +2,36 @@
 
 namespace warden {
 
-std::optional<Json> ParseJson(std::string_view text) {
+bool JsonNestsDeeper(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // the escaped character cannot end the string
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+std::optional<Json> ParseJson(std::string_view text, JsonError* why, int max_depth) {
+  if (why) *why = JsonError::kNone;
+  if (JsonNestsDeeper(text, max_depth)) {
+    if (why) *why = JsonError::kTooDeep;
+    return std::nullopt;
+  }
   Json value = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) return std::nullopt;
+  if (value.is_discarded()) {
+    if (why) *why = JsonError::kMalformed;
+    return std::nullopt;
+  }
   return value;
 }
 

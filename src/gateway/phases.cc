@@ -81,7 +81,12 @@ Status ParseEmbeddings(RequestContext& ctx) {
 }  // namespace
 
 Status ParsePhase(RequestContext& ctx, std::string_view body) {
-  auto parsed = ParseJson(body);
+  JsonError why = JsonError::kNone;
+  auto parsed = ParseJson(body, &why);
+  if (!parsed && why == JsonError::kTooDeep)
+    return Error::BadRequest("The JSON body of your request nests arrays and objects more than " +
+                                 std::to_string(kMaxJsonDepth) + " levels deep.",
+                             "", "json_too_deep");
   if (!parsed)
     return Error::BadRequest(
         "We could not parse the JSON body of your request. The body must be valid JSON (UTF-8).",

@@ -170,6 +170,60 @@ TEST_F(GatewayTest, MalformedJsonAndSchemaErrorsAre400) {
   EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat-alias")).status, 200);
 }
 
+// 50,000 nested arrays in a 200 KB body used to overflow the stack (SIGSEGV) of any process a
+// key holder could reach. Refused as json_too_deep before parsing, wherever they are.
+TEST_F(GatewayTest, DeeplyNestedJsonIsRefusedAndServerKeepsServing) {
+  GatewayUnderTest gw(OneProviderYaml(fake_.base_url()));
+  const std::string deep = std::string(60000, '[') + std::string(60000, ']');
+  const std::string chat_prefix = R"({"model":"chat-alias","messages":[{"role":"user","content":)";
+  for (const std::string& body : {chat_prefix + deep + "}]}",
+                                  R"({"model":"chat-alias","messages":[],"extra":)" + deep + "}", deep}) {
+    HttpResult r = Http(gw.port(), "POST", "/v1/chat/completions", body, gw.Auth());
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.json()["error"]["code"], "json_too_deep");
+  }
+  // Brackets inside a string are text, not nesting.
+  HttpResult text = Http(gw.port(), "POST", "/v1/chat/completions",
+                         chat_prefix + "\"" + deep + "\"}]}", gw.Auth());
+  EXPECT_EQ(text.status, 200) << text.body;
+  HttpResult messages = Http(gw.port(), "POST", "/v1/messages",
+                             R"({"model":"chat-alias","max_tokens":5,"messages":)" + deep + "}", gw.Auth());
+  EXPECT_EQ(messages.status, 400);
+  EXPECT_EQ(messages.json()["error"]["type"], "invalid_request_error");
+  // The deepest accepted nesting still works (the limit is exact, not approximate).
+  const int inner = kMaxJsonDepth - 1;  // the body object itself is one level
+  HttpResult at_limit = Http(gw.port(), "POST", "/v1/chat/completions",
+                             R"({"model":"chat-alias","messages":[{"role":"user","content":"x"}],"y":)" +
+                                 std::string(inner, '[') + std::string(inner, ']') + "}",
+                             gw.Auth());
+  EXPECT_EQ(at_limit.status, 200) << at_limit.body;
+  EXPECT_EQ(fake_.requests().size(), 2u);  // the two accepted ones only
+  EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat-alias")).status, 200);
+}
+
+// A provider (or whatever answers at its address) gets no more trust than a client: a deeply
+// nested answer or stream chunk is a malformed answer (502), not a crash.
+TEST_F(GatewayTest, DeeplyNestedProviderAnswerIsMalformedNotACrash) {
+  GatewayUnderTest gw(OneProviderYaml(fake_.base_url()));
+  const std::string deep = std::string(60000, '[') + std::string(60000, ']');
+  fake_.set_handler([&](const FakeRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    if (req.json().value("stream", false)) {
+      std::ostream& out = StartEventStream(resp);
+      SendEvent(out, R"({"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"x"},"x":)" + deep + "}]}");
+      return;
+    }
+    resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+    resp.setContentType("application/json");
+    resp.send() << R"({"id":"c","object":"chat.completion","choices":)" << deep << "}";
+  });
+  HttpResult r = gw.Post("/v1/chat/completions", Chat("chat-alias"));
+  EXPECT_EQ(r.status, 502) << r.body;
+  HttpResult s = gw.Post("/v1/chat/completions", Chat("chat-alias", true));
+  EXPECT_NE(s.body.find("error"), std::string::npos) << s.body;
+  fake_.set_handler(FakeProvider::DefaultHandler());
+  EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat-alias")).status, 200);
+}
+
 TEST_F(GatewayTest, WrongMediaTypeAndMethod) {
   GatewayUnderTest gw(OneProviderYaml(fake_.base_url()));
   HttpResult r = Http(gw.port(), "POST", "/v1/chat/completions", Dump(Chat("chat-alias")),

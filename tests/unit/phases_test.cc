@@ -47,6 +47,24 @@ TEST(ParsePhaseTest, MalformedJsonAndNonObjects) {
   }
 }
 
+TEST(ParsePhaseTest, NestingBeyondTheLimitIsJsonTooDeep) {
+  const std::string deep = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+  Status s = Parse(Endpoint::kChatCompletions, R"({"model":"m","messages":[],"x":)" + deep + "}");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().status, 400);
+  EXPECT_EQ(s.error().code, "json_too_deep");
+  EXPECT_TRUE(JsonNestsDeeper("{" + deep + "}", kMaxJsonDepth));
+  EXPECT_FALSE(JsonNestsDeeper(deep, kMaxJsonDepth));
+  // Brackets in strings (escaped quotes included) do not count.
+  EXPECT_FALSE(JsonNestsDeeper(R"(["\"[[[[", "]]]"])", 1));
+  EXPECT_TRUE(JsonNestsDeeper(R"(["\\", [[]]])", 2));
+  JsonError why = JsonError::kNone;
+  EXPECT_FALSE(ParseJson("{" + deep + "}", &why).has_value());
+  EXPECT_EQ(why, JsonError::kTooDeep);
+  EXPECT_FALSE(ParseJson("{", &why).has_value());
+  EXPECT_EQ(why, JsonError::kMalformed);
+}
+
 TEST(ParsePhaseTest, EmbeddingsInputShapes) {
   EXPECT_TRUE(Parse(Endpoint::kEmbeddings, R"({"model":"e","input":"x"})").ok());
   EXPECT_TRUE(Parse(Endpoint::kEmbeddings, R"({"model":"e","input":["x","y"]})").ok());
