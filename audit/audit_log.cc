@@ -13,6 +13,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "common/log.h"
 #include "common/util.h"
 
 namespace warden::audit {
@@ -20,6 +21,14 @@ namespace {
 
 Error Unavailable(const std::string& what) {
   return Error::ServiceUnavailable("the audit store cannot be written: " + what, "audit_unavailable");
+}
+
+// Why the store failed, in words fit for /readyz and logs: no path, no RocksDB internals.
+std::string FailureReason(const rocksdb::Status& s) {
+  if (s.IsNoSpace()) return "no space left on the audit filesystem";
+  if (s.IsIOError()) return "I/O error on the audit filesystem";
+  if (s.IsCorruption()) return "the audit store is corrupted";
+  return "audit store write failed";
 }
 
 std::string OpenMarkerKey(uint64_t seq) { return "o" + RecordKey(seq).substr(1); }
@@ -92,7 +101,10 @@ Status AuditLog::LoadTail() {
                              ? SeqOfKey(std::string_view(it->key().data(), it->key().size()))
                              : 0;
   written_seq_ = last_seq_;
-  synced_seq_ = last_seq_;
+  {
+    std::lock_guard<std::mutex> lk(sync_mu_);  // lock order: mu_ (held by callers) before sync_mu_
+    synced_seq_ = last_seq_;
+  }
   return it->status().ok() ? Status::Ok() : Unavailable(it->status().ToString());
 }
 
@@ -148,11 +160,25 @@ Status AuditLog::ProbeDisk() {
   std::unique_ptr<rocksdb::FSWritableFile> f;
   rocksdb::IOOptions io;
   rocksdb::IOStatus s = fs->NewWritableFile(path, rocksdb::FileOptions(), &f, nullptr);
-  if (s.ok()) s = f->Append("probe", io, nullptr);
+  // Bigger than one page: a file system with a few bytes left would pass a tiny probe and fail
+  // the next WAL write.
+  if (s.ok()) s = f->Append(std::string(64 * 1024, 'p'), io, nullptr);
   if (s.ok()) s = f->Sync(io, nullptr);
   if (f) (void)f->Close(io, nullptr);
   (void)fs->DeleteFile(path, io, nullptr);
-  return s.ok() ? Status::Ok() : Unavailable(s.ToString());
+  if (!s.ok()) {
+    failure_ = FailureReason(s);
+    return Unavailable(failure_);
+  }
+  return Status::Ok();
+}
+
+void AuditLog::MarkFailedLocked(const rocksdb::Status& s) {
+  if (!poisoned_) log::Error("audit_store_failed", {{"reason", FailureReason(s)}});
+  poisoned_ = true;
+  failure_ = FailureReason(s);
+  last_recover_ms_ = Now();
+  ++epoch_;
 }
 
 Status AuditLog::TryResumeLocked() {
@@ -160,33 +186,45 @@ Status AuditLog::TryResumeLocked() {
   // First a probe file through the same filesystem: asking RocksDB to resume while the disk
   // still fails turns a recoverable error into one that only a restart clears.
   if (Status probe = ProbeDisk(); !probe) return probe;
-  // RocksDB may already be resuming on its own (retryable I/O errors): Resume() then says
-  // Busy. Either way a synced probe write tells whether the store takes writes again.
-  rocksdb::Status s = db_ ? db_->Resume() : rocksdb::Status::IOError("closed");
-  if (!s.ok() && !s.IsBusy()) {
-    // An error RocksDB will not resume from (a failed WAL write is fatal to the open handle):
-    // close and reopen. Recovery replays the WAL up to the last whole write — a prefix of the
-    // chain — and everything acknowledged was synced before it was acknowledged.
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  // Resume() brings back a store whose background work failed. It cannot bring back a failed
+  // WAL write (fatal to the open handle), and after ENOSPC RocksDB's own recovery answers Busy
+  // while it waits for more free space than a small volume may ever have: in those cases close
+  // and reopen. Recovery replays the WAL up to the last whole write — a prefix of the chain —
+  // and everything acknowledged was synced before it was acknowledged.
+  bool back = db_ && db_->Resume().ok() && db_->Put(wo, "h", std::to_string(Now())).ok();
+  if (!back) {
     std::unique_lock<std::shared_mutex> excl(db_mu_);
     if (db_) (void)db_->Close();
     db_.reset();
     auto db = OpenDatabase(options_.dir, false, true, options_.env.get());
     if (!db) {
       reader_->Rebind(nullptr);
+      failure_ = db.error().message;
       return db.error();
     }
     db_.reset(*db);
     reader_->Rebind(db_.get());
+    rocksdb::Status s = db_->Put(wo, "h", std::to_string(Now()));
+    if (!s.ok()) {
+      failure_ = FailureReason(s);
+      return Unavailable(failure_);
+    }
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  s = db_->Put(wo, "h", std::to_string(Now()));
-  if (!s.ok()) return Unavailable(s.ToString());
   // The failed write may or may not have reached the WAL: re-read the tail from the store.
   if (Status t = LoadTail(); !t) return t;
   poisoned_ = false;
+  failure_.clear();
   errors_accepted_ = BackgroundErrors();
+  log::Info("audit_store_recovered", {{"last_seq", last_seq_}});
   return Status::Ok();
+}
+
+std::string AuditLog::Failure() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (!poisoned_ && BackgroundErrors() == errors_accepted_) return "";
+  return failure_.empty() ? "audit store write failed" : failure_;
 }
 
 Status AuditLog::Recover() {
@@ -284,10 +322,9 @@ Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const Plain& plain,
   wo.sync = false;  // synced by Sync(): group commit
   rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) {
-    poisoned_ = true;
-    last_recover_ms_ = Now();
+    MarkFailedLocked(s);
     if (!puts.empty()) data_keys_.erase(key_id);  // the new data key was not stored
-    return Unavailable(s.ToString());
+    return Unavailable(failure_);
   }
   last_seq_ = h.seq;
   last_hash_ = ChainHash(r);
@@ -297,8 +334,10 @@ Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const Plain& plain,
 
 Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
   const Plain plain = Serialize(entry);  // outside the lock: it orders only what must be ordered
+  uint64_t epoch = 0;
   Result<uint64_t> seq = [&] {
     std::lock_guard<std::mutex> lk(mu_);
+    epoch = epoch_.load();
     return AppendLocked(entry, plain, {});
   }();
   if (!seq) return seq;
@@ -310,19 +349,11 @@ Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
     cp_cv_.notify_one();
   }
   if (durable) {
-    if (Status s = Sync(*seq); !s) return s.error();
+    if (Status s = SyncInEpoch(*seq, epoch); !s) return s.error();
     return seq;
   }
   // Not durable, but out of our process: a crash of the gateway (not of the machine) keeps it.
-  rocksdb::Status s = [&] {
-    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
-    return db_ ? db_->FlushWAL(false) : rocksdb::Status::IOError("audit store closed");
-  }();
-  if (!s.ok()) {
-    std::lock_guard<std::mutex> g(mu_);
-    poisoned_ = true;
-    return Unavailable("WAL write failed: " + s.ToString());
-  }
+  if (rocksdb::Status s = WriteWalBuffer(); !s.ok()) return Unavailable(FailureReason(s));
   return seq;
 }
 
@@ -334,12 +365,29 @@ Result<uint64_t> AuditLog::AppendAdmin(const std::string& action, Json details) 
   return Append(e, true);
 }
 
-Status AuditLog::Sync(uint64_t seq) {
+Status AuditLog::Sync(uint64_t seq) { return SyncInEpoch(seq, epoch_.load()); }
+
+rocksdb::Status AuditLog::WriteWalBuffer() {
+  // Under mu_, like every Write: RocksDB aborts (an assertion in its file writer) when a thread
+  // appends to a WAL whose buffer write just failed on another thread, before the failure has
+  // become the store's background error. Ordered here, the appender sees poisoned_ instead.
+  std::lock_guard<std::mutex> lk(mu_);
+  if (poisoned_) return rocksdb::Status::IOError(failure_);
+  std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+  rocksdb::Status s = db_ ? db_->FlushWAL(false) : rocksdb::Status::IOError("audit store closed");
+  if (!s.ok()) MarkFailedLocked(s);
+  return s;
+}
+
+Status AuditLog::SyncInEpoch(uint64_t seq, uint64_t epoch) {
   // Group commit without a thundering herd: writers covered by the sync in progress wait on that
   // round's condition variable; writers that arrived too late for it wait on the next round's,
   // and only one of them is woken to lead it — its sync then covers the others.
   std::unique_lock<std::mutex> lk(sync_mu_);
   while (synced_seq_ < seq) {
+    // A failure since the record was appended may have lost it, and a reopened store reuses its
+    // sequence number: it can never be reported durable.
+    if (epoch_.load() != epoch) return Unavailable("the record was lost when the store failed");
     if (syncing_) {
       const bool covered = seq <= sync_target_;
       round_cv_[(sync_round_ + (covered ? 0 : 1)) % 2].wait(lk);
@@ -350,11 +398,12 @@ Status AuditLog::Sync(uint64_t seq) {
     const uint64_t round = ++sync_round_;
     const uint64_t target = sync_target_ = written_seq_.load();
     lk.unlock();
-    rocksdb::Status s = [&] {
+    // One write() of everything buffered, then one fsync, for every waiting writer.
+    rocksdb::Status s = WriteWalBuffer();
+    if (s.ok()) {
       std::shared_lock<std::shared_mutex> db_lock(db_mu_);
-      // One write() of everything buffered, then one fsync, for every waiting writer.
-      return db_ ? db_->FlushWAL(true) : rocksdb::Status::IOError("audit store closed");
-    }();
+      s = db_ ? db_->SyncWAL() : rocksdb::Status::IOError("audit store closed");
+    }
     lk.lock();
     syncing_ = false;
     if (s.ok() && target > synced_seq_) synced_seq_ = target;
@@ -363,8 +412,8 @@ Status AuditLog::Sync(uint64_t seq) {
     if (!s.ok()) {
       lk.unlock();
       std::lock_guard<std::mutex> g(mu_);
-      poisoned_ = true;
-      return Unavailable("fsync failed: " + s.ToString());
+      MarkFailedLocked(s);
+      return Unavailable(failure_);
     }
   }
   return Status::Ok();
@@ -384,12 +433,8 @@ Result<Checkpoint> AuditLog::WriteCheckpoint() {
   c.signature = signing_.Sign(c.SignedBytes());
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  rocksdb::Status s = [&] {
-    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
-    return db_ ? db_->Put(wo, CheckpointKey(c.seq), EncodeCheckpoint(c))
-               : rocksdb::Status::IOError("audit store closed");
-  }();
-  if (!s.ok()) return Unavailable(s.ToString());
+  if (Status s = WriteLocked(wo, [&](rocksdb::WriteBatch& b) { b.Put(CheckpointKey(c.seq), EncodeCheckpoint(c)); }); !s)
+    return s.error();
   last_checkpoint_seq_ = c.seq;
   const std::string line = CheckpointLine(c) + "\n";
   if (options_.checkpoint_file == "-") {
@@ -418,58 +463,86 @@ void AuditLog::CheckpointLoop() {
   }
 }
 
-Status AuditLog::Shred() {
+Status AuditLog::WriteLocked(const rocksdb::WriteOptions& wo,
+                             const std::function<void(rocksdb::WriteBatch&)>& fill) {
+  std::lock_guard<std::mutex> lk(mu_);  // every WAL write under mu_: see WriteWalBuffer
+  if (poisoned_) return Unavailable(failure_);
   std::shared_lock<std::shared_mutex> db_lock(db_mu_);
   if (!db_) return Unavailable("the store is closed");
-  rocksdb::FlushOptions fo;
-  fo.wait = true;
-  rocksdb::Status s = db_->Flush(fo);
-  if (s.ok()) {
-    rocksdb::CompactRangeOptions co;
-    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    s = db_->CompactRange(co, nullptr, nullptr);
+  rocksdb::WriteBatch batch;
+  fill(batch);
+  rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) {
+    MarkFailedLocked(s);
+    return Unavailable(failure_);
   }
-  if (s.ok()) s = db_->FlushWAL(true);
-  return s.ok() ? Status::Ok() : Unavailable("compaction failed: " + s.ToString());
+  return Status::Ok();
+}
+
+Status AuditLog::Shred() {
+  {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    if (!db_) return Unavailable("the store is closed");
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    rocksdb::Status s = db_->Flush(fo);
+    if (s.ok()) {
+      rocksdb::CompactRangeOptions co;
+      co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+      s = db_->CompactRange(co, nullptr, nullptr);
+    }
+    if (!s.ok()) return Unavailable("compaction failed: " + FailureReason(s));
+  }
+  rocksdb::Status s = WriteWalBuffer();
+  if (s.ok()) {
+    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    s = db_ ? db_->SyncWAL() : rocksdb::Status::IOError("audit store closed");
+  }
+  return s.ok() ? Status::Ok() : Unavailable(FailureReason(s));
 }
 
 Result<PurgeReport> AuditLog::Purge(uint32_t before_day, const std::string& actor) {
   std::lock_guard<std::mutex> pl(purge_mu_);
   PurgeReport rep;
-  rocksdb::WriteBatch batch;
-  auto flush = [&]() -> Status {
-    if (batch.Count() == 0) return Status::Ok();
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    rocksdb::Status s = db_->Write(wo, &batch);
-    batch.Clear();
-    return s.ok() ? Status::Ok() : Unavailable(s.ToString());
-  };
-  Status status = Status::Ok();
-  std::shared_lock<std::shared_mutex> db_lock(db_mu_);  // released before Append (lock order)
-  if (!db_) return Unavailable("the store is closed");
-  Status scan = reader_->ForEachRaw(1, [&](uint64_t, std::string_view raw) {
-    auto r = Decode(raw);
-    if (!r) return true;  // verify reports it; purge never rewrites what it cannot read
-    bool changed = false;
-    if (r->content.present() && !r->content.removed() && r->header.content_expiry_day < before_day) {
-      r->content.bytes.clear();
-      ++rep.content_removed;
-      changed = true;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  // In rounds of at most 1000 rewritten records: scan under the shared store lock, then write
+  // under mu_ (lock order: mu_ before db_mu_, so never both from inside the scan).
+  for (uint64_t from = 1; from != 0;) {
+    std::vector<std::pair<std::string, std::string>> rewrites;
+    uint64_t next = 0;
+    {
+      std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+      if (!db_) return Unavailable("the store is closed");
+      Status scan = reader_->ForEachRaw(from, [&](uint64_t seq, std::string_view raw) {
+        auto r = Decode(raw);
+        if (!r) return true;  // verify reports it; purge never rewrites what it cannot read
+        bool changed = false;
+        if (r->content.present() && !r->content.removed() && r->header.content_expiry_day < before_day) {
+          r->content.bytes.clear();
+          ++rep.content_removed;
+          changed = true;
+        }
+        if (r->meta.present() && !r->meta.removed() && r->header.meta_expiry_day < before_day) {
+          r->meta.bytes.clear();
+          ++rep.meta_removed;
+          changed = true;
+        }
+        if (changed) rewrites.emplace_back(RecordKey(r->header.seq), Encode(*r));
+        if (rewrites.size() < 1000) return true;
+        next = seq + 1;
+        return false;
+      });
+      if (!scan) return scan.error();
     }
-    if (r->meta.present() && !r->meta.removed() && r->header.meta_expiry_day < before_day) {
-      r->meta.bytes.clear();
-      ++rep.meta_removed;
-      changed = true;
-    }
-    if (changed) batch.Put(RecordKey(r->header.seq), Encode(*r));
-    if (batch.Count() >= 1000) status = flush();
-    return status.ok();
-  });
-  if (!scan) return scan.error();
-  if (!status) return status.error();
-  if (Status s = flush(); !s) return s.error();
-  db_lock.unlock();
+    if (!rewrites.empty())
+      if (Status s = WriteLocked(wo, [&](rocksdb::WriteBatch& b) {
+            for (const auto& [k, v] : rewrites) b.Put(k, v);
+          });
+          !s)
+        return s.error();
+    from = next;
+  }
   Entry e;
   e.type = RecordType::kPurge;
   e.meta = Json{{"action", "purge"}, {"before_day", before_day},
@@ -485,6 +558,7 @@ Result<PurgeReport> AuditLog::Purge(uint32_t before_day, const std::string& acto
 
 Status AuditLog::Forget(const std::string& key_id, const std::string& actor) {
   Result<uint64_t> seq = Error::Internal("unreached");
+  uint64_t epoch = 0;
   {
     std::lock_guard<std::mutex> lk(mu_);
     std::string data_key_id;
@@ -499,16 +573,18 @@ Status AuditLog::Forget(const std::string& key_id, const std::string& actor) {
     e.meta = Json{{"action", "forget"}, {"key_id", key_id}, {"data_key_id", ToHex(data_key_id)},
                   {"actor", actor}};
     // The erasure record and the deletion of the wrapped key are one atomic batch.
+    epoch = epoch_.load();
     seq = AppendLocked(e, Serialize(e), {DataKeyKey(key_id)});
   }
   if (!seq) return seq.error();
-  if (Status s = Sync(*seq); !s) return s;
+  if (Status s = SyncInEpoch(*seq, epoch); !s) return s;
   if (auto c = WriteCheckpoint(); !c) return c.error();
   return Shred();
 }
 
 Status AuditLog::RotateMasterKey(MasterKey next, const std::string& actor) {
   Result<uint64_t> seq = Error::Internal("unreached");
+  uint64_t epoch = 0;
   {
     std::lock_guard<std::mutex> lk(mu_);
     rocksdb::WriteBatch batch;
@@ -538,10 +614,11 @@ Status AuditLog::RotateMasterKey(MasterKey next, const std::string& actor) {
     e.type = RecordType::kAdmin;
     e.meta = Json{{"action", "audit_master_key_rotated"}, {"from", old_id}, {"to", master_.id},
                   {"data_keys", n}, {"actor", actor}};
+    epoch = epoch_.load();
     seq = AppendLocked(e, Serialize(e), {});
   }
   if (!seq) return seq.error();
-  if (Status s = Sync(*seq); !s) return s;
+  if (Status s = SyncInEpoch(*seq, epoch); !s) return s;
   return Shred();  // the copies wrapped by the old master key leave the files
 }
 

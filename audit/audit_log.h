@@ -36,6 +36,9 @@
 namespace rocksdb {
 class DB;
 class Env;
+class Status;
+class WriteBatch;
+struct WriteOptions;
 }  // namespace rocksdb
 
 namespace warden::audit {
@@ -87,6 +90,8 @@ class AuditLog {
   Result<Checkpoint> WriteCheckpoint();
 
   bool Healthy() const;
+  // Why the store is not healthy ("" when it is), e.g. "no space left on the audit filesystem".
+  std::string Failure() const;
   Status Recover();
 
   // Removes payloads whose retention ended before `before_day` (days since epoch; whole days),
@@ -127,6 +132,13 @@ class AuditLog {
   Status Shred();
   uint64_t BackgroundErrors() const;
   Status TryResumeLocked();  // under mu_
+  void MarkFailedLocked(const rocksdb::Status& s);  // under mu_; starts a new epoch
+  // Writes RocksDB's WAL buffer to the file (no fsync), under mu_ like every WAL write.
+  rocksdb::Status WriteWalBuffer();
+  // One synchronous or buffered batch under mu_ (checkpoints, purge rewrites).
+  Status WriteLocked(const rocksdb::WriteOptions& wo, const std::function<void(rocksdb::WriteBatch&)>& fill);
+  // Sync(seq) for a record appended in `epoch`: fails if the store failed since.
+  Status SyncInEpoch(uint64_t seq, uint64_t epoch);
   Status ProbeDisk();
   void CheckpointLoop();
   int64_t Now() const;
@@ -146,6 +158,10 @@ class AuditLog {
   std::string last_hash_;
   std::map<std::string, DataKey> data_keys_;
   bool poisoned_ = false;
+  std::string failure_;  // why poisoned_ (FailureReason); under mu_
+  // Bumped by every failure: a record appended in an earlier epoch may be lost (and its sequence
+  // number reused after a reopen), so it is never reported durable. Written under mu_.
+  std::atomic<uint64_t> epoch_{0};
   uint64_t errors_accepted_ = 0;  // RocksDB's background-error count when last healthy
   int64_t last_recover_ms_ = 0;
 

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "common/rocks_log.h"
 #include "common/util.h"
 
 namespace warden::audit {
@@ -31,8 +32,7 @@ Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool c
   rocksdb::Options o;
   o.create_if_missing = create;
   if (env) o.env = env;
-  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  o.keep_log_file_num = 3;
+  UseWardenLogger(o, "audit");
   // A WAL that ends in a torn write (power loss) is recovered up to the last whole record:
   // a prefix of the chain, never a gap.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;

@@ -151,7 +151,8 @@ Status Gateway::Dispatch(RequestContext& ctx, ClientExchange& client) {
     if (!deps_.store->Healthy())
       return Error::ServiceUnavailable("the data store is not healthy", "store_unhealthy");
     if (deps_.audit && !deps_.audit->Healthy() && !deps_.audit->Recover().ok())
-      return Error::ServiceUnavailable("the audit store is not writable", "audit_unhealthy");
+      return Error::ServiceUnavailable("the audit store is not writable: " + deps_.audit->Failure(),
+                                       "audit_unhealthy");
     SendJson(ctx, client, 200, Json{{"status", "ready"}});
     return Status::Ok();
   }

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "common/rocks_log.h"
+
 namespace warden {
 
 Store::Store(rocksdb::DB* db) : db_(db) {}
@@ -20,9 +22,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir) {
   ::chmod(data_dir.c_str(), 0700);
   rocksdb::Options options;
   options.create_if_missing = true;
-  options.keep_log_file_num = 5;
-  options.max_log_file_size = 8 << 20;
-  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  UseWardenLogger(options, "data");
   // Small data (keys, counters): a small memtable keeps the resident size down.
   options.write_buffer_size = 4 << 20;
   options.max_write_buffer_number = 2;
@@ -41,7 +41,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& data_dir) {
 
 Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& data_dir) {
   rocksdb::Options options;
-  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  UseWardenLogger(options, "data");
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, data_dir + "/db", &db);
   if (!s.ok())

@@ -2,9 +2,17 @@
 // fail-closed under `audit: required` with a failing disk, zero retention, and erasure.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "audit/reader.h"
 #include "support/failing_fs.h"
@@ -130,6 +138,114 @@ TEST(AuditIntegrationTest, RequiredAuditFailsClosedOnAFailingDisk) {
   audit::VerifyReport v = VerifyGateway(gw);
   EXPECT_TRUE(v.ok()) << v.problems[0];
   EXPECT_NE(gw.ReadLog().find("audit_write_failed"), std::string::npos);
+}
+
+// A tmpfs of `bytes` at `dir`, in a mount namespace private to this test process (ctest runs
+// every test in a process of its own), so it vanishes with the process. Must run before any
+// thread exists: a mount namespace is per thread once threads are made. As root (CI) a plain
+// unshare; otherwise a user namespace that maps us to root. Returns why it could not.
+std::string MountSmallFs(const std::string& dir, size_t bytes) {
+  const uid_t uid = getuid();
+  const gid_t gid = getgid();
+  if (unshare(CLONE_NEWNS) != 0) {
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return std::string("unshare: ") + std::strerror(errno);
+    auto write = [](const char* file, const std::string& text) {
+      int fd = open(file, O_WRONLY | O_CLOEXEC);
+      bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+      if (fd >= 0) close(fd);
+      return ok;
+    };
+    if (!write("/proc/self/setgroups", "deny") || !write("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+        !write("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
+      return "cannot map a user namespace";
+  }
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return std::string("make mounts private: ") + std::strerror(errno);
+  std::filesystem::create_directories(dir);
+  const std::string opts = "size=" + std::to_string(bytes) + ",mode=0700";
+  if (mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
+    return std::string("mount tmpfs: ") + std::strerror(errno);
+  return "";
+}
+
+// Writes to `path` until the file system says ENOSPC; returns the bytes written.
+size_t FillUp(const std::string& path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return 0;
+  const std::string chunk(4096, 'f');
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = ::write(fd, chunk.data(), chunk.size());
+    if (n <= 0) break;
+    total += static_cast<size_t>(n);
+  }
+  close(fd);
+  return total;
+}
+
+// The audit directory on a really full file system (not a fault-injecting Env): RocksDB used to
+// abort the process on its own LOG file (`sync_without_flush_called_`). Now `required` is refused
+// without reaching the provider, `best_effort` keeps being served, /readyz says why, and the store
+// comes back without a restart once space is freed; the chain verifies.
+TEST(AuditIntegrationTest, AFullAuditDiskRefusesRequiredServesBestEffortAndRecovers) {
+  TempDir mnt;
+  const std::string audit_dir = mnt.path() + "/audit-fs";
+  const std::string why = MountSmallFs(audit_dir, 2 << 20);
+  ASSERT_EQ(why, "") << "this test needs a real small file system (root, or user namespaces)";
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{audit_dir};
+  {
+    FakeProvider fake;
+    GatewayUnderTest gw(OneProviderYaml(fake.base_url()) + "audit:\n  dir: " + audit_dir + "/db\n", "", "",
+                        {{"audited", "audit: required\n"}});
+    std::string audited = gw.CreateKey("audited");
+    ASSERT_EQ(gw.PostAs(audited, "/v1/chat/completions", Chat("hi")).status, 200);
+
+    const std::string filler = audit_dir + "/filler";
+    ASSERT_GT(FillUp(filler), 0u);
+    // The WAL's last page may still hold a few records; the store fails within a few requests.
+    int refused_at = -1;
+    for (int i = 0; i < 200 && refused_at < 0; ++i) {
+      const size_t sent_before = fake.requests().size();
+      HttpResult r = gw.PostAs(audited, "/v1/chat/completions", Chat("hi"));
+      if (r.status == 200) continue;
+      ASSERT_EQ(r.status, 503) << r.body;
+      EXPECT_EQ(r.json()["error"]["code"], "audit_unavailable");
+      // Refused at the intent (nothing sent) or at the outcome (answer replaced by the 503).
+      EXPECT_LE(fake.requests().size(), sent_before + 1);
+      refused_at = i;
+    }
+    ASSERT_GE(refused_at, 0) << "the full disk never failed an audit write";
+    const size_t sent = fake.requests().size();
+    HttpResult again = gw.PostAs(audited, "/v1/chat/completions", Chat("hi"));
+    EXPECT_EQ(again.status, 503);
+    EXPECT_EQ(again.json()["error"]["code"], "audit_unavailable");
+    EXPECT_EQ(fake.requests().size(), sent) << "an audit: required request reached the provider";
+    HttpResult ready = Http(gw.port(), "GET", "/readyz");
+    EXPECT_EQ(ready.status, 503);
+    EXPECT_NE(ready.body.find("no space left"), std::string::npos) << ready.body;
+    // best_effort keeps being served.
+    EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("hi")).status, 200);
+    EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("hi", true)).status, 200);
+
+    // Space comes back: readiness (which retries the store) turns 200 without a restart.
+    std::filesystem::remove(filler);
+    int ready_status = 0;
+    for (int i = 0; i < 50 && ready_status != 200; ++i) {
+      ready_status = Http(gw.port(), "GET", "/readyz").status;
+      if (ready_status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(ready_status, 200);
+    EXPECT_EQ(gw.PostAs(audited, "/v1/chat/completions", Chat("hi")).status, 200);
+    audit::VerifyReport v = VerifyGateway(gw);
+    EXPECT_TRUE(v.ok()) << (v.problems.empty() ? "" : v.problems[0]);
+    const std::string log = gw.ReadLog();
+    EXPECT_NE(log.find("audit_write_failed"), std::string::npos);
+    EXPECT_NE(log.find("audit_store_recovered"), std::string::npos);
+  }
+  EXPECT_FALSE(std::filesystem::exists(audit_dir + "/db/LOG")) << "RocksDB's info log is in-process";
 }
 
 TEST(AuditIntegrationTest, ContentIsLoggedOnlyWhenThePolicySaysAndNeverUnderZeroRetention) {
