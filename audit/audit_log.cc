@@ -13,6 +13,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "audit/high_water.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -63,9 +64,15 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
   if (!db) return db.error();
   log->db_.reset(*db);
   log->reader_ = std::make_unique<AuditReader>(log->db_.get());
+  auto hwm = HighWaterMark::Open(options.dir);
+  if (!hwm) return hwm.error();
+  log->hwm_.emplace(std::move(*hwm));
   if (Status s = log->LoadTail(); !s) return s.error();
+  // Before anything is appended: a store that lost acknowledged records must not be extended.
+  if (Status s = log->CheckNothingMissing(); !s) return s.error();
   if (Status s = log->CloseDangling(); !s) return s.error();
   log->cp_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
+  log->opened_ = true;
   return log;
 }
 
@@ -76,12 +83,68 @@ AuditLog::~AuditLog() {
   }
   cp_cv_.notify_all();
   if (cp_thread_.joinable()) cp_thread_.join();
-  if (db_ && Healthy()) (void)WriteCheckpoint();
+  // Only a log that opened signs at close: one refused at open (records missing) must not sign
+  // the store it refused.
+  if (opened_ && db_ && Healthy()) (void)WriteCheckpoint();
   reader_.reset();
   if (db_) {
     (void)db_->FlushWAL(true);
     (void)db_->Close();
   }
+  if (hwm_) (void)hwm_->Sync();
+}
+
+namespace {
+
+// The highest sequence signed in the checkpoint file (0 if none or no file): read from its last
+// 64 KiB, where its last lines are; a torn last line is skipped.
+uint64_t LastSignedInFile(const std::string& path) {
+  if (path.empty() || path == "-") return 0;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  const off_t from = size > 65536 ? size - 65536 : 0;
+  std::string tail(static_cast<size_t>(size - from), '\0');
+  const ssize_t n = ::pread(fd, tail.data(), tail.size(), from);
+  ::close(fd);
+  if (n <= 0) return 0;
+  tail.resize(static_cast<size_t>(n));
+  uint64_t last = 0;
+  size_t at = 0;
+  while (at < tail.size()) {
+    size_t end = tail.find('\n', at);
+    if (end == std::string::npos) end = tail.size();
+    if (auto c = ParseCheckpointLine(std::string_view(tail).substr(at, end - at)); c && c->seq > last)
+      last = c->seq;
+    at = end + 1;
+  }
+  return last;
+}
+
+}  // namespace
+
+Status AuditLog::CheckNothingMissing() {
+  struct Witness {
+    uint64_t seq;
+    const char* what;
+  };
+  const Witness witnesses[] = {
+      {hwm_ ? hwm_->value() : 0, "was acknowledged as durable (the store's high-water mark)"},
+      {last_checkpoint_seq_.load(), "is covered by a signed checkpoint in the store"},
+      {LastSignedInFile(options_.checkpoint_file), "is covered by a signed checkpoint in the checkpoint file"},
+  };
+  for (const Witness& w : witnesses) {
+    if (w.seq <= last_seq_) continue;
+    return Error::Internal(
+        "the audit store in " + options_.dir + " ends at seq " + std::to_string(last_seq_) + ", but seq " +
+            std::to_string(w.seq) + " " + w.what + ": records " + std::to_string(last_seq_ + 1) + ".." +
+            std::to_string(w.seq) +
+            " are missing (a damaged or lost write-ahead log, or a store restored from an older copy). "
+            "Warden will not reuse their sequence numbers or sign over the gap. Run `warden-audit verify`, "
+            "then restore the store from a backup",
+        "audit_records_missing");
+  }
+  return Status::Ok();
 }
 
 Status AuditLog::LoadTail() {
@@ -214,6 +277,12 @@ Status AuditLog::TryResumeLocked() {
   }
   // The failed write may or may not have reached the WAL: re-read the tail from the store.
   if (Status t = LoadTail(); !t) return t;
+  // Never resume over records that were acknowledged and are now gone: stay failed.
+  if (Status m = CheckNothingMissing(); !m) {
+    failure_ = "acknowledged audit records are missing";
+    log::Error("audit_records_missing", {{"last_seq", last_seq_}});
+    return m;
+  }
   poisoned_ = false;
   failure_.clear();
   errors_accepted_ = BackgroundErrors();
@@ -407,6 +476,7 @@ Status AuditLog::SyncInEpoch(uint64_t seq, uint64_t epoch) {
     lk.lock();
     syncing_ = false;
     if (s.ok() && target > synced_seq_) synced_seq_ = target;
+    if (s.ok() && hwm_) (void)hwm_->Advance(synced_seq_);  // a failed write only under-reports
     round_cv_[round % 2].notify_all();      // everyone this sync covered (or failed for)
     round_cv_[(round + 1) % 2].notify_one();  // the next leader, if anyone is waiting
     if (!s.ok()) {
@@ -436,6 +506,10 @@ Result<Checkpoint> AuditLog::WriteCheckpoint() {
   if (Status s = WriteLocked(wo, [&](rocksdb::WriteBatch& b) { b.Put(CheckpointKey(c.seq), EncodeCheckpoint(c)); }); !s)
     return s.error();
   last_checkpoint_seq_ = c.seq;
+  {
+    std::lock_guard<std::mutex> lk(sync_mu_);
+    if (hwm_) (void)hwm_->Sync();
+  }
   const std::string line = CheckpointLine(c) + "\n";
   if (options_.checkpoint_file == "-") {
     std::fwrite(line.data(), 1, line.size(), stdout);

@@ -23,11 +23,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
 
 #include "audit/crypto.h"
+#include "audit/high_water.h"
 #include "audit/reader.h"
 #include "audit/record.h"
 #include "common/json.h"
@@ -117,6 +119,10 @@ class AuditLog {
     Secret key;
   };
   Status LoadTail();
+  // Refuses a store whose last record is older than what the high-water mark, the store's own
+  // checkpoints or the checkpoint file say was written (audit_records_missing). Under mu_ or
+  // before the log is shared.
+  Status CheckNothingMissing();
   Status CloseDangling();
   // The payloads as JSON text, made before taking mu_ (wiped on destruction).
   struct Plain {
@@ -171,6 +177,7 @@ class AuditLog {
   uint64_t sync_target_ = 0;  // what the running round covers
   bool syncing_ = false;
   uint64_t synced_seq_ = 0;
+  std::optional<HighWaterMark> hwm_;  // advanced to synced_seq_ under sync_mu_
   std::atomic<uint64_t> written_seq_{0};
   std::atomic<uint64_t> syncs_{0};
 
@@ -184,6 +191,7 @@ class AuditLog {
   std::mutex purge_mu_;
 
   uint64_t interrupted_at_open_ = 0;
+  bool opened_ = false;  // Open() completed: only then may the destructor sign a checkpoint
 };
 
 }  // namespace warden::audit

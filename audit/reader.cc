@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "audit/high_water.h"
 #include "common/rocks_log.h"
 #include "common/util.h"
 
@@ -22,7 +23,8 @@ std::string Problem(uint64_t seq, const std::string& what) {
 
 }  // namespace
 
-Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool create, rocksdb::Env* env) {
+Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool create, rocksdb::Env* env,
+                                  WalRecovery recovery) {
   if (create) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -33,9 +35,13 @@ Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool c
   o.create_if_missing = create;
   if (env) o.env = env;
   UseWardenLogger(o, "audit");
-  // A WAL that ends in a torn write (power loss) is recovered up to the last whole record:
-  // a prefix of the chain, never a gap.
-  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // A WAL that ends in a torn write (a crash mid-write; nothing in it was acknowledged) is
+  // recovered up to the last whole record. Corruption anywhere else fails the open instead of
+  // being replayed up to the damage and silently dropping the rest (point-in-time recovery lost
+  // 21 acknowledged records to one flipped byte). AuditLog::Open also compares the tail with
+  // the high-water mark and the checkpoints, which catches a cleanly lost tail.
+  o.wal_recovery_mode = recovery == WalRecovery::kUpToDamage ? rocksdb::WALRecoveryMode::kPointInTimeRecovery
+                                                             : rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   // Obsolete WAL files are deleted at once (not archived, not recycled): after `forget` the
   // wrapped data key must be gone from every file once flushed and compacted.
   o.WAL_ttl_seconds = 0;
@@ -61,6 +67,12 @@ Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool c
                                            " is in use by a running warden; stop it first (read-only "
                                            "commands — verify, list, show, export — work beside it)",
                                        "store_locked");
+    if (s.IsCorruption())
+      return Error::Internal("the audit store " + dir + " is damaged (" + s.ToString() +
+                                 "): Warden will not open it and drop what it cannot read. Run "
+                                 "`warden-audit verify` (it reads up to the damage), then restore the store "
+                                 "from a backup",
+                             "audit_corrupt");
     return Error::ServiceUnavailable("cannot open the audit store " + dir + ": " + s.ToString(),
                                      "audit_unavailable");
   }
@@ -100,9 +112,23 @@ Result<std::unique_ptr<AuditReader>> AuditReader::OpenReadOnly(const std::string
   if (!std::filesystem::exists(dir + "/CURRENT"))
     return Error::NotFound("no audit store in " + dir, "audit_not_found");
   auto db = OpenDatabase(dir, /*read_only=*/true, /*create=*/false);
+  std::string damage;
+  if (!db && db.error().code == "audit_corrupt") {
+    // Show the auditor what is readable, and say that it is not all there is.
+    damage = "the write-ahead log is damaged; only the records before the damage could be read";
+    db = OpenDatabase(dir, true, false, nullptr, WalRecovery::kUpToDamage);
+  }
   if (!db) return db.error();
   auto reader = std::make_unique<AuditReader>(*db);
   reader->owned_.reset(*db);
+  reader->damage_ = std::move(damage);
+  auto acknowledged = HighWaterMark::Read(dir);
+  if (!acknowledged) {
+    if (!reader->damage_.empty()) reader->damage_ += "; ";
+    reader->damage_ += acknowledged.error().message;
+  } else {
+    reader->acknowledged_seq_ = *acknowledged;
+  }
   return reader;
 }
 
@@ -158,6 +184,15 @@ Result<std::optional<WrappedDataKey>> AuditReader::DataKey(const std::string& ke
   return std::optional<WrappedDataKey>(std::move(*k));
 }
 
+Result<std::set<std::string>> AuditReader::DataKeyIds() const {
+  std::set<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("k"); it->Valid() && it->key().starts_with("k"); it->Next())
+    out.emplace(it->key().data() + 1, it->key().size() - 1);
+  if (!it->status().ok()) return StoreError("read failed", it->status());
+  return out;
+}
+
 Result<std::set<std::string>> AuditReader::ForgottenKeys() const {
   std::set<std::string> out;
   Status s = ForEachRaw(1, [&](uint64_t, std::string_view raw) {
@@ -194,10 +229,26 @@ VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
   struct Removed { uint64_t seq; uint32_t expiry_day; };
   std::vector<Removed> removed;
   std::vector<std::pair<uint64_t, uint32_t>> purges;  // (seq, before_day)
+  std::map<std::string, uint64_t> first_sealed;       // key id → its first sealed record
+  std::set<std::string> erased;                       // key ids named by erasure records
   uint64_t expected = 1;
   uint64_t last_good_checkpoint = 0;
   std::string prev(kHashBytes, '\0');
   bool linked = true;  // false right after an undecodable record or a gap: no link to check
+  // A record whose link to the one before it is broken, not yet blamed: either it is out of
+  // place (replaced, copied, added) or the one before it was altered. The next record chaining
+  // to it, or a checkpoint matching it, vouches for it and moves the blame to the one before.
+  uint64_t pending = 0;
+  auto blame_pending = [&](bool vouched) {
+    if (vouched)
+      fail(pending - 1, "record " + std::to_string(pending - 1) + " was altered: record " +
+                            std::to_string(pending) + ", which the chain after it vouches for, no longer chains to it");
+    else
+      fail(pending, "record " + std::to_string(pending) + " does not chain to record " +
+                        std::to_string(pending - 1) + " (added, replaced or copied; or record " +
+                        std::to_string(pending - 1) + " was altered)");
+    pending = 0;
+  };
   Status scan = reader.ForEachRaw(1, [&](uint64_t seq, std::string_view raw) {
     ++rep.records;
     if (progress && rep.records % 100000 == 0) progress(seq);
@@ -215,16 +266,18 @@ VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
     rep.last_seq = seq;
     auto r = Decode(raw);
     if (!r) {
+      if (pending) blame_pending(false);
       fail(seq, "record cannot be decoded (altered)");
       linked = false;
       return true;
     }
     const Header& h = r->header;
-    if (h.seq != seq) fail(seq, "the record stored here says it is seq " + std::to_string(h.seq) +
+    const bool out_of_place = h.seq != seq;
+    if (out_of_place) fail(seq, "the record stored here says it is seq " + std::to_string(h.seq) +
                                     " (records swapped or moved)");
-    if (linked && h.prev_hash != prev)
-      fail(seq - 1, "record " + std::to_string(seq) +
-                        " no longer chains to it (this record or the next was altered or replaced)");
+    const bool link_ok = !linked || h.prev_hash == prev;
+    if (pending) blame_pending(pending == seq - 1 && linked && link_ok && !out_of_place);
+    if (!link_ok && !out_of_place) pending = seq;  // an out-of-place record is blamed already
     for (const Payload* p : {&r->meta, &r->content}) {
       if (!p->present()) continue;
       if (p->removed()) {
@@ -233,29 +286,37 @@ VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
         fail(seq, std::string(p == &r->content ? "content" : "meta") + " payload altered");
       }
     }
+    if (!h.data_key_id.empty()) first_sealed.emplace(h.key_id, seq);
     if (h.type == RecordType::kPurge) {
       ++rep.purge_records;
       auto j = ParseJson(r->meta.bytes);
       if (j && j->is_object() && (*j)["before_day"].is_number_unsigned())
         purges.emplace_back(seq, (*j)["before_day"].get<uint32_t>());
     }
-    if (h.type == RecordType::kErasure) ++rep.erasures;
+    if (h.type == RecordType::kErasure) {
+      ++rep.erasures;
+      if (auto j = ParseJson(r->meta.bytes); j && j->is_object() && (*j)["key_id"].is_string())
+        erased.insert((*j)["key_id"].get<std::string>());
+    }
     std::string hash = ChainHash(*r);
     auto [lo, hi] = checkpoints.equal_range(seq);
     for (auto it = lo; it != hi; ++it) {
       ++rep.checkpoints;
-      if (it->second.hash != hash)
+      if (it->second.hash != hash) {
         fail(seq, "the chain does not match the signed checkpoint: a record after seq " +
                       std::to_string(last_good_checkpoint) + " and up to " + std::to_string(seq) +
                       " was altered or re-chained");
-      else
+      } else {
         last_good_checkpoint = seq;
+        if (pending == seq) blame_pending(true);  // signed as it is: the one before is at fault
+      }
     }
     rep.last_checkpoint_seq = lo != hi ? seq : rep.last_checkpoint_seq;
     prev = std::move(hash);
     linked = true;
     return true;
   });
+  if (pending) blame_pending(false);
   if (!scan) {
     rep.problems.push_back("cannot read the records: " + scan.error().message);
     return rep;
@@ -267,6 +328,22 @@ VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
                                  " (tail truncated)");
       break;
     }
+  if (const uint64_t acked = reader.AcknowledgedSeq(); acked > rep.last_seq)
+    fail(rep.last_seq + 1, "records " + std::to_string(rep.last_seq + 1) + ".." + std::to_string(acked) +
+                               " missing: the writer acknowledged seq " + std::to_string(acked) +
+                               " as durable (the store's high-water mark); its write-ahead log was damaged or lost");
+  if (const std::string damage = reader.Damage(); !damage.empty()) fail(rep.last_seq + 1, damage);
+  if (!first_sealed.empty()) {
+    auto present = reader.DataKeyIds();
+    if (!present) {
+      rep.problems.push_back("cannot read the data keys: " + present.error().message);
+    } else {
+      for (const auto& [key_id, seq] : first_sealed)
+        if (!present->count(key_id) && !erased.count(key_id))
+          fail(seq, "the data key of key '" + key_id +
+                        "' was deleted without an erasure record: its records can no longer be opened");
+    }
+  }
   for (const Removed& m : removed) {
     bool covered = false;
     for (const auto& [pseq, before] : purges) covered = covered || (pseq > m.seq && m.expiry_day < before);

@@ -29,10 +29,15 @@ class Env;
 
 namespace warden::audit {
 
+// How much of a damaged write-ahead log an open replays. kStrict (writers, and readers first):
+// only a torn last write is tolerated; other damage fails the open (`audit_corrupt`).
+// kUpToDamage (read-only, to show an auditor what is left): replays up to the damage.
+enum class WalRecovery { kStrict, kUpToDamage };
+
 // Opens (creating when `create`) the RocksDB database in `dir` for the audit store. `env` is a
 // test seam for injecting filesystem faults (null = the real filesystem).
 Result<rocksdb::DB*> OpenDatabase(const std::string& dir, bool read_only, bool create,
-                                  rocksdb::Env* env = nullptr);
+                                  rocksdb::Env* env = nullptr, WalRecovery recovery = WalRecovery::kStrict);
 
 std::string DataKeyKey(const std::string& key_id);
 std::string DataKeyAd(const std::string& key_id, std::string_view data_key_id);
@@ -53,6 +58,12 @@ class RecordSource {
   virtual Status ForEachRaw(uint64_t from_seq,
                             const std::function<bool(uint64_t seq, std::string_view raw)>& fn) const = 0;
   virtual Result<std::vector<Checkpoint>> Checkpoints() const = 0;
+  // Key ids whose wrapped data key is in the store.
+  virtual Result<std::set<std::string>> DataKeyIds() const = 0;
+  // The highest seq the writer acknowledged as durable (its high-water mark; 0 = unknown).
+  virtual uint64_t AcknowledgedSeq() const { return 0; }
+  // Damage found when the store was opened ("" = none), e.g. a corrupted write-ahead log.
+  virtual std::string Damage() const { return ""; }
 };
 
 class AuditReader : public RecordSource {
@@ -69,6 +80,9 @@ class AuditReader : public RecordSource {
                     const std::function<bool(uint64_t seq, std::string_view raw)>& fn) const override;
   Result<std::optional<Record>> Get(uint64_t seq) const;
   Result<std::vector<Checkpoint>> Checkpoints() const override;
+  Result<std::set<std::string>> DataKeyIds() const override;
+  uint64_t AcknowledgedSeq() const override { return acknowledged_seq_; }
+  std::string Damage() const override { return damage_; }
   Result<std::optional<WrappedDataKey>> DataKey(const std::string& key_id) const;
   // Key ids named by erasure records.
   Result<std::set<std::string>> ForgottenKeys() const;
@@ -76,6 +90,8 @@ class AuditReader : public RecordSource {
  private:
   rocksdb::DB* db_;
   std::unique_ptr<rocksdb::DB> owned_;
+  uint64_t acknowledged_seq_ = 0;  // OpenReadOnly: the store's high-water mark
+  std::string damage_;             // OpenReadOnly: why only part of the store could be read
 };
 
 // What `verify` found. ok == problems.empty().
@@ -94,8 +110,11 @@ struct VerifyReport {
 
 // Verifies the whole chain with the public key only: sequence without gaps, each record stored
 // under its own sequence, each payload matching its hash (or removed under a purge record),
-// each link to the previous record, and every checkpoint (the store's and `external` ones, e.g.
-// the shipped checkpoint file) signed and matching the chain. `progress` is called every 100000
+// each link to the previous record, every checkpoint (the store's and `external` ones, e.g.
+// the shipped checkpoint file) signed and matching the chain, a store that ends before its
+// latest checkpoint or its high-water mark, damage found at open, and every sealed record's data
+// key present unless an erasure record destroyed it. A broken link is blamed on the record that
+// is out of place: the later one, unless the chain after it (or a checkpoint) vouches for it. `progress` is called every 100000
 // records.
 VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
                     const std::vector<Checkpoint>& external = {},

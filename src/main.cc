@@ -9,7 +9,8 @@
 //   warden redact --policy NAME [--config FILE]   redact stdin with a policy's rule sets
 //   warden version
 //
-// Exit codes: 0 success, 1 invalid config or failed command, 2 usage error.
+// Exit codes: 0 success, 1 invalid config or failed command, 2 usage error, 3 (serve) the audit
+// store refuses to open: acknowledged records are missing or the store is damaged.
 #include <sys/resource.h>
 
 #include <signal.h>
@@ -147,9 +148,13 @@ int Serve(const Args& a) {
 
   auto app = warden::App::Create(loaded);
   if (!app) {
-    warden::log::Error("startup_failed", {{"error", app.error().message}});
+    warden::log::Error("startup_failed", {{"error", app.error().message}, {"code", app.error().code}});
     std::cerr << "warden: " << app.error().message << "\n";
-    return 1;
+    // An audit store that lost acknowledged records or is damaged: not a config mistake, and
+    // not something a restart fixes (systemd: RestartPreventExitStatus=3).
+    const bool audit_integrity = app.error().code == "audit_records_missing" || app.error().code == "audit_corrupt" ||
+                                 app.error().code == "audit_high_water_unreadable";
+    return audit_integrity ? 3 : 1;
   }
   if (warden::Status s = (*app)->Start(); !s) {
     warden::log::Error("startup_failed", {{"error", s.error().message}});

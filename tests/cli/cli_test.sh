@@ -153,5 +153,21 @@ else
 fi
 PID=""
 
+# A damaged audit write-ahead log: serve refuses to start (exit 3, says why) instead of dropping
+# the records after the damage and reusing their sequence numbers; warden-audit verify fails.
+AUDIT_BIN="$(dirname "$BIN")/../audit/warden-audit"
+sed "s#data_dir: $T/data#data_dir: $T/damaged#" "$T/ok.yaml" >"$T/damaged.yaml"
+for i in 1 2 3 4 5 6; do expect_rc 0 "$BIN" keys create --name "walkey$i" --config "$T/damaged.yaml"; done
+WAL=$(ls -S "$T"/damaged/audit/*.log | head -1)
+SIZE=$(wc -c <"$WAL")
+[ "$SIZE" -gt 200 ] || fail "damaged store: the write-ahead log holds no records ($SIZE bytes)"
+printf 'CORRUPT!' | dd of="$WAL" bs=1 seek=$((SIZE / 2)) conv=notrunc 2>/dev/null
+cp "$WAL" "$T/wal.before"
+expect_rc 3 "$BIN" serve --config "$T/damaged.yaml"
+grep -q "damaged" "$T/err" || fail "serve did not say the audit store is damaged: $(cat "$T/err")"
+cmp -s "$WAL" "$T/wal.before" || fail "serve wrote to a damaged audit store"
+expect_rc 1 "$AUDIT_BIN" verify --config "$T/damaged.yaml"
+grep -q "write-ahead log is damaged" "$T/out" "$T/err" || fail "verify did not report the damage: $(cat "$T/out" "$T/err")"
+
 [ "$fails" -eq 0 ] && echo "cli: all checks passed"
 exit "$fails"

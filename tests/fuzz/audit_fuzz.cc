@@ -28,6 +28,7 @@ class MemorySource : public RecordSource {
     return warden::Status::Ok();
   }
   warden::Result<std::vector<Checkpoint>> Checkpoints() const override { return checkpoints; }
+  warden::Result<std::set<std::string>> DataKeyIds() const override { return std::set<std::string>(); }
 };
 
 }  // namespace

@@ -171,7 +171,7 @@ TEST_F(AuditTest, TamperSwapIsDetected) {
   });
   VerifyReport rep = VerifyNow();
   ASSERT_FALSE(rep.ok());
-  EXPECT_EQ(rep.first_bad_seq, 1u);  // record 2 no longer follows record 1
+  EXPECT_EQ(rep.first_bad_seq, 2u);  // the record out of place, not record 1 before it
   bool names_swap = false;
   for (const auto& p : rep.problems) names_swap = names_swap || p.find("swapped") != std::string::npos;
   EXPECT_TRUE(names_swap);
@@ -195,11 +195,116 @@ TEST_F(AuditTest, TamperTruncatedTailIsDetectedByCheckpoints) {
   Tamper([&](rocksdb::DB& db) {
     for (uint64_t s = 6; s <= 8; ++s) ASSERT_TRUE(db.Delete(rocksdb::WriteOptions(), CheckpointKey(s)).ok());
   });
+  // The store alone still knows: its high-water mark (outside RocksDB) says seq 8 was acknowledged.
   VerifyReport store_only = VerifyNow(false);
-  EXPECT_TRUE(store_only.ok()) << store_only.problems[0];  // the store alone looks consistent…
+  ASSERT_FALSE(store_only.ok());
+  EXPECT_EQ(store_only.first_bad_seq, 6u);
+  EXPECT_NE(store_only.problems[0].find("high-water mark"), std::string::npos) << store_only.problems[0];
+  // One who also removes the mark leaves a store that looks consistent on its own…
+  std::filesystem::remove(dir_.path() + "/audit/" + HighWaterMark::kFileName);
+  VerifyReport without_mark = VerifyNow(false);
+  EXPECT_TRUE(without_mark.ok()) << without_mark.problems[0];
   VerifyReport with_file = VerifyNow(true);
   ASSERT_FALSE(with_file.ok());  // …but not against the checkpoint file
   EXPECT_EQ(with_file.first_bad_seq, 6u);
+}
+
+// Issue 16: one flipped byte in the write-ahead log made RocksDB drop records 21..41 on open;
+// verify called the rest intact, and the gateway reused seq 21.. and signed over them.
+TEST_F(AuditTest, ADamagedWriteAheadLogIsRefusedNeverTruncated) {
+  for (int i = 0; i < 41; ++i) Add("key1", "r" + std::to_string(i));
+  Close();
+  std::string wal;
+  for (const auto& f : std::filesystem::directory_iterator(dir_.path() + "/audit"))
+    if (f.path().extension() == ".log") wal = f.path();
+  ASSERT_FALSE(wal.empty());
+  std::string bytes = testing::ReadFile(wal);
+  ASSERT_GT(bytes.size(), 1000u);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  std::ofstream(wal, std::ios::binary | std::ios::trunc) << bytes;
+
+  auto reopened = AuditLog::Open(Options());
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.error().code, "audit_corrupt");
+  // Nothing was appended over the damage: the log file is as it was.
+  EXPECT_EQ(testing::ReadFile(wal), bytes);
+  // The auditor sees what is readable and is told it is not everything.
+  VerifyReport rep = VerifyNow();
+  ASSERT_FALSE(rep.ok());
+  EXPECT_LT(rep.last_seq, 41u);
+  EXPECT_EQ(rep.first_bad_seq, rep.last_seq + 1);
+  bool says_damaged = false, says_acknowledged = false;
+  for (const auto& p : rep.problems) {
+    says_damaged = says_damaged || p.find("write-ahead log is damaged") != std::string::npos;
+    says_acknowledged = says_acknowledged || p.find("acknowledged seq 41") != std::string::npos;
+  }
+  EXPECT_TRUE(says_damaged);
+  EXPECT_TRUE(says_acknowledged);
+}
+
+// A tail lost cleanly (a truncated log, an older copy of the store) opens in RocksDB's eyes; the
+// high-water mark and the checkpoint file refuse it, and nothing reuses a sequence number.
+TEST_F(AuditTest, AStoreEndingBeforeWhatWasAcknowledgedIsRefusedAtOpen) {
+  for (int i = 0; i < 5; ++i) Add("key1", "r" + std::to_string(i));
+  ASSERT_TRUE(log_->WriteCheckpoint().ok());
+  for (int i = 5; i < 9; ++i) Add("key1", "r" + std::to_string(i));
+  Tamper([&](rocksdb::DB& db) {
+    for (uint64_t s = 7; s <= 9; ++s) ASSERT_TRUE(db.Delete(rocksdb::WriteOptions(), RecordKey(s)).ok());
+  });
+  auto refused = AuditLog::Open(Options());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "audit_records_missing");
+  EXPECT_NE(refused.error().message.find("ends at seq 6, but seq 9 was acknowledged"), std::string::npos)
+      << refused.error().message;
+  // Without the mark, the checkpoint file still refuses a store that lost signed records.
+  Tamper([&](rocksdb::DB& db) {
+    for (uint64_t s = 4; s <= 6; ++s) ASSERT_TRUE(db.Delete(rocksdb::WriteOptions(), RecordKey(s)).ok());
+    for (uint64_t s : {5, 9})  // the one written above and the one written at close
+      ASSERT_TRUE(db.Delete(rocksdb::WriteOptions(), CheckpointKey(s)).ok());
+  });
+  std::filesystem::remove(dir_.path() + "/audit/" + HighWaterMark::kFileName);
+  auto refused_by_file = AuditLog::Open(Options());
+  ASSERT_FALSE(refused_by_file.ok());
+  EXPECT_EQ(refused_by_file.error().code, "audit_records_missing");
+  EXPECT_NE(refused_by_file.error().message.find("checkpoint file"), std::string::npos) << refused_by_file.error().message;
+  EXPECT_EQ(VerifyNow().last_seq, 3u);  // and nothing was appended
+}
+
+// Issue 16: for an append or a copy, verify's summary named the record before the bad one.
+TEST_F(AuditTest, VerifyBlamesTheRecordThatIsOutOfPlace) {
+  for (int i = 0; i < 8; ++i) Add("key1", "r" + std::to_string(i));
+  Tamper([&](rocksdb::DB& db) {
+    // A copy of record 3 stored as record 9, re-numbered so it does not give itself away.
+    auto r = Decode(Raw(db, 3));
+    ASSERT_TRUE(r.ok());
+    r->header.seq = 9;
+    ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), RecordKey(9), Encode(*r)).ok());
+  });
+  std::filesystem::remove(dir_.path() + "/audit/" + HighWaterMark::kFileName);
+  VerifyReport appended = VerifyNow();
+  ASSERT_FALSE(appended.ok());
+  EXPECT_EQ(appended.first_bad_seq, 9u) << appended.problems[0];
+
+  Tamper([&](rocksdb::DB& db) {
+    ASSERT_TRUE(db.Delete(rocksdb::WriteOptions(), RecordKey(9)).ok());
+    ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), RecordKey(6), Raw(db, 5)).ok());  // copy over 6
+  });
+  VerifyReport copied = VerifyNow();
+  ASSERT_FALSE(copied.ok());
+  EXPECT_EQ(copied.first_bad_seq, 6u) << copied.problems[0];
+}
+
+TEST_F(AuditTest, AWrappedDataKeyDeletedWithoutAnErasureRecordIsReported) {
+  Add("key1", "a");
+  Add("key2", "b");
+  Add("key1", "c");
+  ASSERT_TRUE(log_->Forget("key2", "test").ok());  // erased properly: not a problem
+  ASSERT_TRUE(VerifyNow().ok());
+  Tamper([&](rocksdb::DB& db) { ASSERT_TRUE(db.Delete(rocksdb::WriteOptions(), DataKeyKey("key1")).ok()); });
+  VerifyReport rep = VerifyNow();
+  ASSERT_FALSE(rep.ok());
+  EXPECT_EQ(rep.first_bad_seq, 1u);
+  EXPECT_NE(rep.problems[0].find("deleted without an erasure record"), std::string::npos) << rep.problems[0];
 }
 
 TEST_F(AuditTest, TamperRechainingWithoutTheSigningKeyIsDetected) {
