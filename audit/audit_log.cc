@@ -639,8 +639,16 @@ Status AuditLog::Forget(const std::string& key_id, const std::string& actor) {
     if (auto it = data_keys_.find(key_id); it != data_keys_.end()) {
       data_key_id = it->second.id;
       data_keys_.erase(it);  // Secret wipes the key
-    } else if (auto w = reader_->DataKey(key_id); w && *w) {
-      data_key_id = (*w)->id;
+    } else if (auto w = reader_->DataKey(key_id); !w) {
+      return w.error();
+    } else if (*w) {
+      data_key_id = (**w).id;
+    } else {
+      // Nothing to destroy: an unknown id, a key with no sealed record, or one already forgotten.
+      // Never an erasure record that names no data key.
+      return Error::NotFound("the audit store has no data key for key '" + key_id +
+                                 "' (no sealed record of that key, or already forgotten): nothing was erased",
+                             "audit_no_data_key");
     }
     Entry e;
     e.type = RecordType::kErasure;

@@ -5,7 +5,7 @@
 //   warden-audit show SEQ            [--master-key FILE] …
 //   warden-audit export --format jsonl [filters] [--master-key FILE] …
 //   warden-audit purge   [--before YYYY-MM-DD] …          (gateway stopped)
-//   warden-audit forget --key KEY_ID …                     (gateway stopped)
+//   warden-audit forget --key KEY_ID_OR_NAME …             (gateway stopped)
 //   warden-audit keys rotate …                             (gateway stopped)
 //
 // Paths default to the `audit:` section of --config (config/warden.yaml); explicit flags win,
@@ -28,6 +28,8 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "config/config.h"
+#include "keys/key_store.h"
+#include "store/store.h"
 
 namespace {
 
@@ -44,7 +46,7 @@ constexpr const char* kUsage =
     "  show SEQ                                            one record, decrypted\n"
     "  export --format jsonl [list filters]                 one JSON object per record (SIEM)\n"
     "  purge    [--before YYYY-MM-DD]                       remove payloads past their retention\n"
-    "  forget --key KEY_ID                                  crypto-shred a key's records (GDPR 17)\n"
+    "  forget --key ID_OR_NAME                              crypto-shred a key's records (GDPR 17)\n"
     "  keys rotate                                          new master key; re-wrap data keys\n"
     "common options: --config FILE (default config/warden.yaml) --dir DIR --master-key FILE\n"
     "                --signing-key FILE\n"
@@ -53,6 +55,7 @@ constexpr const char* kUsage =
 
 struct Paths {
   std::string dir, master_key, signing_key, public_key, checkpoints;
+  std::string data_dir;  // the gateway's key store (forget resolves names there); "" = unknown
 };
 
 int Fail(int code, const std::string& message) {
@@ -68,7 +71,8 @@ Paths Resolve(const Args& a) {
     auto loaded = warden::LoadConfig(config_path);
     if (loaded.ok()) {
       const auto& c = loaded.config->audit;
-      p = {c.dir, c.master_key_file, c.signing_key_file, c.signing_key_file + ".pub", c.checkpoint_file};
+      p = {c.dir, c.master_key_file, c.signing_key_file, c.signing_key_file + ".pub", c.checkpoint_file,
+           loaded.config->data_dir};
       if (p.checkpoints == "-") p.checkpoints.clear();
     } else if (a.options.count("config")) {
       std::cerr << "warden-audit: " << config_path << " does not load; pass the paths explicitly\n";
@@ -253,14 +257,67 @@ int Purge(const Args& a, const Paths& p) {
   return 0;
 }
 
+// The key id `forget` means: an id with a data key in the audit store, else a name (or id) of
+// exactly one key in the gateway's key store (read-only, beside a running gateway too).
+warden::Result<std::string> ResolveKeyToForget(const std::string& id_or_name, audit::AuditReader& reader,
+                                       const Paths& p) {
+  auto direct = reader.DataKey(id_or_name);
+  if (!direct) return direct.error();
+  if (*direct) return id_or_name;
+  auto forgotten = reader.ForgottenKeys();
+  if (forgotten && forgotten->count(id_or_name))
+    return warden::Error::BadRequest("key " + id_or_name + " was already forgotten: nothing to erase", "",
+                                     "already_forgotten");
+  std::vector<warden::KeyRecord> keys;
+  if (!p.data_dir.empty())
+    if (auto store = warden::Store::OpenReadOnly(p.data_dir))
+      if (auto list = warden::KeyStore::ListIn(**store)) keys = std::move(*list);
+  std::vector<std::string> ids;
+  for (const auto& k : keys)
+    if (k.id == id_or_name || k.name == id_or_name) ids.push_back(k.id);
+  if (ids.size() > 1) {
+    std::string all;
+    for (const auto& id : ids) all += (all.empty() ? "" : ", ") + id;
+    return warden::Error::BadRequest("several keys are named " + id_or_name + " (" + all + "); give one id", "",
+                                     "ambiguous_key_name");
+  }
+  if (ids.empty())
+    return warden::Error::NotFound("no key with id or name " + id_or_name +
+                                       (keys.empty() ? " in the audit store (the key store was not readable: pass "
+                                                       "--config so names resolve, or give the key id)"
+                                                     : " in the audit store or the key store"),
+                                   "key_not_found");
+  return ids[0];
+}
+
 int Forget(const Args& a, const Paths& p) {
-  const std::string key = Opt(a, "key");
-  if (key.empty()) return Fail(2, "usage: warden-audit forget --key KEY_ID");
+  const std::string arg = Opt(a, "key");
+  if (arg.empty()) return Fail(2, "usage: warden-audit forget --key KEY_ID_OR_NAME");
   auto log = OpenForWrite(p);
   if (!log) return Fail(3, log.error().message);
-  if (Status s = (*log)->Forget(key, "warden-audit"); !s) return Fail(3, s.error().message);
-  std::printf("forgot key %s: its data key is destroyed and its records can no longer be opened\n",
-              key.c_str());
+  auto key = ResolveKeyToForget(arg, (*log)->reader(), p);
+  if (!key) return Fail(1, key.error().message);
+  if (Status s = (*log)->Forget(*key, "warden-audit"); !s) return Fail(1, s.error().message);
+  // Say it is done only once it is: none of the key's records opens any more.
+  auto master = audit::MasterKey::Load(p.master_key);
+  if (!master) return Fail(3, master.error().message);
+  audit::Decryptor d((*log)->reader(), *master);
+  uint64_t records = 0, still_open = 0;
+  Status scan = (*log)->reader().ForEachRaw(1, [&](uint64_t, std::string_view raw) {
+    auto r = audit::Decode(raw);
+    if (!r || r->header.key_id != *key) return true;
+    ++records;
+    auto opened = d.Open(*r);
+    if (opened.meta_state == audit::Decryptor::State::kOk || opened.content_state == audit::Decryptor::State::kOk)
+      ++still_open;
+    return true;
+  });
+  if (!scan) return Fail(3, scan.error().message);
+  if (still_open)
+    return Fail(3, std::to_string(still_open) + " record(s) of key " + *key +
+                       " still open after the erasure: it did NOT take effect");
+  std::printf("forgot key %s: its data key is destroyed; none of its %llu record(s) can be opened any more\n",
+              key->c_str(), static_cast<unsigned long long>(records));
   return 0;
 }
 

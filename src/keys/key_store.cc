@@ -150,9 +150,11 @@ Result<KeyStore::Created> KeyStore::Create(const std::string& name, const std::s
   return created;
 }
 
-Result<std::vector<KeyRecord>> KeyStore::List() const {
+Result<std::vector<KeyRecord>> KeyStore::List() const { return ListIn(*store_); }
+
+Result<std::vector<KeyRecord>> KeyStore::ListIn(const Store& store) {
   std::vector<KeyRecord> out;
-  Status s = store_->Scan(kRecordPrefix, [&](std::string_view, std::string_view value) {
+  Status s = store.Scan(kRecordPrefix, [&](std::string_view, std::string_view value) {
     if (auto r = DecodeRecord(value)) out.push_back(std::move(*r));
     return true;
   });

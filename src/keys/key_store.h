@@ -63,6 +63,8 @@ class KeyStore {
   Result<Created> Create(const std::string& name, const std::string& policy,
                          const KeyOptions& options = {});
   Result<std::vector<KeyRecord>> List() const;
+  // Every key record in `store` (read-only use, e.g. warden-audit resolving a key's name).
+  static Result<std::vector<KeyRecord>> ListIn(const Store& store);
   // Revokes by id or by name (a name must be unambiguous among active keys).
   Result<KeyRecord> Revoke(const std::string& id_or_name);
   // Issues a successor with the same name, policy and environment; the old key stays valid for

@@ -153,9 +153,24 @@ else
 fi
 PID=""
 
+# warden-audit forget: an unknown id or name is refused (exit 1) and writes nothing; a key's name
+# resolves through the key store; success is reported only once none of its records opens.
+AUDIT_BIN="$(dirname "$BIN")/../audit/warden-audit"
+erasures() { "$AUDIT_BIN" list --type erasure --config "$T/ok.yaml" 2>/dev/null | wc -l; }
+BEFORE=$(erasures)
+expect_rc 1 "$AUDIT_BIN" forget --key no-such-key --config "$T/ok.yaml"
+grep -q "no key with id or name no-such-key" "$T/err" || fail "forget of an unknown key: $(cat "$T/err")"
+expect_rc 1 "$AUDIT_BIN" forget --key other --config "$T/ok.yaml"   # a key with no sealed record
+grep -q "nothing was erased" "$T/err" || fail "forget of a key without records: $(cat "$T/err")"
+[ "$(erasures)" = "$BEFORE" ] || fail "a refused forget wrote an erasure record"
+expect_rc 0 "$AUDIT_BIN" forget --key ci-key --config "$T/ok.yaml"
+grep -q "none of its [1-9][0-9]* record(s) can be opened" "$T/out" || fail "forget by name: $(cat "$T/out" "$T/err")"
+expect_rc 1 "$AUDIT_BIN" forget --key ci-key --config "$T/ok.yaml"
+grep -q "already forgotten" "$T/err" || fail "second forget: $(cat "$T/err")"
+expect_rc 0 "$AUDIT_BIN" verify --config "$T/ok.yaml"
+
 # A damaged audit write-ahead log: serve refuses to start (exit 3, says why) instead of dropping
 # the records after the damage and reusing their sequence numbers; warden-audit verify fails.
-AUDIT_BIN="$(dirname "$BIN")/../audit/warden-audit"
 sed "s#data_dir: $T/data#data_dir: $T/damaged#" "$T/ok.yaml" >"$T/damaged.yaml"
 for i in 1 2 3 4 5 6; do expect_rc 0 "$BIN" keys create --name "walkey$i" --config "$T/damaged.yaml"; done
 WAL=$(ls -S "$T"/damaged/audit/*.log | head -1)
