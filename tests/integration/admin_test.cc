@@ -100,6 +100,11 @@ TEST_F(AdminTest, AdminActionsAreAuditedAndAuditIsManagedOverTheApi) {
   HttpResult created = Admin("POST", "/admin/keys", {{"name", "svc"}});
   ASSERT_EQ(created.status, 201);
   const std::string id = created.json()["record"]["id"];
+  // A key with no sealed record has nothing to erase: refused, and no erasure record is written.
+  HttpResult nothing = Admin("POST", "/admin/keys/" + id + "/forget");
+  EXPECT_EQ(nothing.status, 404) << nothing.body;
+  EXPECT_EQ(nothing.json()["error"]["code"], "audit_no_data_key");
+  ASSERT_EQ(gw_.PostAs(created.json()["key"], "/v1/chat/completions", Chat()).status, 200);
   ASSERT_EQ(Admin("POST", "/admin/keys/" + id + "/revoke").status, 200);
   HttpResult status = Admin("GET", "/admin/audit");
   ASSERT_EQ(status.status, 200);
