@@ -203,7 +203,6 @@ Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const E
                                          tried + ". Retry after " + ctx.retry_after + "s.",
                                      "circuit_open");
   }
-  if (ctx.attempts.size() <= 1) return last;
   const bool several = std::count(deployments.begin(), deployments.end(), ';') > 1;
   if (several)
     return Error::ServiceUnavailable("Every deployment this key may use failed. Attempts: " + tried + ".",

@@ -1,5 +1,7 @@
 #include "providers/adapter.h"
 
+#include <cctype>
+
 #include "common/util.h"
 
 namespace warden {
@@ -20,10 +22,29 @@ const ProviderAdapter& AdapterFor(ProviderKind kind) {
   return OpenAIAdapter();
 }
 
-std::string ScrubCredential(const ProviderConfig& provider, std::string text) {
+std::string ScrubProviderText(const ProviderConfig& provider, std::string text) {
+  auto replace_all = [&](std::string_view needle, std::string_view with) {
+    if (needle.empty()) return;
+    for (size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += with.size())
+      text.replace(pos, needle.size(), with);
+  };
   const std::string_view key = provider.api_key.Reveal();
-  if (key.size() < 8) return text;
-  for (size_t pos; (pos = text.find(key)) != std::string::npos;) text.replace(pos, key.size(), "[REDACTED]");
+  if (key.size() >= 8) replace_all(key, "[REDACTED]");
+  // URLs first (they may hold the host), then the host with and without its port.
+  for (size_t pos = 0; (pos = text.find("://", pos)) != std::string::npos;) {
+    size_t start = pos;
+    while (start > 0 && std::isalpha(static_cast<unsigned char>(text[start - 1]))) --start;
+    size_t end = pos + 3;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != '"' &&
+           text[end] != '\'' && text[end] != ')' && text[end] != '>')
+      ++end;
+    text.replace(start, end - start, "[url]");
+    pos = start + 5;
+  }
+  if (provider.host.size() >= 3) {
+    replace_all(provider.host + ":" + std::to_string(provider.port), "[provider]");
+    replace_all(provider.host, "[provider]");
+  }
   return text;
 }
 
@@ -35,7 +56,7 @@ Error ProviderError(const ProviderConfig& provider, int status, std::string mess
                                  std::to_string(status) + "); ask the operator to check its key",
                              "upstream_auth_failed", false);
   }
-  message = ScrubCredential(provider, std::move(message));
+  message = ScrubProviderText(provider, std::move(message));
   if (message.size() > 2000) message.resize(2000);
   const std::string prefix = "provider '" + provider.name + "': ";
   // Client-side errors the provider found in the request are the client's to fix: pass them on.

@@ -62,8 +62,10 @@ const ProviderAdapter& AdapterFor(ProviderKind kind);
 
 // Shared by the adapters.
 
-// Removes every occurrence of the provider credential from `text`.
-std::string ScrubCredential(const ProviderConfig& provider, std::string text);
+// Makes a provider's own error text fit to show a client: removes the provider credential, the
+// provider's configured host (with its port) and every URL (an internal address, a signed
+// link), so an error never tells a client where or how a provider is reached.
+std::string ScrubProviderText(const ProviderConfig& provider, std::string text);
 
 // The one status → Error mapping for provider answers: 401/403 become 502 upstream_auth_failed
 // (the operator's credential, not the client's); 400/404/409/413/422 pass through as the

@@ -26,11 +26,10 @@ std::string PoolKey(const UpstreamRequest& r) {
   return r.scheme + "://" + r.host + ":" + std::to_string(r.port);
 }
 
-// Upstream errors name the host (config, not a secret) and never the request.
-Error ConnectError(const UpstreamRequest& r, const std::string& why) {
-  return Error::BadGateway("could not connect to the provider at " + r.host + ":" +
-                               std::to_string(r.port) + " (" + why + ")",
-                           "upstream_unreachable", true);
+// Upstream errors reach clients: they say what failed, never where the provider is (host, port,
+// URL — the attempt list names the deployment) and never the request.
+Error ConnectError(const std::string& why) {
+  return Error::BadGateway("could not connect to the provider (" + why + ")", "upstream_unreachable", true);
 }
 
 // A pooled connection and the receive timeout currently set on its socket, so the timeout is
@@ -248,24 +247,24 @@ Result<std::unique_ptr<UpstreamExchange>> HttpUpstream::Send(const UpstreamReque
       return Error::BadGateway("the provider closed the connection without answering",
                                "upstream_no_response", true);
     } catch (const Poco::Net::ConnectionRefusedException&) {
-      return ConnectError(r, "connection refused");
+      return ConnectError("connection refused");
     } catch (const Poco::TimeoutException&) {
       if (!sent)
-        return Error::GatewayTimeout("timed out connecting to the provider at " + r.host,
+        return Error::GatewayTimeout("timed out connecting to the provider",
                                      "upstream_connect_timeout", true);
       return Error::GatewayTimeout("the provider did not answer in time (first-byte timeout)",
                                    "upstream_timeout", true);
     } catch (const Poco::Net::CertificateValidationException&) {
-      return ConnectError(r, "the provider's TLS certificate could not be verified");
+      return ConnectError("the provider's TLS certificate could not be verified");
     } catch (const Poco::Net::SSLException&) {
-      return ConnectError(r, "TLS handshake failed");
+      return ConnectError("TLS handshake failed");
     } catch (const Poco::Net::HostNotFoundException&) {
-      return ConnectError(r, "host not found");
+      return ConnectError("host not found");
     } catch (const Poco::Net::NetException& e) {
       if (reused && attempt == 0) continue;  // reset or broken pipe on a stale connection
-      return ConnectError(r, e.name());
+      return ConnectError(e.name());
     } catch (const Poco::Exception& e) {
-      return ConnectError(r, e.name());
+      return ConnectError(e.name());
     }
   }
 }

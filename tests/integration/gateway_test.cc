@@ -224,6 +224,37 @@ TEST_F(GatewayTest, DeeplyNestedProviderAnswerIsMalformedNotACrash) {
   EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat-alias")).status, 200);
 }
 
+// Issue 16: with one deployment and no retries, a failure answered without the attempt list and
+// showed the provider's address ("could not connect to the provider at 127.0.0.1:35341").
+TEST_F(GatewayTest, ASingleFailedAttemptIsListedAndNoProviderAddressIsShown) {
+  const uint16_t dead = UnusedPort();
+  const std::string once = "routing:\n  max_attempts: 1\n";
+  GatewayUnderTest refused(OneProviderYaml("http://127.0.0.1:" + std::to_string(dead) + "/v1") + once);
+  HttpResult r = refused.Post("/v1/chat/completions", Chat("chat-alias"));
+  EXPECT_EQ(r.status, 502) << r.body;
+  const std::string message = r.json()["error"]["message"];
+  EXPECT_NE(message.find("Attempts: fake/fake-model-1 (no response, upstream_unreachable)"), std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("127.0.0.1"), std::string::npos) << message;
+  EXPECT_EQ(message.find(std::to_string(dead)), std::string::npos) << message;
+  EXPECT_EQ(r.header("x-warden-attempts"), "1");
+
+  // A provider's own error text is passed on only after its address and URLs are scrubbed.
+  GatewayUnderTest gw(OneProviderYaml(fake_.base_url()) + once);
+  const std::string where = "127.0.0.1:" + std::to_string(fake_.port());
+  fake_.set_handler([&](const FakeRequest&, Poco::Net::HTTPServerResponse& resp) {
+    ReplyJson(resp, 500, Json{{"error", {{"message", "backend " + where + " failed, see " + fake_.base_url() +
+                                                         "/status?sig=abc123 or http://10.1.2.3:8000/x"}}}});
+  });
+  HttpResult e = gw.Post("/v1/chat/completions", Chat("chat-alias"));
+  EXPECT_EQ(e.status, 502) << e.body;
+  const std::string text = e.json()["error"]["message"];
+  for (const std::string& leak : {where, std::string("sig=abc123"), std::string("10.1.2.3"), std::string("127.0.0.1")})
+    EXPECT_EQ(text.find(leak), std::string::npos) << leak << " in: " << text;
+  EXPECT_NE(text.find("backend [provider] failed, see [url]"), std::string::npos) << text;
+  EXPECT_NE(text.find("Attempts: fake/fake-model-1 (HTTP 500"), std::string::npos) << text;
+}
+
 TEST_F(GatewayTest, WrongMediaTypeAndMethod) {
   GatewayUnderTest gw(OneProviderYaml(fake_.base_url()));
   HttpResult r = Http(gw.port(), "POST", "/v1/chat/completions", Dump(Chat("chat-alias")),
