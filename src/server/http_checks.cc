@@ -27,7 +27,24 @@ Error Bad(const std::string& message) { return Error::BadRequest(message, "", "b
 
 }  // namespace
 
+std::optional<Error> CheckHeadFraming(std::string_view head) {
+  const size_t end = head.find("\r\n\r\n");
+  if (end != std::string_view::npos) head = head.substr(0, end + 2);
+  for (size_t i = 0; i < head.size(); ++i) {
+    if (head[i] == '\r' && (i + 1 == head.size() || head[i + 1] != '\n'))
+      return Bad("A line of the request head has a CR that is not followed by LF.");
+    if (head[i] == '\n' && i + 1 < head.size() && (head[i + 1] == ' ' || head[i + 1] == '\t'))
+      return Bad("A header line starts with a space or tab (obsolete line folding is not accepted).");
+  }
+  return std::nullopt;
+}
+
 std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList& headers) {
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+    Error e = Error::BadRequest("Only HTTP/1.1 and HTTP/1.0 are supported.", "", "http_version_not_supported");
+    e.status = 505;
+    return e;
+  }
   int content_length = 0, transfer_encoding = 0, host = 0;
   std::string_view coding;
   for (const auto& [name, value] : headers) {

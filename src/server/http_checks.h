@@ -23,7 +23,14 @@ namespace warden {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// Also: a version other than HTTP/1.0 or HTTP/1.1 → 505 (the answer's status line says
+// HTTP/1.1; a client's version is never echoed).
 std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList& headers);
+
+// Checks the raw bytes of a request head (request line through the blank line) for framing the
+// parser would silently repair: a CR not followed by LF (400, not the parser's 431), and
+// obsolete line folding — a header line starting with a space or tab (400, RFC 9112 §5.2).
+std::optional<Error> CheckHeadFraming(std::string_view head);
 
 // The error for a request head the parser (Poco) rejected, from its message: too many header
 // fields or a field too long → 431, a request line too long → 414, anything else → 400.

@@ -128,7 +128,8 @@ bool WaitReadable(int fd, int timeout_ms, const std::atomic<bool>& stopping) {
 // complete within `max` bytes is too large. Normal clients send the head in one packet, so this
 // is one recv(MSG_PEEK); a partial head is peeked again after a short, growing pause.
 enum class HeadWait { kReady, kClosed, kTimeout, kTooLarge, kStopping };
-HeadWait WaitForHead(int fd, int timeout_ms, size_t max, const std::atomic<bool>& stopping) {
+// On kReady, `*head` holds the peeked bytes (valid until the thread's next call).
+HeadWait WaitForHead(int fd, int timeout_ms, size_t max, const std::atomic<bool>& stopping, std::string_view* head) {
   thread_local std::vector<char> buf;
   buf.resize(max + 1);
   const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(timeout_ms) * 1000000;
@@ -145,8 +146,10 @@ HeadWait WaitForHead(int fd, int timeout_ms, size_t max, const std::atomic<bool>
       const std::string_view bytes(buf.data(), static_cast<size_t>(n));
       // Search only what is new (and 3 bytes before it, for a terminator split across packets).
       const size_t from = seen > 3 ? seen - 3 : 0;
-      if (bytes.find("\r\n\r\n", from) != std::string_view::npos || bytes.find("\n\n", from) != std::string_view::npos)
+      if (bytes.find("\r\n\r\n", from) != std::string_view::npos || bytes.find("\n\n", from) != std::string_view::npos) {
+        *head = bytes;
         return HeadWait::kReady;
+      }
       if (static_cast<size_t>(n) > max) return HeadWait::kTooLarge;
       if (static_cast<size_t>(n) == window && window < buf.size()) {
         window = std::min(window * 4, buf.size());  // more bytes are waiting: look at them now
@@ -237,18 +240,33 @@ class Connection : public Poco::Net::TCPServerConnection {
       // The head deadline peeks at raw bytes, which over TLS are ciphertext: there HeadWatchdog
       // enforces it instead.
       if (!buffered && !shared_->tls) {  // pipelined bytes are already in Poco's buffer
-        const HeadWait head = WaitForHead(fd, c.header_timeout_ms, c.max_header_bytes, shared_->stopping);
+        std::string_view raw;
+        const HeadWait head = WaitForHead(fd, c.header_timeout_ms, c.max_header_bytes, shared_->stopping, &raw);
         if (head == HeadWait::kTimeout) {
           SendPlainError(response, Error::RequestTimeout("The request headers did not arrive in time."));
         } else if (head == HeadWait::kTooLarge) {
           SendPlainError(response, HeadParseError("Too many header fields"));
         }
         if (head != HeadWait::kReady) break;
+        if (auto bad = CheckHeadFraming(raw)) {
+          SendPlainError(response, *bad);  // closes: where this request ends is not clear
+          // The request was only peeked: read what has arrived, so closing sends a FIN after the
+          // answer, not a reset that can destroy it before the client reads it.
+          char sink[16384];
+          for (size_t drained = 0; drained < c.max_header_bytes + (1 << 20);) {
+            const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+            if (n <= 0) break;
+            drained += static_cast<size_t>(n);
+          }
+          break;
+        }
       }
       try {
         Poco::Net::HTTPServerRequestImpl request(response, session, shared_->params);
         if (shared_->tls) SetHeadDeadline(shared_, fd, 0);  // the head is in; the body has its own rate
-        response.setVersion(request.getVersion());
+        // Never the client's version string (`GET / HTTP/9.9` got `HTTP/9.9 200`); others are 505.
+        response.setVersion(request.getVersion() == Poco::Net::HTTPMessage::HTTP_1_0 ? Poco::Net::HTTPMessage::HTTP_1_0
+                                                                                   : Poco::Net::HTTPMessage::HTTP_1_1);
         HeaderList head;
         for (const auto& [name, value] : request) head.emplace_back(name, value);
         if (auto bad = CheckRequestHead(request.getVersion(), head)) {

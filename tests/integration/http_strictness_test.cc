@@ -87,10 +87,18 @@ TEST_F(HttpStrictnessTest, AmbiguousOrMalformedRequestsAreRefusedAndClosed) {
       {"too many header fields", Head(many + "Content-Length: " + Len() + "\r\n\r\n") + body_, 431, "request_header_fields_too_large"},
       {"URI over 16 KiB", "GET /" + std::string(17000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", 414, "uri_too_long"},
       {"invalid UTF-8 in JSON", Head("Connection: close\r\nContent-Length: " + std::to_string(bad_utf8.size()) + "\r\n\r\n") + bad_utf8, 400, "invalid_json"},
+      {"bare CR in a header line", Head("X-A: a\rb\r\nContent-Length: " + Len() + "\r\n\r\n") + body_, 400, "bad_http_request"},
+      {"obsolete line folding", Head("X-A: a\r\n b\r\nContent-Length: " + Len() + "\r\n\r\n") + body_, 400, "bad_http_request"},
+      {"folding with a tab", Head("Content-Length: " + Len() + "\r\nX-A: a\r\n\tb\r\n\r\n") + body_, 400, "bad_http_request"},
+      {"HTTP/9.9", "GET /healthz HTTP/9.9\r\nHost: a\r\n\r\n", 505, "http_version_not_supported"},
+      {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "http_version_not_supported"},
   };
   for (const Case& c : cases) {
     const std::string response = Exchange(gw_.port(), c.raw);
     EXPECT_EQ(StatusOf(response), c.status) << c.name << "\n" << response.substr(0, 300);
+    // The status line never echoes a client's version.
+    EXPECT_TRUE(response.rfind("HTTP/1.1 ", 0) == 0 || response.rfind("HTTP/1.0 ", 0) == 0)
+        << c.name << ": " << response.substr(0, 40);
     const size_t body_at = response.find("\r\n\r\n");
     ASSERT_NE(body_at, std::string::npos) << c.name;
     auto json = ParseJson(response.substr(body_at + 4));

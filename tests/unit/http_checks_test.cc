@@ -95,5 +95,17 @@ TEST(HttpChecksTest, ChunkedDecoderRefusesBadFraming) {
   EXPECT_TRUE(Decode("0\r\nT: " + std::string(9000, 't') + "\r\n\r\n").failed);
 }
 
+
+TEST(HttpChecksTest, HeadFramingRefusesBareCrAndObsoleteFolding) {
+  EXPECT_FALSE(CheckHeadFraming("POST / HTTP/1.1\r\nHost: a\r\nX: b\r\n\r\n{body with \r alone}"));
+  EXPECT_TRUE(CheckHeadFraming("POST / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n"));
+  EXPECT_TRUE(CheckHeadFraming("POST / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"));
+  EXPECT_TRUE(CheckHeadFraming("POST / HTTP/1.1\r\nHost: a\r\n\tfolded\r\n\r\n"));
+  auto e = CheckRequestHead("HTTP/2.0", {{"Host", "a"}});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 505);
+  EXPECT_FALSE(CheckRequestHead("HTTP/1.0", {}));
+}
+
 }  // namespace
 }  // namespace warden

@@ -38,6 +38,26 @@ TEST(ParsePhaseTest, ChatSchemaErrorsNameTheParam) {
             "stream");
 }
 
+// Issue 16: these reached the provider and came back as a 502.
+TEST(ParsePhaseTest, ContentPartsNeedATypeAndToolsMustBeAnArray) {
+  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+                          R"({"model":"m","messages":[{"role":"user","content":[{"text":"x"}]}]})")),
+            "messages[0].content[0].type");
+  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+                          R"({"model":"m","messages":[{"role":"user","content":["x"]}]})")),
+            "messages[0].content[0].type");
+  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+                          R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":{"type":"function"}})")),
+            "tools");
+  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+                          R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"function":{}}]})")),
+            "tools[0].type");
+  EXPECT_TRUE(Parse(Endpoint::kChatCompletions,
+                    R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],)"
+                    R"("tools":[{"type":"function","function":{"name":"f"}}]})")
+                  .ok());
+}
+
 TEST(ParsePhaseTest, MalformedJsonAndNonObjects) {
   for (const char* body : {"", "{", "[1,2]", "\"str\"", "{\"model\":\"m\",}", "{\"a\":\"\xff\"}"}) {
     Status s = Parse(Endpoint::kChatCompletions, body);
