@@ -12,6 +12,7 @@
 // Exit codes: 0 success, 1 invalid config or failed command, 2 usage error, 3 (serve) the audit
 // store refuses to open: acknowledged records are missing or the store is damaged.
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <signal.h>
 
@@ -424,6 +425,9 @@ int Usage(const Args& a) {
 }
 
 int main(int argc, char** argv) {
+  // Everything Warden creates — the data directory, RocksDB's files, keys, logs it opens — is
+  // private to its user: directories 0700, files 0600.
+  umask(077);
   // No core dumps, whatever the shell's ulimit says: a dump would hold client and provider
   // keys, the audit master key and prompts in clear. (The systemd unit sets LimitCORE=0 too.)
   const rlimit no_core{0, 0};

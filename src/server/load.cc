@@ -1,6 +1,75 @@
 #include "server/load.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 namespace warden {
+namespace {
+
+ConfigProblem Warning(const std::string& file, std::string message) {
+  return {file, 0, 0, std::move(message), ConfigProblem::Severity::kWarning};
+}
+
+// What Warden keeps on disk is private to its user: directories 0700, files 0600 (the process
+// runs with umask 077). An existing path with group or other bits is reported; it still starts.
+void CheckPrivatePaths(const Config& c, std::vector<ConfigProblem>& out) {
+  const struct {
+    std::string path;
+    const char* what;
+  } paths[] = {
+      {c.data_dir, "the data directory"},
+      {c.data_dir + "/db", "the key and usage store"},
+      {c.audit.dir, "the audit store"},
+      {c.audit.master_key_file, "the audit master key"},
+      {c.audit.signing_key_file, "the audit signing key"},
+      {c.key_hash_key_file, "the key-hash key"},
+      {c.audit.checkpoint_file == "-" ? "" : c.audit.checkpoint_file, "the audit checkpoint file"},
+  };
+  for (const auto& p : paths) {
+    struct stat st {};
+    if (p.path.empty() || ::stat(p.path.c_str(), &st) != 0 || (st.st_mode & 077) == 0) continue;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    const bool dir = S_ISDIR(st.st_mode);
+    out.push_back(Warning(c.path, std::string(p.what) + " " + p.path + " is mode " + mode +
+                                      ": other users on this host can " + (dir ? "list or read it" : "read it") +
+                                      "; run chmod " + (dir ? "700" : "600") + " " + p.path));
+  }
+}
+
+// A zero-retention policy asks that upstream be told not to store the exchange. Only OpenAI's
+// API (and servers that copy it) has that switch, and Warden sends it only where `store_field`
+// is on: name every deployment the policy can reach that will not get `store: false`.
+void CheckStoreFalse(const Config& c, const PolicySet& policies, std::vector<ConfigProblem>& out) {
+  for (const auto& name : policies.Names()) {
+    const Policy& policy = *policies.Find(name);
+    if (!policy.zero_retention) continue;
+    std::string list;
+    for (const ModelAlias& alias : c.models) {
+      if (!policy.ModelAllowed(alias.alias)) continue;
+      for (const Deployment& d : alias.deployments) {
+        const ProviderConfig* p = c.FindProvider(d.provider);
+        if (!p || p->kind == ProviderKind::kEcho || !policy.Excludes(*p).empty()) continue;
+        const bool openai_like = p->kind == ProviderKind::kOpenAI || p->kind == ProviderKind::kAzure;
+        if (openai_like && p->store_field) continue;
+        const std::string entry = p->name + "/" + d.model;
+        if (list.find(entry + " (") != std::string::npos) continue;
+        list += (list.empty() ? "" : "; ") + entry +
+                (openai_like ? " (store_field is off: set `store_field: true` on provider '" + p->name +
+                                   "' if the server accepts OpenAI's store field)"
+                             : std::string(" (") + ProviderKindName(p->kind) +
+                                   ": its API has no such field; retention rests on the provider's agreement)");
+      }
+    }
+    if (!list.empty())
+      out.push_back(Warning(policy.file, "policy '" + name +
+                                             "' is zero-retention, but these deployments it may reach are not told "
+                                             "store:false: " + list));
+  }
+}
+
+}  // namespace
 
 Loaded LoadAll(const std::string& config_path) {
   Loaded out;
@@ -26,6 +95,8 @@ Loaded LoadAll(const std::string& config_path) {
     }
   }
   if (missing) return out;
+  CheckPrivatePaths(*config.config, out.problems);
+  CheckStoreFalse(*config.config, *policies.policies, out.problems);
   out.config = config.config;
   out.policies = policies.policies;
   out.rule_sets = rules.sets;

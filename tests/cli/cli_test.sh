@@ -92,6 +92,15 @@ PID=""
 grep -q '"event":"stopped"' "$T/access.log" || fail "no stopped log line"
 grep -q "ping pong" "$T/access.log" && fail "prompt text in the log"
 
+# 4a. Everything Warden wrote is private: directories 0700, files 0600 (issue 16: db was 0755/0644).
+WIDE=$(find "$T/data" "$T/access.log" -perm /077 2>/dev/null)
+[ -z "$WIDE" ] || fail "files or directories readable by others: $WIDE"
+[ "$(stat -c %a "$T/data/db")" = 700 ] || fail "data_dir/db is mode $(stat -c %a "$T/data/db")"
+chmod 755 "$T/data/db"
+expect_rc 0 "$BIN" check-config --config "$T/ok.yaml"
+grep -q "the key and usage store $T/data/db is mode 0755" "$T/err" || fail "check-config did not warn about a wide directory: $(cat "$T/err")"
+chmod 700 "$T/data/db"
+
 # 4b. usage: the stopped gateway flushed its aggregates; table, csv and json agree.
 expect_rc 0 "$BIN" usage --by model --config "$T/ok.yaml"
 grep -Eq '^echo +1 ' "$T/out" || fail "usage table has no echo row with 1 request: $(cat "$T/out")"
@@ -152,6 +161,28 @@ else
   [ "$rc" -eq 0 ] || fail "reload: SIGTERM after reloads exited $rc"
 fi
 PID=""
+
+# check-config names, for a zero-retention policy, every deployment it may reach that will not be
+# told store:false (an OpenAI-compatible server other than api.openai.com gets nothing by default).
+mkdir -p "$T/zr-policies/redaction"
+printf 'name: default\nzero_retention: true\n' >"$T/zr-policies/default.yaml"
+cat >"$T/zr.yaml" <<YAML
+data_dir: $T/zr-data
+policies_dir: $T/zr-policies
+providers:
+  - { name: vllm, kind: openai, base_url: "http://127.0.0.1:9/v1", zero_retention: true }
+  - { name: told, kind: openai, base_url: "http://127.0.0.1:9/v1", zero_retention: true, store_field: true }
+  - { name: claude, kind: anthropic, base_url: "http://127.0.0.1:9/v1", zero_retention: true }
+  - { name: kept, kind: openai, base_url: "http://127.0.0.1:9/v1" }
+models:
+  - alias: m
+    deployments: [ { provider: vllm, model: llama }, { provider: told, model: x }, { provider: claude, model: c }, { provider: kept, model: k } ]
+YAML
+expect_rc 0 "$BIN" check-config --config "$T/zr.yaml"
+grep -q "policy 'default' is zero-retention, but these deployments it may reach are not told store:false: vllm/llama (store_field is off" "$T/err" \
+  || fail "check-config did not name the deployment without store:false: $(cat "$T/err")"
+grep -q "claude/c (anthropic" "$T/err" || fail "check-config did not name the anthropic deployment: $(cat "$T/err")"
+grep -q "told/x\|kept/k" "$T/err" && fail "check-config named a deployment that is told store:false or unreachable: $(cat "$T/err")"
 
 # warden-audit forget: an unknown id or name is refused (exit 1) and writes nothing; a key's name
 # resolves through the key store; success is reported only once none of its records opens.
