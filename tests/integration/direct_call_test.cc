@@ -196,8 +196,8 @@ TEST(DirectCall, RefusesWhatThePolicyRefusesWithoutCallingAnything) {
   ScriptRun region = dc.Call("--policy eu-only --model m --message hi");
   EXPECT_EQ(region.exit_code, 3);
   EXPECT_NE(region.err.find("p:region"), std::string::npos) << region.err;
-  // Unknown alias, unknown policy, bad usage.
-  EXPECT_EQ(dc.Call("--policy default --model nope --message hi").exit_code, 3);
+  // Unknown alias (a configuration error, not a policy refusal), unknown policy, bad usage.
+  EXPECT_EQ(dc.Call("--policy default --model nope --message hi").exit_code, 1);
   EXPECT_EQ(dc.Call("--policy no-such-policy --model m --message hi").exit_code, 1);
   EXPECT_EQ(dc.Call("--policy '../etc' --model m").exit_code, 2);
   EXPECT_EQ(dc.Call("--model m").exit_code, 2);
@@ -212,6 +212,34 @@ TEST(DirectCall, RefusesWhatThePolicyRefusesWithoutCallingAnything) {
   ScriptRun ok = dc.Call("--policy default --model m --message hi");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(fake.requests().size(), 1u);
+}
+
+// Issue 16: with the key's variable unset, the prompt went out with no credential and only the
+// provider's 401 showed; and zero retention never sent store:false.
+TEST(DirectCall, AnUnsetCredentialVariableIsRefusedBeforeAnythingIsSent) {
+  FakeProvider fake;
+  DirectCall dc("providers:\n  - { name: p, kind: openai, base_url: \"" + fake.base_url() +
+                "\", api_key: \"${DC_UNSET_KEY_VAR}\", region: us, zero_retention: true }\n"
+                "models:\n  - alias: m\n    deployments:\n      - { provider: p, model: x }\n");
+  ScriptRun r = dc.Call("--policy default --model m --message hi");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("$DC_UNSET_KEY_VAR, which is not set"), std::string::npos) << r.err;
+  EXPECT_EQ(fake.requests().size(), 0u) << "the prompt was sent without a credential";
+}
+
+TEST(DirectCall, ZeroRetentionSendsStoreFalseWhereTheGatewayWould) {
+  FakeProvider told, not_told;
+  DirectCall dc("providers:\n" + Provider("told", "openai", told.base_url(), "us", true) +
+                "    store_field: true\n" + Provider("plain", "openai", not_told.base_url(), "us", true) +
+                "models:\n  - alias: a\n    deployments:\n      - { provider: told, model: x }\n"
+                "  - alias: b\n    deployments:\n      - { provider: plain, model: y }\n");
+  ASSERT_EQ(dc.Call("--policy hipaa --model a --message hi").exit_code, 0);
+  ASSERT_EQ(told.requests().size(), 1u);
+  EXPECT_EQ(told.requests()[0].json()["store"], false) << told.requests()[0].body;
+  ASSERT_EQ(dc.Call("--policy default --model a --message hi").exit_code, 0);  // not zero-retention
+  EXPECT_FALSE(told.requests()[1].json().contains("store")) << told.requests()[1].body;
+  ASSERT_EQ(dc.Call("--policy hipaa --model b --message hi").exit_code, 0);  // store_field off
+  EXPECT_FALSE(not_told.requests()[0].json().contains("store")) << not_told.requests()[0].body;
 }
 
 TEST(DirectCall, ReadsTheShippedExampleConfig) {
