@@ -112,13 +112,38 @@ bool AdminApi::TokenValid(std::string_view token) const {
   return sodium_memcmp(hash.data(), token_hash_.data(), token_hash_.size()) == 0;
 }
 
-bool AdminApi::BearerValid(const ClientExchange& client) const {
+AdminApi::TokenCheck AdminApi::CheckToken(const ClientExchange& client, std::string_view presented) {
+  if (presented.empty()) return TokenCheck::kMissing;
+  const std::string who = client.client_address();
+  if (throttle_.RetryAfter(who) > 0) return TokenCheck::kThrottled;  // not even compared
+  if (TokenValid(presented)) return TokenCheck::kValid;
+  throttle_.Failed(who);
+  if (metrics_) metrics_->AdminAuthFailure();
+  log::Warn("admin_auth_failed", {{"client", who}, {"path", std::string(client.path().substr(0, 128))}});
+  return TokenCheck::kInvalid;
+}
+
+AdminApi::TokenCheck AdminApi::CheckBearer(const ClientExchange& client) {
   std::string auth = client.header("Authorization");
-  std::string presented = auth.size() > 7 && strncasecmp(auth.data(), "Bearer ", 7) == 0 ? auth.substr(7) : "";
-  const bool ok = TokenValid(presented);
+  const bool bearer = auth.size() >= 6 && strncasecmp(auth.data(), "Bearer", 6) == 0 && (auth.size() == 6 || auth[6] == ' ');
+  std::string presented = bearer ? auth.substr(6) : auth;
+  while (!presented.empty() && presented.front() == ' ') presented.erase(0, 1);
+  // Another scheme with credentials is a wrong token (counted); "Bearer" with nothing is none.
+  if (!bearer && !presented.empty()) presented = " ";
+  const TokenCheck check = CheckToken(client, presented);
   WipeString(presented);
   WipeString(auth);
-  return ok;
+  return check;
+}
+
+AdminApi::Reply AdminApi::Throttled(const ClientExchange& client) {
+  const int64_t wait = throttle_.RetryAfter(client.client_address());
+  if (metrics_) metrics_->AdminAuthThrottled();
+  log::Warn("admin_auth_throttled", {{"client", client.client_address()}, {"retry_after_s", wait}});
+  Reply r(Error::TooManyRequests("Too many wrong admin tokens; try again in " + std::to_string(wait) + "s.",
+                                 "too_many_auth_failures", "rate_limit_error"));
+  r.headers.emplace_back("Retry-After", std::to_string(std::max<int64_t>(wait, 1)));
+  return r;
 }
 
 AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& path) {
@@ -156,10 +181,11 @@ AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& p
     std::string token;
     for (const auto& [name, value] : SplitPairs(*raw))
       if (name == "token") token = FormDecode(value).value_or("");
-    const bool ok = TokenValid(token);
+    const TokenCheck check = CheckToken(client, token.empty() ? " " : token);  // an empty form is a wrong token
     WipeString(token);
     WipeString(*raw);
-    if (!ok) {
+    if (check == TokenCheck::kThrottled) return Throttled(client);
+    if (check != TokenCheck::kValid) {
       Reply r = page(401, "login.html");
       const size_t at = r.text.find("<!--error-->");
       if (at != std::string::npos) r.text.replace(at, 12, "<p class=\"error\">That token is not valid.</p>");
@@ -175,7 +201,12 @@ AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& p
   if (path != "/dashboard" && path != "/dashboard/data")
     return Error::NotFound("Invalid URL (" + method + " " + path.substr(0, 200) + ")", "unknown_url");
   if (method != "GET") return Error::MethodNotAllowed("Use GET on " + path + ".");
-  const bool authorised = sessions_.Valid(cookie) || BearerValid(client);
+  bool authorised = sessions_.Valid(cookie);
+  if (!authorised) {
+    const TokenCheck check = CheckBearer(client);
+    if (check == TokenCheck::kThrottled) return Throttled(client);
+    authorised = check == TokenCheck::kValid;
+  }
   if (path == "/dashboard") return authorised ? page(200, "index.html") : page(401, "login.html");
   if (!authorised) return Error::Unauthorized("Log in to the dashboard or send the admin token.", "invalid_admin_token");
   dashboard::Window window{60, 1};
@@ -198,7 +229,9 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
   const std::string path(client.path());
   if (path == "/dashboard" || path.rfind("/dashboard/", 0) == 0) return Dashboard(client, path);
   // Authenticate before anything else.
-  if (!BearerValid(client)) return Error::Unauthorized("A valid admin token is required.", "invalid_admin_token");
+  if (const TokenCheck check = CheckBearer(client); check != TokenCheck::kValid)
+    return check == TokenCheck::kThrottled ? Throttled(client)
+                                           : Reply(Error::Unauthorized("A valid admin token is required.", "invalid_admin_token"));
   const std::shared_ptr<const PolicySet> policies = policies_.Load();  // one set for the whole request
 
   const std::string method(client.method());

@@ -33,6 +33,7 @@
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
+#include "admin/auth_throttle.h"
 #include "admin/dashboard.h"
 #include "metrics/gateway_metrics.h"
 #include "policy/policy.h"
@@ -53,7 +54,13 @@ class AdminApi : public RequestHandler {
   struct Reply;
   Reply Dispatch(ClientExchange& client);
   Reply Dashboard(ClientExchange& client, const std::string& path);
-  bool BearerValid(const ClientExchange& client) const;
+  // The admin token check, throttled (AuthThrottle): kMissing = no token presented (not counted
+  // as a failure); kThrottled = too many wrong tokens lately, the token was not compared.
+  enum class TokenCheck { kValid, kMissing, kInvalid, kThrottled };
+  TokenCheck CheckToken(const ClientExchange& client, std::string_view presented);
+  TokenCheck CheckBearer(const ClientExchange& client);
+  // The answer for a throttled attempt: 429 with Retry-After.
+  Reply Throttled(const ClientExchange& client);
   bool TokenValid(std::string_view token) const;
 
   std::shared_ptr<const Config> config_;
@@ -65,6 +72,7 @@ class AdminApi : public RequestHandler {
   UsageLedger* usage_;      // null = no usage endpoint
   metrics::GatewayMetrics* metrics_;  // null = no /metrics, no dashboard
   dashboard::Sessions sessions_;
+  AuthThrottle throttle_;
   std::string token_hash_;  // BLAKE2b of the token: compared in constant time, any length
 };
 

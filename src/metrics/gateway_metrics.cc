@@ -39,10 +39,15 @@ GatewayMetrics::GatewayMetrics(std::function<int64_t()> now_s)
       audit_append_(registry_.Add("warden_audit_append_seconds", "Audit record appends (durable ones include the fsync).",
                                   Type::kHistogram, {}, LatencyBuckets())),
       audit_failures_(registry_.Add("warden_audit_failures_total", "Audit records that could not be written.",
-                                    Type::kCounter, {})) {
+                                    Type::kCounter, {})),
+      admin_auth_(registry_.Add("warden_admin_auth_failures_total",
+                                "Admin token attempts refused: a wrong token (failed) or too many lately (throttled).",
+                                Type::kCounter, {"outcome"})) {
   // Label-less series exist from the start, so a scraper sees 0 rather than nothing.
   audit_failures_.counter({});
   audit_append_.histogram({});
+  admin_auth_.counter({"failed"});
+  admin_auth_.counter({"throttled"});
 }
 
 std::string GatewayMetrics::Reason(int status, const std::string& error_code) {

@@ -20,6 +20,9 @@ class GatewayMetrics {
   explicit GatewayMetrics(std::function<int64_t()> now_s = nullptr);
   void Record(const RequestSample& s);
   void AuditAppend(double seconds, bool ok);
+  // A wrong admin token (API or dashboard sign-in), and an attempt refused by the throttle.
+  void AdminAuthFailure() { admin_auth_.counter({"failed"}).Add(); }
+  void AdminAuthThrottled() { admin_auth_.counter({"throttled"}).Add(); }
   // Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open.
   void SetBreakerState(const std::string& deployment, int state) { breaker_.Set({deployment}, state); }
   Registry& registry() { return registry_; }
@@ -50,6 +53,7 @@ class GatewayMetrics {
   Family& refusals_;
   Family& audit_append_;
   Family& audit_failures_;
+  Family& admin_auth_;
 };
 
 }  // namespace warden::metrics

@@ -39,6 +39,35 @@ TEST_F(AdminTest, TokenIsRequired) {
   EXPECT_EQ(Http(gw_.port(), "GET", "/v1/models", "", GatewayUnderTest::AuthWith(kToken, "")).status, 401);
 }
 
+// Issue 16: nothing bounded guessing of the admin token. After 10 wrong tokens from an address
+// within a minute, every attempt from it (the right token included: it is not even compared)
+// gets 429 with Retry-After; the dashboard's sign-in form counts the same; logged and counted.
+TEST_F(AdminTest, WrongAdminTokensAreThrottled) {
+  for (int i = 0; i < 10; ++i) {
+    HttpResult wrong = i % 2 ? Admin("GET", "/admin/keys", nullptr, kToken + std::to_string(i))
+                             : Http(gw_.app().admin_port(), "POST", "/dashboard/login", "token=guess" + std::to_string(i),
+                                    {{"Content-Type", "application/x-www-form-urlencoded"}});
+    EXPECT_EQ(wrong.status, 401) << i << " " << wrong.body;
+  }
+  EXPECT_EQ(Admin("GET", "/admin/keys", nullptr, "").status, 401) << "no token is not a guess, and not throttled";
+  HttpResult held = Admin("GET", "/admin/keys");  // the right token
+  EXPECT_EQ(held.status, 429) << held.body;
+  EXPECT_EQ(held.json()["error"]["code"], "too_many_auth_failures");
+  const int retry = std::stoi(held.header("retry-after"));
+  EXPECT_GE(retry, 1);
+  EXPECT_LE(retry, 60);
+  HttpResult login = Http(gw_.app().admin_port(), "POST", "/dashboard/login", "token=" + kToken,
+                          {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(login.status, 429);
+  EXPECT_EQ(login.header("set-cookie"), "") << "no session while throttled";
+  // The client listener is not affected.
+  EXPECT_EQ(gw_.Post("/v1/chat/completions", Chat()).status, 200);
+  const std::string log = gw_.ReadLog();
+  EXPECT_NE(log.find("admin_auth_throttled"), std::string::npos);
+  EXPECT_NE(log.find("admin_auth_failed"), std::string::npos);
+  EXPECT_EQ(log.find(kToken), std::string::npos) << "the token reached the log";
+}
+
 TEST_F(AdminTest, KeyLifecycle) {
   HttpResult created = Admin("POST", "/admin/keys", {{"name", "svc"}, {"policy", "limited"}, {"env", "staging"}});
   ASSERT_EQ(created.status, 201) << created.body;
