@@ -103,6 +103,10 @@ uint64_t LastSignedInFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size <= 0) {
+    ::close(fd);
+    return 0;
+  }
   const off_t from = size > 65536 ? size - 65536 : 0;
   std::string tail(static_cast<size_t>(size - from), '\0');
   const ssize_t n = ::pread(fd, tail.data(), tail.size(), from);
@@ -128,8 +132,13 @@ Status AuditLog::CheckNothingMissing() {
     uint64_t seq;
     const char* what;
   };
+  uint64_t acknowledged = 0;
+  {
+    std::lock_guard<std::mutex> lk(sync_mu_);  // lock order: mu_ (held by callers) before sync_mu_
+    acknowledged = hwm_ ? hwm_->value() : 0;
+  }
   const Witness witnesses[] = {
-      {hwm_ ? hwm_->value() : 0, "was acknowledged as durable (the store's high-water mark)"},
+      {acknowledged, "was acknowledged as durable (the store's high-water mark)"},
       {last_checkpoint_seq_.load(), "is covered by a signed checkpoint in the store"},
       {LastSignedInFile(options_.checkpoint_file), "is covered by a signed checkpoint in the checkpoint file"},
   };
@@ -237,9 +246,11 @@ Status AuditLog::ProbeDisk() {
 }
 
 void AuditLog::MarkFailedLocked(const rocksdb::Status& s) {
-  if (!poisoned_) log::Error("audit_store_failed", {{"reason", FailureReason(s)}});
+  if (!poisoned_) {  // the first failure of an episode says why; later ones are its echoes
+    failure_ = FailureReason(s);
+    log::Error("audit_store_failed", {{"reason", failure_}});
+  }
   poisoned_ = true;
-  failure_ = FailureReason(s);
   last_recover_ms_ = Now();
   ++epoch_;
 }
@@ -346,10 +357,13 @@ AuditLog::Plain::~Plain() {
 
 Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const Plain& plain,
                                         const std::vector<std::string>& deletes) {
-  if (BackgroundErrors() != errors_accepted_) poisoned_ = true;
+  // A background error (a flush or compaction that failed, e.g. on a full disk) stops RocksDB's
+  // writes as surely as a failed append.
+  if (!poisoned_ && BackgroundErrors() != errors_accepted_)
+    MarkFailedLocked(rocksdb::Status::IOError("background error"));
   if (poisoned_) {
     // Try to come back on our own, at most once a second.
-    if (Now() - last_recover_ms_ < 1000) return Unavailable("a previous write failed");
+    if (Now() - last_recover_ms_ < 1000) return Unavailable(failure_);
     if (Status s = TryResumeLocked(); !s) return s.error();
   }
   const std::string key_id = entry.key_id.empty() ? std::string(kSystemKeyId) : entry.key_id;
