@@ -47,7 +47,7 @@ Result<std::shared_ptr<const Redactor>> Redactor::ForPolicy(const Policy& policy
   return Build(chosen);
 }
 
-std::vector<RedactionMatch> Redactor::Find(std::string_view text) const {
+std::vector<RedactionMatch> Redactor::Find(std::string_view text, const KeepOut& keep_out) const {
   std::vector<RedactionMatch> out;
   if (text.empty() || rules_.empty()) return out;
   std::vector<int> hits;
@@ -68,25 +68,44 @@ std::vector<RedactionMatch> Redactor::Find(std::string_view text) const {
       const re2::StringPiece& value = groups == 1 ? sub[1] : sub[0];
       if (value.data() != nullptr && !value.empty() &&
           Validate(rule.validator, std::string_view(value.data(), value.size()))) {
-        size_t b = static_cast<size_t>(value.data() - text.data());
-        candidates.push_back({b, b + value.size(), idx});
+        const size_t b = static_cast<size_t>(value.data() - text.data());
+        const size_t e = b + value.size();
+        bool kept_out = false;
+        for (const auto& [kb, ke] : keep_out) kept_out = kept_out || (b < ke && kb < e);
+        if (!kept_out) candidates.push_back({b, e, idx, whole.size()});
       }
       pos = whole.empty() ? whole_end + 1 : whole_end;
     }
   }
-  // Longest first, then earlier rule, then earlier position; keep what does not overlap.
-  std::sort(candidates.begin(), candidates.end(), [](const RedactionMatch& a, const RedactionMatch& b) {
+  // Overlapping candidates (transitively) become one region: nothing of any of them is left in
+  // clear ("postgres://u:S3cr3t~pw@db" is both a URL password and an e-mail-like "pw@db").
+  // The region is labelled by its best candidate: one found through context words first (a
+  // rule whose whole match reaches kContext characters beyond the value), then the longest
+  // value, then the earlier rule, then the earlier position.
+  constexpr size_t kContext = 3;
+  auto better = [&](const RedactionMatch& a, const RedactionMatch& b) {
+    const bool ca = a.span >= (a.end - a.begin) + kContext, cb = b.span >= (b.end - b.begin) + kContext;
+    if (ca != cb) return ca;
     size_t la = a.end - a.begin, lb = b.end - b.begin;
     if (la != lb) return la > lb;
     if (a.rule != b.rule) return a.rule < b.rule;
     return a.begin < b.begin;
-  });
-  for (const auto& c : candidates) {
-    bool overlaps = false;
-    for (const auto& k : out) overlaps = overlaps || (c.begin < k.end && k.begin < c.end);
-    if (!overlaps) out.push_back(c);
+  };
+  std::sort(candidates.begin(), candidates.end(),
+            [](const RedactionMatch& a, const RedactionMatch& b) { return a.begin < b.begin; });
+  for (size_t i = 0; i < candidates.size();) {
+    RedactionMatch region = candidates[i];
+    const RedactionMatch* best = &candidates[i];
+    size_t j = i + 1;
+    for (; j < candidates.size() && candidates[j].begin < region.end; ++j) {
+      region.end = std::max(region.end, candidates[j].end);
+      if (better(candidates[j], *best)) best = &candidates[j];
+    }
+    region.rule = best->rule;
+    region.span = best->span;
+    out.push_back(region);
+    i = j;
   }
-  std::sort(out.begin(), out.end(), [](const RedactionMatch& a, const RedactionMatch& b) { return a.begin < b.begin; });
   return out;
 }
 
@@ -127,16 +146,28 @@ Status RedactionSession::RedactText(std::string& text) {
   // still hit somewhere. The fuzzer found both cases.
   constexpr int kMaxPasses = 16;
   for (int pass = 0; pass < kMaxPasses; ++pass) {
-    std::vector<RedactionMatch> matches = redactor_->Find(text);
+    std::vector<RedactionMatch> matches = redactor_->Find(text, PlaceholdersIn(text));
     if (matches.empty()) return Status::Ok();
     if (Status s = ReplaceMatches(text, matches); !s) return s;
   }
   // Only contrived text (e.g. thousands of overlapping IPv6-like runs) gets here. Fail closed.
-  if (redactor_->Find(text).empty()) return Status::Ok();
+  if (redactor_->Find(text, PlaceholdersIn(text)).empty()) return Status::Ok();
   WipeString(text);
   return Error::Forbidden("The request could not be redacted reliably (too many overlapping "
                           "sensitive-looking values); nothing was sent.",
                           "content_blocked");
+}
+
+KeepOut RedactionSession::PlaceholdersIn(std::string_view text) const {
+  KeepOut spans;
+  if (to_value_.empty()) return spans;
+  for (size_t open = text.find('['); open != std::string_view::npos; open = text.find('[', open + 1)) {
+    const size_t close = text.find(']', open);
+    if (close == std::string_view::npos) break;
+    if (close - open + 1 <= longest_placeholder_ && to_value_.count(std::string(text.substr(open, close - open + 1))))
+      spans.emplace_back(open, close + 1);
+  }
+  return spans;
 }
 
 Status RedactionSession::ReplaceMatches(std::string& text, const std::vector<RedactionMatch>& matches) {

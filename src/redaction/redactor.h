@@ -2,8 +2,11 @@
 // leaves, and restores placeholders in what comes back.
 //
 // Finding runs every pattern in one pass (RE2::Set says which rules hit), then only the rules
-// that hit locate their matches; candidates must pass the rule's validator; overlaps resolve
-// deterministically: the longest match wins, then the earlier rule, then the earlier position.
+// that hit locate their matches; candidates must pass the rule's validator. Overlapping
+// candidates merge into one region, so no part of any of them stays in clear; the region takes
+// the label of its best candidate: one found through context words (`postgres://user:PASS@`
+// over the accidental e-mail `PASS@host`), then the longest, then the earlier rule, then the
+// earlier position. No match may touch a placeholder already made.
 //
 // A RedactionSession holds one request's mapping (value ↔ placeholder) in memory only and wipes
 // it when destroyed. Placeholders are `[ENTITY_N]`, stable within the request (the same value
@@ -38,7 +41,11 @@ struct RedactionMatch {
   size_t begin = 0;
   size_t end = 0;  // exclusive
   int rule = 0;    // index into Redactor::rules()
+  size_t span = 0;  // length of the rule's whole match, context included (the value may be less)
 };
+
+// A range of text no match may touch: [begin, end).
+using KeepOut = std::vector<std::pair<size_t, size_t>>;
 
 class Redactor {
  public:
@@ -50,7 +57,8 @@ class Redactor {
   static Result<std::shared_ptr<const Redactor>> ForPolicy(const Policy& policy, const RuleSets& sets);
   ~Redactor();
 
-  std::vector<RedactionMatch> Find(std::string_view text) const;
+  // The values to redact in `text`, in text order, none touching a range in `keep_out`.
+  std::vector<RedactionMatch> Find(std::string_view text, const KeepOut& keep_out = {}) const;
   const std::vector<const Rule*>& rules() const { return rules_; }
 
  private:
@@ -79,6 +87,11 @@ class RedactionSession {
   // Restores message content, tool call arguments and legacy `text` in a chat/completions
   // response body.
   void RestoreResponse(Json& body) const;
+
+  // Where this session's placeholders stand in `text`: no rule may match inside or across them
+  // (a URL-password rule matched its own "[URL_PASSWORD_1]" on every pass, and the prompt was
+  // refused as unredactable).
+  KeepOut PlaceholdersIn(std::string_view text) const;
 
   bool reversible() const { return !to_value_.empty(); }
   size_t longest_placeholder() const { return longest_placeholder_; }

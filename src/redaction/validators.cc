@@ -194,6 +194,13 @@ bool Phone(std::string_view s) {
   return n >= 8 && n <= 15;
 }
 
+// A national number with the trunk prefix 0: 9 to 12 digits, the second not 0 (00 starts an
+// international call, and runs of zeros are padding, not numbers).
+bool NationalPhone(std::string_view s) {
+  const std::string d = Digits(s);
+  return d.size() >= 9 && d.size() <= 12 && d[0] == '0' && d[1] != '0';
+}
+
 struct Named {
   const char* name;
   bool (*fn)(std::string_view);
@@ -204,6 +211,7 @@ constexpr Named kValidators[] = {
     {"fr_nir", FrNir},      {"it_codice_fiscale", ItCodiceFiscale},
     {"es_dni_nie", EsDniNie}, {"uk_nino", UkNino}, {"nl_bsn", NlBsn},
     {"npi", Npi},           {"dea", Dea},       {"phone", Phone},
+    {"national_phone", NationalPhone},
 };
 
 }  // namespace
