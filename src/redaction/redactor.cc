@@ -80,12 +80,15 @@ std::vector<RedactionMatch> Redactor::Find(std::string_view text, const KeepOut&
   // Overlapping candidates (transitively) become one region: nothing of any of them is left in
   // clear ("postgres://u:S3cr3t~pw@db" is both a URL password and an e-mail-like "pw@db").
   // The region is labelled by its best candidate: one found through context words first (a
-  // rule whose whole match reaches kContext characters beyond the value), then the longest
-  // value, then the earlier rule, then the earlier position.
+  // rule whose whole match reaches kContext characters beyond the value; of two, the one with
+  // more context), then the longest value, then the earlier rule, then the earlier position.
   constexpr size_t kContext = 3;
   auto better = [&](const RedactionMatch& a, const RedactionMatch& b) {
     const bool ca = a.span >= (a.end - a.begin) + kContext, cb = b.span >= (b.end - b.begin) + kContext;
     if (ca != cb) return ca;
+    // Of two context rules, the one that read more ("National Insurance number" over
+    // "Insurance number").
+    if (ca && a.span != b.span) return a.span > b.span;
     size_t la = a.end - a.begin, lb = b.end - b.begin;
     if (la != lb) return la > lb;
     if (a.rule != b.rule) return a.rule < b.rule;
