@@ -28,8 +28,12 @@ Error Bad(const std::string& message) { return Error::BadRequest(message, "", "b
 }  // namespace
 
 std::optional<Error> CheckHeadFraming(std::string_view head) {
-  const size_t end = head.find("\r\n\r\n");
-  if (end != std::string_view::npos) head = head.substr(0, end + 2);
+  // Only the head: the body (e.g. indented JSON) may hold anything. The head ends at the first
+  // empty line, CRLF or bare LF (which the parser also accepts).
+  size_t end = head.find("\r\n\r\n");
+  if (end != std::string_view::npos) end += 2;
+  if (const size_t lf = head.find("\n\n"); lf != std::string_view::npos && lf + 1 < end) end = lf + 1;
+  if (end != std::string_view::npos) head = head.substr(0, end);
   for (size_t i = 0; i < head.size(); ++i) {
     if (head[i] == '\r' && (i + 1 == head.size() || head[i + 1] != '\n'))
       return Bad("A line of the request head has a CR that is not followed by LF.");

@@ -101,6 +101,10 @@ TEST(HttpChecksTest, HeadFramingRefusesBareCrAndObsoleteFolding) {
   EXPECT_TRUE(CheckHeadFraming("POST / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n"));
   EXPECT_TRUE(CheckHeadFraming("POST / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"));
   EXPECT_TRUE(CheckHeadFraming("POST / HTTP/1.1\r\nHost: a\r\n\tfolded\r\n\r\n"));
+  // The body is not the head: indented JSON after either kind of empty line is fine.
+  EXPECT_FALSE(CheckHeadFraming("POST / HTTP/1.1\r\nHost: a\r\n\r\n{\n  \"model\": \"m\"\r}"));
+  EXPECT_FALSE(CheckHeadFraming("POST / HTTP/1.1\nHost: a\n\n{\n  \"model\": \"m\"\r}"));
+  EXPECT_TRUE(CheckHeadFraming("POST / HTTP/1.1\nHost: a\n folded\n\n{}"));
   auto e = CheckRequestHead("HTTP/2.0", {{"Host", "a"}});
   ASSERT_TRUE(e);
   EXPECT_EQ(e->status, 505);
