@@ -130,7 +130,7 @@ uint64_t LastSignedInFile(const std::string& path) {
 Status AuditLog::CheckNothingMissing() {
   struct Witness {
     uint64_t seq;
-    const char* what;
+    std::string what;
   };
   uint64_t acknowledged = 0;
   {
@@ -140,7 +140,8 @@ Status AuditLog::CheckNothingMissing() {
   const Witness witnesses[] = {
       {acknowledged, "was acknowledged as durable (the store's high-water mark)"},
       {last_checkpoint_seq_.load(), "is covered by a signed checkpoint in the store"},
-      {LastSignedInFile(options_.checkpoint_file), "is covered by a signed checkpoint in the checkpoint file"},
+      {LastSignedInFile(options_.checkpoint_file),
+       "is covered by a signed checkpoint in the checkpoint file " + options_.checkpoint_file},
   };
   for (const Witness& w : witnesses) {
     if (w.seq <= last_seq_) continue;
@@ -150,7 +151,8 @@ Status AuditLog::CheckNothingMissing() {
             std::to_string(w.seq) +
             " are missing (a damaged or lost write-ahead log, or a store restored from an older copy). "
             "Warden will not reuse their sequence numbers or sign over the gap. Run `warden-audit verify`, "
-            "then restore the store from a backup",
+            "then restore the store from a backup (to start a new store on purpose, move the old store's "
+            "checkpoint file away too)",
         "audit_records_missing");
   }
   return Status::Ok();
