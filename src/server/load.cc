@@ -1,6 +1,7 @@
 #include "server/load.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -11,8 +12,20 @@ ConfigProblem Warning(const std::string& file, std::string message) {
   return {file, 0, 0, std::move(message), ConfigProblem::Severity::kWarning};
 }
 
+// Whether `gid` is this process's group or one of its supplementary groups (a Kubernetes pod
+// reads its secrets through fsGroup: 0440 root:fsGroup is private to it).
+bool OwnGroup(gid_t gid) {
+  if (gid == getegid()) return true;
+  gid_t groups[256];
+  const int n = getgroups(256, groups);
+  for (int i = 0; i < n; ++i)
+    if (groups[i] == gid) return true;
+  return false;
+}
+
 // What Warden keeps on disk is private to its user: directories 0700, files 0600 (the process
-// runs with umask 077). An existing path with group or other bits is reported; it still starts.
+// runs with umask 077). An existing path that other users, or a group this process is not in,
+// can read is reported; it still starts.
 void CheckPrivatePaths(const Config& c, std::vector<ConfigProblem>& out) {
   const struct {
     std::string path;
@@ -28,7 +41,9 @@ void CheckPrivatePaths(const Config& c, std::vector<ConfigProblem>& out) {
   };
   for (const auto& p : paths) {
     struct stat st {};
-    if (p.path.empty() || ::stat(p.path.c_str(), &st) != 0 || (st.st_mode & 077) == 0) continue;
+    if (p.path.empty() || ::stat(p.path.c_str(), &st) != 0) continue;
+    const bool wide = (st.st_mode & 007) != 0 || ((st.st_mode & 070) != 0 && !OwnGroup(st.st_gid));
+    if (!wide) continue;
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     const bool dir = S_ISDIR(st.st_mode);

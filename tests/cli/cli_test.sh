@@ -99,6 +99,10 @@ WIDE=$(find "$T/data" "$T/access.log" -perm /077 2>/dev/null)
 chmod 755 "$T/data/db"
 expect_rc 0 "$BIN" check-config --config "$T/ok.yaml"
 grep -q "the key and usage store $T/data/db is mode 0755" "$T/err" || fail "check-config did not warn about a wide directory: $(cat "$T/err")"
+# Readable by our own group only (Kubernetes mounts secrets 0440 root:fsGroup): not reported.
+chmod 750 "$T/data/db"
+expect_rc 0 "$BIN" check-config --config "$T/ok.yaml"
+grep -q "$T/data/db is mode" "$T/err" && fail "check-config warned about a directory only its own group reads: $(cat "$T/err")"
 chmod 700 "$T/data/db"
 
 # 4b. usage: the stopped gateway flushed its aggregates; table, csv and json agree.
