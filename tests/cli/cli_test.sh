@@ -55,7 +55,8 @@ YAML
 expect_rc 0 "$BIN" keys create --name ci-key --config "$T/ok.yaml"
 KEY=$(cat "$T/out")
 case "$KEY" in wdn_*) ;; *) fail "key does not start with wdn_: $KEY" ;; esac
-SECRET=${KEY##*_}
+SECRET=$(printf '%s' "$KEY" | cut -d_ -f4-)   # wdn_<env>_<id>_<secret>; the secret may hold '_'
+[ ${#SECRET} -eq 43 ] || fail "could not take the secret out of the key: $KEY"
 expect_rc 0 "$BIN" keys list --config "$T/ok.yaml"
 grep -q "ci-key .*active" "$T/out" || fail "keys list does not show the active key"
 grep -q -- "$SECRET" "$T/out" "$T/err" && fail "keys list printed the secret"

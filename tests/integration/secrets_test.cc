@@ -32,7 +32,13 @@ TEST(SecretsTest, PlantedKeysAppearNowhere) {
   GatewayUnderTest gw(OneProviderYaml(fake.base_url(), "chat-alias", "fake-model-1",
                                       "    api_key_file: " + key_file + "\n"));
   const std::string client_key = gw.key();
-  const std::string client_secret_part = client_key.substr(client_key.rfind('_') + 1);
+  // wdn_<env>_<id>_<secret>: the secret is everything after the third '_' — it is base64url and
+  // may contain '_' itself (taking the text after the last '_' gave a 1-3 character "secret" that
+  // any file contains, about one run in ten).
+  size_t cut = 0;
+  for (int i = 0; i < 3; ++i) cut = client_key.find('_', cut) + 1;
+  const std::string client_secret_part = client_key.substr(cut);
+  ASSERT_EQ(client_secret_part.size(), 43u) << client_key;
   std::string wrong_key = client_key;
   wrong_key.back() = wrong_key.back() == 'Q' ? 'R' : 'Q';
 
