@@ -193,13 +193,25 @@ Result<std::set<std::string>> AuditReader::DataKeyIds() const {
   return out;
 }
 
+namespace {
+
+// The key id an erasure record names (its plaintext meta: {"action":"forget","key_id",…}); nullopt
+// for any other record or a meta that does not say.
+std::optional<std::string> ErasedKeyId(const Record& r) {
+  if (r.header.type != RecordType::kErasure) return std::nullopt;
+  auto j = ParseJson(r.meta.bytes);
+  if (!j || !j->is_object() || !(*j)["key_id"].is_string()) return std::nullopt;
+  return (*j)["key_id"].get<std::string>();
+}
+
+}  // namespace
+
 Result<std::set<std::string>> AuditReader::ForgottenKeys() const {
   std::set<std::string> out;
   Status s = ForEachRaw(1, [&](uint64_t, std::string_view raw) {
     auto r = Decode(raw);
-    if (r && r->header.type == RecordType::kErasure)
-      if (auto j = ParseJson(r->meta.bytes); j && j->is_object() && (*j)["key_id"].is_string())
-        out.insert((*j)["key_id"].get<std::string>());
+    if (r)
+      if (auto id = ErasedKeyId(*r)) out.insert(std::move(*id));
     return true;
   });
   if (!s) return s.error();
@@ -295,8 +307,7 @@ VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
     }
     if (h.type == RecordType::kErasure) {
       ++rep.erasures;
-      if (auto j = ParseJson(r->meta.bytes); j && j->is_object() && (*j)["key_id"].is_string())
-        erased.insert((*j)["key_id"].get<std::string>());
+      if (auto id = ErasedKeyId(*r)) erased.insert(std::move(*id));
     }
     std::string hash = ChainHash(*r);
     auto [lo, hi] = checkpoints.equal_range(seq);

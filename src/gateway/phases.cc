@@ -32,6 +32,18 @@ Status RequireModel(RequestContext& ctx) {
   return Status::Ok();
 }
 
+// Every item of the array `items` (named `param` in errors) must be an object with a string
+// `type`: content parts and tools alike — a provider refuses anything else with a 502.
+Status RequireTypedItems(const Json& items, const std::string& param) {
+  size_t j = 0;
+  for (const auto& item : items) {
+    const std::string at = param + "[" + std::to_string(j++) + "]";
+    if (!item.is_object() || !item.contains("type") || !item["type"].is_string())
+      return Error::BadRequest(at + " must be an object with a string 'type'", at + ".type");
+  }
+  return Status::Ok();
+}
+
 Status ParseChat(RequestContext& ctx) {
   const Json& b = ctx.body;
   if (Status s = RequireModel(ctx); !s) return s;
@@ -47,24 +59,12 @@ Status ParseChat(RequestContext& ctx) {
                                    m["content"].is_null()))
       return Error::BadRequest(param + ".content must be a string or an array of parts",
                                param + ".content");
-    if (m.contains("content") && m["content"].is_array()) {
-      size_t j = 0;
-      for (const auto& part : m["content"]) {
-        const std::string at = param + ".content[" + std::to_string(j++) + "]";
-        if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
-          return Error::BadRequest(at + " must be an object with a string 'type'", at + ".type");
-      }
-    }
+    if (m.contains("content") && m["content"].is_array())
+      if (Status s = RequireTypedItems(m["content"], param + ".content"); !s) return s;
   }
-  // The shapes a provider would refuse (a 502 after a round trip); they are the client's to fix.
   if (b.contains("tools") && !b["tools"].is_null()) {
     if (!b["tools"].is_array()) return Error::BadRequest("'tools' must be an array", "tools");
-    size_t j = 0;
-    for (const auto& tool : b["tools"]) {
-      const std::string at = "tools[" + std::to_string(j++) + "]";
-      if (!tool.is_object() || !tool.contains("type") || !tool["type"].is_string())
-        return Error::BadRequest(at + " must be an object with a string 'type'", at + ".type");
-    }
+    if (Status s = RequireTypedItems(b["tools"], "tools"); !s) return s;
   }
   if (b.contains("stream")) {
     if (!b["stream"].is_boolean() && !b["stream"].is_null())
