@@ -1,16 +1,11 @@
-// The files compiled into the binary by cmake/embed_assets.cmake (the dashboard's page, script
-// and style): the generated source defines kFiles, ended by an entry with a null name.
+// The dashboard's page, script and style, compiled in by cmake/embed_assets.cmake.
 #pragma once
 
-#include <cstddef>
+#include "common/embedded_files.h"
 
 namespace warden::assets {
 
-struct File {
-  const char* name;
-  const unsigned char* data;
-  std::size_t size;
-};
+using File = EmbeddedFile;
 extern const File kFiles[];
 
 }  // namespace warden::assets
