@@ -66,10 +66,12 @@ std::vector<RedactionMatch> Redactor::Find(std::string_view text, const KeepOut&
       const re2::StringPiece whole = sub[0];
       const size_t whole_end = static_cast<size_t>(whole.data() - text.data()) + whole.size();
       const re2::StringPiece& value = groups == 1 ? sub[1] : sub[0];
+      std::optional<std::pair<size_t, size_t>> part;
       if (value.data() != nullptr && !value.empty() &&
-          Validate(rule.validator, std::string_view(value.data(), value.size()))) {
-        const size_t b = static_cast<size_t>(value.data() - text.data());
-        const size_t e = b + value.size();
+          (part = ValidateSpan(rule.validator, std::string_view(value.data(), value.size()))) &&
+          part->second > part->first) {
+        const size_t b = static_cast<size_t>(value.data() - text.data()) + part->first;
+        const size_t e = b + (part->second - part->first);
         bool kept_out = false;
         for (const auto& [kb, ke] : keep_out) kept_out = kept_out || (b < ke && kb < e);
         if (!kept_out) candidates.push_back({b, e, idx, whole.size()});

@@ -10,8 +10,10 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/named_set.h"
@@ -62,5 +64,9 @@ RuleSetLoadResult LoadRuleSetFromString(const std::string& yaml, const std::stri
 // True if `value` passes the named validator; unknown names are rejected at load time.
 bool Validate(std::string_view validator, std::string_view value);
 bool IsKnownValidator(std::string_view validator);
+// Where in `value` the named validator finds the value to redact: all of it for a checksum
+// validator that accepts it, a part for a validator that trims (the person-name checks keep the
+// name out of a run of capitalised words: "Meeting Anna Schmidt" → "Anna Schmidt"), or nothing.
+std::optional<std::pair<size_t, size_t>> ValidateSpan(std::string_view validator, std::string_view value);
 
 }  // namespace warden

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <string>
 
+#include "redaction/names.h"
 #include "redaction/rules.h"
 
 namespace warden {
@@ -204,6 +205,7 @@ bool NationalPhone(std::string_view s) {
 struct Named {
   const char* name;
   bool (*fn)(std::string_view);
+  std::optional<Span> (*span)(std::string_view) = nullptr;  // a validator that trims
 };
 constexpr Named kValidators[] = {
     {"luhn", Luhn},         {"iban", Iban},     {"us_ssn", UsSsn},
@@ -212,6 +214,7 @@ constexpr Named kValidators[] = {
     {"es_dni_nie", EsDniNie}, {"uk_nino", UkNino}, {"nl_bsn", NlBsn},
     {"npi", Npi},           {"dea", Dea},       {"phone", Phone},
     {"national_phone", NationalPhone},
+    {"name_after_cue", nullptr, NameAfterCue}, {"person_name", nullptr, PersonName},
 };
 
 }  // namespace
@@ -222,11 +225,19 @@ bool IsKnownValidator(std::string_view validator) {
   return false;
 }
 
+std::optional<std::pair<size_t, size_t>> ValidateSpan(std::string_view validator, std::string_view value) {
+  if (validator.empty()) return Span{0, value.size()};
+  for (const auto& v : kValidators) {
+    if (validator != v.name) continue;
+    if (v.span) return v.span(value);
+    if (v.fn(value)) return Span{0, value.size()};
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 bool Validate(std::string_view validator, std::string_view value) {
-  if (validator.empty()) return true;
-  for (const auto& v : kValidators)
-    if (validator == v.name) return v.fn(value);
-  return false;
+  return ValidateSpan(validator, value).has_value();
 }
 
 }  // namespace warden

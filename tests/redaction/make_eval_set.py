@@ -23,7 +23,16 @@ Where the values come from — the published specifications of each format, not 
   IP addresses    RFC 5737 / RFC 3849 documentation ranges, RFC 5952 compressed IPv6
   dates of birth  each language's usual numeric and spelled-out date formats
   passwords       env files, JSON/YAML configs, connection strings, prose
-Not in this set yet: person names and street addresses (no detector ships for them).
+  person names    first names: the `human-names` npm package 1.0.13 (popular names per language,
+                  MIT); surnames: `chance` 1.1.13 (MIT) — both in sources/, neither the list the
+                  detector ships (that one comes from @faker-js/faker). Half or more of them are not
+                  in the detector's lists: names are found through their cues or not at all.
+                  Contexts: clinical and business text with and without cues.
+  addresses       the postal formats of each country (USPS Publication 28 street suffixes, as
+                  `chance` lists them; Deutsche Post, PostNL, La Poste, Correos, Poste Italiane
+                  conventions) with invented street and town names (random syllables)
+  hard negatives  for names and addresses: `chance`'s company names and professions, countries,
+                  headings, and numbers followed by capitalised words
 
 Deterministic (fixed seed).   usage: make_eval_set.py > eval_set.jsonl
 """
@@ -461,6 +470,122 @@ for lang in LANGS:
             f"{rng.randint(2, 40)} x {rng.randint(2, 40)} cm, {rng.randint(1, 99)} kg",
             f"ref. {rng.choice('ABCDEFGH')}{rng.randint(1000, 9999)}-{rng.randint(10, 99)}",
         ]), lang, "business")
+
+# --- person names and street addresses ----------------------------------------------------------
+SRC = __import__("os").path.join(__import__("os").path.dirname(__file__), "sources")
+
+
+def source(name):
+    with open(__import__("os").path.join(SRC, name), encoding="utf-8") as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+FIRST = {lang: source(f"human-names-{lang}.txt") for lang in LANGS}
+SUR = {lang: source(f"chance-surnames-{'uk' if lang == 'en' and i % 2 else lang}.txt")
+       for i, lang in enumerate(LANGS)}
+SUR["en"] = source("chance-surnames-en.txt") + source("chance-surnames-uk.txt")
+
+# Cue contexts: (template, which part is the value: "n" full name, "g" given name, "s" surname).
+NAME_CUES = {
+    "en": [("Patient: {n}, 54, presents with chest pain.", "n"), ("Dear {g},\nthanks for the update on the invoice.", "g"),
+           ("Referred by Dr. {s} for a second opinion.", "s"), ("Kind regards,\n{n}", "n"),
+           ('{{"patient_name": "{n}", "ward": "3B"}}', "n"), ("From: {n}\nSubject: Q3 forecast", "n"),
+           ("Mrs {n} was discharged on day 3.", "n"), ("Signed by: {n}", "n"), ("Name: {n}\nDate of visit: 2024-03-02", "n")],
+    "de": [("Patient: {n}, 54 Jahre, Aufnahme wegen Brustschmerz.", "n"), ("Sehr geehrte Frau {s},\nanbei die Unterlagen.", "s"),
+           ("Mit freundlichen Grüßen\n{n}", "n"), ("Herr {n} wurde am Montag entlassen.", "n"), ("Ansprechpartner: {n}", "n"),
+           ('{{"nachname": "{s}", "station": "3B"}}', "s"), ("Hallo {g},\nkurze Rückfrage zum Angebot.", "g")],
+    "fr": [("Patient : {n}, 54 ans, admis pour douleur thoracique.", "n"), ("Bonjour {g},\nvoici le devis.", "g"),
+           ("Cordialement,\n{n}", "n"), ("Mme {n} a été reçue aux urgences.", "n"), ("Nom : {n}", "n"),
+           ("Adressé par le Dr {s}.", "s")],
+    "es": [("Paciente: {n}, 54 años, ingresa por dolor torácico.", "n"), ("Estimada {g}:\nle adjunto la factura.", "g"),
+           ("Saludos,\n{n}", "n"), ("La Sra. {n} fue dada de alta.", "n"), ("Nombre: {n}", "n"), ("Atentamente,\n{n}", "n")],
+    "it": [("Paziente: {n}, 54 anni, ricoverato per dolore toracico.", "n"), ("Gentile {g},\nin allegato il preventivo.", "g"),
+           ("Cordiali saluti,\n{n}", "n"), ("Il Dott. {n} ha firmato il referto.", "n"), ("Nome: {n}", "n"), ("Sig.ra {n}, stanza 12.", "n")],
+    "nl": [("Patiënt: {n}, 54 jaar, opgenomen met pijn op de borst.", "n"), ("Beste {g},\nhierbij de offerte.", "g"),
+           ("Met vriendelijke groet,\n{n}", "n"), ("Mevrouw {n} is ontslagen.", "n"), ("Naam: {n}", "n"), ("Dhr. {n} belde over de factuur.", "n")],
+}
+NAME_PLAIN = {
+    "en": ["I spoke with {n} about the invoice yesterday.", "Please forward the contract to {n} before Friday.",
+           "{n} will join the call at 3pm.", "The scan was reviewed with {n} and her husband."],
+    "de": ["Ich habe gestern mit {n} telefoniert.", "Bitte senden Sie den Vertrag an {n}.", "{n} nimmt am Termin teil."],
+    "fr": ["J'ai parlé avec {n} hier au sujet de la facture.", "Merci d'envoyer le contrat à {n}.", "{n} participera à la réunion."],
+    "es": ["Hablé con {n} ayer sobre la factura.", "Envíe el contrato a {n} antes del viernes.", "{n} asistirá a la reunión."],
+    "it": ["Ho parlato con {n} ieri della fattura.", "Inviare il contratto a {n} entro venerdì.", "{n} parteciperà alla riunione."],
+    "nl": ["Ik heb gisteren met {n} gebeld over de factuur.", "Stuur het contract naar {n} voor vrijdag.", "{n} neemt deel aan het overleg."],
+}
+for lang in LANGS:
+    for i in range(40):
+        g, s = rng.choice(FIRST[lang]), rng.choice(SUR[lang])
+        n = f"{g} {s}"
+        if i % 10 < 7:
+            tmpl, part = rng.choice(NAME_CUES[lang])
+            v = {"n": n, "g": g, "s": s}[part]
+            add(tmpl.format(n=n, g=g, s=s), lang, "clinical" if i % 2 else "business", ("PERSON_NAME", v))
+        else:
+            add(rng.choice(NAME_PLAIN[lang]).format(n=n), lang, "business", ("PERSON_NAME", n))
+
+
+def syllables(k):
+    return "".join(rng.choice("bcdfghjklmnprstvwz") + rng.choice("aeiou") + rng.choice(["", "n", "r", "l"])
+                   for _ in range(k)).capitalize()
+
+
+USPS = ["Avenue", "Ave", "Boulevard", "Blvd", "Center", "Circle", "Cir", "Court", "Ct", "Drive", "Dr", "Extension",
+        "Glen", "Grove", "Heights", "Highway", "Hwy", "Junction", "Lane", "Ln", "Loop", "Manor", "Mill", "Park",
+        "Parkway", "Pkwy", "Pass", "Path", "Pike", "Place", "Pl", "Plaza", "Point", "Ridge", "Road", "Rd", "Square",
+        "Street", "St", "Terrace", "Trail", "Turnpike", "View", "Way", "Close", "Crescent", "Gardens", "Green", "Mount"]
+STATES = ["IL", "CA", "NY", "TX", "WA", "MA", "OH", "GA"]
+
+
+def address(lang):
+    num = rng.randint(1, 2999)
+    if lang == "en":
+        street = f"{num} {syllables(2)} {rng.choice(USPS)}"
+        return rng.choice([street, f"{street}, {syllables(2)}, {rng.choice(STATES)} {rng.randint(10000, 99999)}",
+                           f"{street}, {syllables(3)} {rng.choice(['SW1A', 'NW1', 'M1', 'EH8', 'B15'])} {rng.randint(1, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"])
+    tail = {"de": lambda: f", {rng.randint(10000, 99999)} {syllables(2)}",
+            "nl": lambda: f", {rng.randint(1000, 9999)} {rng.choice('ABCDEFGH')}{rng.choice('JKLMNPRS')} {syllables(2)}",
+            "fr": lambda: f", {rng.randint(10, 95)}{rng.randint(0, 999):03d} {syllables(2)}",
+            "es": lambda: f", {rng.randint(10000, 52999)} {syllables(2)}",
+            "it": lambda: f", {rng.randint(10, 98)}{rng.randint(0, 999):03d} {syllables(2)} ({rng.choice(['MI', 'RM', 'TO', 'NA', 'FI'])})"}[lang]
+    num = rng.randint(1, 199)
+    if lang == "de":
+        street = rng.choice([f"{syllables(2)}straße {num}", f"{syllables(2)}str. {num}", f"{syllables(2)}weg {num}",
+                             f"{syllables(2)}gasse {num}", f"{syllables(2)}platz {num}", f"{syllables(2)}allee {num}",
+                             f"{syllables(2)}er Straße {num}", f"Am {syllables(2)} {num}", f"{syllables(2)}strasse {num}a"])
+    elif lang == "nl":
+        street = f"{syllables(2)}{rng.choice(['straat', 'laan', 'weg', 'plein', 'gracht', 'kade', 'singel', 'dijk'])} {num}"
+    elif lang == "fr":
+        street = f"{num} {rng.choice(['rue', 'avenue', 'boulevard', 'place', 'chemin', 'allée', 'impasse', 'quai'])} {rng.choice(['', 'de la ', 'du ', 'des '])}{syllables(2)}"
+    elif lang == "es":
+        street = f"{rng.choice(['Calle', 'C/', 'Avenida', 'Plaza', 'Paseo', 'Camino', 'Ronda'])} {rng.choice(['', 'de ', 'del '])}{syllables(2)} {num}"
+    else:
+        street = f"{rng.choice(['Via', 'Viale', 'Piazza', 'Corso', 'Largo', 'Vicolo', 'Strada', 'Piazzale'])} {rng.choice(['', 'dei ', 'della '])}{syllables(2)} {num}"
+    return street + (tail() if rng.random() < 0.6 else "")
+
+
+ADDR_CUES = {"en": ["Ship to {v}.", "Patient address: {v}", "Home address: {v}\nPhone on file.", "She moved to {v} last year."],
+             "de": ["Lieferadresse: {v}", "Anschrift des Patienten: {v}", "Wohnhaft in {v}."],
+             "fr": ["Adresse de livraison : {v}", "Domicile du patient : {v}", "Il habite au {v}."],
+             "es": ["Dirección de envío: {v}", "Domicilio del paciente: {v}", "Vive en {v}."],
+             "it": ["Indirizzo di consegna: {v}", "Residenza del paziente: {v}", "Abita in {v}."],
+             "nl": ["Afleveradres: {v}", "Adres patiënt: {v}", "Woont op {v}."]}
+for lang in LANGS:
+    for _ in range(15):
+        v = address(lang)
+        add(rng.choice(ADDR_CUES[lang]).format(v=v), lang, "clinical" if rng.random() < 0.5 else "business", ("STREET_ADDRESS", v))
+
+# Hard negatives for names and addresses: companies, professions, headings, numbers before words.
+for company in rng.sample(source("chance-companies.txt"), 60):
+    add(f"Quarterly revenue of {company} beat the consensus.", "en", "business")
+for prof in rng.sample(source("chance-professions.txt"), 40):
+    add(f"We are hiring a {prof} for the Berlin office.", "en", "business")
+for t in ["Annual Report 2024", "Executive Summary and Next Steps", "Terms and Conditions apply.", "The Board approved the Budget.",
+          "Step 3: Configure the Load Balancer", "Chapter 12 Road Safety Rules", "Version 2 Release Notes", "Room 214, Building C",
+          "Table 3 Patient Characteristics", "Figure 2 Kaplan Meier Curve", "Level 4 Data Center", "Serie A, giornata 12",
+          "Kapitel 3 Grundlagen der Statistik", "Section 5 Payment Terms", "Plan B Strategy", "Top 10 Best Practices",
+          "Hospital Universitario La Paz", "Université Paris Cité", "Technische Universität München", "Rijksmuseum Amsterdam"]:
+    add(t, "en", "business")
 
 for r in rows:
     print(json.dumps(r, ensure_ascii=False))

@@ -96,7 +96,8 @@ TEST(PolicyLoadTest, ShippedPoliciesAreValid) {
   const Policy* hipaa = r.policies->Find("hipaa");
   EXPECT_TRUE(hipaa->zero_retention);
   EXPECT_EQ(hipaa->audit, AuditMode::kRequired);
-  EXPECT_FALSE(hipaa->redaction_rule_sets.empty());
+  EXPECT_EQ(hipaa->redaction_rule_sets,
+            (std::vector<std::string>{"pii", "phi", "secrets", "names", "addresses"}));
   const Policy* eu = r.policies->Find("eu-only");
   ProviderConfig us;
   us.name = "openai";

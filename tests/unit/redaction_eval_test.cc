@@ -2,8 +2,9 @@
 // make_eval_set.py from the identifiers' published formats): precision and recall per entity
 // and per language with every shipped rule set enabled, printed, and held to the targets of
 // issue 22 — recall >= 0.98 for checksummed identifiers, >= 0.95 for phones, e-mail, IP
-// addresses, passwords and dates of birth (per entity, and per language where a language has 10
-// or more values of it), precision >= 0.97 over everything found.
+// addresses, passwords and dates of birth, >= 0.90 for person names and street addresses (per
+// entity, and per language where a language has 10 or more values of it), precision >= 0.97 over
+// everything found.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -78,8 +79,9 @@ TEST(RedactionEvalTest, PrecisionAndRecallPerEntityAndLanguage) {
                                              "US_NPI", "DEA_NUMBER"};
   const std::set<std::string> formats = {"PHONE", "EMAIL", "IP_ADDRESS", "PASSWORD", "URL_PASSWORD",
                                          "DATE_OF_BIRTH"};
+  const std::set<std::string> names = {"PERSON_NAME", "STREET_ADDRESS"};
   auto target = [&](const std::string& type) {
-    return checksummed.count(type) ? 0.98 : formats.count(type) ? 0.95 : 0.0;
+    return checksummed.count(type) ? 0.98 : formats.count(type) ? 0.95 : names.count(type) ? 0.90 : 0.0;
   };
   std::printf("\n%-22s %-4s %6s %6s %6s %9s %7s\n", "entity", "lang", "tp", "fp", "fn", "precision", "recall");
   for (const auto& [type, c] : by_type) {
