@@ -9,30 +9,77 @@
 
 namespace warden {
 
+// How a long text is searched (Find), and why it finds what searching the whole text for every
+// rule that hits finds (FindReference):
+//  - A rule whose matches are at most kWindow bytes long (Rule::max_length, from its pattern) is
+//    "bounded". One regular expression, the alternation of every bounded rule, is searched through
+//    the text once, match after match (leftmost first): every match of every bounded rule starts
+//    inside one of the regions it finds (the search from a position finds the leftmost match
+//    start of any alternative, so no match can start between regions). Each region [s, e) is then
+//    read by the set of bounded rules over [s, e + kWindow) — which holds any match starting in
+//    the region — and the rules that hit search there, with the whole text as context.
+//  - Rules without a bound (secrets with open-ended tokens, PEM blocks, …) are found by their own
+//    set over the whole text, and each that hits searches the whole text.
+//  - After a pass replaced values, FindNear searches bounded rules only around the replacements:
+//    a match that touches none of them was there before, and was found or rejected then.
+// Texts up to kSmall bytes skip all this: one set, then the rules that hit, whole text.
 struct Redactor::Compiled {
-  std::unique_ptr<RE2::Set> set;
+  std::unique_ptr<RE2::Set> all;       // every rule (short texts, FindReference)
+  std::unique_ptr<RE2> regions;        // the alternation of the bounded rules
+  std::unique_ptr<RE2::Set> bounded;   // the bounded rules, for a region's window
+  std::unique_ptr<RE2::Set> unbounded; // the others, for the whole text
+  std::vector<int> bounded_rule, unbounded_rule;  // set entry → rule index
 };
+
+namespace {
+
+constexpr size_t kWindow = 1200;
+constexpr size_t kSmall = 4096;
+constexpr size_t kDenseCluster = 8192;
+
+RE2::Options SetOptions() {
+  RE2::Options opts;
+  opts.set_max_mem(64 << 20);
+  opts.set_log_errors(false);
+  return opts;
+}
+
+}  // namespace
 
 Redactor::~Redactor() = default;
 
 Result<std::shared_ptr<const Redactor>> Redactor::Build(const std::vector<const RuleSet*>& sets) {
   std::shared_ptr<Redactor> r(new Redactor());
   r->compiled_ = std::make_unique<Compiled>();
-  RE2::Options opts;
-  opts.set_max_mem(64 << 20);
-  opts.set_log_errors(false);
-  r->compiled_->set = std::make_unique<RE2::Set>(opts, RE2::UNANCHORED);
+  Compiled& c = *r->compiled_;
+  c.all = std::make_unique<RE2::Set>(SetOptions(), RE2::UNANCHORED);
+  c.bounded = std::make_unique<RE2::Set>(SetOptions(), RE2::UNANCHORED);
+  c.unbounded = std::make_unique<RE2::Set>(SetOptions(), RE2::UNANCHORED);
+  std::string alternation;
   for (const RuleSet* s : sets) {
     for (const Rule& rule : s->rules) {
       std::string error;
-      if (r->compiled_->set->Add(rule.pattern, &error) < 0)
+      const int idx = static_cast<int>(r->rules_.size());
+      const bool bounded = rule.max_length && *rule.max_length <= kWindow;
+      if (c.all->Add(rule.pattern, &error) < 0 ||
+          (bounded ? c.bounded : c.unbounded)->Add(rule.pattern, &error) < 0)
         return Error::Internal("redaction rule " + rule.entity + " in " + rule.file + ":" +
                                std::to_string(rule.line) + " cannot join the rule set: " + error);
+      (bounded ? c.bounded_rule : c.unbounded_rule).push_back(idx);
+      if (bounded) alternation += (alternation.empty() ? "(?:" : "|(?:") + rule.pattern + ")";
       r->rules_.push_back(&rule);
     }
   }
-  if (!r->compiled_->set->Compile())
+  if (!c.all->Compile() || !c.bounded->Compile() || !c.unbounded->Compile())
     return Error::Internal("the redaction rule sets together exceed RE2's memory budget");
+  if (!alternation.empty()) {
+    RE2::Options opts = SetOptions();
+    opts.set_max_mem(256 << 20);
+    opts.set_never_capture(true);
+    c.regions = std::make_unique<RE2>(alternation, opts);
+    if (!c.regions->ok())
+      return Error::Internal("the redaction rule sets together exceed RE2's memory budget: " + c.regions->error());
+  }
   return std::shared_ptr<const Redactor>(std::move(r));
 }
 
@@ -47,38 +94,117 @@ Result<std::shared_ptr<const Redactor>> Redactor::ForPolicy(const Policy& policy
   return Build(chosen);
 }
 
-std::vector<RedactionMatch> Redactor::Find(std::string_view text, const KeepOut& keep_out) const {
-  std::vector<RedactionMatch> out;
-  if (text.empty() || rules_.empty()) return out;
-  std::vector<int> hits;
-  if (!compiled_->set->Match(re2::StringPiece(text.data(), text.size()), &hits)) return out;
-  std::sort(hits.begin(), hits.end());
-  std::vector<RedactionMatch> candidates;
-  re2::StringPiece input(text.data(), text.size());
-  for (int idx : hits) {
-    const Rule& rule = *rules_[static_cast<size_t>(idx)];
-    const RE2& re = *rule.re;
-    const int groups = re.NumberOfCapturingGroups();
-    re2::StringPiece sub[2];
-    size_t pos = 0;
-    while (pos <= text.size() &&
-           re.Match(input, pos, text.size(), RE2::UNANCHORED, sub, groups + 1)) {
-      const re2::StringPiece whole = sub[0];
-      const size_t whole_end = static_cast<size_t>(whole.data() - text.data()) + whole.size();
-      const re2::StringPiece& value = groups == 1 ? sub[1] : sub[0];
-      std::optional<std::pair<size_t, size_t>> part;
-      if (value.data() != nullptr && !value.empty() &&
-          (part = ValidateSpan(rule.validator, std::string_view(value.data(), value.size()))) &&
-          part->second > part->first) {
-        const size_t b = static_cast<size_t>(value.data() - text.data()) + part->first;
-        const size_t e = b + (part->second - part->first);
-        bool kept_out = false;
-        for (const auto& [kb, ke] : keep_out) kept_out = kept_out || (b < ke && kb < e);
-        if (!kept_out) candidates.push_back({b, e, idx, whole.size()});
-      }
-      pos = whole.empty() ? whole_end + 1 : whole_end;
+void Redactor::Collect(int idx, std::string_view text, size_t from, size_t to, size_t own_begin,
+                       size_t own_end, const KeepOut& keep_out, std::vector<RedactionMatch>& out) const {
+  const Rule& rule = *rules_[static_cast<size_t>(idx)];
+  const RE2& re = *rule.re;
+  const int groups = re.NumberOfCapturingGroups();
+  const re2::StringPiece input(text.data(), text.size());
+  re2::StringPiece sub[2];
+  size_t pos = from;
+  while (pos <= to && re.Match(input, pos, to, RE2::UNANCHORED, sub, groups + 1)) {
+    const re2::StringPiece whole = sub[0];
+    const size_t whole_begin = static_cast<size_t>(whole.data() - text.data());
+    const size_t whole_end = whole_begin + whole.size();
+    if (whole_begin >= own_end) break;
+    const re2::StringPiece& value = groups == 1 ? sub[1] : sub[0];
+    std::optional<std::pair<size_t, size_t>> part;
+    if (whole_begin >= own_begin && value.data() != nullptr && !value.empty() &&
+        (part = ValidateSpan(rule.validator, std::string_view(value.data(), value.size()))) &&
+        part->second > part->first) {
+      const size_t b = static_cast<size_t>(value.data() - text.data()) + part->first;
+      const size_t e = b + (part->second - part->first);
+      bool kept_out = false;
+      for (const auto& [kb, ke] : keep_out) kept_out = kept_out || (b < ke && kb < e);
+      if (!kept_out) out.push_back({b, e, idx, whole.size()});
     }
+    pos = whole.empty() ? whole_end + 1 : whole_end;
   }
+}
+
+void Redactor::CollectInRegions(std::string_view text, size_t from, size_t to, size_t last_start,
+                                const KeepOut& keep_out, std::vector<RedactionMatch>& out) const {
+  const Compiled& c = *compiled_;
+  if (!c.regions) return;
+  const size_t n = text.size();
+  const re2::StringPiece input(text.data(), n);
+  std::vector<int> hits;
+  // Regions whose windows overlap are read together: one set search over the cluster's window,
+  // then the rules that hit search it. Dense text makes one cluster of the rest of the range.
+  auto search = [&](size_t begin, size_t end) {
+    const size_t window_end = std::min(n, end + kWindow);
+    hits.clear();
+    // Without its surroundings the window can only hit more rules (\b and ^ at its edges),
+    // never fewer: a pattern with \B is never bounded (MaxMatchLength).
+    if (c.bounded->Match(re2::StringPiece(text.data() + begin, window_end - begin), &hits))
+      for (int i : hits) Collect(c.bounded_rule[static_cast<size_t>(i)], text, begin, window_end, begin, end, keep_out, out);
+  };
+  re2::StringPiece m;
+  bool open = false;
+  size_t begin = 0, end = 0;
+  size_t pos = from;
+  while (pos <= to && c.regions->Match(input, pos, to, RE2::UNANCHORED, &m, 1)) {
+    const size_t s = static_cast<size_t>(m.data() - text.data()), e = std::max(s + m.size(), s + 1);
+    if (s > last_start) break;
+    if (open && s <= end + kWindow) {
+      end = std::max(end, e);
+    } else {
+      if (open) search(begin, end);
+      open = true;
+      begin = s;
+      end = e;
+    }
+    if (end - begin > kDenseCluster) {  // values everywhere: the rest in one go
+      end = std::max(end, std::min(n, last_start + 1));
+      break;
+    }
+    pos = m.empty() ? s + 1 : s + m.size();
+  }
+  if (open) search(begin, end);
+}
+
+std::vector<RedactionMatch> Redactor::Find(std::string_view text, const KeepOut& keep_out) const {
+  if (text.size() <= kSmall) return FindReference(text, keep_out);
+  std::vector<RedactionMatch> candidates;
+  CollectUnbounded(text, keep_out, candidates);
+  CollectInRegions(text, 0, text.size(), text.size(), keep_out, candidates);
+  return Merge(std::move(candidates));
+}
+
+std::vector<RedactionMatch> Redactor::FindNear(std::string_view text, const KeepOut& keep_out,
+                                               const KeepOut& changed) const {
+  if (text.size() <= kSmall) return FindReference(text, keep_out);
+  std::vector<RedactionMatch> candidates;
+  CollectUnbounded(text, keep_out, candidates);
+  // A new match touches a replacement [b, e): it starts in [b - kWindow, e] (its context character
+  // included) and, bounded, ends before e + 1 + kWindow. Replacements that close share one search.
+  const size_t n = text.size();
+  for (size_t i = 0; i < changed.size();) {
+    size_t b = changed[i].first, e = changed[i].second;
+    for (++i; i < changed.size() && changed[i].first <= e + 1 + 2 * kWindow; ++i) e = std::max(e, changed[i].second);
+    CollectInRegions(text, b - std::min(b, kWindow), std::min(n, e + 1 + kWindow), e, keep_out, candidates);
+  }
+  return Merge(std::move(candidates));
+}
+
+void Redactor::CollectUnbounded(std::string_view text, const KeepOut& keep_out,
+                                std::vector<RedactionMatch>& out) const {
+  std::vector<int> hits;
+  if (compiled_->unbounded->Match(re2::StringPiece(text.data(), text.size()), &hits))
+    for (int i : hits) Collect(compiled_->unbounded_rule[static_cast<size_t>(i)], text, 0, text.size(), 0, text.size(), keep_out, out);
+}
+
+std::vector<RedactionMatch> Redactor::FindReference(std::string_view text, const KeepOut& keep_out) const {
+  std::vector<RedactionMatch> candidates;
+  if (text.empty() || rules_.empty()) return candidates;
+  std::vector<int> hits;
+  if (!compiled_->all->Match(re2::StringPiece(text.data(), text.size()), &hits)) return candidates;
+  for (int idx : hits) Collect(idx, text, 0, text.size(), 0, text.size(), keep_out, candidates);
+  return Merge(std::move(candidates));
+}
+
+std::vector<RedactionMatch> Redactor::Merge(std::vector<RedactionMatch> candidates) const {
+  std::vector<RedactionMatch> out;
   // Overlapping candidates (transitively) become one region: nothing of any of them is left in
   // clear ("postgres://u:S3cr3t~pw@db" is both a URL password and an e-mail-like "pw@db").
   // The region is labelled by its best candidate: one found through context words first (a
@@ -150,13 +276,15 @@ Status RedactionSession::RedactText(std::string& text) {
   // a rule); real text settles in two passes, the second of which only re-scans the rules that
   // still hit somewhere. The fuzzer found both cases.
   constexpr int kMaxPasses = 16;
+  KeepOut changed;
   for (int pass = 0; pass < kMaxPasses; ++pass) {
-    std::vector<RedactionMatch> matches = redactor_->Find(text, PlaceholdersIn(text));
+    std::vector<RedactionMatch> matches = pass == 0 ? redactor_->Find(text, PlaceholdersIn(text))
+                                                    : redactor_->FindNear(text, PlaceholdersIn(text), changed);
     if (matches.empty()) return Status::Ok();
-    if (Status s = ReplaceMatches(text, matches); !s) return s;
+    if (Status s = ReplaceMatches(text, matches, changed); !s) return s;
   }
   // Only contrived text (e.g. thousands of overlapping IPv6-like runs) gets here. Fail closed.
-  if (redactor_->Find(text, PlaceholdersIn(text)).empty()) return Status::Ok();
+  if (redactor_->FindNear(text, PlaceholdersIn(text), changed).empty()) return Status::Ok();
   WipeString(text);
   return Error::Forbidden("The request could not be redacted reliably (too many overlapping "
                           "sensitive-looking values); nothing was sent.",
@@ -175,7 +303,9 @@ KeepOut RedactionSession::PlaceholdersIn(std::string_view text) const {
   return spans;
 }
 
-Status RedactionSession::ReplaceMatches(std::string& text, const std::vector<RedactionMatch>& matches) {
+Status RedactionSession::ReplaceMatches(std::string& text, const std::vector<RedactionMatch>& matches,
+                                        KeepOut& replaced) {
+  replaced.clear();
   std::string out;
   out.reserve(text.size());
   size_t last = 0;
@@ -190,6 +320,7 @@ Status RedactionSession::ReplaceMatches(std::string& text, const std::vector<Red
     out.append(text, last, m.begin - last);
     std::string value = text.substr(m.begin, m.end - m.begin);
     counts_[rule.entity]++;
+    const size_t at = out.size();
     if (mode_ == RedactionMode::kMask) {
       out += "[" + rule.entity + "]";
     } else {
@@ -205,6 +336,7 @@ Status RedactionSession::ReplaceMatches(std::string& text, const std::vector<Red
       }
       out += it->second;
     }
+    replaced.emplace_back(at, out.size());
     WipeString(value);
     last = m.end;
   }

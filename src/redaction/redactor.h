@@ -59,10 +59,28 @@ class Redactor {
 
   // The values to redact in `text`, in text order, none touching a range in `keep_out`.
   std::vector<RedactionMatch> Find(std::string_view text, const KeepOut& keep_out = {}) const;
+  // The same, in a text where a previous pass replaced values at `changed` (placeholder spans in
+  // text order): what is new can only touch those, so bounded rules are searched only there.
+  std::vector<RedactionMatch> FindNear(std::string_view text, const KeepOut& keep_out,
+                                       const KeepOut& changed) const;
+  // The same answer as Find, found the slow way — every rule that hits searches the whole text:
+  // the reference the tests and the fuzzer hold Find and FindNear to.
+  std::vector<RedactionMatch> FindReference(std::string_view text, const KeepOut& keep_out = {}) const;
   const std::vector<const Rule*>& rules() const { return rules_; }
 
  private:
   Redactor() = default;
+  // Rule `idx`'s accepted matches whose whole match starts in [own_begin, own_end), searching
+  // [from, to) of `text` with the whole text as context.
+  void Collect(int idx, std::string_view text, size_t from, size_t to, size_t own_begin, size_t own_end,
+               const KeepOut& keep_out, std::vector<RedactionMatch>& out) const;
+  // Bounded rules' matches starting in regions found in [from, to) that start at or before
+  // `last_start` (redactor.cc explains the regions).
+  void CollectInRegions(std::string_view text, size_t from, size_t to, size_t last_start, const KeepOut& keep_out,
+                        std::vector<RedactionMatch>& out) const;
+  void CollectUnbounded(std::string_view text, const KeepOut& keep_out, std::vector<RedactionMatch>& out) const;
+  // Overlapping candidates merged into regions, each labelled by its best candidate.
+  std::vector<RedactionMatch> Merge(std::vector<RedactionMatch> candidates) const;
   std::vector<const Rule*> rules_;
   struct Compiled;
   std::unique_ptr<Compiled> compiled_;
@@ -103,7 +121,8 @@ class RedactionSession {
   // session makes never equals text the client wrote (found by fuzzing: a prompt containing
   // "[CREDIT_CARD_1]" and a card number restored both to the card).
   void Reserve(std::string_view text);
-  Status ReplaceMatches(std::string& text, const std::vector<RedactionMatch>& matches);
+  // Replaces `matches` in `text`; `replaced` gets where their placeholders now stand.
+  Status ReplaceMatches(std::string& text, const std::vector<RedactionMatch>& matches, KeepOut& replaced);
   std::shared_ptr<const Redactor> redactor_;
   RedactionMode mode_;
   std::map<std::string, std::string> to_placeholder_;  // value → placeholder

@@ -40,6 +40,9 @@ struct Rule {
   std::string file;
   int line = 0;
   std::shared_ptr<const re2::RE2> re;
+  // An upper bound, in bytes, of what `pattern` can match (context included); nullopt when the
+  // pattern can match without bound (`+`, `*`, `{n,}`) or its length cannot be bounded safely.
+  std::optional<size_t> max_length;
 };
 
 struct RuleSet {
@@ -60,6 +63,11 @@ struct RuleSetLoadResult {
 RuleSetLoadResult LoadRuleSets(const std::string& dir);
 RuleSetLoadResult LoadRuleSetFromString(const std::string& yaml, const std::string& file,
                                         const std::string& expected_name);
+
+// A conservative upper bound, in bytes of UTF-8 text, of the length of any match of the RE2
+// `pattern`: nullopt if it is unbounded, contains a construct this reading does not bound
+// (\Q…\E, \B — whose answer depends on text outside a window), or does not parse.
+std::optional<size_t> MaxMatchLength(std::string_view pattern);
 
 // True if `value` passes the named validator; unknown names are rejected at load time.
 bool Validate(std::string_view validator, std::string_view value);
