@@ -72,6 +72,32 @@ TEST(RuleSetsTest, EveryShippedRulePassesItsGoldenCases) {
   EXPECT_GT(checked, 100);
 }
 
+// What the block search relies on: an upper bound of a pattern's match length, in bytes, or
+// none when the pattern is open-ended or uses something the reading does not bound.
+TEST(RuleSetsTest, MaxMatchLengthBoundsWhatAPatternCanMatch) {
+  auto bound = [](const char* p) { auto b = MaxMatchLength(p); return b ? static_cast<long>(*b) : -1L; };
+  EXPECT_EQ(bound(R"(\d{3}-\d{2}-\d{4})"), 11);
+  EXPECT_EQ(bound(R"(\b(?:ab|c){3}\b)"), 6);
+  EXPECT_EQ(bound(R"(x?y{2,5}(z))"), 7);
+  EXPECT_EQ(bound(R"([é])"), 2);                   // a class costs its widest character
+  EXPECT_EQ(bound(R"([a-z\x{100}-\x{17F}]{10})"), 20);
+  EXPECT_EQ(bound(R"([^a])"), 4);                  // negated: any character
+  EXPECT_EQ(bound(R"((?i)k)"), 4);                 // folds to U+212A KELVIN SIGN
+  EXPECT_EQ(bound(R"((?i:a)b)"), 5);               // the flag ends with its group
+  EXPECT_EQ(bound(R"(a{,3})"), 5);                 // not a repeat in RE2: literal text
+  EXPECT_EQ(bound(R"(\d+)"), -1);
+  EXPECT_EQ(bound(R"(a*b)"), -1);
+  EXPECT_EQ(bound(R"(x{2,})"), -1);
+  EXPECT_EQ(bound(R"(\Bab)"), -1);                 // reads outside a window
+  EXPECT_EQ(bound(R"(\Qa.b\E)"), -1);
+  // Every shipped rule but the open-ended secrets is bounded, so long texts take the fast path.
+  for (const auto& name : Shipped()->Names())
+    for (const Rule& rule : Shipped()->Find(name)->rules)
+      if (name != "secrets") {
+        EXPECT_TRUE(rule.max_length && *rule.max_length <= 1200) << rule.file << ":" << rule.line;
+      }
+}
+
 TEST(RuleSetsTest, BadPatternsStopLoadingWithALine) {
   RuleSetLoadResult r = LoadRuleSetFromString(
       "name: bad\nrules:\n  - entity: X\n    pattern: '(unclosed'\n    match: [a]\n"
