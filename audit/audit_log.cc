@@ -66,10 +66,16 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
   log->reader_ = std::make_unique<AuditReader>(log->db_.get());
   auto hwm = HighWaterMark::Open(options.dir);
   if (!hwm) return hwm.error();
-  log->hwm_.emplace(std::move(*hwm));
-  if (Status s = log->LoadTail(); !s) return s.error();
-  // Before anything is appended: a store that lost acknowledged records must not be extended.
-  if (Status s = log->CheckNothingMissing(); !s) return s.error();
+  {
+    MutexLock lock(log->sync_mu_);
+    log->hwm_.emplace(std::move(*hwm));
+  }
+  {
+    MutexLock lock(log->mu_);  // not shared yet: taken for the contracts of what follows
+    if (Status s = log->LoadTail(); !s) return s.error();
+    // Before anything is appended: a store that lost acknowledged records must not be extended.
+    if (Status s = log->CheckNothingMissing(); !s) return s.error();
+  }
   if (Status s = log->CloseDangling(); !s) return s.error();
   log->cp_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
   log->opened_ = true;
@@ -78,7 +84,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
 
 AuditLog::~AuditLog() {
   {
-    std::lock_guard<std::mutex> lk(cp_mu_);
+    MutexLock lk(cp_mu_);
     stop_ = true;
   }
   cp_cv_.notify_all();
@@ -134,7 +140,7 @@ Status AuditLog::CheckNothingMissing() {
   };
   uint64_t acknowledged = 0;
   {
-    std::lock_guard<std::mutex> lk(sync_mu_);  // lock order: mu_ (held by callers) before sync_mu_
+    MutexLock lk(sync_mu_);  // lock order: mu_ (held by callers) before sync_mu_
     acknowledged = hwm_ ? hwm_->value() : 0;
   }
   const Witness witnesses[] = {
@@ -176,7 +182,7 @@ Status AuditLog::LoadTail() {
                              : 0;
   written_seq_ = last_seq_;
   {
-    std::lock_guard<std::mutex> lk(sync_mu_);  // lock order: mu_ (held by callers) before sync_mu_
+    MutexLock lk(sync_mu_);  // lock order: mu_ (held by callers) before sync_mu_
     synced_seq_ = last_seq_;
   }
   return it->status().ok() ? Status::Ok() : Unavailable(it->status().ToString());
@@ -211,7 +217,7 @@ Status AuditLog::CloseDangling() {
 }
 
 uint64_t AuditLog::last_seq() const {
-  std::lock_guard<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   return last_seq_;
 }
 
@@ -223,7 +229,7 @@ uint64_t AuditLog::BackgroundErrors() const {
 }
 
 bool AuditLog::Healthy() const {
-  std::lock_guard<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   return !poisoned_ && BackgroundErrors() == errors_accepted_;
 }
 
@@ -271,7 +277,7 @@ Status AuditLog::TryResumeLocked() {
   // and everything acknowledged was synced before it was acknowledged.
   bool back = db_ && db_->Resume().ok() && db_->Put(wo, "h", std::to_string(Now())).ok();
   if (!back) {
-    std::unique_lock<std::shared_mutex> excl(db_mu_);
+    WriterLock excl(db_mu_);
     if (db_) (void)db_->Close();
     db_.reset();
     auto db = OpenDatabase(options_.dir, false, true, options_.env.get());
@@ -304,13 +310,13 @@ Status AuditLog::TryResumeLocked() {
 }
 
 std::string AuditLog::Failure() const {
-  std::lock_guard<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   if (!poisoned_ && BackgroundErrors() == errors_accepted_) return "";
   return failure_.empty() ? "audit store write failed" : failure_;
 }
 
 Status AuditLog::Recover() {
-  std::lock_guard<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   if (!poisoned_ && BackgroundErrors() == errors_accepted_) return Status::Ok();
   return TryResumeLocked();  // one attempt: callers (readiness probes) must not stall appends
 }
@@ -421,14 +427,14 @@ Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
   const Plain plain = Serialize(entry);  // outside the lock: it orders only what must be ordered
   uint64_t epoch = 0;
   Result<uint64_t> seq = [&] {
-    std::lock_guard<std::mutex> lk(mu_);
+    MutexLock lk(mu_);
     epoch = epoch_.load();
     return AppendLocked(entry, plain, {});
   }();
   if (!seq) return seq;
   if (*seq - last_checkpoint_seq_ >= options_.checkpoint_every_records) {
     {
-      std::lock_guard<std::mutex> lk(cp_mu_);
+      MutexLock lk(cp_mu_);
       cp_due_ = true;
     }
     cp_cv_.notify_one();
@@ -456,9 +462,9 @@ rocksdb::Status AuditLog::WriteWalBuffer() {
   // Under mu_, like every Write: RocksDB aborts (an assertion in its file writer) when a thread
   // appends to a WAL whose buffer write just failed on another thread, before the failure has
   // become the store's background error. Ordered here, the appender sees poisoned_ instead.
-  std::lock_guard<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   if (poisoned_) return rocksdb::Status::IOError(failure_);
-  std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+  ReaderLock db_lock(db_mu_);
   rocksdb::Status s = db_ ? db_->FlushWAL(false) : rocksdb::Status::IOError("audit store closed");
   if (!s.ok()) MarkFailedLocked(s);
   return s;
@@ -468,36 +474,36 @@ Status AuditLog::SyncInEpoch(uint64_t seq, uint64_t epoch) {
   // Group commit without a thundering herd: writers covered by the sync in progress wait on that
   // round's condition variable; writers that arrived too late for it wait on the next round's,
   // and only one of them is woken to lead it — its sync then covers the others.
-  std::unique_lock<std::mutex> lk(sync_mu_);
+  MutexLock lk(sync_mu_);
   while (synced_seq_ < seq) {
     // A failure since the record was appended may have lost it, and a reopened store reuses its
     // sequence number: it can never be reported durable.
     if (epoch_.load() != epoch) return Unavailable("the record was lost when the store failed");
     if (syncing_) {
       const bool covered = seq <= sync_target_;
-      round_cv_[(sync_round_ + (covered ? 0 : 1)) % 2].wait(lk);
+      lk.Wait(round_cv_[(sync_round_ + (covered ? 0 : 1)) % 2]);
       continue;
     }
     syncing_ = true;
     ++syncs_;
     const uint64_t round = ++sync_round_;
     const uint64_t target = sync_target_ = written_seq_.load();
-    lk.unlock();
+    lk.Unlock();
     // One write() of everything buffered, then one fsync, for every waiting writer.
     rocksdb::Status s = WriteWalBuffer();
     if (s.ok()) {
-      std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+      ReaderLock db_lock(db_mu_);
       s = db_ ? db_->SyncWAL() : rocksdb::Status::IOError("audit store closed");
     }
-    lk.lock();
+    lk.Lock();
     syncing_ = false;
     if (s.ok() && target > synced_seq_) synced_seq_ = target;
     if (s.ok() && hwm_) (void)hwm_->Advance(synced_seq_);  // a failed write only under-reports
     round_cv_[round % 2].notify_all();      // everyone this sync covered (or failed for)
     round_cv_[(round + 1) % 2].notify_one();  // the next leader, if anyone is waiting
     if (!s.ok()) {
-      lk.unlock();
-      std::lock_guard<std::mutex> g(mu_);
+      lk.Unlock();
+      MutexLock g(mu_);
       MarkFailedLocked(s);
       return Unavailable(failure_);
     }
@@ -506,10 +512,10 @@ Status AuditLog::SyncInEpoch(uint64_t seq, uint64_t epoch) {
 }
 
 Result<Checkpoint> AuditLog::WriteCheckpoint() {
-  std::lock_guard<std::mutex> cw(cp_write_mu_);
+  MutexLock cw(cp_write_mu_);
   Checkpoint c;
   {
-    std::lock_guard<std::mutex> lk(mu_);
+    MutexLock lk(mu_);
     c.seq = last_seq_;
     c.hash = last_hash_;
   }
@@ -523,7 +529,7 @@ Result<Checkpoint> AuditLog::WriteCheckpoint() {
     return s.error();
   last_checkpoint_seq_ = c.seq;
   {
-    std::lock_guard<std::mutex> lk(sync_mu_);
+    MutexLock lk(sync_mu_);
     if (hwm_) (void)hwm_->Sync();
   }
   const std::string line = CheckpointLine(c) + "\n";
@@ -541,23 +547,25 @@ Result<Checkpoint> AuditLog::WriteCheckpoint() {
 }
 
 void AuditLog::CheckpointLoop() {
-  std::unique_lock<std::mutex> lk(cp_mu_);
+  MutexLock lk(cp_mu_);
   while (!stop_) {
-    cp_cv_.wait_for(lk, std::chrono::milliseconds(options_.checkpoint_every_ms),
-                    [&] { return stop_ || cp_due_; });
+    // Until due (an append asked) or the period is over, whichever comes first.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.checkpoint_every_ms);
+    while (!stop_ && !cp_due_ && lk.WaitUntil(cp_cv_, deadline) == std::cv_status::no_timeout) {
+    }
     if (stop_) break;
     cp_due_ = false;
-    lk.unlock();
+    lk.Unlock();
     (void)WriteCheckpoint();  // a failure shows as an unhealthy store; retried next round
-    lk.lock();
+    lk.Lock();
   }
 }
 
 Status AuditLog::WriteLocked(const rocksdb::WriteOptions& wo,
                              const std::function<void(rocksdb::WriteBatch&)>& fill) {
-  std::lock_guard<std::mutex> lk(mu_);  // every WAL write under mu_: see WriteWalBuffer
+  MutexLock lk(mu_);  // every WAL write under mu_: see WriteWalBuffer
   if (poisoned_) return Unavailable(failure_);
-  std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+  ReaderLock db_lock(db_mu_);
   if (!db_) return Unavailable("the store is closed");
   rocksdb::WriteBatch batch;
   fill(batch);
@@ -571,7 +579,7 @@ Status AuditLog::WriteLocked(const rocksdb::WriteOptions& wo,
 
 Status AuditLog::Shred() {
   {
-    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    ReaderLock db_lock(db_mu_);
     if (!db_) return Unavailable("the store is closed");
     rocksdb::FlushOptions fo;
     fo.wait = true;
@@ -585,14 +593,14 @@ Status AuditLog::Shred() {
   }
   rocksdb::Status s = WriteWalBuffer();
   if (s.ok()) {
-    std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+    ReaderLock db_lock(db_mu_);
     s = db_ ? db_->SyncWAL() : rocksdb::Status::IOError("audit store closed");
   }
   return s.ok() ? Status::Ok() : Unavailable(FailureReason(s));
 }
 
 Result<PurgeReport> AuditLog::Purge(uint32_t before_day, const std::string& actor) {
-  std::lock_guard<std::mutex> pl(purge_mu_);
+  MutexLock pl(purge_mu_);
   PurgeReport rep;
   rocksdb::WriteOptions wo;
   wo.sync = true;
@@ -602,7 +610,7 @@ Result<PurgeReport> AuditLog::Purge(uint32_t before_day, const std::string& acto
     std::vector<std::pair<std::string, std::string>> rewrites;
     uint64_t next = 0;
     {
-      std::shared_lock<std::shared_mutex> db_lock(db_mu_);
+      ReaderLock db_lock(db_mu_);
       if (!db_) return Unavailable("the store is closed");
       Status scan = reader_->ForEachRaw(from, [&](uint64_t seq, std::string_view raw) {
         auto r = Decode(raw);
@@ -650,7 +658,7 @@ Status AuditLog::Forget(const std::string& key_id, const std::string& actor) {
   Result<uint64_t> seq = Error::Internal("unreached");
   uint64_t epoch = 0;
   {
-    std::lock_guard<std::mutex> lk(mu_);
+    MutexLock lk(mu_);
     std::string data_key_id;
     if (auto it = data_keys_.find(key_id); it != data_keys_.end()) {
       data_key_id = it->second.id;
@@ -684,7 +692,7 @@ Status AuditLog::RotateMasterKey(MasterKey next, const std::string& actor) {
   Result<uint64_t> seq = Error::Internal("unreached");
   uint64_t epoch = 0;
   {
-    std::lock_guard<std::mutex> lk(mu_);
+    MutexLock lk(mu_);
     rocksdb::WriteBatch batch;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     uint64_t n = 0;

@@ -34,6 +34,7 @@
 #include "audit/record.h"
 #include "common/json.h"
 #include "common/result.h"
+#include "common/mutex.h"
 
 namespace rocksdb {
 class DB;
@@ -118,11 +119,10 @@ class AuditLog {
     std::string id;
     Secret key;
   };
-  Status LoadTail();
+  Status LoadTail() REQUIRES(mu_);
   // Refuses a store whose last record is older than what the high-water mark, the store's own
-  // checkpoints or the checkpoint file say was written (audit_records_missing). Under mu_ or
-  // before the log is shared.
-  Status CheckNothingMissing();
+  // checkpoints or the checkpoint file say was written (audit_records_missing).
+  Status CheckNothingMissing() REQUIRES(mu_);
   Status CloseDangling();
   // The payloads as JSON text, made before taking mu_ (wiped on destruction).
   struct Plain {
@@ -133,19 +133,20 @@ class AuditLog {
   static Plain Serialize(const Entry& entry);
   // Under mu_: seals, chains and writes one record (plus `deletes` in the same batch).
   Result<uint64_t> AppendLocked(const Entry& entry, const Plain& plain,
-                                const std::vector<std::string>& deletes);
-  Result<const DataKey*> DataKeyFor(const std::string& key_id, std::vector<std::pair<std::string, std::string>>& puts);
+                                const std::vector<std::string>& deletes) REQUIRES(mu_);
+  Result<const DataKey*> DataKeyFor(const std::string& key_id, std::vector<std::pair<std::string, std::string>>& puts)
+      REQUIRES(mu_);
   Status Shred();
   uint64_t BackgroundErrors() const;
-  Status TryResumeLocked();  // under mu_
-  void MarkFailedLocked(const rocksdb::Status& s);  // under mu_; starts a new epoch
+  Status TryResumeLocked() REQUIRES(mu_);
+  void MarkFailedLocked(const rocksdb::Status& s) REQUIRES(mu_);  // starts a new epoch
   // Writes RocksDB's WAL buffer to the file (no fsync), under mu_ like every WAL write.
-  rocksdb::Status WriteWalBuffer();
-  // One synchronous or buffered batch under mu_ (checkpoints, purge rewrites).
+  rocksdb::Status WriteWalBuffer() EXCLUDES(mu_);
+  // One synchronous or buffered batch, taking mu_ (checkpoints, purge rewrites).
   Status WriteLocked(const rocksdb::WriteOptions& wo, const std::function<void(rocksdb::WriteBatch&)>& fill);
   // Sync(seq) for a record appended in `epoch`: fails if the store failed since.
   Status SyncInEpoch(uint64_t seq, uint64_t epoch);
-  Status ProbeDisk();
+  Status ProbeDisk() REQUIRES(mu_);
   void CheckpointLoop();
   int64_t Now() const;
 
@@ -154,41 +155,42 @@ class AuditLog {
   SigningKey signing_;
   // Replaced only when a failed store is reopened (under mu_ and db_mu_ exclusive); code that
   // uses it outside mu_ (sync, checkpoints, purge, compaction) holds db_mu_ shared.
-  // Lock order: mu_ before db_mu_; never take mu_ while holding db_mu_.
+  // Lock order: mu_ before db_mu_; never take mu_ while holding db_mu_. (Either lock keeps db_
+  // from being replaced, which the analysis cannot express: db_ itself is not annotated.)
   std::unique_ptr<rocksdb::DB> db_;
-  mutable std::shared_mutex db_mu_;
+  mutable SharedMutex db_mu_;
   std::unique_ptr<AuditReader> reader_;
 
-  mutable std::mutex mu_;  // orders seq, chain and WAL writes
-  uint64_t last_seq_ = 0;
-  std::string last_hash_;
-  std::map<std::string, DataKey> data_keys_;
-  bool poisoned_ = false;
-  std::string failure_;  // why poisoned_ (FailureReason); under mu_
+  mutable Mutex mu_ ACQUIRED_BEFORE(db_mu_, sync_mu_);  // orders seq, chain and WAL writes
+  uint64_t last_seq_ GUARDED_BY(mu_) = 0;
+  std::string last_hash_ GUARDED_BY(mu_);
+  std::map<std::string, DataKey> data_keys_ GUARDED_BY(mu_);
+  bool poisoned_ GUARDED_BY(mu_) = false;
+  std::string failure_ GUARDED_BY(mu_);  // why poisoned_ (FailureReason)
   // Bumped by every failure: a record appended in an earlier epoch may be lost (and its sequence
   // number reused after a reopen), so it is never reported durable. Written under mu_.
   std::atomic<uint64_t> epoch_{0};
-  uint64_t errors_accepted_ = 0;  // RocksDB's background-error count when last healthy
-  int64_t last_recover_ms_ = 0;
+  uint64_t errors_accepted_ GUARDED_BY(mu_) = 0;  // RocksDB's background-error count when last healthy
+  int64_t last_recover_ms_ GUARDED_BY(mu_) = 0;
 
-  std::mutex sync_mu_;
+  Mutex sync_mu_;
   std::condition_variable round_cv_[2];  // waiters of the running sync round / of the next one
-  uint64_t sync_round_ = 0;
-  uint64_t sync_target_ = 0;  // what the running round covers
-  bool syncing_ = false;
-  uint64_t synced_seq_ = 0;
-  std::optional<HighWaterMark> hwm_;  // advanced to synced_seq_ under sync_mu_
+  uint64_t sync_round_ GUARDED_BY(sync_mu_) = 0;
+  uint64_t sync_target_ GUARDED_BY(sync_mu_) = 0;  // what the running round covers
+  bool syncing_ GUARDED_BY(sync_mu_) = false;
+  uint64_t synced_seq_ GUARDED_BY(sync_mu_) = 0;
+  std::optional<HighWaterMark> hwm_ GUARDED_BY(sync_mu_);  // advanced to synced_seq_
   std::atomic<uint64_t> written_seq_{0};
   std::atomic<uint64_t> syncs_{0};
 
-  std::mutex cp_mu_;
+  Mutex cp_mu_;
   std::condition_variable cp_cv_;
-  bool stop_ = false;
-  bool cp_due_ = false;
+  bool stop_ GUARDED_BY(cp_mu_) = false;
+  bool cp_due_ GUARDED_BY(cp_mu_) = false;
   std::atomic<uint64_t> last_checkpoint_seq_{0};
-  std::mutex cp_write_mu_;
+  Mutex cp_write_mu_;  // one checkpoint at a time
   std::thread cp_thread_;
-  std::mutex purge_mu_;
+  Mutex purge_mu_;  // one purge at a time
 
   uint64_t interrupted_at_open_ = 0;
   bool opened_ = false;  // Open() completed: only then may the destructor sign a checkpoint

@@ -2,7 +2,8 @@
 # Installs the Debian packages Warden needs (only those missing), with apt-get.
 #   scripts/setup.sh            build + run dependencies
 #   scripts/setup.sh --test     + what the test suite uses (Node.js/npm for the SDK tests, Chromium for
-#                               the dashboard's browser test, openssl, curl)
+#                               the dashboard's browser test, openssl, curl, clang for the
+#                               thread-safety analysis)
 #   scripts/setup.sh --bench    + what bench/run.sh uses (wrk, nginx, Google Benchmark)
 set -eu
 
@@ -10,7 +11,7 @@ PKGS="cmake g++ ninja-build pkg-config libpoco-dev librocksdb-dev libsodium-dev 
 libgtest-dev libgmock-dev libyaml-cpp-dev libssl-dev nlohmann-json3-dev"
 for arg in "$@"; do
   case "$arg" in
-    --test) PKGS="$PKGS openssl curl chromium"
+    --test) PKGS="$PKGS openssl curl chromium clang"
             command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm" ;;
     --bench) PKGS="$PKGS wrk nginx-light curl python3 libbenchmark-dev" ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;

@@ -1,6 +1,8 @@
 #!/bin/sh
 # The whole test suite: installs what is missing, builds, installs the pinned npm packages of the
-# SDK compatibility test, and runs every CTest test (unit, integration, CLI, secrets, SDK).
+# SDK compatibility test, and runs every CTest test (unit, integration, CLI, secrets, SDK); the
+# normal run then builds everything with clang, whose thread-safety analysis checks that every
+# member annotated GUARDED_BY is only touched under its mutex (build-clang/).
 #   scripts/test.sh              normal build (build/)
 #   scripts/test.sh --sanitize   the same suite under ASan+UBSan (build-sanitize/), then a short
 #                                run of each libFuzzer target (clang, build-fuzz/)
@@ -23,6 +25,10 @@ if [ "${1:-}" = "--tsan" ]; then
 fi
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
 ctest --test-dir "$DIR" --output-on-failure --timeout 300 -j2
+if [ $# -eq 0 ]; then
+  [ -f build-clang/build.ninja ] || CXX=clang++ CC=clang cmake -S . -B build-clang -G Ninja -DWARDEN_TESTS=OFF >/dev/null
+  cmake --build build-clang --parallel
+fi
 if [ "${1:-}" = "--sanitize" ]; then
   [ -f build-fuzz/build.ninja ] || CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWARDEN_FUZZ=ON -DWARDEN_TESTS=OFF >/dev/null
   cmake --build build-fuzz --parallel

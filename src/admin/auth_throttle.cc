@@ -18,7 +18,7 @@ int64_t AuthThrottle::Left(const Window& w, int limit, int64_t now) const {
 }
 
 int64_t AuthThrottle::RetryAfter(const std::string& client) {
-  std::lock_guard<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   const int64_t now = Now();
   int64_t wait = Left(overall_, limits_.overall, now);
   if (auto it = clients_.find(client); it != clients_.end())
@@ -27,7 +27,7 @@ int64_t AuthThrottle::RetryAfter(const std::string& client) {
 }
 
 void AuthThrottle::Failed(const std::string& client) {
-  std::lock_guard<std::mutex> lk(mu_);
+  MutexLock lk(mu_);
   const int64_t now = Now();
   auto count = [&](Window& w) {
     if (w.failures == 0 || now >= w.start_ms + limits_.window_ms) w = Window{now, 0};

@@ -16,6 +16,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/mutex.h"
+
 namespace warden {
 
 struct AuthLimits {
@@ -44,9 +46,9 @@ class AuthThrottle {
 
   const Limits limits_;
   std::function<int64_t()> now_ms_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Window> clients_;  // guarded by mu_
-  Window overall_;                                    // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<std::string, Window> clients_ GUARDED_BY(mu_);
+  Window overall_ GUARDED_BY(mu_);
 };
 
 }  // namespace warden

@@ -58,7 +58,7 @@ Sessions::Sessions(std::function<int64_t()> now_s) : now_s_(std::move(now_s)) {}
 std::string Sessions::Create() {
   std::string id = ToHex(RandomBytes(32));
   const int64_t now = now_s_();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = expiry_.begin(); it != expiry_.end();) it = it->second <= now ? expiry_.erase(it) : std::next(it);
   while (expiry_.size() >= kMaxSessions) {
     auto oldest = std::min_element(expiry_.begin(), expiry_.end(),
@@ -73,7 +73,7 @@ bool Sessions::Valid(std::string_view id) {
   if (id.size() != 64) return false;
   // The map is keyed by a hash of the id, so the lookup's timing says nothing about valid ids.
   const std::string hash = Blake2b(id);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = expiry_.find(hash);
   if (it == expiry_.end()) return false;
   if (it->second <= now_s_()) {
@@ -85,7 +85,7 @@ bool Sessions::Valid(std::string_view id) {
 
 void Sessions::End(std::string_view id) {
   const std::string hash = Blake2b(id);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   expiry_.erase(hash);
 }
 

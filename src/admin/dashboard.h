@@ -30,6 +30,7 @@
 #include "keys/key_store.h"
 #include "limits/usage_ledger.h"
 #include "metrics/timeline.h"
+#include "common/mutex.h"
 
 namespace warden::dashboard {
 
@@ -61,8 +62,8 @@ class Sessions {
 
  private:
   std::function<int64_t()> now_s_;
-  std::mutex mu_;
-  std::map<std::string, int64_t> expiry_;  // BLAKE2b(id) → unix expiry; GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, int64_t> expiry_ GUARDED_BY(mu_);  // BLAKE2b(id) → unix expiry
 };
 
 // window: "1h" (60 one-minute points), "6h" (72 × 5 min) or "24h" (72 × 20 min).

@@ -8,11 +8,13 @@
 #include <ctime>
 #include <mutex>
 
+#include "common/mutex.h"
+
 namespace warden::log {
 namespace {
 std::atomic<int> g_fd{2};
 std::atomic<Level> g_level{Level::kInfo};
-std::mutex g_sink_mu;
+Mutex g_sink_mu;  // orders sink changes (the fd itself is atomic)
 
 const char* LevelName(Level l) {
   switch (l) {
@@ -38,7 +40,7 @@ std::string Timestamp() {
 }  // namespace
 
 bool SetSink(const std::string& path) {
-  std::lock_guard lock(g_sink_mu);
+  MutexLock lock(g_sink_mu);
   if (path.empty() || path == "-") {
     int old = g_fd.exchange(2);
     if (old > 2) ::close(old);

@@ -9,7 +9,8 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace warden {
 
@@ -19,20 +20,20 @@ class SharedSlot {
   explicit SharedSlot(std::shared_ptr<const T> value = nullptr) : value_(std::move(value)) {}
 
   std::shared_ptr<const T> Load() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return value_;
   }
   void Store(std::shared_ptr<const T> value) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       value_.swap(value);
     }
     // `value` now holds the previous one and is released here, outside the lock.
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const T> value_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::shared_ptr<const T> value_ GUARDED_BY(mu_);
 };
 
 }  // namespace warden

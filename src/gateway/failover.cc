@@ -48,7 +48,7 @@ std::optional<int64_t> ParseRetryAfterMs(const std::string& value, int64_t now_u
 
 bool DeploymentHealth::Admit(const std::string& name, int64_t now_ms) {
   if (config_.breaker_failures <= 0) return true;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Entry& e = entries_[name];
   switch (e.state) {
     case State::kClosed: return true;
@@ -66,7 +66,7 @@ bool DeploymentHealth::Admit(const std::string& name, int64_t now_ms) {
 }
 
 void DeploymentHealth::Report(const std::string& name, bool failed, int64_t first_byte_ns, int64_t now_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Entry& e = entries_[name];
   if (!failed && first_byte_ns > 0) {
     double ms = static_cast<double>(first_byte_ns) / 1e6;
@@ -88,20 +88,20 @@ void DeploymentHealth::Report(const std::string& name, bool failed, int64_t firs
 }
 
 int64_t DeploymentHealth::CooldownLeftMs(const std::string& name, int64_t now_ms) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(name);
   if (it == entries_.end() || it->second.state != State::kOpen) return 0;
   return std::max<int64_t>(0, it->second.open_until_ms - now_ms);
 }
 
 DeploymentHealth::State DeploymentHealth::state(const std::string& name) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(name);
   return it == entries_.end() ? State::kClosed : it->second.state;
 }
 
 std::optional<double> DeploymentHealth::LatencyMs(const std::string& name) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(name);
   if (it == entries_.end() || it->second.latency_ms < 0) return std::nullopt;
   return it->second.latency_ms;

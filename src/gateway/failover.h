@@ -20,6 +20,7 @@
 
 #include "common/result.h"
 #include "config/config.h"
+#include "common/mutex.h"
 
 namespace warden {
 
@@ -64,8 +65,8 @@ class DeploymentHealth {
     double latency_ms = -1;
   };
   const RoutingConfig config_;
-  mutable std::mutex mu_;
-  std::map<std::string, Entry> entries_;
+  mutable Mutex mu_;
+  std::map<std::string, Entry> entries_ GUARDED_BY(mu_);
 };
 
 // The order failover walks for one request: `priority` keeps the configured order, `weighted`

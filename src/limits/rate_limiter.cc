@@ -40,7 +40,7 @@ RateState RateLimiter::Take(const std::string& key_id, const RateLimits& limits,
   RateState st;
   if (limits.requests_per_minute <= 0 && limits.tokens_per_minute <= 0) return st;
   const int64_t now = now_ms_();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Bucket* rq = nullptr;
   Bucket* tk = nullptr;
   // A request larger than the whole per-minute allowance waits for a full bucket, not forever.
@@ -84,7 +84,7 @@ RateState RateLimiter::Take(const std::string& key_id, const RateLimits& limits,
 void RateLimiter::Correct(const std::string& key_id, const RateLimits& limits, int64_t token_delta) {
   if (limits.tokens_per_minute <= 0 || token_delta == 0) return;
   const int64_t now = now_ms_();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Bucket& tk = tokens_[key_id];
   Refill(tk, limits.tokens_per_minute, now);
   tk.level = std::min(static_cast<double>(limits.tokens_per_minute), tk.level - static_cast<double>(token_delta));

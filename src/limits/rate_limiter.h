@@ -13,6 +13,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/mutex.h"
+
 namespace warden {
 
 struct RateLimits {
@@ -49,9 +51,9 @@ class RateLimiter {
                  bool consume);
 
   std::function<int64_t()> now_ms_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Bucket> requests_;  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, Bucket> tokens_;    // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<std::string, Bucket> requests_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Bucket> tokens_ GUARDED_BY(mu_);
 };
 
 // "1s", "6m0s", "250ms": the duration format of OpenAI's x-ratelimit-reset-* headers.

@@ -56,10 +56,10 @@ void SpendLedger::AppendRecords(const std::string& key_id, const Entry& e,
 }
 
 void SpendLedger::Flush() {
-  std::lock_guard flush_lock(flush_mu_);
+  MutexLock flush_lock(flush_mu_);
   std::vector<std::pair<std::string, std::string>> batch;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_flush_s_ = now_s_();
     for (auto& [key_id, e] : entries_) {
       if (!e.dirty) continue;
@@ -92,7 +92,7 @@ SpendLedger::Entry& SpendLedger::Load(const std::string& key_id, const std::stri
 
 Spend SpendLedger::Get(const std::string& key_id) {
   const int64_t now = now_s_();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Entry& e = Load(key_id, DayOf(now), MonthOf(now));
   Spend s;
   s.day_usd = static_cast<double>(e.day_micros) / 1e6;
@@ -108,7 +108,7 @@ void SpendLedger::Add(const std::string& key_id, double usd) {
   const int64_t now = now_s_();
   bool flush = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Entry& e = Load(key_id, DayOf(now), MonthOf(now));
     e.day_micros += micros;
     e.month_micros += micros;

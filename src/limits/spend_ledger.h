@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "common/mutex.h"
 
 namespace warden {
 
@@ -41,16 +42,16 @@ class SpendLedger {
     int64_t day_micros = 0, month_micros = 0;
     bool dirty = false;
   };
-  Entry& Load(const std::string& key_id, const std::string& day, const std::string& month);
+  Entry& Load(const std::string& key_id, const std::string& day, const std::string& month) REQUIRES(mu_);
   static void AppendRecords(const std::string& key_id, const Entry& e,
                             std::vector<std::pair<std::string, std::string>>& batch);
 
   Store* store_;
   std::function<int64_t()> now_s_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;  // GUARDED_BY(mu_)
-  int64_t last_flush_s_ = 0;                        // GUARDED_BY(mu_)
-  std::mutex flush_mu_;                             // serialises writers so values never go back
+  Mutex flush_mu_ ACQUIRED_BEFORE(mu_);  // serialises writers so values never go back
+  Mutex mu_;
+  std::unordered_map<std::string, Entry> entries_ GUARDED_BY(mu_);
+  int64_t last_flush_s_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace warden

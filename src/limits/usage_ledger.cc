@@ -111,36 +111,41 @@ UsageLedger::~UsageLedger() { Flush(); }
 void UsageLedger::Record(const UsageCell& cell, const UsageTotals& delta) {
   const int64_t now = now_s_();
   const std::string key = CellKey(UtcDate(now), cell);
-  bool flush = false;
+  bool flush = false, found = false;
   {
+    MutexLock lock(mu_);
+    if (auto it = entries_.find(key); it != entries_.end()) {
+      flush = AddLocked(it->second, delta, now);
+      found = true;
+    }
+  }
+  if (!found) {
     // A cell not in memory is loaded from the Store while no flush is between taking its
     // batch and writing it (flush_mu_), so a cell evicted at midnight is never read stale.
-    std::unique_lock flush_lock(flush_mu_, std::defer_lock);
-    std::unique_lock lock(mu_);
+    MutexLock flush_lock(flush_mu_);
+    MutexLock lock(mu_);
     auto it = entries_.find(key);
     if (it == entries_.end()) {
-      lock.unlock();
-      flush_lock.lock();
-      lock.lock();
-      it = entries_.find(key);
-      if (it == entries_.end()) {
-        Entry e;
-        if (auto stored = store_->Get(key); stored.ok() && stored->has_value()) e.totals = Decode(**stored);
-        it = entries_.emplace(key, e).first;
-      }
+      Entry e;
+      if (auto stored = store_->Get(key); stored.ok() && stored->has_value()) e.totals = Decode(**stored);
+      it = entries_.emplace(key, e).first;
     }
-    it->second.totals.Add(delta);
-    it->second.dirty = true;
-    flush = now - last_flush_s_ >= 1;
+    flush = AddLocked(it->second, delta, now);
   }
   if (flush) Flush();
 }
 
+bool UsageLedger::AddLocked(Entry& entry, const UsageTotals& delta, int64_t now) {
+  entry.totals.Add(delta);
+  entry.dirty = true;
+  return now - last_flush_s_ >= 1;
+}
+
 void UsageLedger::Flush() {
-  std::lock_guard flush_lock(flush_mu_);
+  MutexLock flush_lock(flush_mu_);
   std::vector<std::pair<std::string, std::string>> batch;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_flush_s_ = now_s_();
     const std::string today = UtcDate(last_flush_s_);
     for (auto it = entries_.begin(); it != entries_.end();) {

@@ -22,6 +22,7 @@
 #include "common/json.h"
 #include "common/result.h"
 #include "store/store.h"
+#include "common/mutex.h"
 
 namespace warden {
 
@@ -73,10 +74,12 @@ class UsageLedger {
   };
   Store* store_;
   std::function<int64_t()> now_s_;
-  std::mutex mu_;
-  std::map<std::string, Entry> entries_;  // store key → totals; GUARDED_BY(mu_)
-  int64_t last_flush_s_ = 0;              // GUARDED_BY(mu_)
-  std::mutex flush_mu_;                   // serialises writers so stored values never go back
+  // Adds `delta` to a cell in memory; true when a flush is due.
+  bool AddLocked(Entry& entry, const UsageTotals& delta, int64_t now) REQUIRES(mu_);
+  Mutex flush_mu_ ACQUIRED_BEFORE(mu_);  // serialises writers so stored values never go back
+  Mutex mu_;
+  std::map<std::string, Entry> entries_ GUARDED_BY(mu_);  // store key → totals
+  int64_t last_flush_s_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace warden

@@ -77,11 +77,11 @@ Family::Family(std::string name, std::string help, Type type, std::vector<std::s
 
 Family::Cell& Family::Get(const Labels& values) {
   {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     auto it = cells_.find(values);
     if (it != cells_.end()) return *it->second;
   }
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   auto& cell = cells_[values];
   if (!cell) {
     cell = std::make_unique<Cell>();
@@ -99,7 +99,7 @@ void Family::Render(std::string& out) const {
   static const char* kTypes[] = {"counter", "gauge", "histogram"};
   out += "# HELP " + name_ + " " + Escape(help_, false) + "\n";
   out += "# TYPE " + name_ + " " + kTypes[static_cast<int>(type_)] + "\n";
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   for (const auto& [values, cell] : cells_) {
     if (type_ == Type::kCounter) {
       out += name_ + LabelSet(label_names_, values) + " " + Number(cell->counter->value()) + "\n";

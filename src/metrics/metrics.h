@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
+
 namespace warden::metrics {
 
 using Labels = std::vector<std::string>;  // values, in the family's label-name order
@@ -73,8 +75,8 @@ class Family {
   const Type type_;
   const std::vector<std::string> label_names_;
   const std::vector<double> bounds_;
-  mutable std::shared_mutex mu_;
-  std::map<Labels, std::unique_ptr<Cell>> cells_;  // GUARDED_BY(mu_)
+  mutable SharedMutex mu_;
+  std::map<Labels, std::unique_ptr<Cell>> cells_ GUARDED_BY(mu_);
 };
 
 class Registry {

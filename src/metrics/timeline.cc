@@ -62,7 +62,7 @@ void Timeline::Bucket::Merge(const Bucket& o) {
 
 void Timeline::Record(int64_t now_s, const RequestSample& s) {
   const int64_t minute = now_s / 60;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Bucket& b = ring_[static_cast<size_t>(minute % kMinutes)];
   if (b.minute != minute) b = Bucket{minute, {}, {}};
   Point& c = b.counts;
@@ -106,7 +106,7 @@ std::vector<Timeline::Point> Timeline::Series(int64_t now_s, int minutes, int st
   // the first point may reach up to step-1 minutes before the window.
   const int64_t first = (last - minutes + 1) / step * step;
   std::vector<Point> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (int64_t start = first; start <= last; start += step)
     out.push_back(Sum(start, std::min(start + step - 1, last), last));
   return out;
@@ -115,7 +115,7 @@ std::vector<Timeline::Point> Timeline::Series(int64_t now_s, int minutes, int st
 Timeline::Point Timeline::Summary(int64_t now_s, int minutes) const {
   minutes = std::clamp(minutes, 1, kMinutes);
   const int64_t last = now_s / 60;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Sum(last - minutes + 1, last, last);
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "metrics/request_sample.h"
+#include "common/mutex.h"
 
 namespace warden::metrics {
 
@@ -58,10 +59,10 @@ class Timeline {
   };
   static double Quantile(const std::array<uint32_t, kOverheadBins>& bins, double q);
   // The minutes [first, last] (unix minutes; older than the ring's 24 hours count as empty).
-  Point Sum(int64_t first, int64_t last, int64_t now_minute) const;  // REQUIRES(mu_)
+  Point Sum(int64_t first, int64_t last, int64_t now_minute) const REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  std::vector<Bucket> ring_ = std::vector<Bucket>(kMinutes);  // GUARDED_BY(mu_); index = minute % kMinutes
+  mutable Mutex mu_;
+  std::vector<Bucket> ring_ GUARDED_BY(mu_) = std::vector<Bucket>(kMinutes);  // index = minute % kMinutes
 };
 
 }  // namespace warden::metrics

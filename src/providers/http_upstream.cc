@@ -15,6 +15,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/mutex.h"
+
 namespace warden {
 namespace {
 
@@ -71,7 +73,7 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
 
   Pooled Acquire(const UpstreamRequest& r, const std::string& key, bool* reused) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       auto it = idle_.find(key);
       if (it != idle_.end() && !it->second.empty()) {
         auto s = std::move(it->second.back());
@@ -103,14 +105,14 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
   }
 
   void Release(const std::string& key, Pooled s) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto& list = idle_[key];
     if (static_cast<int>(list.size()) < options_.max_idle_per_host) list.push_back(std::move(s));
   }
 
   Poco::Net::Context::Ptr TlsContext() {
     std::call_once(g_ssl_once, [] { Poco::Net::initializeSSL(); });
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!tls_) {
       Poco::Net::Context::Params p;
       p.verificationMode = Poco::Net::Context::VERIFY_STRICT;
@@ -129,8 +131,8 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
   std::atomic<uint64_t> requests_{0};
 
  private:
-  std::mutex mu_;
-  std::unordered_map<std::string, std::vector<Pooled>> idle_;
+  Mutex mu_;
+  std::unordered_map<std::string, std::vector<Pooled>> idle_ GUARDED_BY(mu_);
   Poco::Net::Context::Ptr tls_;
 };
 

@@ -24,12 +24,12 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "common/util.h"
 #include "server/http_checks.h"
 #include "server/poco_exchange.h"
@@ -45,18 +45,18 @@ struct Shared {
   Poco::Net::HTTPServerParams::Ptr params;
   bool tls = false;
   std::atomic<bool> stopping{false};
-  std::mutex open_mu;
-  std::set<int> open;  // sockets of the connections being served; GUARDED_BY(open_mu)
+  Mutex open_mu;
+  std::set<int> open GUARDED_BY(open_mu);  // sockets of the connections being served
   // TLS connections waiting for a request head: fd → monotonic deadline (ns). The head check
   // that peeks at raw bytes cannot see through TLS, so HeadWatchdog shuts these sockets down
   // when the deadline passes. An entry is removed before its socket is closed, so a reused fd
-  // number is never hit. GUARDED_BY(open_mu)
-  std::map<int, int64_t> head_deadlines;
+  // number is never hit.
+  std::map<int, int64_t> head_deadlines GUARDED_BY(open_mu);
 };
 
 // Arms (or, with deadline 0, disarms) the head deadline of a TLS connection.
 void SetHeadDeadline(Shared* shared, int fd, int64_t deadline_ns) {
-  std::lock_guard lock(shared->open_mu);
+  MutexLock lock(shared->open_mu);
   if (deadline_ns == 0) shared->head_deadlines.erase(fd);
   else shared->head_deadlines[fd] = deadline_ns;
 }
@@ -68,7 +68,7 @@ class HeadWatchdog {
   explicit HeadWatchdog(Shared* shared) : shared_(shared), thread_([this] { Run(); }) {}
   ~HeadWatchdog() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     cv_.notify_one();
@@ -77,10 +77,12 @@ class HeadWatchdog {
 
  private:
   void Run() {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) {
+    MutexLock lock(mu_);
+    while (!stop_) {
+      lock.WaitFor(cv_, std::chrono::milliseconds(250));
+      if (stop_) break;
       const int64_t now = MonotonicNanos();
-      std::lock_guard open_lock(shared_->open_mu);
+      MutexLock open_lock(shared_->open_mu);
       for (auto it = shared_->head_deadlines.begin(); it != shared_->head_deadlines.end();) {
         if (it->second > now) {
           ++it;
@@ -93,9 +95,9 @@ class HeadWatchdog {
   }
 
   Shared* shared_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
@@ -214,11 +216,11 @@ class Connection : public Poco::Net::TCPServerConnection {
       Shared* shared;
       int fd;
       Registration(Shared* s, int f) : shared(s), fd(f) {
-        std::lock_guard lock(shared->open_mu);
+        MutexLock lock(shared->open_mu);
         shared->open.insert(fd);
       }
       ~Registration() {
-        std::lock_guard lock(shared->open_mu);
+        MutexLock lock(shared->open_mu);
         shared->open.erase(fd);
         shared->head_deadlines.erase(fd);
       }
@@ -359,7 +361,7 @@ class Rejector {
   Rejector() : thread_([this] { Run(); }) {}
   ~Rejector() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     cv_.notify_one();
@@ -367,7 +369,7 @@ class Rejector {
   }
   void Offer(const Poco::Net::StreamSocket& socket) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (waiting_.size() >= kMaxWaiting) return;  // the caller's copy closes it
       waiting_.push_back(socket);
     }
@@ -379,8 +381,8 @@ class Rejector {
     for (;;) {
       Poco::Net::StreamSocket socket;
       {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !waiting_.empty(); });
+        MutexLock lock(mu_);
+        while (!stop_ && waiting_.empty()) lock.Wait(cv_);
         if (stop_) return;
         socket = waiting_.front();
         waiting_.pop_front();
@@ -415,10 +417,10 @@ class Rejector {
     }
   }
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  std::deque<Poco::Net::StreamSocket> waiting_;  // GUARDED_BY(mu_)
-  bool stop_ = false;                             // GUARDED_BY(mu_)
+  std::deque<Poco::Net::StreamSocket> waiting_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
@@ -512,13 +514,13 @@ void Server::Stop() {
   const int64_t deadline = MonotonicNanos() + static_cast<int64_t>(impl_->shared.config.drain_timeout_ms) * 1000000;
   while (MonotonicNanos() < deadline) {
     {
-      std::lock_guard lock(impl_->shared.open_mu);
+      MutexLock lock(impl_->shared.open_mu);
       if (impl_->shared.open.empty()) break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   {
-    std::lock_guard lock(impl_->shared.open_mu);
+    MutexLock lock(impl_->shared.open_mu);
     if (!impl_->shared.open.empty())
       log::Warn("drain_deadline", {{"connections_cut", static_cast<int64_t>(impl_->shared.open.size())}});
     for (int fd : impl_->shared.open) ::shutdown(fd, SHUT_RDWR);
