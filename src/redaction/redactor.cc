@@ -22,7 +22,8 @@ namespace warden {
 //    set over the whole text, and each that hits searches the whole text.
 //  - After a pass replaced values, FindNear searches bounded rules only around the replacements:
 //    a match that touches none of them was there before, and was found or rejected then.
-// Texts up to kSmall bytes skip all this: one set, then the rules that hit, whole text.
+// Texts up to kSmall bytes skip all this: one set, then the rules that hit, whole text (as does
+// every text if the alternation is too large for RE2 to compile).
 struct Redactor::Compiled {
   std::unique_ptr<RE2::Set> all;       // every rule (short texts, FindReference)
   std::unique_ptr<RE2> regions;        // the alternation of the bounded rules
@@ -77,8 +78,9 @@ Result<std::shared_ptr<const Redactor>> Redactor::Build(const std::vector<const 
     opts.set_max_mem(256 << 20);
     opts.set_never_capture(true);
     c.regions = std::make_unique<RE2>(alternation, opts);
-    if (!c.regions->ok())
-      return Error::Internal("the redaction rule sets together exceed RE2's memory budget: " + c.regions->error());
+    // Too large to compile as one expression (many custom rules): every text is searched the
+    // reference way — slower, the same answer.
+    if (!c.regions->ok()) c.regions.reset();
   }
   return std::shared_ptr<const Redactor>(std::move(r));
 }
@@ -125,7 +127,6 @@ void Redactor::Collect(int idx, std::string_view text, size_t from, size_t to, s
 void Redactor::CollectInRegions(std::string_view text, size_t from, size_t to, size_t last_start,
                                 const KeepOut& keep_out, std::vector<RedactionMatch>& out) const {
   const Compiled& c = *compiled_;
-  if (!c.regions) return;
   const size_t n = text.size();
   const re2::StringPiece input(text.data(), n);
   std::vector<int> hits;
@@ -164,7 +165,7 @@ void Redactor::CollectInRegions(std::string_view text, size_t from, size_t to, s
 }
 
 std::vector<RedactionMatch> Redactor::Find(std::string_view text, const KeepOut& keep_out) const {
-  if (text.size() <= kSmall) return FindReference(text, keep_out);
+  if (text.size() <= kSmall || !compiled_->regions) return FindReference(text, keep_out);
   std::vector<RedactionMatch> candidates;
   CollectUnbounded(text, keep_out, candidates);
   CollectInRegions(text, 0, text.size(), text.size(), keep_out, candidates);
@@ -173,7 +174,7 @@ std::vector<RedactionMatch> Redactor::Find(std::string_view text, const KeepOut&
 
 std::vector<RedactionMatch> Redactor::FindNear(std::string_view text, const KeepOut& keep_out,
                                                const KeepOut& changed) const {
-  if (text.size() <= kSmall) return FindReference(text, keep_out);
+  if (text.size() <= kSmall || !compiled_->regions) return FindReference(text, keep_out);
   std::vector<RedactionMatch> candidates;
   CollectUnbounded(text, keep_out, candidates);
   // A new match touches a replacement [b, e): it starts in [b - kWindow, e] (its context character
