@@ -244,5 +244,5 @@ echo
 echo "audit appends (bench/audit_bench):"
 build/bench/audit_bench 3 32
 
-echo "redaction (all shipped rule sets, ~1 value per 500 bytes; BaselineCopy = copying the same bytes):"
+echo "redaction (all shipped rule sets; BM_Redact/<bytes>/<bytes between values>, 0 = none; BaselineCopy = copying the same bytes):"
 build/bench/redaction_bench --benchmark_min_time=0.2 2>/dev/null | grep -E "^BM_|^Benchmark|^-"
