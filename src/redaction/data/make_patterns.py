@@ -19,21 +19,30 @@ LO = r"[a-z\x{DF}-\x{F6}\x{F8}-\x{FF}\x{100}-\x{17F}]"
 WORD = f"{UP}(?:{LO}{{1,24}}|['\u2019][A-Za-z\\x{{C0}}-\\x{{17F}}]{LO}{{1,24}})(?:{UP}{LO}{{1,24}})?(?:-{UP}{LO}{{1,24}})?"
 INIT = f"{UP}\\."
 PART = r"(?:van|von|de|der|den|di|da|del|della|dello|dei|des|du|la|le|dos|das|do|ter|ten|zu|vom|zum|y|bin|al|el)"
+# Where a name starts and ends: not inside a word. RE2's \\b is ASCII-only (it sees a boundary
+# between "Jos" and "é"), so the letters of the Latin blocks count as word characters here; the
+# character read is outside the value.
+START = r"(?:^|[^A-Za-z0-9_\x{C0}-\x{24F}])"
+END = r"(?:$|[^A-Za-z0-9_\x{C0}-\x{24F}])"
 def run(lo, hi):
     return f"{WORD}(?:[ \\t]{{1,4}}(?:{INIT}[ \\t]{{1,4}})?(?:{PART}[ \\t]{{1,4}}){{0,2}}{WORD}){{{lo},{hi}}}"
 TITLES = r"(?:(?i:mr|mrs|ms|mx|miss|dr|prof|herr|frau|hr|fr|mme|mlle|monsieur|madame|mademoiselle|sr|sra|srta|señor|señora|señorita|don|doña|dott|dott\.ssa|dr\.ssa|sig|sig\.ra|sig\.na|signor|signora|signorina|dhr|mevr|mw|mevrouw|meneer|ing|avv)\.?|M\.|med\.)"
 TITLE_CHAIN = f"(?:{TITLES}[ \\t]{{1,4}})"
 SAL = r"(?i:dear|dearest|hi|hello|hey|hallo|liebe|lieber|sehr geehrte|sehr geehrter|bonjour|bonsoir|salut|cher|chère|chers|estimado|estimada|querido|querida|hola|gentile|gentilissimo|gentilissima|caro|cara|egregio|ciao|salve|beste|geachte|hoi)"
-LABEL = r"(?i:patient(?:in)?|patient[ _-]?name|name|full[ _-]?name|first[ _-]?name|last[ _-]?name|surname|given[ _-]?name|family[ _-]?name|nom|pr[ée]nom|nom complet|nombre|apellidos?|nombre completo|nome|cognome|nome completo|naam|voornaam|achternaam|vorname|nachname|paciente|paziente|patiënt|client|cliente|klant|customer|kunde|kundin|employee|mitarbeiter(?:in)?|contact(?: person)?|ansprechpartner(?:in)?|attn|c/o|signed(?: by)?|referred by|referring physician|physician|attending|provider|doctor|arzt|ärztin|médecin|médico|medico|nurse|guardian|next of kin|emergency contact|mother|father|spouse|husband|wife|from|to|cc|author|owner|assignee|reporter|requester|applicant|candidate|tenant|witness|insured|policyholder|beneficiary|versicherte[rn]?|titulaire|assurée?|intestatario|titular)"
+# Labels that name a name: "first_name=Lena", "Nachname: Weber" (a colon or an equals sign).
+LABEL_NAME = r"(?i:patient[ _-]?name|full[ _-]?name|first[ _-]?name|last[ _-]?name|surname|given[ _-]?name|family[ _-]?name|pr[ée]nom|nom complet|apellidos?|nombre completo|cognome|nome completo|voornaam|achternaam|vorname|nachname)"
+# Labels of a person's role, and a bare "name": only before a colon ("Patient: …", "From: …"),
+# not "=", which in code is an assignment (client = OpenAI(…), name = "default").
+LABEL_ROLE = r"(?i:patient(?:in)?|name|nom|nombre|nome|naam|paciente|paziente|patiënt|client|cliente|klant|customer|kunde|kundin|employee|mitarbeiter(?:in)?|contact(?: person)?|ansprechpartner(?:in)?|attn|c/o|signed(?: by)?|referred by|referring physician|physician|attending|provider|doctor|arzt|ärztin|médecin|médico|medico|nurse|guardian|next of kin|emergency contact|mother|father|spouse|husband|wife|from|to|cc|author|owner|assignee|reporter|requester|applicant|candidate|tenant|witness|insured|policyholder|beneficiary|versicherte[rn]?|titulaire|assurée?|intestatario|titular)"
 SIGN = r"(?i:regards|best|best wishes|thanks|many thanks|thank you|sincerely|cheers|yours|yours truly|yours sincerely|kind regards|best regards|warm regards|mit freundlichen grü(?:ß|ss)en|freundliche grü(?:ß|ss)e|viele grü(?:ß|ss)e|beste grü(?:ß|ss)e|liebe grü(?:ß|ss)e|lg|mfg|cordialement|bien cordialement|bien à vous|salutations|amicalement|atentamente|saludos|un saludo|cordiales saludos|un abrazo|cordiali saluti|distinti saluti|saluti|un saluto|met vriendelijke groet(?:en)?|vriendelijke groet(?:en)?|groeten|hartelijke groet(?:en)?|mvg)"
 JSONKEY = r"(?i:patient_?name|full_?name|first_?name|last_?name|given_?name|family_?name|surname|display_?name|contact_?name|customer_?name|client_?name|employee_?name|vorname|nachname|pr[ée]nom|nom|nombre|apellidos?|nome|cognome|voornaam|achternaam|naam|author|owner|assignee)"
 rules = {
- 'title': f"\\b{TITLE_CHAIN}{{1,3}}({run(0,3)})",
- 'salutation': f"\\b{SAL}[ \\t]{{1,4}}{TITLE_CHAIN}{{0,3}}({run(0,3)})",
- 'label': f"\\b{LABEL}[ \\t]{{0,4}}[:=][ \\t]{{0,4}}[\"']?{TITLE_CHAIN}{{0,3}}({run(0,3)})",
- 'json': f"[\"']{JSONKEY}[\"'][ \\t]{{0,4}}:[ \\t]{{0,4}}[\"']{TITLE_CHAIN}{{0,3}}({run(0,3)})",
- 'sign': f"\\b{SIGN}[ \\t]{{0,4}}[,.!]?[ \\t]{{0,4}}\\r?\\n(?:[ \\t]{{0,4}}--[ \\t]{{0,4}}\\r?\\n)?[ \\t]{{0,4}}{TITLE_CHAIN}{{0,3}}({run(0,3)})",
- 'list': f"\\b({run(1,3)})\\b",
+ 'title': f"\\b{TITLE_CHAIN}{{1,3}}({run(0,3)}){END}",
+ 'salutation': f"\\b{SAL}[ \\t]{{1,4}}{TITLE_CHAIN}{{0,3}}({run(0,3)}){END}",
+ 'label': f"\\b(?:{LABEL_NAME}[ \\t]{{0,4}}[:=]|{LABEL_ROLE}[ \\t]{{0,4}}:)[ \\t]{{0,4}}[\"']?{TITLE_CHAIN}{{0,3}}({run(0,3)}){END}",
+ 'json': f"[\"']{JSONKEY}[\"'][ \\t]{{0,4}}:[ \\t]{{0,4}}[\"']{TITLE_CHAIN}{{0,3}}({run(0,3)}){END}",
+ 'sign': f"\\b{SIGN}[ \\t]{{0,4}}[,.!]?[ \\t]{{0,4}}\\r?\\n(?:[ \\t]{{0,4}}--[ \\t]{{0,4}}\\r?\\n)?[ \\t]{{0,4}}{TITLE_CHAIN}{{0,3}}({run(0,3)}){END}",
+ 'list': f"{START}({run(1,3)}){END}",
 }
 names = rules
 
@@ -70,6 +79,9 @@ POST_IT = rf"(?:,?[ \t]{{0,3}}(?:I-)?\d{{5}}[ \t]{{1,4}}{W}(?:[ \t]{W})?(?:[ \t]
 IT_TOK = rf"(?:{IT_LINK}?(?:{W}|[IVX]{{1,4}}))"
 it = (rf"\b{IT_TYPES}[ \t]{{1,4}}{IT_TOK}(?:[ \t]{{1,4}}{IT_TOK}){{0,3}},?[ \t]{{0,3}}"
       rf"(?:n\.?[ \t]{{0,3}})?\d{{1,4}}(?:[ \t]?/?[ \t]?[A-Za-z]\b)?{POST_IT}")
+# German street names may start with an umlaut (Ölmühlenweg 4): ASCII \\b cannot see that start,
+# so the character before is read (outside the value, the capturing group).
+de = START + "(" + de.replace("\\b[A-Z", "[A-Z", 1).replace("|\\b{", "|{").replace("|\\b(?:Am", "|(?:Am") + ")"
 addresses = {'en': en, 'de': de, 'fr': fr, 'es': es, 'it': it}
 
 
