@@ -6,7 +6,9 @@
 #       records), with a key under `audit: required` and against a second Warden with the
 #       audit store off (the audit's cost),
 # closed loop at 32 connections, a paced light-load run, time to first SSE chunk, and the
-# time a failover to the next deployment adds after a refused connection.
+# time a failover to the next deployment adds after a refused connection; then concurrency
+# (bench/streams.py): STREAMS concurrent ~5 s streamed answers, and IDLE idle keep-alive
+# connections in front of one new request, through nginx and through Warden.
 # Prints requests/s, p50/p90/p99, latency added over (a), and Warden's ratios to nginx.
 #
 #   bench/run.sh      ROUNDS=3 rounds of DURATION=4 seconds per target and load: the targets take
@@ -19,6 +21,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DURATION=${DURATION:-4}
 ROUNDS=${ROUNDS:-3}
+STREAMS=${STREAMS:-128 512 2048}
+IDLE=${IDLE:-330}
+ulimit -n 65536 2>/dev/null || ulimit -n 8192 2>/dev/null || true
 scripts/setup.sh --bench
 scripts/build.sh >/dev/null
 T=$(mktemp -d)
@@ -32,6 +37,7 @@ trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 FAKE=$(free_port); PROXY=$(free_port); REFUSED=$(free_port)  # nothing listens on REFUSED
+SLOW=$(free_port); SLOWPROXY=$(free_port)  # bench/streams.py's slow provider, and nginx in front of it
 
 # The fake provider and the reference proxy hop: one nginx, two servers.
 CHAT='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model-1","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}'
@@ -40,10 +46,11 @@ cat > "$T/nginx.conf" <<NGINX
 worker_processes 2;
 pid $T/nginx.pid;
 error_log $T/nginx-error.log error;
-events { worker_connections 4096; }
+events { worker_connections 16384; }
 http {
   access_log off;
   upstream fake { server 127.0.0.1:$FAKE; keepalive 64; }
+  upstream slow { server 127.0.0.1:$SLOW; keepalive 64; }
   server {
     listen 127.0.0.1:$FAKE;
     keepalive_requests 1000000;
@@ -66,6 +73,17 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_buffering off;
+    }
+  }
+  server {
+    listen 127.0.0.1:$SLOWPROXY;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://slow;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 120s;
     }
   }
 }
@@ -102,6 +120,10 @@ providers:
     kind: openai
     base_url: http://127.0.0.1:$REFUSED/v1
     region: local
+  - name: slow
+    kind: openai
+    base_url: http://127.0.0.1:$SLOW/v1
+    region: local
 # Failover is measured without backoff or breaker: every request pays the refused connect.
 routing: { retries_per_deployment: 0, circuit_breaker: { failures: 0 } }
 models:
@@ -109,6 +131,8 @@ models:
     deployments: [ { provider: fake, model: bench-model-1 } ]
   - alias: failover-chain
     deployments: [ { provider: refused, model: bench-model-1 }, { provider: fake, model: bench-model-1 } ]
+  - alias: slow
+    deployments: [ { provider: slow, model: slow-model } ]
 YAML
 # The same gateway with the audit store switched off: the baseline for the audit's cost.
 sed -e "s|data_dir: $T/data|data_dir: $T/data-noaudit\naudit: { enabled: false }|" \
@@ -183,6 +207,11 @@ for target in direct:$FAKE nginx:$PROXY warden:$WARDEN; do
 done
 echo "warden failover $(python3 bench/failover.py "$WARDEN" "$KEY" 500)" >> "$T/results"
 RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$WPID/status)
+echo "concurrency (streams: $STREAMS; idle: $IDLE)..." >&2
+# shellcheck disable=SC2086
+python3 bench/streams.py "$SLOW" "$SLOWPROXY" "$WARDEN" "$KEY" $STREAMS --idle $IDLE > "$T/concurrency" || true
+THREADS=$(sed -n 's/^Threads:[[:space:]]*//p' /proc/$WPID/status)
+CONC_RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$WPID/status)
 # build.sh configured before libbenchmark-dev may have been installed: configure again if needed.
 [ -x build/bench/redaction_bench ] || { cmake -S . -B build >/dev/null && cmake --build build --target redaction_bench >/dev/null; }
 
@@ -239,6 +268,22 @@ print(f"failover after a refused connection (no backoff): +{ms(fo['failover'] - 
       f"({ms(fo['failover'])} vs {ms(fo['base'])} ms median; target < 2 ms plus the backoff)")
 print(f"warden peak RSS: {int(sys.argv[2]) / 1024:.1f} MB (target < 60 MB)")
 PY
+
+echo
+echo "concurrency, through nginx proxy_pass and through Warden (same slow provider: 20 chunks 250 ms apart):"
+python3 - "$T/concurrency" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+f = lambda v: "-" if v is None else f"{v:.0f}"
+for r in rows:
+    if r["measure"] == "streams":
+        print(f"  {r['concurrent']:5d} streams  {r['target']:6}  intact {r['intact']:5d}/{r['concurrent']}  first chunk "
+              f"p50 {f(r['first_chunk_p50_ms'])} ms p90 {f(r['first_chunk_p90_ms'])} ms  wall {r['wall_s']} s")
+    else:
+        print(f"  {r['idle_connections']:5d} idle     {r['target']:6}  idle served {r['idle_served']}  a new request: "
+              f"{'answered' if r['new_request_intact'] else 'NOT answered'}, first chunk {f(r['new_first_chunk_ms'])} ms")
+PY
+echo "  warden threads after it: $THREADS, peak RSS $((CONC_RSS_KB / 1024)) MB"
 
 echo
 echo "audit appends (bench/audit_bench):"
