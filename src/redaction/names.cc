@@ -148,7 +148,8 @@ std::optional<Span> PersonName(std::string_view run) {
     if (last >= 0 && (listed || !L().ambiguous.count(w))) return SpanOf(t, i, static_cast<size_t>(last));
   }
   // Else an unlisted given name: the capitalised word right before a listed surname ("Corina
-  // Jenkins"), if it is not a stop word or itself a surname ("Dow Jones").
+  // Jenkins"), if it is not a stop word or itself a listed surname (two surnames in a row read
+  // as a firm: "Smith Johnson").
   for (size_t j = 1; j < t.size(); ++j) {
     if (!Surname(t[j].text) || Given(t[j].text) || Stop(t[j].text)) continue;
     size_t i = j - 1;
