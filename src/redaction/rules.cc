@@ -63,8 +63,10 @@ class RuleSetParser : public YamlReader {
         if (!re->ok()) Problem(p, where + ".pattern does not compile: " + re->error());
         else if (re->NumberOfCapturingGroups() > 1)
           Problem(p, where + ".pattern may have at most one capturing group (the value to redact)");
-        else rule.re = std::move(re);
-        rule.max_length = MaxMatchLength(rule.pattern);
+        else {
+          rule.re = std::move(re);
+          rule.max_length = MaxMatchLength(rule.pattern);
+        }
       } else {
         Problem(r, where + " needs a pattern");
       }
@@ -203,6 +205,8 @@ class LengthBound {
   }
 
   std::optional<size_t> Group(bool& ci) {
+    // RE2 refuses nesting deeper than 1000; so does this reading (it recurses per group).
+    if (++depth_ > kMaxDepth) return Fail();
     ++i_;  // '('
     bool inner_ci = ci;
     if (i_ < p_.size() && p_[i_] == '?') {
@@ -223,6 +227,7 @@ class LengthBound {
         if (p_[i_] == ')') {  // (?i): the flags hold for the rest of the enclosing group
           ++i_;
           ci = flag_ci;
+          --depth_;
           return 0;
         }
         ++i_;  // ':'
@@ -232,6 +237,7 @@ class LengthBound {
     auto n = Alternation(inner_ci);
     if (!n || i_ >= p_.size() || p_[i_] != ')') return Fail();
     ++i_;
+    --depth_;
     return n;
   }
 
@@ -312,7 +318,9 @@ class LengthBound {
   }
 
   std::string_view p_;
+  static constexpr int kMaxDepth = 1000;
   size_t i_ = 0;
+  int depth_ = 0;
   bool ok_ = true;
 };
 

@@ -90,12 +90,31 @@ TEST(RuleSetsTest, MaxMatchLengthBoundsWhatAPatternCanMatch) {
   EXPECT_EQ(bound(R"(x{2,})"), -1);
   EXPECT_EQ(bound(R"(\Bab)"), -1);                 // reads outside a window
   EXPECT_EQ(bound(R"(\Qa.b\E)"), -1);
+  // Nesting as deep as RE2 allows is read; deeper is refused, not a stack overflow.
+  const std::string deep = std::string(1000, '(') + "a" + std::string(1000, ')');
+  EXPECT_EQ(bound(deep.c_str()), 1);
+  const std::string deeper = std::string(200000, '(') + "a" + std::string(200000, ')');
+  EXPECT_EQ(bound(deeper.c_str()), -1);
+  const std::string flags = "((?i)a)b";  // a flag group closes its own depth
+  EXPECT_EQ(bound(flags.c_str()), 5);
   // Every shipped rule but the open-ended secrets is bounded, so long texts take the fast path.
   for (const auto& name : Shipped()->Names())
     for (const Rule& rule : Shipped()->Find(name)->rules)
       if (name != "secrets") {
         EXPECT_TRUE(rule.max_length && *rule.max_length <= 1200) << rule.file << ":" << rule.line;
       }
+}
+
+TEST(RuleSetsTest, DeeplyNestedPatternsLoadWithoutExhaustingTheStack) {
+  // A rule file nesting 200,000 groups (RE2 compiles it) loads without overflowing the stack:
+  // its length is simply not bounded, so it takes the whole-text search.
+  std::string deep;
+  for (int i = 0; i < 200000; ++i) deep += "(?:";
+  deep += "a" + std::string(200000, ')');
+  RuleSetLoadResult r = LoadRuleSetFromString(
+      "name: deep\nrules:\n  - entity: X\n    pattern: '" + deep + "'\n    match: [a]\n", "deep.yaml", "deep");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.sets->Find("deep")->rules[0].max_length.has_value());
 }
 
 TEST(RuleSetsTest, BadPatternsStopLoadingWithALine) {
