@@ -13,9 +13,13 @@ import json, os, re
 HERE = os.path.dirname(os.path.abspath(__file__))
 RULES = os.path.join(HERE, "..", "..", "..", "policies", "redaction")
 
+# Letters of the Latin-1 and Latin Extended-A blocks: capitals (Latin-1 only, and for names the
+# Extended-A capitals of Polish, Czech and Croatian names too) and lower case.
+UP1 = r"[A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}]"
+LO = r"[a-z\x{DF}-\x{F6}\x{F8}-\x{FF}\x{100}-\x{17F}]"
+
 # --- names ---------------------------------------------------------------------------------
 UP = r"[A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}\x{106}\x{10C}\x{141}\x{15A}\x{160}\x{179}\x{17B}\x{17D}]"
-LO = r"[a-z\x{DF}-\x{F6}\x{F8}-\x{FF}\x{100}-\x{17F}]"
 WORD = f"{UP}(?:{LO}{{1,24}}|['\u2019][A-Za-z\\x{{C0}}-\\x{{17F}}]{LO}{{1,24}})(?:{UP}{LO}{{1,24}})?(?:-{UP}{LO}{{1,24}})?"
 INIT = f"{UP}\\."
 PART = r"(?:van|von|de|der|den|di|da|del|della|dello|dei|des|du|la|le|dos|das|do|ter|ten|zu|vom|zum|y|bin|al|el)"
@@ -47,7 +51,7 @@ rules = {
 names = rules
 
 # --- addresses -----------------------------------------------------------------------------
-W = r"[A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}][a-z\x{DF}-\x{F6}\x{F8}-\x{FF}\x{100}-\x{17F}]{1,20}(?:[-'’][A-Z\x{C0}-\x{D6}\x{D8}-\x{DE}]?[a-z\x{DF}-\x{F6}\x{F8}-\x{FF}\x{100}-\x{17F}]{1,20}){0,2}"       # a capitalised word
+W = rf"{UP1}{LO}{{1,20}}(?:[-'’]{UP1}?{LO}{{1,20}}){{0,2}}"  # a capitalised word
 ORD = r"\d{1,3}(?:st|nd|rd|th)"
 # The common street suffixes of USPS Publication 28 (names and abbreviations) and UK ones.
 EN_TYPES = r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|square|sq|terrace|ter|way|parkway|pkwy|highway|hwy|circle|cir|close|crescent|cres|grove|grv|gardens|gdns|mews|row|walk|trail|trl|plaza|plz|alley|parade|esplanade|wharf|center|ctr|extension|ext|glen|gln|heights|hts|junction|jct|loop|manor|mnr|mill|park|pass|path|pike|point|pt|ridge|rdg|turnpike|tpke|view|vw|green|mount|valley)"
@@ -62,8 +66,10 @@ GLUED = r"(?i:stra(?:ß|ss)e|str\.|gasse|allee|platz|chaussee|damm|ufer|weg|stra
 SEP = r"(?:Stra(?:ß|ss)e|Str\.|Gasse|Allee|Platz|Chaussee|Damm|Ufer|Weg|Ring|Markt|Straat|Laan|Plein|Weg|Kade)"
 PREP = r"(?:Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Unter den|Zum|Zur|Hinter der|Vor dem)"
 POST_DE = rf"(?:,?[ \t]{{0,3}}(?:[A-Z]{{1,2}}-)?(?:\d{{5}}|\d{{4}}(?:[ \t]?[A-Z]{{2}})?)[ \t]{{1,4}}{W}(?:[ \t-]{W})?)?"
-de = (rf"(?:\b[A-Z\x{{C0}}-\x{{D6}}\x{{D8}}-\x{{DE}}][a-z\x{{DF}}-\x{{F6}}\x{{F8}}-\x{{FF}}\x{{100}}-\x{{17F}}]{{0,20}}(?:-[A-Z\x{{C0}}-\x{{D6}}\x{{D8}}-\x{{DE}}][a-z\x{{DF}}-\x{{F6}}\x{{F8}}-\x{{FF}}\x{{100}}-\x{{17F}}]{{1,20}}){{0,3}}-?{GLUED}|\b{W}(?:[ \t-]{W})?[ \t-]{SEP}|\b{PREP}[ \t]{{1,4}}{W})"
-      rf"[ \t]{{1,4}}\d{{1,4}}(?:[ \t]?[a-zA-Z]\b)?(?:[ \t]{{0,3}}[-/][ \t]{{0,3}}\d{{1,4}}[a-z]?)?\b{POST_DE}")
+# German street names may start with an umlaut (Ölmühlenweg 4): ASCII \\b cannot see that start,
+# so the character before is read (START, outside the value: the capturing group).
+de = (rf"{START}((?:{UP1}{LO}{{0,20}}(?:-{UP1}{LO}{{1,20}}){{0,3}}-?{GLUED}|\b{W}(?:[ \t-]{W})?[ \t-]{SEP}|{PREP}[ \t]{{1,4}}{W})"
+      rf"[ \t]{{1,4}}\d{{1,4}}(?:[ \t]?[a-zA-Z]\b)?(?:[ \t]{{0,3}}[-/][ \t]{{0,3}}\d{{1,4}}[a-z]?)?\b{POST_DE})")
 FR_TYPES = r"(?i:rue|avenue|av\.|bd|boulevard|place|pl\.|chemin|ch\.|allée|allee|impasse|imp\.|quai|route|rte|cours|square|passage|faubourg|fbg|voie|sentier|esplanade|parvis|rond-point|villa|cité|hameau|lieu-dit)"
 ART = r"(?:(?:de la|de l['’]|du|des|de|d['’]|l['’]|la|le|les|aux|au)[ \t]{0,4})"
 LINK = r"(?:(?:de la|de l['’]|du|des|de|d['’]|la|le|les|l['’]|et|sur|sous|en|aux|au)[ \t]{0,4})"
@@ -79,9 +85,6 @@ POST_IT = rf"(?:,?[ \t]{{0,3}}(?:I-)?\d{{5}}[ \t]{{1,4}}{W}(?:[ \t]{W})?(?:[ \t]
 IT_TOK = rf"(?:{IT_LINK}?(?:{W}|[IVX]{{1,4}}))"
 it = (rf"\b{IT_TYPES}[ \t]{{1,4}}{IT_TOK}(?:[ \t]{{1,4}}{IT_TOK}){{0,3}},?[ \t]{{0,3}}"
       rf"(?:n\.?[ \t]{{0,3}})?\d{{1,4}}(?:[ \t]?/?[ \t]?[A-Za-z]\b)?{POST_IT}")
-# German street names may start with an umlaut (Ölmühlenweg 4): ASCII \\b cannot see that start,
-# so the character before is read (outside the value, the capturing group).
-de = START + "(" + de.replace("\\b[A-Z", "[A-Z", 1).replace("|\\b{", "|{").replace("|\\b(?:Am", "|(?:Am") + ")"
 addresses = {'en': en, 'de': de, 'fr': fr, 'es': es, 'it': it}
 
 
