@@ -68,7 +68,7 @@ PREP = r"(?:Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Unter den|Zum|Zur|
 POST_DE = rf"(?:,?[ \t]{{0,3}}(?:[A-Z]{{1,2}}-)?(?:\d{{5}}|\d{{4}}(?:[ \t]?[A-Z]{{2}})?)[ \t]{{1,4}}{W}(?:[ \t-]{W})?)?"
 # German street names may start with an umlaut (Ölmühlenweg 4): ASCII \\b cannot see that start,
 # so the character before is read (START, outside the value: the capturing group).
-de = (rf"{START}((?:{UP1}{LO}{{0,20}}(?:-{UP1}{LO}{{1,20}}){{0,3}}-?{GLUED}|\b{W}(?:[ \t-]{W})?[ \t-]{SEP}|{PREP}[ \t]{{1,4}}{W})"
+de = (rf"{START}((?:{UP1}{LO}{{0,20}}(?:-{UP1}{LO}{{1,20}}){{0,3}}-?{GLUED}|{W}(?:[ \t-]{W})?[ \t-]{SEP}|{PREP}[ \t]{{1,4}}{W})"
       rf"[ \t]{{1,4}}\d{{1,4}}(?:[ \t]?[a-zA-Z]\b)?(?:[ \t]{{0,3}}[-/][ \t]{{0,3}}\d{{1,4}}[a-z]?)?\b{POST_DE})")
 FR_TYPES = r"(?i:rue|avenue|av\.|bd|boulevard|place|pl\.|chemin|ch\.|allée|allee|impasse|imp\.|quai|route|rte|cours|square|passage|faubourg|fbg|voie|sentier|esplanade|parvis|rond-point|villa|cité|hameau|lieu-dit)"
 ART = r"(?:(?:de la|de l['’]|du|des|de|d['’]|l['’]|la|le|les|aux|au)[ \t]{0,4})"
