@@ -1,6 +1,5 @@
 #include "redaction/names.h"
 
-#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -66,13 +65,15 @@ struct Token {
   size_t begin;
 };
 
+bool Space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 std::vector<Token> Tokens(std::string_view run) {
   std::vector<Token> out;
   size_t i = 0;
   while (i < run.size()) {
-    while (i < run.size() && (run[i] == ' ' || run[i] == '\t' || run[i] == '\r' || run[i] == '\n')) ++i;
+    while (i < run.size() && Space(run[i])) ++i;
     size_t b = i;
-    while (i < run.size() && !(run[i] == ' ' || run[i] == '\t' || run[i] == '\r' || run[i] == '\n')) ++i;
+    while (i < run.size() && !Space(run[i])) ++i;
     if (i > b) out.push_back({run.substr(b, i - b), b});
   }
   return out;
@@ -80,7 +81,7 @@ std::vector<Token> Tokens(std::string_view run) {
 
 bool Surname(std::string_view w) {
   if (L().surnames.count(w)) return true;
-  // Double-barrelled: every part a surname or not a stop word, one of them listed.
+  // Double-barrelled ("Müller-Lüdenscheidt"): either part listed.
   size_t dash = w.find('-');
   return dash != std::string_view::npos && dash > 0 &&
          (L().surnames.count(w.substr(0, dash)) || L().surnames.count(w.substr(dash + 1)));
