@@ -34,7 +34,7 @@ struct Redactor::Compiled {
 
 namespace {
 
-constexpr size_t kWindow = 1200;
+constexpr size_t kWindow = Redactor::kBoundedLength;
 constexpr size_t kSmall = 4096;
 constexpr size_t kDenseCluster = 8192;
 

@@ -49,6 +49,10 @@ using KeepOut = std::vector<std::pair<size_t, size_t>>;
 
 class Redactor {
  public:
+  // A rule whose matches are at most this many bytes long (Rule::max_length) is searched in long
+  // texts only where it can match (redactor.cc); a longer or unbounded one searches the whole text.
+  static constexpr size_t kBoundedLength = 1200;
+
   // Compiles the union of `sets` (in order) into one RE2::Set. Fails if the set exceeds RE2's
   // memory budget.
   static Result<std::shared_ptr<const Redactor>> Build(const std::vector<const RuleSet*>& sets);

@@ -101,7 +101,7 @@ TEST(RuleSetsTest, MaxMatchLengthBoundsWhatAPatternCanMatch) {
   for (const auto& name : Shipped()->Names())
     for (const Rule& rule : Shipped()->Find(name)->rules)
       if (name != "secrets") {
-        EXPECT_TRUE(rule.max_length && *rule.max_length <= 1200) << rule.file << ":" << rule.line;
+        EXPECT_TRUE(rule.max_length && *rule.max_length <= Redactor::kBoundedLength) << rule.file << ":" << rule.line;
       }
 }
 
