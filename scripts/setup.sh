@@ -8,7 +8,7 @@
 set -eu
 
 PKGS="cmake g++ ninja-build pkg-config libpoco-dev librocksdb-dev libsodium-dev libre2-dev
-libgtest-dev libgmock-dev libyaml-cpp-dev libssl-dev nlohmann-json3-dev"
+libgtest-dev libgmock-dev libyaml-cpp-dev libssl-dev nlohmann-json3-dev libasio-dev"
 for arg in "$@"; do
   case "$arg" in
     --test) PKGS="$PKGS openssl curl chromium clang"

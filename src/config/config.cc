@@ -123,11 +123,13 @@ class Parser : public YamlReader {
   void ParseServer(const YAML::Node& n, ServerConfig& s) {
     if (!ExpectMap(n, "server")) return;
     CheckKeys(n, "server",
-              {"listen", "worker_threads", "max_queued_connections", "max_body_size",
+              {"listen", "event_loops", "worker_threads", "max_connections", "max_queued_connections", "max_body_size",
                "read_timeout", "keep_alive_idle", "max_keep_alive_requests", "access_log",
                "log_level", "header_timeout", "max_header_size", "min_body_rate", "drain_timeout", "tls"});
     ReadListen(n, "listen", s.host, s.port, "server");
+    ReadInt(n, "event_loops", s.event_loops, 0, 64, "server");
     ReadInt(n, "worker_threads", s.worker_threads, 1, 4096, "server");
+    ReadInt(n, "max_connections", s.max_connections, 1, 1000000, "server");
     ReadInt(n, "max_queued_connections", s.max_queued_connections, 0, 65536, "server");
     ReadSize(n, "max_body_size", s.max_body_bytes, "server");
     ReadDuration(n, "read_timeout", s.read_timeout_ms, "server");

@@ -101,8 +101,9 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
     admin.host = c.admin.host;
     admin.port = c.admin.port;
     admin.tls = c.admin.tls;  // never the client listener's: the admin API has its own
+    admin.event_loops = 1;
     admin.worker_threads = 4;
-    admin.max_queued_connections = 16;
+    admin.max_connections = 256;
     app->admin_server_ = std::make_unique<Server>(admin, app->admin_.get());
   }
   return app;
@@ -116,7 +117,7 @@ namespace {
 std::vector<std::string> SectionsNeedingRestart(const Config& a, const Config& b) {
   auto server = [](const Config& c) {
     const ServerConfig& s = c.server;
-    return std::tie(s.host, s.port, s.worker_threads, s.max_queued_connections, s.read_timeout_ms,
+    return std::tie(s.host, s.port, s.event_loops, s.worker_threads, s.max_connections, s.read_timeout_ms,
                     s.header_timeout_ms, s.max_header_bytes, s.min_body_rate, s.drain_timeout_ms,
                     s.keep_alive_idle_ms, s.max_keep_alive_requests, s.access_log, s.log_level);
   };

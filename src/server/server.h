@@ -1,17 +1,16 @@
-// Server: an HTTP/1.1 listener (Poco TCPServer + our connection loop) in front of a
+// Server: an HTTP/1.1 listener on Asio event loops (C++20 coroutines) in front of a
 // RequestHandler — the Gateway on the client listener, the AdminApi on the admin listener.
 //
 // Contract: Start() binds the configured address (port 0 = any free port; port() then tells
-// which) and serves each connection on a worker thread from a pool of
-// `server.worker_threads`; at most `server.max_queued_connections` accepted connections wait
-// for a worker, and a connection beyond that gets an immediate 503 with `Retry-After: 1` (from
-// one extra thread; at most 1024 such connections wait for it, the rest are closed). A request
-// head must arrive whole within `server.header_timeout` (slowloris) and within
-// `server.max_header_size`; a body must keep `server.min_body_rate`. Read time, keep-alive idle
-// time and requests per connection are bounded by the config. Every request goes to
-// handler->Handle(). Stop() stops accepting, gives the requests in flight (streams included)
-// `server.drain_timeout` to finish, then shuts their connections down and waits for the
-// handlers to return; it is idempotent. The handler is borrowed and must outlive the Server.
+// which) and runs `server.event_loops` loop threads (0 = one per core) and a pool of
+// `server.worker_threads` threads for handlers. Connections live on the loops (connection.h):
+// waiting for a head, a body or the next request holds no thread, so the thread count does not
+// grow with connections. At most `server.max_connections` are open at once; one beyond that
+// gets an immediate 503 `overloaded` with `Retry-After: 1` (at most 1024 such answers at once,
+// the rest are closed). Stop() stops accepting, closes idle connections, gives the requests in
+// flight (streams included) `server.drain_timeout` to finish, then cuts their connections and
+// waits for the handlers to return; it is idempotent. The handler is borrowed and must outlive
+// the Server.
 #pragma once
 
 #include <cstdint>

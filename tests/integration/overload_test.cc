@@ -1,6 +1,6 @@
 // Integration: slow and greedy clients against the real server — slowloris (heads trickled a
 // byte at a time) while legitimate requests keep succeeding, slow POST bodies, oversized heads,
-// and a burst far above the worker and queue caps answered with fast 503s and bounded memory.
+// and a burst far above server.max_connections answered with fast 503s and bounded memory.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -46,7 +46,8 @@ std::string Drain(Poco::Net::StreamSocket& s, double timeout_s) {
 
 TEST(OverloadTest, SlowlorisDoesNotStarveLegitimateRequests) {
   FakeProvider fake;
-  // 16 workers, 64 queue places: 48 slow connections fill every worker and half the queue.
+  // 48 slow heads: under the old thread-per-connection server they held every worker (16) and
+  // half the queue; on the event loops they hold no thread at all.
   GatewayUnderTest gw(OneProviderYaml(fake.base_url()),
                       "  worker_threads: 16\n  max_queued_connections: 64\n  header_timeout: 1s\n");
   const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: warden\r\nAuthorization: Bearer " +
@@ -138,7 +139,7 @@ TEST(OverloadTest, ABurstBeyondTheCapsGetsFast503sAndMemoryStaysBounded) {
                           {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", "ok"}}}, {"finish_reason", "stop"}}}},
                           {"usage", {{"prompt_tokens", 1}, {"completion_tokens", 1}, {"total_tokens", 2}}}});
   });
-  GatewayUnderTest gw(OneProviderYaml(slow.base_url()), "  worker_threads: 4\n  max_queued_connections: 4\n");
+  GatewayUnderTest gw(OneProviderYaml(slow.base_url()), "  worker_threads: 4\n  max_connections: 8\n");
   const double rss_before = RssMiB();
   constexpr int kBurst = 150;
   std::vector<int> status(kBurst, 0);
@@ -171,7 +172,7 @@ TEST(OverloadTest, ABurstBeyondTheCapsGetsFast503sAndMemoryStaysBounded) {
       slowest_refusal = std::max(slowest_refusal, took[i]);
     }
   }
-  // 4 workers + 4 queue places (a few more may be admitted as the first ones finish).
+  // 8 connections at once (a few more may be admitted as the first ones finish).
   EXPECT_GE(ok, 4);
   EXPECT_LE(ok, 24);
   EXPECT_EQ(ok + refused, kBurst) << "every connection got an answer";

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "server/http_checks.h"
+#include "server/http_head.h"
 
 namespace warden {
 namespace {
@@ -109,6 +110,63 @@ TEST(HttpChecksTest, HeadFramingRefusesBareCrAndObsoleteFolding) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->status, 505);
   EXPECT_FALSE(CheckRequestHead("HTTP/1.0", {}));
+}
+
+TEST(HttpHeadTest, FindsTheEndOfAHeadWithEitherLineEnding) {
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\r\nHost: a\r\n\r\nBODY"), 27u);
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\nHost: a\n\nBODY"), 24u);
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\r\nHost: a\r\n"), std::string_view::npos);
+  EXPECT_EQ(FindHeadEnd("GET / HTTP/1.1\r\nHost: a\r\n\r"), std::string_view::npos);
+  // Empty lines before the request line are skipped, not taken for the end of the head.
+  EXPECT_EQ(FindHeadEnd("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 31u);
+  // Searching on from where the last search stopped finds a terminator split across reads.
+  const std::string whole = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  EXPECT_EQ(FindHeadEnd(whole, whole.size() - 2), whole.size());
+}
+
+TEST(HttpHeadTest, SplitsTheRequestLineAndFields) {
+  auto head = ParseRequestHead("POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: warden\r\nContent-Length:  12 \r\n"
+                               "Connection: keep-alive, Upgrade\r\nExpect: 100-continue\r\n\r\n");
+  ASSERT_TRUE(head) << head.error().message;
+  EXPECT_EQ(head->method, "POST");
+  EXPECT_EQ(head->target, "/v1/chat/completions?x=1");
+  EXPECT_EQ(head->version, "HTTP/1.1");
+  ASSERT_EQ(head->headers.size(), 4u);
+  EXPECT_EQ(*head->Find("content-length"), "12");  // values are trimmed, names found in any case
+  EXPECT_EQ(head->content_length(), 12);
+  EXPECT_TRUE(head->keep_alive());
+  EXPECT_TRUE(head->expects_continue());
+  EXPECT_FALSE(head->chunked());
+  // HTTP/1.0 keeps the connection only when asked; HTTP/1.1 unless told to close.
+  EXPECT_FALSE(ParseRequestHead("GET / HTTP/1.0\r\n\r\n")->keep_alive());
+  EXPECT_TRUE(ParseRequestHead("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")->keep_alive());
+  EXPECT_FALSE(ParseRequestHead("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")->keep_alive());
+  EXPECT_FALSE(ParseRequestHead("GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n")->expects_continue());
+  // A space before the colon stays in the name, for CheckRequestHead to refuse.
+  auto spaced = ParseRequestHead("GET / HTTP/1.1\r\nHost : a\r\n\r\n");
+  ASSERT_TRUE(spaced);
+  EXPECT_EQ(spaced->headers[0].first, "Host ");
+  EXPECT_TRUE(CheckRequestHead(spaced->version, spaced->headers));
+}
+
+TEST(HttpHeadTest, RefusesWhatNoRequestCanBe) {
+  auto status = [](const std::string& raw) {
+    auto r = ParseRequestHead(raw);
+    return r ? 0 : r.error().status;
+  };
+  EXPECT_EQ(status("GET /\r\n\r\n"), 400);
+  EXPECT_EQ(status("GET  / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status("GET / HTTP/1.1 extra\r\n\r\n"), 400);
+  EXPECT_EQ(status(" / HTTP/1.1\r\n\r\n"), 400);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nno colon here\r\n\r\n"), 400);
+  EXPECT_EQ(status("GET /" + std::string(kMaxTargetBytes, 'a') + " HTTP/1.1\r\n\r\n"), 414);
+  EXPECT_EQ(status("GET /" + std::string(kMaxTargetBytes, 'a') + "\r\n\r\n"), 414);
+  std::string many = "GET / HTTP/1.1\r\n";
+  for (size_t i = 0; i <= kMaxHeaderFields; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  EXPECT_EQ(status(many + "\r\n"), 431);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nX: " + std::string(kMaxFieldValueBytes + 1, 'v') + "\r\n\r\n"), 431);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\n" + std::string(kMaxFieldNameBytes + 1, 'n') + ": v\r\n\r\n"), 431);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nX: " + std::string(kMaxFieldValueBytes, 'v') + "\r\n\r\n"), 0);
 }
 
 }  // namespace
