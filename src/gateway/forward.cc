@@ -1,8 +1,12 @@
 #include "gateway/forward.h"
 
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <chrono>
 #include <random>
-#include <thread>
 
 #include "common/util.h"
 #include "providers/adapter.h"
@@ -101,24 +105,24 @@ std::string DeploymentName(const ProviderConfig& provider, const Deployment& dep
   return provider.name + "/" + deployment.model;
 }
 
-void SendError(RequestContext& ctx, ClientExchange& client, const Error& error) {
+asio::awaitable<void> SendError(RequestContext& ctx, ClientExchange& client, const Error& error) {
   if (ctx.error_code.empty()) ctx.error_code = error.code.empty() ? error.type : error.code;
   if (!client.started()) {
     ctx.status = error.status;
     std::string body = ClientErrorBody(ctx.ingress, error);
     ctx.bytes_out += body.size();
     client.Send(error.status, "application/json", body);
-    return;
+    co_return;
   }
   std::string event = ClientErrorEvent(ctx.ingress, error);
   ctx.bytes_out += event.size();
-  client.Write(event);
+  co_await client.AsyncWrite(event);
 }
 
 Forwarder::Forwarder(UpstreamClient* http, UpstreamClient* echo, ForwarderOptions options)
     : http_(http), echo_(echo), options_(std::move(options)), health_(options_.routing) {}
 
-Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
+asio::awaitable<Status> Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
   // Streams: providers are asked for usage (by the adapters) so spend and token limits count
   // real figures; an OpenAI client that did not ask for the usage chunk does not get it.
   ctx.strip_usage_chunk = false;
@@ -158,27 +162,29 @@ Status Forwarder::Forward(RequestContext& ctx, ClientExchange& client) {
     for (int tries = 1;; ++tries) {
       const size_t before = ctx.attempts.size();
       int64_t retry_after_ms = -1;
-      Status s = TryDeployment(ctx, client, &retry_after_ms);
+      Status s = co_await TryDeployment(ctx, client, &retry_after_ms);
       if (ctx.attempts.size() > before) ++sends;
       const bool failed = (!s.ok() && s.error().retryable) || ctx.outcome == Outcome::kPartial;
       health_.Report(names[i], failed, ctx.upstream_first_byte_ns, NowMs());
-      if (s.ok()) return s;
+      if (s.ok()) co_return s;
       last = s.error();
       RetryDecision d = DecideRetry(options_.routing, last, client.started(), tries, sends, NowMs() - start_ms,
                                     retry_after_ms >= 0 ? std::optional<int64_t>(retry_after_ms) : std::nullopt,
                                     jitter(rng));
       if (d.kind == RetryDecision::kGiveUp) {
         // A provider's answer to a bad request is the client's to see, as it is.
-        if (!last.retryable) return last;
-        return FinalError(ctx, client, last);
+        if (!last.retryable) co_return last;
+        co_return FinalError(ctx, client, last);
       }
       if (d.kind == RetryDecision::kNextDeployment) break;
+      // The backoff is a timer on the loop: a request waiting to retry holds no thread.
       const int64_t slept_from = MonotonicNanos();
-      std::this_thread::sleep_for(std::chrono::milliseconds(d.delay_ms));
+      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(d.delay_ms));
+      co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       ctx.backoff_ns += MonotonicNanos() - slept_from;
     }
   }
-  return FinalError(ctx, client, last);
+  co_return FinalError(ctx, client, last);
 }
 
 Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const Error& last) {
@@ -212,7 +218,7 @@ Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const E
   return e;
 }
 
-Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms) {
+asio::awaitable<Status> Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms) {
   const ProviderConfig& provider = *ctx.provider;
   const ProviderAdapter& adapter = AdapterFor(provider.kind);
   Json upstream_body = ctx.body;
@@ -220,7 +226,7 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int
   // Zero retention: tell providers whose API has the switch not to store the exchange.
   if (ctx.policy && ctx.policy->zero_retention && provider.store_field) upstream_body["store"] = false;
   auto built = adapter.BuildRequest(provider, OperationOf(ctx.endpoint), upstream_body);
-  if (!built) return built.error();
+  if (!built) co_return built.error();
   UpstreamRequest& request = *built;
   UpstreamClient* transport = provider.kind == ProviderKind::kEcho ? echo_ : http_;
 
@@ -230,14 +236,14 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int
   const int64_t t0 = MonotonicNanos();
   attempt.started_ns = t0;
   ctx.outcome = Outcome::kCompleted;
-  auto sent = transport->Send(request);
+  auto sent = co_await transport->Send(request);
   for (auto& h : request.headers) WipeString(h.value);  // one of them is the credential
   ctx.upstream_first_byte_ns = MonotonicNanos() - t0;
   if (!sent.ok()) {
     attempt.error_code = sent.error().code;
     attempt.latency_ns = ctx.upstream_first_byte_ns;
     ctx.attempts.push_back(attempt);
-    return sent.error();
+    co_return sent.error();
   }
   UpstreamExchange& up = **sent;
   attempt.status = up.head().status;
@@ -254,7 +260,7 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int
 
   Status result;
   if (up.head().status != 200) {
-    auto body = up.ReadAll(options_.max_response_bytes);
+    auto body = co_await up.ReadAll(options_.max_response_bytes);
     up.Release();
     Error e = adapter.TranslateError(provider, up.head().status, body.ok() ? *body : "");
     if (auto ra = ParseRetryAfterMs(up.head().Get("retry-after"), UnixSeconds())) {
@@ -263,7 +269,8 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int
     }
     result = e;
   } else {
-    result = ctx.stream ? RelayStream(ctx, up, client) : RelayJson(ctx, up, client);
+    if (ctx.stream) result = co_await RelayStream(ctx, up, client);
+    else result = co_await RelayJson(ctx, up, client);
     // A 200 whose body broke off, stalled or made no sense before anything reached the client:
     // another attempt may still serve it (a refusal such as a blocked prompt is a 4xx and stays).
     if (!result && !client.started() && result.error().source == ErrorSource::kUpstream &&
@@ -277,17 +284,17 @@ Status Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int
   if (done.latency_ns == 0) done.latency_ns = MonotonicNanos() - t0;
   if (!result) done.error_code = result.error().code;
   else if (ctx.outcome == Outcome::kPartial) done.error_code = ctx.error_code;
-  return result;
+  co_return result;
 }
 
-Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
-  auto body = up.ReadAll(options_.max_response_bytes);
-  if (!body.ok()) return body.error();
+asio::awaitable<Status> Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
+  auto body = co_await up.ReadAll(options_.max_response_bytes);
+  if (!body.ok()) co_return body.error();
   up.Release();
   auto json = ParseJson(*body);
-  if (!json || !json->is_object()) return InvalidResponse("not a JSON object");
+  if (!json || !json->is_object()) co_return InvalidResponse("not a JSON object");
   auto canonical = AdapterFor(ctx.provider->kind).TranslateResponse(OperationOf(ctx.endpoint), *json);
-  if (!canonical) return canonical.error();
+  if (!canonical) co_return canonical.error();
   Json& answer = *canonical;
   RestoreAlias(answer, ctx.model);
   ReadUsage(answer, ctx);
@@ -295,20 +302,22 @@ Status Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExc
   if (ctx.log_response && !ctx.log_restored) ctx.logged_response = answer;
   if (ctx.redaction && ctx.redaction->reversible()) ctx.redaction->RestoreResponse(answer);
   if (ctx.log_response && ctx.log_restored) ctx.logged_response = answer;
-  if (ctx.before_complete)
-    if (Status s = ctx.before_complete(); !s) return s;
+  if (ctx.before_complete) {
+    const Status s = co_await ctx.before_complete();
+    if (!s) co_return s;
+  }
   std::string out = Dump(ClientResponse(ctx.ingress, std::move(answer)));
   ctx.status = 200;
   ctx.bytes_out += out.size();
   ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
   client.Send(200, "application/json", out);
-  return Status::Ok();
+  co_return Status::Ok();
 }
 
-Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
+asio::awaitable<Status> Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {
   const int64_t started = MonotonicNanos();
   std::string ct = up.head().Get("content-type");
-  if (!StartsWith(ct, "text/event-stream")) return InvalidResponse("not an event stream");
+  if (!StartsWith(ct, "text/event-stream")) co_return InvalidResponse("not an event stream");
   std::unique_ptr<StreamDecoder> decoder = AdapterFor(ctx.provider->kind).NewStreamDecoder();
   std::unique_ptr<StreamEncoder> encoder = NewStreamEncoder(ctx.ingress, ctx.model);
   SseParser parser;
@@ -355,22 +364,22 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
     if (!restorer) return;
     if (auto rest = restorer->Drain()) out += encoder->Chunk(*rest);
   };
-  auto write = [&]() -> bool {
-    if (out.empty()) return true;
+  auto write = [&]() -> asio::awaitable<bool> {
+    if (out.empty()) co_return true;
     if (!client.started()) {
       ctx.status = 200;
-      client.StartStream(200, "text/event-stream");
+      co_await client.AsyncStartStream(200, "text/event-stream");
       ctx.client_first_byte_ns = MonotonicNanos() - ctx.start_ns;
     }
     ctx.bytes_out += out.size();
-    bool ok = client.Write(out);
+    const bool ok = co_await client.AsyncWrite(out);
     out.clear();
-    return ok;
+    co_return ok;
   };
   auto on_event = [&](SseEvent& ev) -> Status { return decoder->Decode(ev, decoded); };
 
   for (;;) {
-    auto piece = up.ReadSome();
+    auto piece = co_await up.ReadSome();
     Status status = piece.ok() ? Status::Ok() : Status(piece.error());
     const bool eof = piece.ok() && piece->empty();
     if (status && !eof) status = parser.Feed(*piece, on_event);
@@ -380,38 +389,40 @@ Status Forwarder::RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientE
                                      "upstream_stream_timeout", true);
     // Whatever complete events this piece held go out now, before the next read.
     take_decoded();
-    if (!write()) {
+    const bool written = co_await write();
+    if (!written) {
       ctx.outcome = Outcome::kClientGone;
-      return Status::Ok();
+      co_return Status::Ok();
     }
     const bool done = status && decoder->complete();
     if (done) {
       if (!content_seen) release_held();  // an answer without content is still an answer
       drain();
-      if (ctx.before_complete) status = ctx.before_complete();
+      if (ctx.before_complete) status = co_await ctx.before_complete();
       if (status) {
         out += encoder->End();
-        if (!write()) ctx.outcome = Outcome::kClientGone;
+        const bool ended = co_await write();
+        if (!ended) ctx.outcome = Outcome::kClientGone;
       }
     }
     if (!status) {
-      if (!client.started()) return status;  // nothing reached the client: the caller may retry
+      if (!client.started()) co_return status;  // nothing reached the client: the caller may retry
       ctx.outcome = Outcome::kPartial;
       ctx.error_code = status.error().code.empty() ? status.error().type : status.error().code;
       drain();
-      write();
-      SendError(ctx, client, status.error());
-      return Status::Ok();
+      co_await write();
+      co_await SendError(ctx, client, status.error());
+      co_return Status::Ok();
     }
     if (done) {
       // Read the (normally empty) rest so the connection can go back to the pool.
       for (size_t drained = 0; drained < 65536;) {
-        auto rest = up.ReadSome();
+        auto rest = co_await up.ReadSome();
         if (!rest.ok() || rest->empty()) break;
         drained += rest->size();
       }
       up.Release();
-      return Status::Ok();
+      co_return Status::Ok();
     }
   }
 }

@@ -11,8 +11,9 @@
 // any failure — including 200 followed by silence, by an error event or by a cut — fails over.
 // After it, the stream ends with an explicit error event, never with what looks like a clean
 // end. Every attempt is recorded in ctx.attempts; the answer's headers name the deployment that
-// served (x-warden-deployment) and the number of attempts (x-warden-attempts). Thread-safe:
-// one Forwarder serves all request threads.
+// served (x-warden-deployment) and the number of attempts (x-warden-attempts). Everything that
+// waits (the provider, the client, the backoff between attempts) is awaited on the request's
+// event loop. Thread-safe: one Forwarder serves the requests of every loop.
 #pragma once
 
 #include <atomic>
@@ -42,14 +43,14 @@ class Forwarder {
   // (or the last error, when only one deployment was tried) listing every attempt; 503
   // circuit_open when every deployment is resting. Errors after the first byte are handled
   // inside (error event, ctx.outcome = kPartial).
-  Status Forward(RequestContext& ctx, ClientExchange& client);
+  asio::awaitable<Status> Forward(RequestContext& ctx, ClientExchange& client);
 
   DeploymentHealth& health() { return health_; }
 
  private:
-  Status TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms);
-  Status RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
-  Status RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
+  asio::awaitable<Status> TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms);
+  asio::awaitable<Status> RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
+  asio::awaitable<Status> RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
   Error FinalError(RequestContext& ctx, ClientExchange& client, const Error& last);
   UpstreamClient* http_;
   UpstreamClient* echo_;
@@ -60,7 +61,7 @@ class Forwarder {
 
 // Writes `error` to the client in its dialect: a JSON error answer if nothing was sent yet,
 // else an error event (the OpenAI and Anthropic SDKs both raise it as an APIError).
-void SendError(RequestContext& ctx, ClientExchange& client, const Error& error);
+asio::awaitable<void> SendError(RequestContext& ctx, ClientExchange& client, const Error& error);
 
 // "provider/model", the name of a deployment in headers, logs, audit records and health.
 std::string DeploymentName(const ProviderConfig& provider, const Deployment& deployment);

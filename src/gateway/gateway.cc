@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "gateway/audit_phase.h"
+#include "gateway/offload.h"
 #include "gateway/phases.h"
 
 namespace warden {
@@ -12,6 +13,10 @@ namespace {
 
 // A provider answer (not a stream) larger than this is refused with 502.
 constexpr size_t kMaxUpstreamResponseBytes = 64u << 20;
+
+// Request bodies up to this size are parsed and redacted on the loop (tens of microseconds);
+// larger ones on the worker pool.
+constexpr size_t kInlineBodyBytes = 64u << 10;
 
 constexpr std::string_view kModelsPrefix = "/v1/models/";
 
@@ -95,103 +100,113 @@ void Gateway::Reload(std::shared_ptr<const GatewaySnapshot> snapshot) { snapshot
 
 std::shared_ptr<const GatewaySnapshot> Gateway::snapshot() const { return snapshot_.Load(); }
 
-void Gateway::Handle(ClientExchange& client) noexcept {
+asio::awaitable<void> Gateway::Handle(ClientExchange& client) {
   RequestContext ctx;
   ctx.start_ns = MonotonicNanos();
   ctx.snapshot = snapshot();
+  bool crashed = false;
   try {
     ctx.request_id = NewRequestId();
     ctx.client_address = client.client_address();
     client.SetHeader("x-request-id", ctx.request_id);
-    Status status = Dispatch(ctx, client);
+    Status status = co_await Dispatch(ctx, client);
     if (!status) {
       const Error& e = status.error();
       ctx.outcome = e.source == ErrorSource::kClient ? Outcome::kRejected : Outcome::kFailed;
       // The record goes first: a client that saw this answer finds it in the audit log.
       ctx.status = e.status;
       if (ctx.error_code.empty()) ctx.error_code = e.code.empty() ? e.type : e.code;
-      (void)CloseAudit(ctx);
+      co_await CloseAudit(ctx);
       // An unread request body would be parsed as the next request on a keep-alive connection.
       if (ctx.bytes_in == 0 && client.has_body()) client.CloseAfterResponse();
       if ((e.status == 429 || e.status == 503) && !ctx.retry_after.empty())
         client.SetHeader("Retry-After", ctx.retry_after);
-      SendError(ctx, client, e);
+      co_await SendError(ctx, client, e);
     }
   } catch (const std::exception&) {
+    crashed = true;  // (no co_await inside a handler)
+  }
+  if (crashed) {
     // A bug, not bad input: answer 500 if still possible; the log names no content.
     ctx.outcome = Outcome::kFailed;
     try {
       client.CloseAfterResponse();
-      SendError(ctx, client, Error::Internal("The server had an error while processing your request."));
+      co_await SendError(ctx, client, Error::Internal("The server had an error while processing your request."));
     } catch (...) {
     }
   }
   try {
-    (void)CloseAudit(ctx);  // streams cut or abandoned after their first byte
+    co_await CloseAudit(ctx);  // streams cut or abandoned after their first byte
     Finalize(ctx, client);
     RecordMetrics(ctx);
   } catch (...) {
   }
 }
 
-Status Gateway::Dispatch(RequestContext& ctx, ClientExchange& client) {
+asio::awaitable<Status> Gateway::Dispatch(RequestContext& ctx, ClientExchange& client) {
   const std::string_view path = client.path();
   const std::string_view method = client.method();
   const bool get = method == "GET" || method == "HEAD";
 
   if (path == "/healthz") {
     ctx.endpoint = Endpoint::kHealth;
-    if (!get) return WrongMethod(client, "GET");
+    if (!get) co_return WrongMethod(client, "GET");
     SendJson(ctx, client, 200, Json{{"status", "ok"}});
-    return Status::Ok();
+    co_return Status::Ok();
   }
   if (path == "/readyz") {
     ctx.endpoint = Endpoint::kReady;
-    if (!get) return WrongMethod(client, "GET");
-    if (!deps_.store->Healthy())
-      return Error::ServiceUnavailable("the data store is not healthy", "store_unhealthy");
-    if (deps_.audit && !deps_.audit->Healthy() && !deps_.audit->Recover().ok())
-      return Error::ServiceUnavailable("the audit store is not writable: " + deps_.audit->Failure(),
-                                       "audit_unhealthy");
+    if (!get) co_return WrongMethod(client, "GET");
+    // Recovery probes the disk: on the pool.
+    Status ready = co_await Offload(deps_.blocking, [this]() -> Status {
+      if (!deps_.store->Healthy())
+        return Error::ServiceUnavailable("the data store is not healthy", "store_unhealthy");
+      if (deps_.audit && !deps_.audit->Healthy() && !deps_.audit->Recover().ok())
+        return Error::ServiceUnavailable("the audit store is not writable: " + deps_.audit->Failure(),
+                                         "audit_unhealthy");
+      return Status::Ok();
+    });
+    if (!ready) co_return ready;
     SendJson(ctx, client, 200, Json{{"status", "ready"}});
-    return Status::Ok();
+    co_return Status::Ok();
   }
   if (path == "/v1/models" || path.starts_with(kModelsPrefix)) {
     ctx.endpoint = path == "/v1/models" ? Endpoint::kListModels : Endpoint::kGetModel;
-    if (!get) return WrongMethod(client, "GET");
-    if (Status s = Authenticate(ctx, client); !s) return s;
-    return HandleModels(ctx, client,
-                        ctx.endpoint == Endpoint::kGetModel ? path.substr(kModelsPrefix.size()) : "");
+    if (!get) co_return WrongMethod(client, "GET");
+    const Status auth = co_await Authenticate(ctx, client);
+    if (!auth) co_return auth;
+    co_return HandleModels(ctx, client,
+                           ctx.endpoint == Endpoint::kGetModel ? path.substr(kModelsPrefix.size()) : "");
   }
   if (path == "/v1/chat/completions" || path == "/v1/embeddings") {
     ctx.endpoint = path == "/v1/embeddings" ? Endpoint::kEmbeddings : Endpoint::kChatCompletions;
-    if (method != "POST") return WrongMethod(client, "POST");
-    return HandleInference(ctx, client);
+    if (method != "POST") co_return WrongMethod(client, "POST");
+    co_return co_await HandleInference(ctx, client);
   }
   if (path == "/v1/messages") {
     // The Anthropic Messages API: answers and errors in its dialect, whatever the provider.
     ctx.endpoint = Endpoint::kMessages;
     ctx.ingress = Ingress::kAnthropic;
-    if (method != "POST") return WrongMethod(client, "POST");
-    return HandleInference(ctx, client);
+    if (method != "POST") co_return WrongMethod(client, "POST");
+    co_return co_await HandleInference(ctx, client);
   }
-  return Error::NotFound("Invalid URL (" + std::string(method) + " " + std::string(path.substr(0, 200)) + ")",
+  co_return Error::NotFound("Invalid URL (" + std::string(method) + " " + std::string(path.substr(0, 200)) + ")",
                          "unknown_url");
 }
 
-Status Gateway::Authenticate(RequestContext& ctx, ClientExchange& client) {
+asio::awaitable<Status> Gateway::Authenticate(RequestContext& ctx, ClientExchange& client) {
   std::string authorization(client.header("Authorization"));
   // Anthropic SDKs send the key as x-api-key.
   if (authorization.empty() && ctx.ingress == Ingress::kAnthropic && !client.header("x-api-key").empty())
     authorization = "Bearer " + std::string(client.header("x-api-key"));
-  auto key = AuthenticatePhase(*deps_.keys, authorization);
+  auto key = co_await Offload(deps_.blocking, [&] { return AuthenticatePhase(*deps_.keys, authorization); });
   WipeString(authorization);
-  if (!key) return key.error();
+  if (!key) co_return key.error();
   ctx.key = std::move(*key);
   auto policy = ResolvePolicyPhase(*ctx.snapshot->policies, *ctx.key);
-  if (!policy) return policy.error();
+  if (!policy) co_return policy.error();
   ctx.policy = *policy;
-  return CheckOverridesPhase(*ctx.policy, client.header_names(), nullptr);
+  co_return CheckOverridesPhase(*ctx.policy, client.header_names(), nullptr);
 }
 
 Status Gateway::HandleModels(RequestContext& ctx, ClientExchange& client, std::string_view id) {
@@ -216,16 +231,8 @@ Status Gateway::HandleModels(RequestContext& ctx, ClientExchange& client, std::s
   return Status::Ok();
 }
 
-Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
-  // Authenticate before reading a byte of the body: an anonymous client cannot make the
-  // gateway buffer megabytes.
-  if (Status s = Authenticate(ctx, client); !s) return s;
-  if (!IsJsonContentType(client.header("Content-Type")))
-    return Error::UnsupportedMediaType("Content-Type must be application/json.");
-  auto body = client.ReadBody(ctx.snapshot->config->server.max_body_bytes);
-  if (!body) return body.error();
-  ctx.bytes_in = body->size();
-  if (Status s = ParsePhase(ctx, *body); !s) return s;
+Status Gateway::ParseAndRedact(RequestContext& ctx, std::string_view body) {
+  if (Status s = ParsePhase(ctx, body); !s) return s;
   if (Status s = CheckOverridesPhase(*ctx.policy, {}, &ctx.body); !s) return s;
   const Policy& policy = *ctx.policy;
   // content_logging: full keeps what the client sent, before redaction.
@@ -240,28 +247,60 @@ Status Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
     ctx.redaction = std::make_unique<RedactionSession>(redactor->second, policy.redaction_mode);
     if (Status s = ctx.redaction->RedactRequest(ctx.body); !s) return s;
   }
-  if (Status s = RoutePhase(*ctx.snapshot->config, *ctx.policy, ctx); !s) return s;
-  if (policy.audit == AuditMode::kRequired && !deps_.audit) return AuditUnavailable(policy);
-  if (Status s = CheckLimits(ctx, client); !s) return s;
-  const int64_t audit_t0 = MonotonicNanos();
-  Status intent = AuditIntent(deps_.audit, ctx);
-  if (deps_.metrics && deps_.audit) deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - audit_t0) / 1e9, intent.ok());
-  if (Status s = intent; !s) {
-    if (policy.audit == AuditMode::kRequired) return AuditUnavailable(policy);
-    log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
-  }
-  if (ctx.audit_intent_seq)
-    ctx.before_complete = [this, &ctx] {
-      ctx.status = 200;
-      Account(ctx);
-      return CloseAudit(ctx);
-    };
-  Status result = forwarder_.Forward(ctx, client);
-  Account(ctx);
-  return result;
+  return Status::Ok();
 }
 
-Status Gateway::CloseAudit(RequestContext& ctx) {
+asio::awaitable<Status> Gateway::HandleInference(RequestContext& ctx, ClientExchange& client) {
+  // Authenticate before reading a byte of the body: an anonymous client cannot make the
+  // gateway buffer megabytes.
+  const Status auth = co_await Authenticate(ctx, client);
+  if (!auth) co_return auth;
+  if (!IsJsonContentType(client.header("Content-Type")))
+    co_return Error::UnsupportedMediaType("Content-Type must be application/json.");
+  auto body = co_await client.AsyncReadBody(ctx.snapshot->config->server.max_body_bytes);
+  if (!body) co_return body.error();
+  ctx.bytes_in = body->size();
+  // Parsing and redaction are CPU work: a large body is done on the pool, so one big prompt
+  // does not hold up the other connections of this loop.
+  Status prepared;
+  if (body->size() > kInlineBodyBytes) prepared = co_await Offload(deps_.blocking, [&] { return ParseAndRedact(ctx, *body); });
+  else prepared = ParseAndRedact(ctx, *body);
+  if (!prepared) co_return prepared;
+  const Policy& policy = *ctx.policy;
+  if (Status s = RoutePhase(*ctx.snapshot->config, *ctx.policy, ctx); !s) co_return s;
+  if (policy.audit == AuditMode::kRequired && !deps_.audit) co_return AuditUnavailable(policy);
+  const Status limits = co_await CheckLimits(ctx, client);
+  if (!limits) co_return limits;
+  if (deps_.audit) {
+    const int64_t audit_t0 = MonotonicNanos();
+    const Status intent = co_await Offload(deps_.blocking, [&] { return AuditIntent(deps_.audit, ctx); });
+    if (deps_.metrics) deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - audit_t0) / 1e9, intent.ok());
+    if (!intent) {
+      if (policy.audit == AuditMode::kRequired) co_return AuditUnavailable(policy);
+      log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", intent.error().code}});
+    }
+  }
+  if (ctx.audit_intent_seq)
+    ctx.before_complete = [this, &ctx]() -> asio::awaitable<Status> {
+      ctx.status = 200;
+      const Status closed = co_await Offload(deps_.blocking, [&] {
+        Account(ctx);
+        return CloseAuditBlocking(ctx);
+      });
+      co_return closed;
+    };
+  Status result = co_await forwarder_.Forward(ctx, client);
+  if (!ctx.accounted && ctx.provider) co_await Offload(deps_.blocking, [&] { Account(ctx); });
+  co_return result;
+}
+
+asio::awaitable<Status> Gateway::CloseAudit(RequestContext& ctx) {
+  if (ctx.audit_closed || !deps_.audit) co_return CloseAuditBlocking(ctx);  // nothing to write
+  const Status closed = co_await Offload(deps_.blocking, [&] { return CloseAuditBlocking(ctx); });
+  co_return closed;
+}
+
+Status Gateway::CloseAuditBlocking(RequestContext& ctx) {
   if (ctx.audit_closed) return Status::Ok();
   const int64_t t0 = MonotonicNanos();
   Status s = AuditClose(deps_.audit, ctx);
@@ -273,16 +312,17 @@ Status Gateway::CloseAudit(RequestContext& ctx) {
   return Status::Ok();
 }
 
-Status Gateway::CheckLimits(RequestContext& ctx, ClientExchange& client) {
+asio::awaitable<Status> Gateway::CheckLimits(RequestContext& ctx, ClientExchange& client) {
   const Policy& policy = *ctx.policy;
   ctx.estimated_prompt_tokens = EstimatePromptTokens(ctx.body);
   if ((policy.usd_per_day > 0 || policy.usd_per_month > 0) && deps_.spend) {
-    Spend spend = deps_.spend->Get(ctx.key->id);
+    // The ledger may read storage: on the pool.
+    const Spend spend = co_await Offload(deps_.blocking, [&] { return deps_.spend->Get(ctx.key->id); });
     const bool day = policy.usd_per_day > 0 && spend.day_usd >= policy.usd_per_day;
     const bool month = policy.usd_per_month > 0 && spend.month_usd >= policy.usd_per_month;
     if (day || month) {
       ctx.retry_after = std::to_string(month ? spend.seconds_to_next_month : spend.seconds_to_next_day);
-      return Error::TooManyRequests(
+      co_return Error::TooManyRequests(
           std::string("This key has used its ") + (month ? "monthly" : "daily") + " budget of $" +
               FormatUsd(month ? policy.usd_per_month : policy.usd_per_day) + ".",
           "budget_exceeded", "insufficient_quota");
@@ -303,12 +343,12 @@ Status Gateway::CheckLimits(RequestContext& ctx, ClientExchange& client) {
     }
     if (!st.allowed) {
       ctx.retry_after = std::to_string((st.retry_after_ms + 999) / 1000);
-      return Error::TooManyRequests("Rate limit reached for " + st.exceeded + " per minute on this key (policy '" +
+      co_return Error::TooManyRequests("Rate limit reached for " + st.exceeded + " per minute on this key (policy '" +
                                         policy.name + "'). Retry after " + ctx.retry_after + "s.",
                                     "rate_limit_exceeded", "rate_limit_error");
     }
   }
-  return Status::Ok();
+  co_return Status::Ok();
 }
 
 void Gateway::Account(RequestContext& ctx) {

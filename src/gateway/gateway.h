@@ -6,11 +6,16 @@
 // response completes) → Finalize (usage, spend, access log) — and always answers: every failure becomes an OpenAI-shaped error with the right
 // status, and Finalize (one JSON access-log line) always runs, even after an exception. It never
 // throws. The Config is immutable and shared; the KeyStore, Store and upstream clients are
-// borrowed and must outlive the Gateway. Thread-safe: many server threads call Handle() at once.
+// borrowed and must outlive the Gateway. Handle() is a coroutine on the connection's event loop;
+// what blocks (the key store, the audit log and its fsync, the ledgers, large redactions) runs on
+// the worker pool (GatewayDeps::blocking) while the request waits without a thread.
+// Thread-safe: the requests of every loop call Handle() at once.
 #pragma once
 
 #include <map>
 #include <memory>
+
+#include <asio/thread_pool.hpp>
 
 #include "audit/audit_log.h"
 #include "common/shared_slot.h"
@@ -61,13 +66,15 @@ struct GatewayDeps {
   // The audit log (null = audit disabled in the config). Requests under a policy with
   // `audit: required` are refused (503) when it is null or a record cannot be written.
   audit::AuditLog* audit = nullptr;
+  // The worker pool for blocking work (null: run it inline, as tests without loops do).
+  asio::thread_pool* blocking = nullptr;
 };
 
-class Gateway : public RequestHandler {
+class Gateway : public AsyncRequestHandler {
  public:
   explicit Gateway(GatewayDeps deps);
 
-  void Handle(ClientExchange& client) noexcept override;
+  asio::awaitable<void> Handle(ClientExchange& client) override;
   // Requests that start from now on use `snapshot`; those in flight finish on theirs. Only the
   // snapshot's parts change: routing, upstream and server settings stay as constructed.
   void Reload(std::shared_ptr<const GatewaySnapshot> snapshot);
@@ -76,16 +83,20 @@ class Gateway : public RequestHandler {
   const DeploymentHealth& health() { return forwarder_.health(); }
 
  private:
-  Status Dispatch(RequestContext& ctx, ClientExchange& client);
-  Status Authenticate(RequestContext& ctx, ClientExchange& client);
-  Status HandleInference(RequestContext& ctx, ClientExchange& client);
+  asio::awaitable<Status> Dispatch(RequestContext& ctx, ClientExchange& client);
+  asio::awaitable<Status> Authenticate(RequestContext& ctx, ClientExchange& client);
+  asio::awaitable<Status> HandleInference(RequestContext& ctx, ClientExchange& client);
+  // Parse → check overrides → keep content for the log → redact; CPU only.
+  Status ParseAndRedact(RequestContext& ctx, std::string_view body);
   Status HandleModels(RequestContext& ctx, ClientExchange& client, std::string_view id);
   void Finalize(const RequestContext& ctx, ClientExchange& client);
 
-  Status CheckLimits(RequestContext& ctx, ClientExchange& client);
+  asio::awaitable<Status> CheckLimits(RequestContext& ctx, ClientExchange& client);
   void Account(RequestContext& ctx);
-  // Writes the outcome; under `audit: required` a failure becomes 503 audit_unavailable.
-  Status CloseAudit(RequestContext& ctx);
+  // Writes the outcome (on the worker pool); under `audit: required` a failure becomes 503
+  // audit_unavailable.
+  asio::awaitable<Status> CloseAudit(RequestContext& ctx);
+  Status CloseAuditBlocking(RequestContext& ctx);
   void RecordMetrics(const RequestContext& ctx);
 
   GatewayDeps deps_;

@@ -3,6 +3,8 @@
 // request; never shared.
 #pragma once
 
+#include <asio/awaitable.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -108,7 +110,7 @@ struct RequestContext {
   // JSON answer; a stream's `data: [DONE]`): the gateway makes the outcome durable there, so a
   // response the client saw complete is never missing from the audit log. An error return
   // replaces the completion (fail closed). Null = nothing to do.
-  std::function<Status()> before_complete;
+  std::function<asio::awaitable<Status>()> before_complete;
 
   // Audit: the intent record's sequence (0 = none written) and whether the outcome is written.
   uint64_t audit_intent_seq = 0;

@@ -20,11 +20,11 @@ class BufferedExchange : public UpstreamExchange {
     head_.headers.push_back({"Content-Type", std::move(content_type)});
   }
   const UpstreamHead& head() const override { return head_; }
-  Result<std::string_view> ReadSome() override {
-    if (pieces_.empty()) return std::string_view();
+  asio::awaitable<Result<std::string_view>> ReadSome() override {
+    if (pieces_.empty()) co_return std::string_view();
     current_ = std::move(pieces_.front());
     pieces_.pop_front();
-    return std::string_view(current_);
+    co_return std::string_view(current_);
   }
 
  private:
@@ -179,9 +179,7 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-}  // namespace
-
-Result<std::unique_ptr<UpstreamExchange>> EchoUpstream::Send(const UpstreamRequest& request) {
+std::unique_ptr<UpstreamExchange> Answer(const UpstreamRequest& request) {
   auto req = ParseJson(request.body);
   if (!req || !req->is_object()) return ErrorReply(400, "the echo provider needs a JSON object");
   if (EndsWith(request.path, "/chat/completions")) {
@@ -190,6 +188,12 @@ Result<std::unique_ptr<UpstreamExchange>> EchoUpstream::Send(const UpstreamReque
   }
   if (EndsWith(request.path, "/embeddings")) return Embeddings(*req);
   return ErrorReply(404, "the echo provider does not serve this endpoint");
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> EchoUpstream::Send(const UpstreamRequest& request) {
+  co_return Answer(request);
 }
 
 }  // namespace warden

@@ -15,7 +15,7 @@ namespace warden {
 
 class EchoUpstream : public UpstreamClient {
  public:
-  Result<std::unique_ptr<UpstreamExchange>> Send(const UpstreamRequest& request) override;
+  asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Send(const UpstreamRequest& request) override;
 };
 
 }  // namespace warden

@@ -1,50 +1,109 @@
 #include "providers/http_upstream.h"
 
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/Net/HTTPSClientSession.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/SSLException.h>
-#include <Poco/Net/SSLManager.h>
-#include <Poco/Net/SecureStreamSocket.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <asio/connect.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/host_name_verification.hpp>
+#include <asio/ssl/stream.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
 
 #include <atomic>
 #include <cctype>
-#include <mutex>
+#include <chrono>
+#include <optional>
 #include <unordered_map>
 
+#include "common/http1.h"
 #include "common/mutex.h"
+#include "common/secret.h"
+#include "common/util.h"
 
 namespace warden {
+
+using asio::awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
 namespace {
 
-std::once_flag g_ssl_once;
-
-Poco::Timespan Ms(int ms) { return Poco::Timespan(static_cast<Poco::Timespan::TimeDiff>(ms) * 1000); }
-
-std::string PoolKey(const UpstreamRequest& r) {
-  return r.scheme + "://" + r.host + ":" + std::to_string(r.port);
-}
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kMaxHeadBytes = 64 * 1024;
+// A pooled connection idle longer than this is not reused: providers commonly close idle
+// connections after 5 to 60 seconds, and a request on a connection closed meanwhile fails.
+constexpr auto kMaxPooledIdle = std::chrono::seconds(4);
 
 // Upstream errors reach clients: they say what failed, never where the provider is (host, port,
 // URL — the attempt list names the deployment) and never the request.
 Error ConnectError(const std::string& why) {
   return Error::BadGateway("could not connect to the provider (" + why + ")", "upstream_unreachable", true);
 }
+Error NoResponse() {
+  return Error::BadGateway("the provider closed the connection without answering", "upstream_no_response", true);
+}
+Error FirstByteTimeout() {
+  return Error::GatewayTimeout("the provider did not answer in time (first-byte timeout)", "upstream_timeout", true);
+}
+Error BrokenResponse(const std::string& why) {
+  return Error::BadGateway("the provider's response broke off (" + why + ")", "upstream_broken_response", false);
+}
 
-// A pooled connection and the receive timeout currently set on its socket, so the timeout is
-// changed (one setsockopt) only when it differs.
-struct Pooled {
-  std::unique_ptr<Poco::Net::HTTPClientSession> session;
-  int timeout_ms = 0;
-  void SetTimeout(int ms) {
-    if (timeout_ms == ms) return;
-    session->socket().setReceiveTimeout(Ms(ms));
-    timeout_ms = ms;
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view Trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
+  return v;
+}
+
+// The status line and fields of a response head; nullopt if it is not HTTP/1.x.
+std::optional<UpstreamHead> ParseResponseHead(std::string_view head, bool* http10) {
+  head.remove_prefix(SkipLeadingEmptyLines(head));
+  auto next_line = [&head] {
+    const size_t lf = head.find('\n');
+    std::string_view line = head.substr(0, lf);
+    head.remove_prefix(lf == std::string_view::npos ? head.size() : lf + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line;
+  };
+  const std::string_view status_line = next_line();
+  if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ') return std::nullopt;
+  *http10 = status_line[7] == '0';
+  UpstreamHead out;
+  for (int i = 9; i < 12; ++i) {
+    if (status_line[i] < '0' || status_line[i] > '9') return std::nullopt;
+    out.status = out.status * 10 + (status_line[i] - '0');
   }
-};
+  while (!head.empty()) {
+    const std::string_view line = next_line();
+    if (line.empty()) break;
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+    out.headers.push_back({std::string(line.substr(0, colon)), std::string(Trim(line.substr(colon + 1)))});
+  }
+  return out;
+}
+
+bool ListHas(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    const size_t comma = value.find(',');
+    if (IEquals(Trim(value.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -67,63 +126,192 @@ bool BypassesProxy(const std::string& host, const std::vector<std::string>& no_p
   return false;
 }
 
+namespace {
+
+// One connection to a provider (TCP, or TLS over TCP, possibly through a CONNECT tunnel), bound
+// to the event loop that opened it. Every wait is bounded by Arm(): when the time passes, the
+// socket's operations are cancelled and timed_out() is true.
+class Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  explicit Conn(const asio::any_io_executor& ex) : socket_(ex), timer_(ex) {}
+
+  tcp::socket& lowest() { return tls_ ? tls_->next_layer() : socket_; }
+  bool timed_out() const { return timed_out_; }
+
+  void Arm(Clock::duration d) {
+    timed_out_ = false;
+    timer_.expires_after(d);
+    timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (ec) return;  // disarmed
+      self->timed_out_ = true;
+      asio::error_code ignored;
+      self->lowest().cancel(ignored);
+    });
+  }
+  void Disarm() { timer_.cancel(); }
+
+  awaitable<asio::error_code> Connect(const tcp::resolver::results_type& endpoints) {
+    auto [ec, endpoint] = co_await asio::async_connect(socket_, endpoints, kTuple);
+    co_return ec;
+  }
+  awaitable<asio::error_code> Handshake(asio::ssl::context& context, const std::string& host) {
+    tls_.emplace(std::move(socket_), context);
+    SSL_set_tlsext_host_name(tls_->native_handle(), host.c_str());  // SNI
+    tls_->set_verify_mode(asio::ssl::verify_peer);
+    tls_->set_verify_callback(asio::ssl::host_name_verification(host));
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kTuple);
+    co_return ec;
+  }
+  bool CertificateRejected() {
+    return tls_ && SSL_get_verify_result(tls_->native_handle()) != X509_V_OK;
+  }
+  awaitable<asio::error_code> WriteAll(std::string_view data) {
+    asio::error_code ec;
+    if (tls_) std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(data), kTuple);
+    else std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(data), kTuple);
+    co_return ec;
+  }
+  // Appends what arrives next to in (dropping what was consumed); a closed connection is
+  // asio::error::eof.
+  awaitable<asio::error_code> Fill() {
+    if (in_pos == in.size()) {
+      in.clear();
+      in_pos = 0;
+    }
+    const size_t old = in.size();
+    in.resize(old + kReadChunk);
+    asio::error_code ec;
+    size_t n = 0;
+    if (tls_) std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in.data() + old, kReadChunk), kTuple);
+    else std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(in.data() + old, kReadChunk), kTuple);
+    in.resize(old + n);
+    if (!ec && n == 0) ec = asio::error::eof;
+    co_return ec;
+  }
+  // A pooled connection is fit for another request if it has been idle briefly and nothing
+  // (data, a close, a TLS alert) has arrived on it meanwhile.
+  bool Reusable() {
+    if (Clock::now() - idle_since > kMaxPooledIdle || in_pos != in.size()) return false;
+    char byte;
+    const ssize_t n = ::recv(lowest().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
+  std::string in;  // bytes read and not yet consumed, from in_pos
+  size_t in_pos = 0;
+  Clock::time_point idle_since;
+
+ private:
+  tcp::socket socket_;
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;
+  asio::steady_timer timer_;
+  bool timed_out_ = false;
+};
+
+}  // namespace
+
 class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Impl> {
  public:
   explicit Impl(const HttpUpstreamOptions& o) : options_(o) {}
 
-  Pooled Acquire(const UpstreamRequest& r, const std::string& key, bool* reused) {
-    {
-      MutexLock lock(mu_);
-      auto it = idle_.find(key);
-      if (it != idle_.end() && !it->second.empty()) {
-        auto s = std::move(it->second.back());
-        it->second.pop_back();
-        *reused = true;
-        return s;
-      }
+  // An idle pooled connection of this loop for `key`, or null.
+  std::shared_ptr<Conn> Acquire(const std::string& key) {
+    MutexLock lock(mu_);
+    auto it = idle_.find(key);
+    while (it != idle_.end() && !it->second.empty()) {
+      std::shared_ptr<Conn> c = std::move(it->second.back());
+      it->second.pop_back();
+      if (c->Reusable()) return c;
     }
-    *reused = false;
-    return Pooled{NewSession(r), options_.first_byte_timeout_ms};
+    return nullptr;
   }
-
-  std::unique_ptr<Poco::Net::HTTPClientSession> NewSession(const UpstreamRequest& r) {
-    std::unique_ptr<Poco::Net::HTTPClientSession> s;
-    if (r.scheme == "https") {
-      s = std::make_unique<Poco::Net::HTTPSClientSession>(r.host, r.port, TlsContext());
-      if (!options_.proxy_host.empty() && !BypassesProxy(r.host, options_.no_proxy))
-        s->setProxy(options_.proxy_host, options_.proxy_port);  // CONNECT tunnel, TLS inside it
-    } else {
-      s = std::make_unique<Poco::Net::HTTPClientSession>(r.host, r.port);
-    }
-    s->setKeepAlive(true);
-    s->setTimeout(Ms(options_.connect_timeout_ms), Ms(options_.first_byte_timeout_ms),
-                  Ms(options_.first_byte_timeout_ms));
-    // Poco reconnects by itself once a connection has been idle this long; providers commonly
-    // close idle connections after 5 to 60 seconds.
-    s->setKeepAliveTimeout(Poco::Timespan(4, 0));
-    return s;
-  }
-
-  void Release(const std::string& key, Pooled s) {
+  void Release(const std::string& key, std::shared_ptr<Conn> c) {
+    c->idle_since = Clock::now();
     MutexLock lock(mu_);
     auto& list = idle_[key];
-    if (static_cast<int>(list.size()) < options_.max_idle_per_host) list.push_back(std::move(s));
+    if (static_cast<int>(list.size()) < options_.max_idle_per_host) list.push_back(std::move(c));
   }
 
-  Poco::Net::Context::Ptr TlsContext() {
-    std::call_once(g_ssl_once, [] { Poco::Net::initializeSSL(); });
+  asio::ssl::context& Tls() {
     MutexLock lock(mu_);
     if (!tls_) {
-      Poco::Net::Context::Params p;
-      p.verificationMode = Poco::Net::Context::VERIFY_STRICT;
-      p.loadDefaultCAs = options_.ca_file.empty();
-      p.caLocation = options_.ca_file;
-      p.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!SHA1";
-      tls_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, p);
-      tls_->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-      tls_->enableExtendedCertificateVerification(true);  // host name must match
+      tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+      SSL_CTX_set_min_proto_version(tls_->native_handle(), TLS1_2_VERSION);
+      SSL_CTX_set_cipher_list(tls_->native_handle(), "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!SHA1");
+      asio::error_code ec;
+      if (options_.ca_file.empty()) tls_->set_default_verify_paths(ec);
+      else tls_->load_verify_file(options_.ca_file, ec);  // a bad file: every handshake fails verification
+      tls_->set_verify_mode(asio::ssl::verify_peer);
     }
-    return tls_;
+    return *tls_;
+  }
+
+  // Opens a connection for `r` on the current loop: resolve, connect, CONNECT through the proxy
+  // for https when one is configured, TLS. All within connect_timeout.
+  awaitable<Result<std::shared_ptr<Conn>>> Open(const UpstreamRequest& r) {
+    auto ex = co_await asio::this_coro::executor;
+    const bool https = r.scheme == "https";
+    const bool via_proxy = https && !options_.proxy_host.empty() && !BypassesProxy(r.host, options_.no_proxy);
+    const std::string& host = via_proxy ? options_.proxy_host : r.host;
+    const uint16_t port = via_proxy ? options_.proxy_port : r.port;
+    auto conn = std::make_shared<Conn>(ex);
+    const auto timeout = std::chrono::milliseconds(options_.connect_timeout_ms);
+    const auto deadline = Clock::now() + timeout;
+    auto connect_timeout = [] {
+      return Error::GatewayTimeout("timed out connecting to the provider", "upstream_connect_timeout", true);
+    };
+
+    tcp::resolver resolver(ex);
+    asio::steady_timer resolve_timer(ex, timeout);
+    resolve_timer.async_wait([&resolver](const asio::error_code& ec) {
+      if (!ec) resolver.cancel();
+    });
+    auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), kTuple);
+    resolve_timer.cancel();
+    if (rec == asio::error::operation_aborted) co_return connect_timeout();
+    if (rec) co_return ConnectError("host not found");
+
+    conn->Arm(deadline - Clock::now());
+    asio::error_code ec = co_await conn->Connect(endpoints);
+    if (ec) {
+      conn->Disarm();
+      if (conn->timed_out()) co_return connect_timeout();
+      co_return ConnectError(ec == asio::error::connection_refused ? "connection refused" : ec.message());
+    }
+    asio::error_code ignored;
+    conn->lowest().set_option(tcp::no_delay(true), ignored);
+    opened_++;
+    if (via_proxy) {
+      // An HTTP CONNECT tunnel: the proxy sees the host name, never a credential or a prompt.
+      const std::string target = r.host + ":" + std::to_string(r.port);
+      ec = co_await conn->WriteAll("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n");
+      size_t end = std::string_view::npos;
+      while (!ec && (end = FindHeadEnd(conn->in)) == std::string_view::npos && conn->in.size() < kMaxHeadBytes)
+        ec = co_await conn->Fill();
+      if (ec || end == std::string_view::npos) {
+        conn->Disarm();
+        if (conn->timed_out()) co_return connect_timeout();
+        co_return ConnectError("the proxy closed the tunnel");
+      }
+      bool http10 = false;
+      auto head = ParseResponseHead(std::string_view(conn->in).substr(0, end), &http10);
+      if (!head || head->status / 100 != 2) {
+        conn->Disarm();
+        co_return ConnectError("the proxy refused the tunnel" + (head ? " (HTTP " + std::to_string(head->status) + ")" : std::string()));
+      }
+      conn->in.erase(0, end);
+    }
+    if (https) {
+      ec = co_await conn->Handshake(Tls(), r.host);
+      if (ec) {
+        conn->Disarm();
+        if (conn->timed_out()) co_return connect_timeout();
+        if (conn->CertificateRejected()) co_return ConnectError("the provider's TLS certificate could not be verified");
+        co_return ConnectError("TLS handshake failed");
+      }
+    }
+    conn->Disarm();
+    co_return conn;
   }
 
   const HttpUpstreamOptions options_;
@@ -132,142 +320,186 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
 
  private:
   Mutex mu_;
-  std::unordered_map<std::string, std::vector<Pooled>> idle_ GUARDED_BY(mu_);
-  Poco::Net::Context::Ptr tls_;
+  // Idle connections by loop and scheme://host:port (a socket belongs to the loop that opened it).
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Conn>>> idle_ GUARDED_BY(mu_);
+  std::unique_ptr<asio::ssl::context> tls_ GUARDED_BY(mu_);
 };
 
 namespace {
 
-class PocoExchange : public UpstreamExchange {
+// One response being read: its body framed by Content-Length, chunked coding or the close.
+class AsioExchange : public UpstreamExchange {
  public:
-  PocoExchange(std::shared_ptr<HttpUpstream::Impl> owner, std::string key,
-               Pooled session,
-               std::unique_ptr<Poco::Net::HTTPResponse> response, std::istream* body,
-               UpstreamHead head)
+  AsioExchange(std::shared_ptr<HttpUpstream::Impl> owner, std::string key, std::shared_ptr<Conn> conn,
+               UpstreamHead head, bool keep_alive, Clock::duration read_timeout)
       : owner_(std::move(owner)),
         key_(std::move(key)),
-        session_(std::move(session)),
-        response_(std::move(response)),
-        body_(body),
-        head_(std::move(head)) {}
+        conn_(std::move(conn)),
+        head_(std::move(head)),
+        keep_alive_(keep_alive),
+        read_timeout_(read_timeout),
+        chunks_(SIZE_MAX) {
+    const std::string te = head_.Get("transfer-encoding");
+    const std::string cl = head_.Get("content-length");
+    if (head_.status == 204 || head_.status == 304 || head_.status / 100 == 1) {
+      remaining_ = 0;
+    } else if (!te.empty()) {
+      chunked_ = true;
+    } else if (!cl.empty()) {
+      remaining_ = 0;
+      for (char c : cl) {
+        if (c < '0' || c > '9' || remaining_ > (int64_t{1} << 50)) {
+          bad_length_ = true;
+          break;
+        }
+        remaining_ = remaining_ * 10 + (c - '0');
+      }
+    } else {
+      keep_alive_ = false;  // the body ends when the provider closes the connection
+    }
+    if (remaining_ == 0) eof_ = true;
+  }
+  ~AsioExchange() override { Release(); }
 
-  ~PocoExchange() override { Release(); }
+  const UpstreamHead& head() const override { return head_; }
 
   void Release() override {
     if (released_) return;
     released_ = true;
-    if (eof_ && !failed_ && response_->getKeepAlive()) owner_->Release(key_, std::move(session_));
+    if (eof_ && !failed_ && keep_alive_ && conn_->in_pos == conn_->in.size()) owner_->Release(key_, std::move(conn_));
   }
 
-  const UpstreamHead& head() const override { return head_; }
-
-  Result<std::string_view> ReadSome() override {
-    if (eof_ || released_) return std::string_view();
-    try {
-      // peek() blocks until at least one byte (or the end) is there; readsome() then takes
-      // whatever is buffered without waiting for more, so streams are relayed as they arrive.
-      if (body_->peek() == std::char_traits<char>::eof()) {
-        eof_ = true;
-        return std::string_view();
+  awaitable<Result<std::string_view>> ReadSome() override {
+    if (eof_ || released_) co_return std::string_view();
+    if (bad_length_) {
+      failed_ = true;
+      co_return BrokenResponse("bad Content-Length");
+    }
+    for (;;) {
+      // What is buffered first.
+      std::string_view have = std::string_view(conn_->in).substr(conn_->in_pos);
+      if (!have.empty()) {
+        if (chunked_) {
+          out_.clear();
+          conn_->in_pos += chunks_.Feed(have, out_);
+          if (chunks_.failed()) {
+            failed_ = true;
+            co_return BrokenResponse("bad chunked framing");
+          }
+          if (chunks_.done()) eof_ = true;
+          if (!out_.empty()) co_return std::string_view(out_);
+          if (eof_) co_return std::string_view();
+        } else {
+          if (remaining_ >= 0 && static_cast<int64_t>(have.size()) > remaining_) have = have.substr(0, static_cast<size_t>(remaining_));
+          out_.assign(have);
+          conn_->in_pos += have.size();
+          if (remaining_ >= 0) {
+            remaining_ -= static_cast<int64_t>(have.size());
+            if (remaining_ == 0) eof_ = true;
+          }
+          co_return std::string_view(out_);
+        }
       }
-      std::streamsize n = body_->readsome(buf_, sizeof buf_);
-      return std::string_view(buf_, static_cast<size_t>(n));
-    } catch (const Poco::TimeoutException&) {
-      failed_ = true;
-      return Error::GatewayTimeout("the provider stopped sending (idle timeout)",
-                                   "upstream_idle_timeout", false);
-    } catch (const Poco::Exception& e) {
-      failed_ = true;
-      return Error::BadGateway(std::string("the provider's response broke off (") + e.name() + ")",
-                               "upstream_broken_response", false);
-    } catch (const std::exception&) {
-      failed_ = true;
-      return Error::BadGateway("the provider's response broke off", "upstream_broken_response",
-                               false);
+      conn_->Arm(read_timeout_);
+      const asio::error_code ec = co_await conn_->Fill();
+      conn_->Disarm();
+      const bool closed = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
+      if (closed && !chunked_ && remaining_ < 0) {  // close-delimited: this is the end
+        eof_ = true;
+        co_return std::string_view();
+      }
+      if (ec || closed) {
+        failed_ = true;
+        if (conn_->timed_out())
+          co_return Error::GatewayTimeout("the provider stopped sending (idle timeout)", "upstream_idle_timeout", false);
+        co_return BrokenResponse(closed ? "connection closed" : ec.message());
+      }
     }
   }
 
  private:
   std::shared_ptr<HttpUpstream::Impl> owner_;
   std::string key_;
-  Pooled session_;
-  std::unique_ptr<Poco::Net::HTTPResponse> response_;
-  std::istream* body_;
+  std::shared_ptr<Conn> conn_;
   UpstreamHead head_;
+  bool keep_alive_;
+  const Clock::duration read_timeout_;
+  ChunkedDecoder chunks_;
+  bool chunked_ = false;
+  int64_t remaining_ = -1;  // Content-Length left; -1 = chunked or until the close
+  bool bad_length_ = false;
   bool eof_ = false;
   bool failed_ = false;
   bool released_ = false;
-  char buf_[16384];
+  std::string out_;
 };
 
 }  // namespace
 
-HttpUpstream::HttpUpstream(const HttpUpstreamOptions& options)
-    : impl_(std::make_shared<Impl>(options)) {}
+HttpUpstream::HttpUpstream(const HttpUpstreamOptions& options) : impl_(std::make_shared<Impl>(options)) {}
 HttpUpstream::~HttpUpstream() = default;
 
-HttpUpstream::Stats HttpUpstream::stats() const {
-  return Stats{impl_->opened_.load(), impl_->requests_.load()};
-}
+HttpUpstream::Stats HttpUpstream::stats() const { return Stats{impl_->opened_.load(), impl_->requests_.load()}; }
 
-Result<std::unique_ptr<UpstreamExchange>> HttpUpstream::Send(const UpstreamRequest& r) {
-  const std::string key = PoolKey(r);
+awaitable<Result<std::unique_ptr<UpstreamExchange>>> HttpUpstream::Send(const UpstreamRequest& r) {
+  auto ex = co_await asio::this_coro::executor;
+  const std::string key = std::to_string(reinterpret_cast<uintptr_t>(&asio::query(ex, asio::execution::context))) +
+                          " " + r.scheme + "://" + r.host + ":" + std::to_string(r.port);
   impl_->requests_++;
+  std::string wire;
+  wire.reserve(r.body.size() + 512);
+  wire.append(r.method).append(" ").append(r.path).append(" HTTP/1.1\r\nHost: ").append(r.host);
+  if (!((r.scheme == "https" && r.port == 443) || (r.scheme == "http" && r.port == 80)))
+    wire.append(":").append(std::to_string(r.port));
+  wire.append("\r\n");
+  for (const auto& h : r.headers) wire.append(h.name).append(": ").append(h.value).append("\r\n");
+  wire.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n\r\n").append(r.body);
+  struct Wipe {  // the wire copy holds the credential
+    std::string& s;
+    ~Wipe() { WipeString(s); }
+  } wipe{wire};
+
+  const auto first_byte = std::chrono::milliseconds(impl_->options_.first_byte_timeout_ms);
   for (int attempt = 0;; ++attempt) {
-    bool reused = false;
-    Pooled pooled = impl_->Acquire(r, key, &reused);
-    bool sent = false;
-    try {
-      // A fresh connection gets the first-byte timeout from the session when it connects (Poco
-      // also reconnects by itself after the keep-alive timeout, with the same value).
-      if (!pooled.session->connected()) {
-        impl_->opened_++;
-        pooled.timeout_ms = impl_->options_.first_byte_timeout_ms;
-      } else {
-        pooled.SetTimeout(impl_->options_.first_byte_timeout_ms);
-      }
-      Poco::Net::HTTPClientSession* session = pooled.session.get();
-      Poco::Net::HTTPRequest req(r.method, r.path, Poco::Net::HTTPMessage::HTTP_1_1);
-      req.setKeepAlive(true);
-      req.setHost(r.host, r.port);
-      for (const auto& h : r.headers) req.set(h.name, h.value);
-      req.setContentLength(static_cast<std::streamsize>(r.body.size()));
-      std::ostream& os = session->sendRequest(req);
-      os.write(r.body.data(), static_cast<std::streamsize>(r.body.size()));
-      sent = true;
-      auto response = std::make_unique<Poco::Net::HTTPResponse>();
-      std::istream& body = session->receiveResponse(*response);
-      body.exceptions(std::ios::badbit);
-      if (r.stream) pooled.SetTimeout(impl_->options_.idle_timeout_ms);
-      UpstreamHead head;
-      head.status = static_cast<int>(response->getStatus());
-      for (const auto& [name, value] : *response) head.headers.push_back({name, value});
-      return std::unique_ptr<UpstreamExchange>(new PocoExchange(
-          impl_, key, std::move(pooled), std::move(response), &body, std::move(head)));
-    } catch (const Poco::Net::NoMessageException&) {
-      if (reused && attempt == 0) continue;  // stale keep-alive connection: once more, fresh
-      return Error::BadGateway("the provider closed the connection without answering",
-                               "upstream_no_response", true);
-    } catch (const Poco::Net::ConnectionRefusedException&) {
-      return ConnectError("connection refused");
-    } catch (const Poco::TimeoutException&) {
-      if (!sent)
-        return Error::GatewayTimeout("timed out connecting to the provider",
-                                     "upstream_connect_timeout", true);
-      return Error::GatewayTimeout("the provider did not answer in time (first-byte timeout)",
-                                   "upstream_timeout", true);
-    } catch (const Poco::Net::CertificateValidationException&) {
-      return ConnectError("the provider's TLS certificate could not be verified");
-    } catch (const Poco::Net::SSLException&) {
-      return ConnectError("TLS handshake failed");
-    } catch (const Poco::Net::HostNotFoundException&) {
-      return ConnectError("host not found");
-    } catch (const Poco::Net::NetException& e) {
-      if (reused && attempt == 0) continue;  // reset or broken pipe on a stale connection
-      return ConnectError(e.name());
-    } catch (const Poco::Exception& e) {
-      return ConnectError(e.name());
+    std::shared_ptr<Conn> conn = impl_->Acquire(key);
+    const bool reused = conn != nullptr;
+    if (!conn) {
+      auto opened = co_await impl_->Open(r);
+      if (!opened) co_return opened.error();
+      conn = std::move(*opened);
     }
+    conn->Arm(first_byte);
+    asio::error_code ec = co_await conn->WriteAll(wire);
+    bool got_bytes = false, http10 = false;
+    std::optional<UpstreamHead> head;
+    while (!ec) {  // heads until a final one (a 1xx such as 100 Continue is skipped)
+      const size_t end = FindHeadEnd(std::string_view(conn->in).substr(conn->in_pos));
+      if (end != std::string_view::npos) {
+        head = ParseResponseHead(std::string_view(conn->in).substr(conn->in_pos, end), &http10);
+        conn->in_pos += end;
+        if (!head || head->status / 100 != 1) break;
+        head.reset();
+        continue;
+      }
+      if (conn->in.size() - conn->in_pos > kMaxHeadBytes) break;
+      const size_t unread = conn->in.size() - conn->in_pos;
+      ec = co_await conn->Fill();
+      got_bytes = got_bytes || conn->in.size() - conn->in_pos > unread;
+    }
+    conn->Disarm();
+    if (ec) {
+      if (reused && attempt == 0 && !got_bytes && !conn->timed_out()) continue;  // stale: once more, fresh
+      if (conn->timed_out()) co_return FirstByteTimeout();
+      if (!got_bytes) co_return NoResponse();
+      co_return BrokenResponse("the answer's head was cut");
+    }
+    if (!head) co_return Error::BadGateway("the provider's answer is not valid HTTP/1.1", "upstream_invalid_response", true);
+    const std::string connection = head->Get("connection");
+    const bool keep_alive = !http10 && !ListHas(connection, "close");
+    const auto read_timeout = std::chrono::milliseconds(r.stream ? impl_->options_.idle_timeout_ms
+                                                                 : impl_->options_.first_byte_timeout_ms);
+    co_return std::unique_ptr<UpstreamExchange>(
+        new AsioExchange(impl_, key, std::move(conn), std::move(*head), keep_alive, read_timeout));
   }
 }
 

@@ -1,8 +1,10 @@
-// HttpUpstream: the UpstreamClient that speaks HTTP/1.1 and HTTPS to providers (Poco + OpenSSL).
+// HttpUpstream: the UpstreamClient that speaks HTTP/1.1 and HTTPS to providers (Asio + OpenSSL),
+// on the event loop of the request that calls it: a request waiting for a provider holds no thread.
 //
 // Contract: TLS certificates and host names are always verified (system CAs, or the configured
-// CA bundle instead); TLS 1.2 is the minimum. Connections are kept alive and pooled per
-// scheme://host:port, so a steady stream of requests does not pay a TCP or TLS handshake each
+// CA bundle instead; SNI sent); TLS 1.2 is the minimum. DNS is resolved off the loop (Asio's
+// resolver thread). Connections are kept alive and pooled per loop and scheme://host:port
+// (reused only within 4 s of idleness and if nothing arrived on them meanwhile), so a steady stream of requests does not pay a TCP or TLS handshake each
 // time. A pooled connection that turns out to be stale (closed by the provider while idle) is
 // replaced and the request resent once, only if no byte of a response was received.
 // With a proxy configured, https upstreams are reached through an HTTP CONNECT tunnel (TLS is
@@ -39,7 +41,7 @@ class HttpUpstream : public UpstreamClient {
  public:
   explicit HttpUpstream(const HttpUpstreamOptions& options);
   ~HttpUpstream() override;
-  Result<std::unique_ptr<UpstreamExchange>> Send(const UpstreamRequest& request) override;
+  asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Send(const UpstreamRequest& request) override;
 
   struct Stats {
     uint64_t connections_opened = 0;  // TCP (+TLS) connections established

@@ -11,14 +11,14 @@ std::string UpstreamHead::Get(std::string_view name) const {
   return "";
 }
 
-Result<std::string> UpstreamExchange::ReadAll(size_t limit) {
+asio::awaitable<Result<std::string>> UpstreamExchange::ReadAll(size_t limit) {
   std::string out;
   for (;;) {
-    auto piece = ReadSome();
-    if (!piece.ok()) return piece.error();
-    if (piece->empty()) return out;
+    auto piece = co_await ReadSome();
+    if (!piece.ok()) co_return piece.error();
+    if (piece->empty()) co_return out;
     if (out.size() + piece->size() > limit)
-      return Error::BadGateway("the provider's response is larger than the gateway accepts",
+      co_return Error::BadGateway("the provider's response is larger than the gateway accepts",
                                "upstream_response_too_large", false);
     out.append(piece->data(), piece->size());
   }

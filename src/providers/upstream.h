@@ -1,13 +1,16 @@
 // UpstreamClient: the one interface through which Warden talks to a provider.
 //
-// Contract: Send() delivers one HTTP request and returns once the response head has arrived
+// Contract: every method that waits is a C++20 coroutine (asio::awaitable) and is awaited on an
+// event loop: while it waits for the network it holds no thread. Send() delivers one HTTP
+// request and completes once the response head has arrived
 // (bounded by the first-byte timeout), or an Error that says whether it is retryable (connect
 // refused, timeout before the first byte, TLS failure → retryable; nothing after that is).
 // The caller then reads the body incrementally through the returned UpstreamExchange; for a
 // stream each read is bounded by the idle timeout, for a plain answer by the first-byte timeout
 // (a provider may send the head before it has finished generating). Destroying an exchange whose body was read to the end returns
 // its connection to the keep-alive pool; otherwise the connection is closed.
-// Implementations are thread-safe: many request threads call Send() at once.
+// Implementations are thread-safe: requests on every loop call Send() at once; one exchange is
+// used by one request at a time.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +18,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <asio/awaitable.hpp>
 
 #include "common/result.h"
 
@@ -48,9 +53,9 @@ class UpstreamExchange {
   virtual const UpstreamHead& head() const = 0;
   // Returns the next piece of the body as soon as any bytes are available; an empty view means
   // the body ended cleanly. The view stays valid until the next call.
-  virtual Result<std::string_view> ReadSome() = 0;
+  virtual asio::awaitable<Result<std::string_view>> ReadSome() = 0;
   // Reads the rest of the body; fails with 502 if it exceeds `limit` bytes.
-  Result<std::string> ReadAll(size_t limit);
+  asio::awaitable<Result<std::string>> ReadAll(size_t limit);
   // Hands the connection back to the keep-alive pool now if the body was read to its end
   // (otherwise it is closed); called before answering the client, so the next request can
   // reuse it. The destructor does the same. Idempotent.
@@ -60,7 +65,7 @@ class UpstreamExchange {
 class UpstreamClient {
  public:
   virtual ~UpstreamClient() = default;
-  virtual Result<std::unique_ptr<UpstreamExchange>> Send(const UpstreamRequest& request) = 0;
+  virtual asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Send(const UpstreamRequest& request) = 0;
 };
 
 }  // namespace warden

@@ -48,6 +48,8 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   o.proxy_host = c.upstream.proxy_host;
   o.proxy_port = c.upstream.proxy_port;
   o.no_proxy = c.upstream.no_proxy;
+  app->loops_ = std::make_unique<EventLoops>(c.server.event_loops);
+  app->blocking_ = std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, c.server.worker_threads)));
   app->http_ = std::make_unique<HttpUpstream>(o);
   app->echo_ = std::make_unique<EchoUpstream>();
   app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });
@@ -65,6 +67,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   }
   GatewayDeps deps;
   deps.audit = app->audit_.get();
+  deps.blocking = app->blocking_.get();
   auto snapshot = MakeGatewaySnapshot(loaded.config, loaded.policies, loaded.rule_sets);
   if (!snapshot) return snapshot.error();
   deps.snapshot = *snapshot;
@@ -92,7 +95,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
       }
     }
   });
-  app->server_ = std::make_unique<Server>(c.server, app->gateway_.get());
+  app->server_ = std::make_unique<Server>(c.server, app->loops_.get(), app->gateway_.get(), app->blocking_.get());
   if (c.admin.enabled()) {
     app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->handle_.keys.get(),
                                              app->spend_.get(), app->rate_limiter_.get(),
@@ -101,10 +104,9 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
     admin.host = c.admin.host;
     admin.port = c.admin.port;
     admin.tls = c.admin.tls;  // never the client listener's: the admin API has its own
-    admin.event_loops = 1;
     admin.worker_threads = 4;
     admin.max_connections = 256;
-    app->admin_server_ = std::make_unique<Server>(admin, app->admin_.get());
+    app->admin_server_ = std::make_unique<Server>(admin, app->loops_.get(), app->admin_.get());
   }
   return app;
 }
@@ -172,6 +174,8 @@ Status App::Start() {
 void App::Stop() {
   if (admin_server_) admin_server_->Stop();
   if (server_) server_->Stop();
+  if (blocking_) blocking_->join();  // the gateway's blocking work has finished
+  if (loops_) loops_->Stop();
 }
 
 }  // namespace warden

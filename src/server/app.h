@@ -25,6 +25,9 @@
 #include "providers/echo_upstream.h"
 #include "providers/http_upstream.h"
 #include "server/load.h"
+#include <asio/thread_pool.hpp>
+
+#include "server/event_loops.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -67,6 +70,10 @@ class App {
 
  private:
   App() = default;
+  // Declared first, destroyed last: every socket (listeners, connections, pooled upstream
+  // connections) belongs to one of these loops; the pool runs blocking work for the gateway.
+  std::unique_ptr<EventLoops> loops_;
+  std::unique_ptr<asio::thread_pool> blocking_;
   std::shared_ptr<const Config> config_;
   KeyStoreHandle handle_;
   std::unique_ptr<HttpUpstream> http_;

@@ -145,18 +145,10 @@ class Exchange : public ClientExchange {
   bool has_body() const override { return head_.chunked() || content_length_ > 0; }
 
   Result<std::string> ReadBody(size_t limit) override {
-    if (body_done_) return std::string();
-    if (content_length_ > static_cast<int64_t>(limit)) return BodyTooLarge(limit);
-    // The common case: a small body that came with its head. No trip to the loop.
-    if (!head_.chunked() && !head_.expects_continue() &&
-        conn_.buffered().size() >= static_cast<size_t>(content_length_)) {
-      std::string body(conn_.buffered().substr(0, static_cast<size_t>(content_length_)));
-      conn_.Consume(body.size());
-      body_done_ = true;
-      return body;
-    }
+    if (auto done = BufferedBody(limit)) return std::move(*done);
     return RunOnLoop(AsyncReadBody(limit));
   }
+  awaitable<Result<std::string>> AsyncReadBody(size_t limit) override;
 
   void SetHeader(const std::string& name, const std::string& value) override {
     for (auto& [n, v] : headers_)
@@ -174,7 +166,11 @@ class Exchange : public ClientExchange {
     if (head_.method != "HEAD") pending_.append(body);
   }
   bool StartStream(int status, std::string_view content_type) override {
-    if (started_) return false;
+    return RunOnLoop(AsyncStartStream(status, content_type));
+  }
+  bool Write(std::string_view data) override { return RunOnLoop(AsyncWrite(data)); }
+  awaitable<bool> AsyncStartStream(int status, std::string_view content_type) override {
+    if (started_) co_return false;
     started_ = true;
     streaming_ = true;
     chunked_ = !head_.http10();  // an HTTP/1.0 client reads the stream until the connection closes
@@ -182,18 +178,23 @@ class Exchange : public ClientExchange {
     SetHeader("Cache-Control", "no-cache");
     SetHeader("X-Accel-Buffering", "no");
     std::string head = Head(status, content_type, "");
-    return RunOnLoop(WriteOut(std::move(head), {}));
+    const bool ok = co_await WriteOut(std::move(head), {});
+    co_return ok;
   }
-  bool Write(std::string_view data) override {
-    if (!streaming_ || broken_) return false;
-    if (data.empty()) return true;  // an empty chunk would end the stream
-    if (!chunked_) return RunOnLoop(WriteOut(std::string(data), {}));
+  awaitable<bool> AsyncWrite(std::string_view data) override {
+    if (!streaming_ || broken_) co_return false;
+    if (data.empty()) co_return true;  // an empty chunk would end the stream
+    if (!chunked_) {
+      const bool ok = co_await WriteOut(std::string(data), {});
+      co_return ok;
+    }
     char size[24];
     const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
     std::string framed;
     framed.reserve(data.size() + static_cast<size_t>(n) + 2);
     framed.append(size, static_cast<size_t>(n)).append(data).append("\r\n");
-    return RunOnLoop(WriteOut(std::move(framed), {}));
+    const bool ok = co_await WriteOut(std::move(framed), {});
+    co_return ok;
   }
   bool started() const override { return started_; }
 
@@ -251,7 +252,19 @@ class Exchange : public ClientExchange {
     co_return !broken_;
   }
 
-  awaitable<Result<std::string>> AsyncReadBody(size_t limit);
+  // The body, if it can be had without waiting: none announced, too large, or all of it
+  // arrived with the head (the common case: no trip to the loop). nullopt otherwise.
+  std::optional<Result<std::string>> BufferedBody(size_t limit) {
+    if (body_done_) return Result<std::string>(std::string());
+    if (content_length_ > static_cast<int64_t>(limit)) return Result<std::string>(BodyTooLarge(limit));
+    if (head_.chunked() || head_.expects_continue() ||
+        conn_.buffered().size() < static_cast<size_t>(content_length_))
+      return std::nullopt;
+    std::string body(conn_.buffered().substr(0, static_cast<size_t>(content_length_)));
+    conn_.Consume(body.size());
+    body_done_ = true;
+    return Result<std::string>(std::move(body));
+  }
 
   Error BodyTooLarge(size_t limit) {
     close_ = true;  // the rest of the body stays unread: the connection cannot be reused
@@ -294,6 +307,7 @@ class Exchange : public ClientExchange {
 };
 
 awaitable<Result<std::string>> Exchange::AsyncReadBody(size_t limit) {
+  if (auto done = BufferedBody(limit)) co_return std::move(*done);
   if (head_.expects_continue()) {  // the client waits for this before it sends the body
     const bool invited = co_await conn_.WriteAll("HTTP/1.1 100 Continue\r\n\r\n");
     if (!invited) {
@@ -446,13 +460,17 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
   }
   const bool keep_alive = head->keep_alive() && served + 1 < c.max_keep_alive_requests;
   Exchange exchange(*this, std::move(*head), keep_alive);
-  RequestHandler* handler = shared_->handler;
-  co_await asio::co_spawn(
-      *shared_->pool, [handler, &exchange]() -> awaitable<void> {
-        handler->Handle(exchange);  // never throws
-        co_return;
-      },
-      asio::use_awaitable);
+  if (shared_->async_handler) {
+    co_await shared_->async_handler->Handle(exchange);  // on this loop; never throws
+  } else {
+    RequestHandler* handler = shared_->handler;
+    co_await asio::co_spawn(
+        *shared_->pool, [handler, &exchange]() -> awaitable<void> {
+          handler->Handle(exchange);  // blocking code, on the pool; never throws
+          co_return;
+        },
+        asio::use_awaitable);
+  }
   const bool again = co_await exchange.Finish();
   *linger = exchange.body_unread();
   co_return again && !cut_;

@@ -8,9 +8,9 @@
 // the accept, TLS handshake included) and within `server.max_header_size`; it is split by
 // ParseRequestHead and checked by CheckHeadFraming/CheckRequestHead (http_checks.h) before any
 // handler sees it; a refused head gets an OpenAI-shaped error and the connection closes. Each
-// request then runs handler->Handle() on the listener's blocking pool (the handler is still
-// written as blocking code; its reads and writes of this connection are done on the loop); the
-// answer goes out from the loop. Whenever the connection closes with client bytes possibly
+// request then runs its handler: a coroutine handler on this loop, a blocking one on the
+// listener's pool (its reads and writes of this connection are then done on the loop while the
+// pool thread waits); the answer goes out from the loop. Whenever the connection closes with client bytes possibly
 // unread (an error, a 413, a body the handler did not read) it closes as nginx's lingering
 // close does: the sending side first, then what the client still sends is read and dropped for
 // a bounded time, so the answer is not destroyed by a reset. Idle keep-alive connections close
@@ -38,8 +38,11 @@ class Connection;
 // What every connection of one listener shares.
 struct ListenerShared {
   ServerConfig config;
+  // Exactly one of the two: a coroutine handler runs on the connection's loop, a blocking one
+  // on the pool.
+  AsyncRequestHandler* async_handler = nullptr;
   RequestHandler* handler = nullptr;
-  asio::thread_pool* pool = nullptr;  // where requests' handlers run
+  asio::thread_pool* pool = nullptr;  // where blocking handlers run
   asio::ssl::context* tls = nullptr;  // null: plain HTTP
   std::atomic<bool> stopping{false};
   Mutex mu;

@@ -1,4 +1,4 @@
-// Strict HTTP/1.1 request-head checks and chunked body decoding, applied before a request reaches any handler (so before
+// Strict HTTP/1.1 request-head checks, applied before a request reaches any handler (so before
 // authentication): framing that two parsers could read differently is refused, as HAProxy and
 // Envoy do, because a proxy in front of Warden might read it the other way (request smuggling).
 //
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/http1.h"  // ChunkedDecoder
 
 namespace warden {
 
@@ -35,32 +36,5 @@ std::optional<Error> CheckHeadFraming(std::string_view head);
 // The error for a request head the parser (Poco) rejected, from its message: too many header
 // fields or a field too long → 431, a request line too long → 414, anything else → 400.
 Error HeadParseError(std::string_view parser_message);
-
-// A strict decoder for a chunked request body (RFC 9112 §7.1), used instead of Poco's, which
-// takes a malformed chunk size for the end of the body and leaves the rest on the connection.
-// chunk-size is 1–16 hex digits (no sign, no space inside); extensions after ';' are skipped
-// (at most 4 KiB per line); every line ends in CRLF; trailer fields are skipped (at most 8 KiB).
-// Anything else is an error. Stops at the end of the message: bytes after it are not consumed.
-class ChunkedDecoder {
- public:
-  explicit ChunkedDecoder(size_t limit) : limit_(limit) {}
-  // Consumes bytes of `in`, appending decoded data to `out`; returns how many were consumed
-  // (fewer than given only once done() or failed()).
-  size_t Feed(std::string_view in, std::string& out);
-  bool done() const { return state_ == State::kDone; }
-  bool failed() const { return state_ == State::kError || state_ == State::kTooLarge; }
-  bool too_large() const { return state_ == State::kTooLarge; }
-  // Data bytes that may be read in one go (so a reader need not go byte by byte), else 0.
-  size_t data_wanted() const { return state_ == State::kData ? static_cast<size_t>(remaining_) : 0; }
-
- private:
-  enum class State { kSize, kExt, kSizeLF, kData, kDataCR, kDataLF, kTrailer, kTrailerLine, kTrailerLF, kEndLF, kDone, kError, kTooLarge };
-  const size_t limit_;
-  State state_ = State::kSize;
-  uint64_t size_ = 0;
-  int digits_ = 0;
-  size_t line_ = 0;      // bytes of the current extension, or of all trailers
-  uint64_t remaining_ = 0;
-};
 
 }  // namespace warden

@@ -28,15 +28,6 @@ bool ListHas(std::string_view value, std::string_view token) {
   return false;
 }
 
-size_t SkipLeadingEmptyLines(std::string_view bytes) {
-  size_t at = 0;
-  for (;;) {
-    if (at < bytes.size() && bytes[at] == '\n') ++at;
-    else if (at + 1 < bytes.size() && bytes[at] == '\r' && bytes[at + 1] == '\n') at += 2;
-    else return at;
-  }
-}
-
 }  // namespace
 
 const std::string* RequestHead::Find(std::string_view name) const {
@@ -70,18 +61,6 @@ int64_t RequestHead::content_length() const {
 bool RequestHead::expects_continue() const {
   const std::string* e = Find("Expect");
   return !http10() && e && IEquals(Trim(*e), "100-continue");
-}
-
-size_t FindHeadEnd(std::string_view bytes, size_t searched_before) {
-  const size_t start = SkipLeadingEmptyLines(bytes);
-  size_t at = std::max(start, searched_before > 3 ? searched_before - 3 : 0);
-  for (;;) {
-    at = bytes.find('\n', at);
-    if (at == std::string_view::npos) return std::string_view::npos;
-    ++at;
-    if (at < bytes.size() && bytes[at] == '\n') return at + 1;
-    if (at + 1 < bytes.size() && bytes[at] == '\r' && bytes[at + 1] == '\n') return at + 2;
-  }
 }
 
 Result<RequestHead> ParseRequestHead(std::string_view head) {

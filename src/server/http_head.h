@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/http1.h"
 #include "server/http_checks.h"
 
 namespace warden {
@@ -40,10 +41,6 @@ inline constexpr size_t kMaxFieldNameBytes = 256;
 inline constexpr size_t kMaxFieldValueBytes = 8 * 1024;
 
 Result<RequestHead> ParseRequestHead(std::string_view head);
-
-// Where the head ends in `bytes`: the offset just past its empty line, or npos while it is
-// incomplete. Empty lines before the request line (RFC 9112 §2.2) are part of the head.
-size_t FindHeadEnd(std::string_view bytes, size_t searched_before = 0);
 
 // The reason phrase of a status code ("OK", "Not Found", …; "" for codes it does not know).
 std::string_view ReasonPhrase(int status);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server/connection.h"
+#include "server/event_loops.h"
 
 namespace warden {
 namespace {
@@ -94,14 +96,13 @@ awaitable<void> Reject(tcp::socket socket, std::shared_ptr<std::atomic<int>> rej
 struct Server::Impl {
   ListenerShared shared;
   std::unique_ptr<asio::ssl::context> tls;
-  std::vector<std::unique_ptr<asio::io_context>> loops;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::vector<std::thread> threads;
-  std::unique_ptr<asio::thread_pool> pool;
+  EventLoops* loops = nullptr;
+  std::unique_ptr<asio::thread_pool> own_pool;  // for a blocking handler
   std::unique_ptr<tcp::acceptor> acceptor;
   std::shared_ptr<std::atomic<int>> rejecting = std::make_shared<std::atomic<int>>(0);
   uint16_t port = 0;
   bool running = false;
+  std::promise<void> accept_done;  // set when the accept loop has returned
 
   int OpenCount() {
     MutexLock lock(shared.mu);
@@ -111,11 +112,9 @@ struct Server::Impl {
 };
 
 awaitable<void> Server::Impl::Accept() {
-  size_t next = 0;
   const int max_connections = std::max(1, shared.config.max_connections);
   for (;;) {
-    asio::io_context& loop = *loops[next];
-    next = (next + 1) % loops.size();
+    asio::io_context& loop = loops->Next();
     auto [ec, socket] = co_await acceptor->async_accept(loop, kTuple);
     if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
     if (ec) {  // e.g. out of file descriptors: wait a little rather than spin
@@ -135,9 +134,18 @@ awaitable<void> Server::Impl::Accept() {
   }
 }
 
-Server::Server(const ServerConfig& config, RequestHandler* handler) : impl_(std::make_unique<Impl>()) {
+Server::Server(const ServerConfig& config, EventLoops* loops, RequestHandler* handler) : impl_(std::make_unique<Impl>()) {
   impl_->shared.config = config;
   impl_->shared.handler = handler;
+  impl_->loops = loops;
+}
+
+Server::Server(const ServerConfig& config, EventLoops* loops, AsyncRequestHandler* handler, asio::thread_pool* pool)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->shared.config = config;
+  impl_->shared.async_handler = handler;
+  impl_->shared.pool = pool;
+  impl_->loops = loops;
 }
 
 Server::~Server() { Stop(); }
@@ -149,15 +157,12 @@ Status Server::Start() {
       impl_->tls = ServerTlsContext(c.tls);
       impl_->shared.tls = impl_->tls.get();
     }
-    const int loops = c.event_loops > 0 ? c.event_loops : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int i = 0; i < loops; ++i) {
-      impl_->loops.push_back(std::make_unique<asio::io_context>(1));
-      impl_->work.push_back(asio::make_work_guard(*impl_->loops.back()));
+    if (!impl_->shared.pool) {
+      impl_->own_pool = std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, c.worker_threads)));
+      impl_->shared.pool = impl_->own_pool.get();
     }
-    impl_->pool = std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, c.worker_threads)));
-    impl_->shared.pool = impl_->pool.get();
     auto address = asio::ip::make_address(c.host == "localhost" ? "127.0.0.1" : c.host);
-    impl_->acceptor = std::make_unique<tcp::acceptor>(*impl_->loops[0]);
+    impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->loops->First());
     tcp::endpoint endpoint(address, c.port);
     impl_->acceptor->open(endpoint.protocol());
     impl_->acceptor->set_option(tcp::acceptor::reuse_address(true));
@@ -166,14 +171,12 @@ Status Server::Start() {
     impl_->port = impl_->acceptor->local_endpoint().port();
   } catch (const std::exception& e) {
     impl_->acceptor.reset();
-    impl_->work.clear();
-    impl_->loops.clear();
-    if (impl_->pool) impl_->pool->join();
+    if (impl_->own_pool) impl_->own_pool->join();
     return Error::Internal("cannot listen on " + c.host + ":" + std::to_string(c.port) + ": " + e.what(),
                            "listen_failed");
   }
-  asio::co_spawn(*impl_->loops[0], impl_->Accept(), asio::detached);
-  for (auto& loop : impl_->loops) impl_->threads.emplace_back([l = loop.get()] { l->run(); });
+  asio::co_spawn(impl_->loops->First(), impl_->Accept(), [impl = impl_.get()](std::exception_ptr) { impl->accept_done.set_value(); });
+  impl_->loops->Start();
   impl_->running = true;
   return Status::Ok();
 }
@@ -184,10 +187,16 @@ void Server::Stop() {
   if (!impl_->running) return;
   impl_->running = false;
   // No new connections; idle keep-alive connections close now, the others after their request.
-  asio::post(*impl_->loops[0], [a = impl_->acceptor.get()] {
-    asio::error_code ec;
-    a->close(ec);
-  });
+  {
+    std::promise<void> closed;  // the acceptor belongs to its loop: close it there, and wait
+    asio::post(impl_->loops->First(), [a = impl_->acceptor.get(), &closed] {
+      asio::error_code ec;
+      a->close(ec);
+      closed.set_value();
+    });
+    closed.get_future().wait();
+    impl_->accept_done.get_future().wait();  // it referred to this Server
+  }
   impl_->shared.stopping = true;
   auto cut_all = [this](bool idle_only) {
     MutexLock lock(impl_->shared.mu);
@@ -207,13 +216,7 @@ void Server::Stop() {
     cut_all(/*idle_only=*/false);
   }
   while (impl_->OpenCount() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  impl_->pool->join();  // the handlers have returned
-  impl_->work.clear();
-  for (auto& loop : impl_->loops) loop->stop();
-  for (auto& t : impl_->threads) t.join();
-  impl_->threads.clear();
-  impl_->acceptor.reset();
-  impl_->loops.clear();
+  if (impl_->own_pool) impl_->own_pool->join();  // the blocking handlers have returned
 }
 
 }  // namespace warden

@@ -2,8 +2,9 @@
 // RequestHandler — the Gateway on the client listener, the AdminApi on the admin listener.
 //
 // Contract: Start() binds the configured address (port 0 = any free port; port() then tells
-// which) and runs `server.event_loops` loop threads (0 = one per core) and a pool of
-// `server.worker_threads` threads for handlers. Connections live on the loops (connection.h):
+// which) and serves on the process's event loops (event_loops.h, borrowed; started by Start()
+// if they are not running) and, for a blocking handler, on a pool of `server.worker_threads`
+// threads of its own. Connections live on the loops (connection.h):
 // waiting for a head, a body or the next request holds no thread, so the thread count does not
 // grow with connections. At most `server.max_connections` are open at once; one beyond that
 // gets an immediate 503 `overloaded` with `Retry-After: 1` (at most 1024 such answers at once,
@@ -20,11 +21,22 @@
 #include "config/config.h"
 #include "gateway/client_exchange.h"
 
+namespace asio {
+class thread_pool;
+}
+
+namespace warden {
+class EventLoops;
+}
+
 namespace warden {
 
 class Server {
  public:
-  Server(const ServerConfig& config, RequestHandler* handler);
+  // A blocking handler, run on a pool of `worker_threads` threads owned by the server.
+  Server(const ServerConfig& config, EventLoops* loops, RequestHandler* handler);
+  // A coroutine handler, run on the loops; `pool` (borrowed) serves as the worker pool.
+  Server(const ServerConfig& config, EventLoops* loops, AsyncRequestHandler* handler, asio::thread_pool* pool);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

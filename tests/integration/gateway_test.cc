@@ -382,7 +382,8 @@ TEST_F(GatewayTest, IdleStreamTimesOutWithAnErrorEvent) {
 }
 
 TEST_F(GatewayTest, UpstreamConnectionsAreReused) {
-  GatewayUnderTest gw(OneProviderYaml(fake_.base_url()));
+  // Pooled connections belong to an event loop (as nginx's belong to a worker): one loop here.
+  GatewayUnderTest gw(OneProviderYaml(fake_.base_url()), "  event_loops: 1\n");
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(gw.Post("/v1/chat/completions", Chat("chat-alias", i % 2 == 1)).status, 200);
   }

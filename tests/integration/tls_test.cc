@@ -52,7 +52,8 @@ class TlsTest : public ::testing::Test {
 };
 
 TEST_F(TlsTest, TrustedThroughTheConfiguredCaBundleAndPooled) {
-  GatewayUnderTest gw(OneProviderYaml(Url("localhost")), "", "  ca_file: " + cert_ + "\n");
+  // Pooled connections belong to an event loop (as nginx's belong to a worker): one loop here.
+  GatewayUnderTest gw(OneProviderYaml(Url("localhost")), "  event_loops: 1\n", "  ca_file: " + cert_ + "\n");
   for (int i = 0; i < 3; ++i) {
     HttpResult r = gw.Post("/v1/chat/completions", Chat());
     ASSERT_EQ(r.status, 200) << r.body;

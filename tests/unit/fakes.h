@@ -1,7 +1,12 @@
 // In-memory fakes for driving the gateway phases without sockets.
 #pragma once
 
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+
 #include <deque>
+#include <exception>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +15,20 @@
 #include "providers/upstream.h"
 
 namespace warden::testing {
+
+// Runs a coroutine to its end on a private event loop in this thread; its result (or exception).
+template <typename T>
+T RunSync(asio::awaitable<T> task) {
+  asio::io_context io;
+  std::optional<T> out;
+  std::exception_ptr failed;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { out.emplace(co_await std::move(task)); },
+      [&](std::exception_ptr e) { failed = e; });
+  io.run();
+  if (failed) std::rethrow_exception(failed);
+  return std::move(*out);
+}
 
 // A client exchange that records what the gateway sends. `trace` (shared with the fake
 // upstream) records the order of reads and writes.
@@ -60,6 +79,9 @@ class MemoryClient : public ClientExchange {
     sent_ += data;
     return !gone_;
   }
+  asio::awaitable<Result<std::string>> AsyncReadBody(size_t limit) override { co_return ReadBody(limit); }
+  asio::awaitable<bool> AsyncStartStream(int status, std::string_view ct) override { co_return StartStream(status, ct); }
+  asio::awaitable<bool> AsyncWrite(std::string_view data) override { co_return Write(data); }
   bool started() const override { return started_; }
 
  private:
@@ -76,9 +98,9 @@ class ScriptedUpstream : public UpstreamClient {
   std::vector<UpstreamRequest> sent;
   std::vector<std::string>* trace = nullptr;
 
-  Result<std::unique_ptr<UpstreamExchange>> Send(const UpstreamRequest& request) override {
+  asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Send(const UpstreamRequest& request) override {
     sent.push_back(request);
-    return std::unique_ptr<UpstreamExchange>(new Exchange(this));
+    co_return std::unique_ptr<UpstreamExchange>(new Exchange(this));
   }
 
  private:
@@ -89,12 +111,12 @@ class ScriptedUpstream : public UpstreamClient {
       head_.headers.push_back({"Content-Type", owner->content_type});
     }
     const UpstreamHead& head() const override { return head_; }
-    Result<std::string_view> ReadSome() override {
+    asio::awaitable<Result<std::string_view>> ReadSome() override {
       if (owner_->trace) owner_->trace->push_back("read");
-      if (left_.empty()) return std::string_view();
+      if (left_.empty()) co_return std::string_view();
       current_ = left_.front();
       left_.pop_front();
-      return std::string_view(current_);
+      co_return std::string_view(current_);
     }
 
    private:

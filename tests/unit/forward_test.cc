@@ -49,7 +49,7 @@ TEST_F(ForwardTest, EachCompleteEventIsWrittenBeforeTheNextRead) {
   upstream_.pieces = {Chunk("a"), c2.substr(0, 10), c2.substr(10), "data: [DONE]\n\n"};
   MemoryClient client(&trace);
   Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  ASSERT_TRUE(f.Forward(ctx_, client).ok());
+  ASSERT_TRUE(RunSync(f.Forward(ctx_, client)).ok());
   // read a → write; read half of b → (nothing complete); read rest → write; read DONE → write.
   std::vector<std::string> want = {"read", "write", "read", "read", "write", "read", "write", "read"};
   EXPECT_EQ(trace, want);
@@ -65,7 +65,7 @@ TEST_F(ForwardTest, StreamWithoutDoneIsACutNotACleanEnd) {
   upstream_.pieces = {Chunk("a")};
   MemoryClient client;
   Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  ASSERT_TRUE(f.Forward(ctx_, client).ok());
+  ASSERT_TRUE(RunSync(f.Forward(ctx_, client)).ok());
   EXPECT_EQ(ctx_.outcome, Outcome::kPartial);
   EXPECT_NE(client.sent_.find("upstream_stream_cut"), std::string::npos);
   EXPECT_EQ(client.sent_.find("[DONE]"), std::string::npos);
@@ -75,7 +75,7 @@ TEST_F(ForwardTest, ErrorEventBeforeContentIsAnErrorStatus) {
   upstream_.pieces = {"data: {\"error\":{\"message\":\"overloaded\"}}\n\n"};
   MemoryClient client;
   Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  Status s = f.Forward(ctx_, client);
+  Status s = RunSync(f.Forward(ctx_, client));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().status, 502);
   EXPECT_FALSE(client.started());
@@ -86,7 +86,7 @@ TEST_F(ForwardTest, ClientGoneStopsTheRelay) {
   MemoryClient client;
   client.gone_ = true;
   Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  ASSERT_TRUE(f.Forward(ctx_, client).ok());
+  ASSERT_TRUE(RunSync(f.Forward(ctx_, client)).ok());
   EXPECT_EQ(ctx_.outcome, Outcome::kClientGone);
   EXPECT_EQ(client.writes_.size(), 1u);
 }
@@ -98,7 +98,7 @@ TEST_F(ForwardTest, NonStreamRestoresAlias) {
   upstream_.pieces = {"{\"model\":\"real-", "model\",\"choices\":[]}"};
   MemoryClient client;
   Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  ASSERT_TRUE(f.Forward(ctx_, client).ok());
+  ASSERT_TRUE(RunSync(f.Forward(ctx_, client)).ok());
   EXPECT_EQ(client.status_, 200);
   EXPECT_EQ(client.sent_, "{\"model\":\"alias\",\"choices\":[]}");
   EXPECT_EQ(client.response_headers_["x-warden-deployment"], "p/real-model");
@@ -110,7 +110,7 @@ TEST_F(ForwardTest, OversizedResponseIs502) {
   upstream_.pieces = {std::string(100, ' '), "{}"};
   MemoryClient client;
   Forwarder f(&upstream_, &upstream_, Options(50));
-  Status s = f.Forward(ctx_, client);
+  Status s = RunSync(f.Forward(ctx_, client));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, "upstream_response_too_large");
 }
