@@ -199,10 +199,16 @@ asio::awaitable<Status> Gateway::Authenticate(RequestContext& ctx, ClientExchang
   // Anthropic SDKs send the key as x-api-key.
   if (authorization.empty() && ctx.ingress == Ingress::kAnthropic && !client.header("x-api-key").empty())
     authorization = "Bearer " + std::string(client.header("x-api-key"));
-  auto key = co_await Offload(deps_.blocking, [&] { return AuthenticatePhase(*deps_.keys, authorization); });
+  // A known key is checked in memory; only a key the cache has not seen reads the store (on
+  // the pool).
+  const auto token = BearerToken(authorization);
+  std::optional<Result<KeyRecord>> key;
+  if (!token) key = token.error();
+  else key = deps_.keys->AuthenticateCached(*token);
+  if (!key) key = co_await Offload(deps_.blocking, [&] { return deps_.keys->Authenticate(*token); });
   WipeString(authorization);
-  if (!key) co_return key.error();
-  ctx.key = std::move(*key);
+  if (!*key) co_return key->error();
+  ctx.key = std::move(**key);
   auto policy = ResolvePolicyPhase(*ctx.snapshot->policies, *ctx.key);
   if (!policy) co_return policy.error();
   ctx.policy = *policy;

@@ -7,7 +7,7 @@
 
 namespace warden {
 
-Result<KeyRecord> AuthenticatePhase(const KeyStore& keys, std::string_view authorization) {
+Result<std::string_view> BearerToken(std::string_view authorization) {
   std::string_view token = authorization;
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   if (token.size() >= 7 && strncasecmp(token.data(), "Bearer ", 7) == 0) {
@@ -18,7 +18,13 @@ Result<KeyRecord> AuthenticatePhase(const KeyStore& keys, std::string_view autho
   }
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  return keys.Authenticate(token);
+  return token;
+}
+
+Result<KeyRecord> AuthenticatePhase(const KeyStore& keys, std::string_view authorization) {
+  auto token = BearerToken(authorization);
+  if (!token) return token.error();
+  return keys.Authenticate(*token);
 }
 
 namespace {

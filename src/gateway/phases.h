@@ -13,7 +13,9 @@
 
 namespace warden {
 
-// Extracts the key from "Authorization: Bearer <key>" and checks it.
+// The key in "Authorization: Bearer <key>" (a view into `authorization`; empty if absent).
+Result<std::string_view> BearerToken(std::string_view authorization);
+// Extracts the key from "Authorization: Bearer <key>" and checks it (may read the key store).
 Result<KeyRecord> AuthenticatePhase(const KeyStore& keys, std::string_view authorization);
 
 // The key's policy. A key naming a policy that does not exist is refused (403 policy_not_found):

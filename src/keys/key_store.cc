@@ -121,7 +121,16 @@ std::string KeyStore::Hash(std::string_view key) const {
 }
 
 Status KeyStore::Save(const KeyRecord& record) {
-  return store_->Put(std::string(kRecordPrefix) + record.id, EncodeRecord(record));
+  Status s = store_->Put(std::string(kRecordPrefix) + record.id, EncodeRecord(record));
+  // Every change of a record goes through here: the cache follows it at once, so a revocation
+  // or rotation holds on the next request. (On a failed write the stored record is unknown:
+  // forget it, the next request reads the store.)
+  if (s) Remember(record);
+  else {
+    MutexLock lock(cache_mu_);
+    cache_.erase(record.id);
+  }
+  return s;
 }
 
 Result<KeyStore::Created> KeyStore::Create(const std::string& name, const std::string& policy,
@@ -215,6 +224,37 @@ Result<KeyStore::Created> KeyStore::Rotate(const std::string& id_or_name, int64_
   return created;
 }
 
+Result<KeyRecord> KeyStore::Check(const std::string& hash, std::string_view label,
+                                  const std::optional<KeyRecord>& record) const {
+  // Compare against a dummy when the id is unknown, to keep timing uniform.
+  const std::string expected = record ? record->hash : std::string(crypto_generichash_BYTES, '\0');
+  const bool match = sodium_memcmp(hash.data(), expected.data(), crypto_generichash_BYTES) == 0;
+  if (!record || !match) return BadKey();
+  if (!record->active())
+    return Error::Unauthorized("This API key has been revoked.", "revoked_api_key");
+  if (record->expired(now_()))
+    return Error::Unauthorized(record->replaced_by.empty()
+                                   ? "This API key has expired."
+                                   : "This API key has expired; it was rotated to key " +
+                                         record->replaced_by + ".",
+                               "expired_api_key");
+  if (label != KeyEnvLabel(record->env)) return BadKey();
+  return *record;
+}
+
+std::optional<Result<KeyRecord>> KeyStore::AuthenticateCached(std::string_view presented) const {
+  std::string_view label, id_view;
+  if (presented.empty() || !SplitKey(presented, &label, &id_view)) return Authenticate(presented);  // no storage read
+  std::optional<KeyRecord> record;
+  {
+    MutexLock lock(cache_mu_);
+    auto it = cache_.find(std::string(id_view));
+    if (it == cache_.end()) return std::nullopt;
+    record = it->second;
+  }
+  return Check(Hash(presented), label, record);
+}
+
 Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
   if (presented.empty())
     return Error::Unauthorized(
@@ -229,20 +269,14 @@ Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
   if (!stored.ok()) return stored.error();
   std::optional<KeyRecord> record;
   if (stored->has_value()) record = DecodeRecord(**stored);
-  // Compare against a dummy when the id is unknown, to keep timing uniform.
-  std::string expected = record ? record->hash : std::string(crypto_generichash_BYTES, '\0');
-  bool match = sodium_memcmp(hash.data(), expected.data(), crypto_generichash_BYTES) == 0;
-  if (!record || !match) return BadKey();
-  if (!record->active())
-    return Error::Unauthorized("This API key has been revoked.", "revoked_api_key");
-  if (record->expired(now_()))
-    return Error::Unauthorized(record->replaced_by.empty()
-                                   ? "This API key has expired."
-                                   : "This API key has expired; it was rotated to key " +
-                                         record->replaced_by + ".",
-                               "expired_api_key");
-  if (label != KeyEnvLabel(record->env)) return BadKey();
-  return *record;
+  if (record) Remember(*record);
+  return Check(hash, label, record);
+}
+
+void KeyStore::Remember(const KeyRecord& record) const {
+  MutexLock lock(cache_mu_);
+  if (cache_.size() >= kMaxCachedKeys) cache_.clear();  // bounded; refilled from the store on demand
+  cache_[record.id] = record;
 }
 
 }  // namespace warden

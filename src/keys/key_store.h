@@ -8,7 +8,12 @@
 // of the database alone cannot be used to test guesses. Comparison is constant-time
 // (sodium_memcmp), and an unknown id costs the same hash computation as a known one.
 //
-// Thread-safety: all methods are thread-safe (state lives in the Store).
+// Records are cached in memory once read or written (at most 100,000, then the cache starts
+// over), so authenticating a known key reads no storage; every change made through this
+// KeyStore (create, revoke, rotate) updates the cache as it is written. A record changed in
+// the Store behind this object's back is not seen until the process restarts.
+//
+// Thread-safety: all methods are thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +21,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/result.h"
 #include "common/secret.h"
 #include "store/store.h"
@@ -73,15 +80,24 @@ class KeyStore {
   Result<KeyRecord> Get(const std::string& id) const;
   // Checks a presented key. 401 errors for malformed, unknown, wrong, revoked and expired keys.
   Result<KeyRecord> Authenticate(std::string_view presented) const;
+  // The same without storage: nullopt when the key's record is not in the cache (call
+  // Authenticate, which reads the store, off the event loop).
+  std::optional<Result<KeyRecord>> AuthenticateCached(std::string_view presented) const;
 
  private:
   std::string Hash(std::string_view key) const;
   Result<KeyRecord> FindOne(const std::string& id_or_name) const;
   Status Save(const KeyRecord& record);
+  // The verdict on a presented key (its keyed hash and label) given its stored record, if any.
+  Result<KeyRecord> Check(const std::string& hash, std::string_view label, const std::optional<KeyRecord>& record) const;
+  void Remember(const KeyRecord& record) const EXCLUDES(cache_mu_);
+  static constexpr size_t kMaxCachedKeys = 100000;
 
   Store* store_;
   Secret hash_key_;
   std::function<int64_t()> now_;
+  mutable Mutex cache_mu_;
+  mutable std::unordered_map<std::string, KeyRecord> cache_ GUARDED_BY(cache_mu_);
 };
 
 }  // namespace warden

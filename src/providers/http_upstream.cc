@@ -150,7 +150,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
   void Disarm() { timer_.cancel(); }
 
-  awaitable<asio::error_code> Connect(const tcp::resolver::results_type& endpoints) {
+  awaitable<asio::error_code> Connect(const std::vector<tcp::endpoint>& endpoints) {
     auto [ec, endpoint] = co_await asio::async_connect(socket_, endpoints, kTuple);
     co_return ec;
   }
@@ -261,15 +261,25 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
       return Error::GatewayTimeout("timed out connecting to the provider", "upstream_connect_timeout", true);
     };
 
-    tcp::resolver resolver(ex);
-    asio::steady_timer resolve_timer(ex, timeout);
-    resolve_timer.async_wait([&resolver](const asio::error_code& ec) {
-      if (!ec) resolver.cancel();
-    });
-    auto [rec, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), kTuple);
-    resolve_timer.cancel();
-    if (rec == asio::error::operation_aborted) co_return connect_timeout();
-    if (rec) co_return ConnectError("host not found");
+    // An address needs no lookup; a name is resolved by Asio's resolver, off the loop (on the
+    // one thread per loop it starts the first time).
+    std::vector<tcp::endpoint> endpoints;
+    asio::error_code literal;
+    const auto address = asio::ip::make_address(host, literal);
+    if (!literal) {
+      endpoints.emplace_back(address, port);
+    } else {
+      tcp::resolver resolver(ex);
+      asio::steady_timer resolve_timer(ex, timeout);
+      resolve_timer.async_wait([&resolver](const asio::error_code& ec) {
+        if (!ec) resolver.cancel();
+      });
+      auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(port), kTuple);
+      resolve_timer.cancel();
+      if (rec == asio::error::operation_aborted) co_return connect_timeout();
+      if (rec) co_return ConnectError("host not found");
+      for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+    }
 
     conn->Arm(deadline - Clock::now());
     asio::error_code ec = co_await conn->Connect(endpoints);

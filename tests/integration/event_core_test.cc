@@ -1,6 +1,8 @@
-// Integration: the event-driven server core (src/server/connection.h) against the real App —
-// thousands of idle keep-alive connections hold no thread and do not delay a new client, and an
-// answer sent before the rest of a request body (a 413) reaches the client every time.
+// Integration: the event-driven core against the real App — a thousand slow streams at once
+// on a fixed set of threads, thousands of idle keep-alive connections that hold no thread and
+// delay no one, requests waiting in retry backoff that delay no one, drain with streams in
+// flight, and an answer sent before the rest of a request body (a 413) that reaches the client
+// every time.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +15,14 @@
 #include <string>
 #include <vector>
 
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "support/async_provider.h"
 #include "support/fake_provider.h"
 #include "support/harness.h"
 
@@ -85,6 +95,189 @@ std::string ReadToClose(int fd, bool* error) {
     }
     in.append(buf, static_cast<size_t>(n));
   }
+}
+
+
+double RssMiB() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+}
+
+// Many concurrent HTTP clients on one private event loop thread (started at construction, so
+// it is counted among the threads before the load begins).
+class LoadClient {
+ public:
+  LoadClient() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~LoadClient() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  struct Result {
+    int status = 0;
+    std::string body;  // the raw response after the head (chunk framing included)
+    double ms = 0;     // until the whole answer was read
+  };
+  // Starts `n` requests of `raw` at once; done() tells when all have ended.
+  void Start(uint16_t port, const std::string& raw, int n) {
+    results_.assign(static_cast<size_t>(n), Result{});
+    done_ = 0;
+    for (int i = 0; i < n; ++i) asio::co_spawn(io_, One(port, raw, &results_[static_cast<size_t>(i)]), asio::detached);
+  }
+  bool done() const { return done_.load() == static_cast<int>(results_.size()); }
+  bool WaitDone(double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return done();
+  }
+  const std::vector<Result>& results() const { return results_; }
+
+ private:
+  asio::awaitable<void> One(uint16_t port, std::string raw, Result* out) {
+    constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
+    const auto t0 = std::chrono::steady_clock::now();
+    asio::ip::tcp::socket socket(io_);
+    auto [cec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port}, tuple);
+    if (!cec) {
+      auto [wec, w] = co_await asio::async_write(socket, asio::buffer(raw), tuple);
+      std::string in;
+      char buf[8192];
+      // The request says Connection: close: the answer ends when the server closes.
+      while (!wec) {
+        auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), tuple);
+        if (ec) break;
+        in.append(buf, n);
+      }
+      if (in.rfind("HTTP/1.1 ", 0) == 0) out->status = std::atoi(in.c_str() + 9);
+      if (const size_t end = in.find("\r\n\r\n"); end != std::string::npos) out->body = in.substr(end + 4);
+    }
+    out->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ++done_;
+  }
+
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::vector<Result> results_;
+  std::atomic<int> done_{0};
+};
+
+std::string ChatRequest(const std::string& key, const std::string& model, bool stream) {
+  const std::string body = R"({"model":")" + model + R"(","stream":)" + (stream ? "true" : "false") +
+                           R"(,"messages":[{"role":"user","content":"hi"}]})";
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: warden\r\nAuthorization: Bearer " + key +
+         "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+// A streamed answer from AsyncProvider relayed whole: every content chunk in order, the finish
+// and [DONE], the chunked framing closed.
+bool Intact(const std::string& body, int chunks) {
+  size_t at = 0;
+  for (int i = 0; i < chunks; ++i) {
+    at = body.find("\"c" + std::to_string(i) + " \"", at);
+    if (at == std::string::npos) return false;
+  }
+  return body.find("\"finish_reason\":\"stop\"", at) != std::string::npos &&
+         body.find("data: [DONE]", at) != std::string::npos && body.ends_with("0\r\n\r\n");
+}
+
+TEST(EventCoreTest, AThousandConcurrentSlowStreamsOnAFixedSetOfThreads) {
+  constexpr int kChunks = 10;
+  AsyncProvider slow(AsyncProvider::Mode::kSlowStream, kChunks, 150);  // ~1.7 s per answer
+  GatewayUnderTest gw(OneProviderYaml(slow.base_url(), "slow"), "  worker_threads: 8\n");
+  LoadClient load;
+  load.Start(gw.port(), ChatRequest(gw.key(), "slow", true), 1);  // warm: pools, caches, first-use allocations
+  ASSERT_TRUE(load.WaitDone(10));
+  ASSERT_TRUE(Intact(load.results()[0].body, kChunks)) << load.results()[0].body;
+  const size_t threads_idle = ThreadCount();
+  const double rss_idle = RssMiB();
+
+  constexpr int kStreams = 1000;
+  load.Start(gw.port(), ChatRequest(gw.key(), "slow", true), kStreams);
+  size_t threads_peak = 0;
+  double rss_peak = 0;
+  while (!load.done()) {  // sampled while the streams are in flight
+    threads_peak = std::max(threads_peak, ThreadCount());
+    rss_peak = std::max(rss_peak, RssMiB());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (slow.requests() > kStreams + 1 + 50) break;  // (a runaway would show in the counts below)
+  }
+  ASSERT_TRUE(load.WaitDone(60));
+  int intact = 0;
+  std::string bad;
+  for (const auto& r : load.results()) {
+    if (r.status == 200 && Intact(r.body, kChunks)) ++intact;
+    else if (bad.empty()) bad = std::to_string(r.status) + " " + r.body.substr(0, 300);
+  }
+  EXPECT_EQ(intact, kStreams) << "first broken one: " << bad;
+  EXPECT_EQ(slow.requests(), kStreams + 1);
+  EXPECT_EQ(threads_peak, threads_idle) << "threads grew with the streams";
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  constexpr double kMaxGrowthMiB = 1024.0;  // sanitizers keep shadow state per allocation
+#else
+  constexpr double kMaxGrowthMiB = 150.0;  // the client and the provider of this test included
+#endif
+  EXPECT_LT(rss_peak - rss_idle, kMaxGrowthMiB) << "RSS grew by " << rss_peak - rss_idle << " MiB";
+}
+
+TEST(EventCoreTest, RequestsWaitingInRetryBackoffDelayNoOne) {
+  // "limited" always answers 429 with Retry-After: 1: each request waits a second in backoff,
+  // tries once more and then gets the 429. "quick" is served locally by the echo provider.
+  AsyncProvider limited(AsyncProvider::Mode::kTooMany);
+  const std::string yaml = "providers:\n  - name: fake\n    kind: openai\n    base_url: " + limited.base_url() +
+                           "\n  - name: local\n    kind: echo\nmodels:\n  - alias: limited\n    deployments:\n"
+                           "      - provider: fake\n        model: m\n  - alias: quick\n    deployments:\n"
+                           "      - provider: local\n        model: echo\n"
+                           "routing:\n  retries_per_deployment: 1\n  circuit_breaker:\n    failures: 0\n";
+  GatewayUnderTest gw(yaml, "  worker_threads: 4\n");
+  LoadClient load;
+  const size_t threads_idle = ThreadCount();
+  constexpr int kWaiting = 200;
+  load.Start(gw.port(), ChatRequest(gw.key(), "limited", false), kWaiting);
+  // Once every one has had its first 429, all 200 wait in backoff at the same time.
+  for (int i = 0; i < 100 && limited.requests() < kWaiting; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(limited.requests(), kWaiting);
+  EXPECT_FALSE(load.done());
+  double worst_ms = 0;
+  for (int i = 0; i < 10; ++i) {
+    const auto t0 = Clock::now();
+    HttpResult r = gw.Post("/v1/chat/completions", {{"model", "quick"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}});
+    worst_ms = std::max(worst_ms, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    EXPECT_EQ(r.status, 200) << r.body;
+  }
+  EXPECT_FALSE(load.done()) << "the backoff was shorter than the quick requests took";
+  EXPECT_LT(worst_ms, 300.0) << "a request was held up by those in backoff";
+  EXPECT_EQ(ThreadCount(), threads_idle) << "waiting in backoff took threads";
+  ASSERT_TRUE(load.WaitDone(30));
+  for (const auto& r : load.results()) {
+    EXPECT_EQ(r.status, 429) << r.body.substr(0, 200);
+    EXPECT_GE(r.ms, 900.0) << "answered without waiting for Retry-After";
+  }
+  EXPECT_EQ(limited.requests(), 2 * kWaiting);
+}
+
+TEST(EventCoreTest, DrainLetsManyStreamsInFlightFinish) {
+  constexpr int kChunks = 10;
+  AsyncProvider slow(AsyncProvider::Mode::kSlowStream, kChunks, 100);
+  GatewayUnderTest gw(OneProviderYaml(slow.base_url(), "slow"), "  drain_timeout: 20s\n");
+  LoadClient load;
+  constexpr int kStreams = 300;
+  load.Start(gw.port(), ChatRequest(gw.key(), "slow", true), kStreams);
+  for (int i = 0; i < 200 && slow.requests() < kStreams; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(slow.requests(), kStreams);
+  const auto t0 = Clock::now();
+  gw.app().Stop();  // SIGTERM's path: stop accepting, let what is in flight finish
+  const double stop_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  ASSERT_TRUE(load.WaitDone(10));
+  int intact = 0;
+  for (const auto& r : load.results()) intact += r.status == 200 && Intact(r.body, kChunks);
+  EXPECT_EQ(intact, kStreams);
+  EXPECT_LT(stop_s, 10.0);
+  // And nothing new is accepted once stopped.
+  EXPECT_LT(Connect(gw.port()), 0);
 }
 
 TEST(EventCoreTest, TwoThousandIdleKeepAliveConnectionsHoldNoThreadAndDelayNoOne) {
