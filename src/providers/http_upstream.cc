@@ -16,6 +16,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -179,12 +180,29 @@ class Conn : public std::enable_shared_from_this<Conn> {
       in_pos = 0;
     }
     const size_t old = in.size();
-    in.resize(old + kReadChunk);
     asio::error_code ec;
     size_t n = 0;
-    if (tls_) std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in.data() + old, kReadChunk), kTuple);
-    else std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(in.data() + old, kReadChunk), kTuple);
+    if (tls_) {
+      in.resize(old + kReadChunk);
+      std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in.data() + old, kReadChunk), kTuple);
+    } else {
+      // Wait for bytes without a buffer, then take what has arrived: a stream waiting for its
+      // next chunk holds no read buffer.
+      // (The socket is non-blocking: a wake-up with nothing to read waits again.)
+      for (;;) {
+        std::tie(ec) = co_await socket_.async_wait(tcp::socket::wait_read, kTuple);
+        if (ec) break;
+        const size_t ready = socket_.available(ec);
+        const size_t want = std::clamp<size_t>(ready, 1, 4 * kReadChunk);
+        in.resize(old + want);
+        if (!ec) n = socket_.read_some(asio::buffer(in.data() + old, want), ec);
+        if (ec != asio::error::would_block) break;
+        ec = {};
+        in.resize(old);
+      }
+    }
     in.resize(old + n);
+    if (in.empty()) std::string().swap(in);
     if (!ec && n == 0) ec = asio::error::eof;
     co_return ec;
   }
@@ -290,6 +308,7 @@ class HttpUpstream::Impl : public std::enable_shared_from_this<HttpUpstream::Imp
     }
     asio::error_code ignored;
     conn->lowest().set_option(tcp::no_delay(true), ignored);
+    conn->lowest().non_blocking(true, ignored);  // Fill() reads what has arrived and never waits in a read
     opened_++;
     if (via_proxy) {
       // An HTTP CONNECT tunnel: the proxy sees the host name, never a credential or a prompt.

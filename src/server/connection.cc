@@ -50,6 +50,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     timer_.expires_at(Clock::time_point::max());
     asio::error_code ec;
     plain_.set_option(tcp::no_delay(true), ec);
+    plain_.non_blocking(true, ec);  // Fill() reads what has arrived and never waits in a read
     const auto remote = plain_.remote_endpoint(ec);
     if (!ec) client_address_ = remote.address().to_string();
     if (shared_->tls) tls_.emplace(std::move(plain_), *shared_->tls);
@@ -362,12 +363,29 @@ awaitable<bool> Connection::Fill() {
     in_pos_ = 0;
   }
   const size_t old = in_.size();
-  in_.resize(old + kReadChunk);
   asio::error_code ec;
   size_t n = 0;
-  if (tls_) std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in_.data() + old, kReadChunk), kTuple);
-  else std::tie(ec, n) = co_await plain_.async_read_some(asio::buffer(in_.data() + old, kReadChunk), kTuple);
+  if (tls_) {
+    in_.resize(old + kReadChunk);
+    std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in_.data() + old, kReadChunk), kTuple);
+  } else {
+    // Wait for bytes without a buffer, then take what has arrived: a connection that waits
+    // (keep-alive, a slow client) holds no read buffer.
+    // (The socket is non-blocking: a wake-up with nothing to read waits again.)
+    for (;;) {
+      std::tie(ec) = co_await plain_.async_wait(tcp::socket::wait_read, kTuple);
+      if (ec || cut_) break;
+      const size_t ready = plain_.available(ec);
+      const size_t want = std::clamp<size_t>(ready, 1, 4 * kReadChunk);
+      in_.resize(old + want);
+      if (!ec) n = plain_.read_some(asio::buffer(in_.data() + old, want), ec);
+      if (ec != asio::error::would_block) break;
+      ec = {};
+      in_.resize(old);
+    }
+  }
   in_.resize(old + n);
+  if (in_.empty()) std::string().swap(in_);
   co_return !ec && n > 0 && !cut_;
 }
 
@@ -450,6 +468,10 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
   }
   auto head = ParseRequestHead(raw);
   Consume(end);
+  if (buffered().empty()) {  // no buffer held while the request runs
+    std::string().swap(in_);
+    in_pos_ = 0;
+  }
   if (!head) {
     co_await SendPlainError(head.error());
     co_return false;
@@ -505,7 +527,7 @@ awaitable<void> Connection::Close(bool linger) {
     // the answer before the client has read it.
     lowest().shutdown(tcp::socket::shutdown_send, ec);
     const Clock::time_point until = Clock::now() + kLingerTotal;
-    char sink[kReadChunk];
+    char sink[4096];
     while (!ec && !cut_) {
       const Clock::time_point now = Clock::now();
       if (now >= until) break;

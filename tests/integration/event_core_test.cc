@@ -212,6 +212,7 @@ TEST(EventCoreTest, AThousandConcurrentSlowStreamsOnAFixedSetOfThreads) {
     if (r.status == 200 && Intact(r.body, kChunks)) ++intact;
     else if (bad.empty()) bad = std::to_string(r.status) + " " + r.body.substr(0, 300);
   }
+  std::printf("%d streams: RSS %+.1f MiB at the peak, %zu threads\n", kStreams, rss_peak - rss_idle, threads_peak);
   EXPECT_EQ(intact, kStreams) << "first broken one: " << bad;
   EXPECT_EQ(slow.requests(), kStreams + 1);
   EXPECT_EQ(threads_peak, threads_idle) << "threads grew with the streams";
