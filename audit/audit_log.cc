@@ -78,6 +78,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
   }
   if (Status s = log->CloseDangling(); !s) return s.error();
   log->cp_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
+  log->syncer_thread_ = std::thread([l = log.get()] { l->SyncerLoop(); });
   log->opened_ = true;
   return log;
 }
@@ -89,6 +90,12 @@ AuditLog::~AuditLog() {
   }
   cp_cv_.notify_all();
   if (cp_thread_.joinable()) cp_thread_.join();
+  {
+    MutexLock lk(sync_mu_);
+    syncer_stop_ = true;
+  }
+  syncer_cv_.notify_all();
+  if (syncer_thread_.joinable()) syncer_thread_.join();  // after answering every waiter
   // Only a log that opened signs at close: one refused at open (records missing) must not sign
   // the store it refused.
   if (opened_ && db_ && Healthy()) (void)WriteCheckpoint();
@@ -423,12 +430,11 @@ Result<uint64_t> AuditLog::AppendLocked(const Entry& entry, const Plain& plain,
   return h.seq;
 }
 
-Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
+Result<uint64_t> AuditLog::AppendNoWait(const Entry& entry, uint64_t* epoch) {
   const Plain plain = Serialize(entry);  // outside the lock: it orders only what must be ordered
-  uint64_t epoch = 0;
   Result<uint64_t> seq = [&] {
     MutexLock lk(mu_);
-    epoch = epoch_.load();
+    *epoch = epoch_.load();
     return AppendLocked(entry, plain, {});
   }();
   if (!seq) return seq;
@@ -439,6 +445,13 @@ Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
     }
     cp_cv_.notify_one();
   }
+  return seq;
+}
+
+Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
+  uint64_t epoch = 0;
+  Result<uint64_t> seq = AppendNoWait(entry, &epoch);
+  if (!seq) return seq;
   if (durable) {
     if (Status s = SyncInEpoch(*seq, epoch); !s) return s.error();
     return seq;
@@ -446,6 +459,41 @@ Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
   // Not durable, but out of our process: a crash of the gateway (not of the machine) keeps it.
   if (rocksdb::Status s = WriteWalBuffer(); !s.ok()) return Unavailable(FailureReason(s));
   return seq;
+}
+
+void AuditLog::SyncAsync(uint64_t seq, uint64_t epoch, std::function<void(Status)> done) {
+  {
+    MutexLock lk(sync_mu_);
+    if (epoch_.load() == epoch && synced_seq_ < seq) {
+      sync_waiters_.push_back({seq, epoch, std::move(done)});
+      syncer_cv_.notify_one();
+      return;
+    }
+  }
+  done(epoch_.load() == epoch ? Status::Ok() : Status(Unavailable("the record was lost when the store failed")));
+}
+
+void AuditLog::SyncerLoop() {
+  // Takes every waiter there is, syncs once through the same group commit as blocking writers
+  // (SyncInEpoch: it may lead a round or ride on one in progress), answers them, repeats.
+  MutexLock lk(sync_mu_);
+  for (;;) {
+    while (!syncer_stop_ && sync_waiters_.empty()) lk.Wait(syncer_cv_);
+    if (sync_waiters_.empty()) return;  // stopping, and nobody waits
+    std::vector<SyncWaiter> batch;
+    batch.swap(sync_waiters_);
+    lk.Unlock();
+    const uint64_t epoch = epoch_.load();
+    uint64_t target = 0;
+    for (const auto& w : batch)
+      if (w.epoch == epoch) target = std::max(target, w.seq);
+    const Status synced = target > 0 ? SyncInEpoch(target, epoch) : Status::Ok();
+    for (auto& w : batch) {
+      if (w.epoch != epoch) w.done(Unavailable("the record was lost when the store failed"));
+      else w.done(synced);
+    }
+    lk.Lock();
+  }
 }
 
 Result<uint64_t> AuditLog::AppendAdmin(const std::string& action, Json details) {

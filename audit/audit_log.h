@@ -84,11 +84,22 @@ class AuditLog {
   AuditLog& operator=(const AuditLog&) = delete;
 
   Result<uint64_t> Append(const Entry& entry, bool durable);
+  // Appends without waiting (the record is in the store, its WAL bytes not yet written out);
+  // `*epoch` receives what SyncAsync needs. Follow it with SyncAsync (or Sync) before relying
+  // on the record.
+  Result<uint64_t> AppendNoWait(const Entry& entry, uint64_t* epoch);
+  // Calls `done` once every record up to `seq` is fsynced — or with an error if it never will
+  // be (the store failed since `epoch`). No thread waits per caller: one syncer thread joins
+  // the group commit for all of them and calls `done` there (or at once, if already synced).
+  // `done` must be quick and must not call back into the log.
+  void SyncAsync(uint64_t seq, uint64_t epoch, std::function<void(Status)> done);
   // An administrative action (key created, revoked, rotated, …) as a durable record under the
   // system data key: {"action": action, ...details}. Never put a secret in `details`.
   Result<uint64_t> AppendAdmin(const std::string& action, Json details);
   // Returns once every record up to `seq` is fsynced.
   Status Sync(uint64_t seq);
+  // The same for a record appended in `epoch` (AppendNoWait): fails if the store failed since.
+  Status Sync(uint64_t seq, uint64_t epoch) { return SyncInEpoch(seq, epoch); }
   // Signs the current chain head (a no-op returning seq/hash only when nothing is new).
   Result<Checkpoint> WriteCheckpoint();
 
@@ -182,6 +193,18 @@ class AuditLog {
   std::optional<HighWaterMark> hwm_ GUARDED_BY(sync_mu_);  // advanced to synced_seq_
   std::atomic<uint64_t> written_seq_{0};
   std::atomic<uint64_t> syncs_{0};
+
+  // SyncAsync's waiters and the thread that syncs for them (SyncerLoop).
+  struct SyncWaiter {
+    uint64_t seq;
+    uint64_t epoch;
+    std::function<void(Status)> done;
+  };
+  void SyncerLoop();
+  std::vector<SyncWaiter> sync_waiters_ GUARDED_BY(sync_mu_);
+  bool syncer_stop_ GUARDED_BY(sync_mu_) = false;
+  std::condition_variable syncer_cv_;
+  std::thread syncer_thread_;
 
   Mutex cp_mu_;
   std::condition_variable cp_cv_;

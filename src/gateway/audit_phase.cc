@@ -1,5 +1,12 @@
 #include "gateway/audit_phase.h"
 
+#include <asio/async_result.hpp>
+#include <asio/associated_executor.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <memory>
+
 #include "common/util.h"
 #include "gateway/forward.h"
 
@@ -75,9 +82,28 @@ Status AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
 }
 
 Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
-  if (!log || ctx.audit_closed || !ctx.key || !ctx.policy) return Status::Ok();
+  auto pending = AuditCloseNoWait(log, ctx);
+  if (!pending) return pending.error();
+  return pending->seq ? log->Sync(pending->seq, pending->epoch) : Status::Ok();
+}
+
+asio::awaitable<Status> AwaitDurable(audit::AuditLog& log, PendingAudit pending) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
+      [&log, pending](auto handler) {
+        // The log calls back on its syncer thread: the coroutine resumes on its own executor.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        log.SyncAsync(pending.seq, pending.epoch, [shared](Status s) {
+          auto ex = asio::get_associated_executor(*shared);
+          asio::post(ex, [shared, s]() mutable { (*shared)(std::move(s)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
+Result<PendingAudit> AuditCloseNoWait(audit::AuditLog* log, RequestContext& ctx) {
+  if (!log || ctx.audit_closed || !ctx.key || !ctx.policy) return PendingAudit{};
   if (ctx.endpoint != Endpoint::kChatCompletions && ctx.endpoint != Endpoint::kEmbeddings)
-    return Status::Ok();
+    return PendingAudit{};
   ctx.audit_closed = true;
   const bool opened = ctx.audit_intent_seq != 0;
   // Sent upstream (attempts) without an intent happens only when a best_effort intent failed:
@@ -120,8 +146,11 @@ Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
   e.meta["latency_ms"] = static_cast<double>(now - ctx.start_ns) / 1e6;
   e.meta["bytes_in"] = ctx.bytes_in;
   e.meta["bytes_out"] = ctx.bytes_out;
-  auto seq = log->Append(e, /*durable=*/true);
-  return seq ? Status::Ok() : Status(seq.error());
+  PendingAudit pending;
+  auto seq = log->AppendNoWait(e, &pending.epoch);
+  if (!seq) return seq.error();
+  pending.seq = *seq;
+  return pending;
 }
 
 }  // namespace warden

@@ -289,10 +289,7 @@ asio::awaitable<Status> Gateway::HandleInference(RequestContext& ctx, ClientExch
   if (ctx.audit_intent_seq)
     ctx.before_complete = [this, &ctx]() -> asio::awaitable<Status> {
       ctx.status = 200;
-      const Status closed = co_await Offload(deps_.blocking, [&] {
-        Account(ctx);
-        return CloseAuditBlocking(ctx);
-      });
+      const Status closed = co_await CloseAudit(ctx, /*account=*/true);
       co_return closed;
     };
   Status result = co_await forwarder_.Forward(ctx, client);
@@ -300,22 +297,25 @@ asio::awaitable<Status> Gateway::HandleInference(RequestContext& ctx, ClientExch
   co_return result;
 }
 
-asio::awaitable<Status> Gateway::CloseAudit(RequestContext& ctx) {
-  if (ctx.audit_closed || !deps_.audit) co_return CloseAuditBlocking(ctx);  // nothing to write
-  const Status closed = co_await Offload(deps_.blocking, [&] { return CloseAuditBlocking(ctx); });
-  co_return closed;
-}
-
-Status Gateway::CloseAuditBlocking(RequestContext& ctx) {
-  if (ctx.audit_closed) return Status::Ok();
+asio::awaitable<Status> Gateway::CloseAudit(RequestContext& ctx, bool account) {
+  // Only inference requests of an authenticated key have records (AuditCloseNoWait).
+  const bool write = deps_.audit && !ctx.audit_closed && ctx.key && ctx.policy &&
+                     (ctx.endpoint == Endpoint::kChatCompletions || ctx.endpoint == Endpoint::kEmbeddings);
+  if (!write && !account) co_return Status::Ok();
   const int64_t t0 = MonotonicNanos();
-  Status s = AuditClose(deps_.audit, ctx);
-  if (deps_.metrics && deps_.audit && ctx.key)
-    deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, s.ok());
-  if (s) return s;
-  if (ctx.policy && ctx.policy->audit == AuditMode::kRequired) return AuditUnavailable(*ctx.policy);
+  // The store and the ledgers on the pool; the fsync awaited without a thread.
+  Result<PendingAudit> pending = co_await Offload(deps_.blocking, [&] {
+    if (account) Account(ctx);
+    return AuditCloseNoWait(deps_.audit, ctx);
+  });
+  Status s = pending ? Status::Ok() : Status(pending.error());
+  if (pending && pending->seq) s = co_await AwaitDurable(*deps_.audit, *pending);
+  if (!write) co_return s;
+  if (deps_.metrics && ctx.key) deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, s.ok());
+  if (s) co_return s;
+  if (ctx.policy && ctx.policy->audit == AuditMode::kRequired) co_return AuditUnavailable(*ctx.policy);
   log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
-  return Status::Ok();
+  co_return Status::Ok();
 }
 
 asio::awaitable<Status> Gateway::CheckLimits(RequestContext& ctx, ClientExchange& client) {

@@ -93,10 +93,10 @@ class Gateway : public AsyncRequestHandler {
 
   asio::awaitable<Status> CheckLimits(RequestContext& ctx, ClientExchange& client);
   void Account(RequestContext& ctx);
-  // Writes the outcome (on the worker pool); under `audit: required` a failure becomes 503
-  // audit_unavailable.
-  asio::awaitable<Status> CloseAudit(RequestContext& ctx);
-  Status CloseAuditBlocking(RequestContext& ctx);
+  // Writes the outcome (appended on the worker pool, with the accounting when `account`, then
+  // awaited durable without a thread); under `audit: required` a failure becomes 503
+  // audit_unavailable. Idempotent.
+  asio::awaitable<Status> CloseAudit(RequestContext& ctx, bool account = false);
   void RecordMetrics(const RequestContext& ctx);
 
   GatewayDeps deps_;

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -513,6 +516,67 @@ TEST_F(AuditTest, DecodeRejectsTruncationsAndGarbage) {
   ASSERT_TRUE(Decode(raw).ok());
   for (size_t n = 0; n < raw.size(); ++n) EXPECT_FALSE(Decode(raw.substr(0, n)).ok()) << n;
   EXPECT_FALSE(Decode(raw + "x").ok());
+}
+
+TEST_F(AuditTest, SyncAsyncAnswersEveryWaiterFromOneGroupCommit) {
+  // 400 appends whose durability is awaited by callbacks, not by threads: every callback is
+  // called once, with success, only after its record is synced, and far fewer fsyncs than
+  // records are needed.
+  constexpr int kRecords = 400;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, failed = 0;
+  const uint64_t syncs_before = log_->syncs();
+  for (int i = 0; i < kRecords; ++i) {
+    Entry e;
+    e.type = RecordType::kOutcome;
+    e.key_id = "key1";
+    e.meta = Json{{"request_id", "async-" + std::to_string(i)}};
+    uint64_t epoch = 0;
+    auto seq = log_->AppendNoWait(e, &epoch);
+    ASSERT_TRUE(seq.ok());
+    log_->SyncAsync(*seq, epoch, [&](Status s) {
+      std::lock_guard lock(mu);
+      ++answered;
+      failed += s.ok() ? 0 : 1;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == kRecords; }));
+  EXPECT_EQ(failed, 0);
+  EXPECT_LT(log_->syncs() - syncs_before, static_cast<uint64_t>(kRecords / 4));
+  lock.unlock();
+  Close();
+  VerifyReport v = VerifyNow();
+  EXPECT_TRUE(v.ok()) << v.problems[0];
+}
+
+TEST_F(AuditTest, SyncAsyncReportsARecordLostToAFailureAsAnError) {
+  Close();
+  auto [fs, env] = testing::FailingFileSystem::Make();
+  env_ = env;
+  Open();
+  Entry e;
+  e.type = RecordType::kOutcome;
+  e.key_id = "key1";
+  e.meta = Json{{"request_id", "doomed"}};
+  uint64_t epoch = 0;
+  auto seq = log_->AppendNoWait(e, &epoch);
+  ASSERT_TRUE(seq.ok());
+  fs->failing = true;  // the fsync fails: the record must never be reported durable
+  std::promise<Status> result;
+  log_->SyncAsync(*seq, epoch, [&](Status s) { result.set_value(std::move(s)); });
+  auto future = result.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  const Status s = future.get();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, "audit_unavailable");
+  // A later waiter for the same record (its epoch is gone) is refused at once.
+  std::promise<Status> again;
+  log_->SyncAsync(*seq, epoch, [&](Status st) { again.set_value(std::move(st)); });
+  EXPECT_FALSE(again.get_future().get().ok());
+  fs->failing = false;
 }
 
 }  // namespace
