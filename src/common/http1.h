@@ -12,6 +12,15 @@
 
 namespace warden {
 
+// Case-insensitive ASCII comparison (header names, tokens).
+bool IEquals(std::string_view a, std::string_view b);
+// Without the spaces and tabs around it (optional whitespace, RFC 9110 §5.6.3).
+std::string_view TrimOws(std::string_view v);
+// Whether a comma-separated field value (e.g. Connection) lists `token`, case-insensitively.
+bool ListHasToken(std::string_view value, std::string_view token);
+// The next line of a head, without its line end (CRLF or LF); removed from `rest`.
+std::string_view TakeLine(std::string_view& rest);
+
 // How many empty lines (CRLF or bare LF) `bytes` starts with, in bytes. Before a request line
 // they are to be ignored (RFC 9112 §2.2).
 size_t SkipLeadingEmptyLines(std::string_view bytes);

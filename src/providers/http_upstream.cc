@@ -26,6 +26,7 @@
 #include "common/http1.h"
 #include "common/mutex.h"
 #include "common/secret.h"
+#include "common/socket_read.h"
 #include "common/util.h"
 
 namespace warden {
@@ -58,27 +59,10 @@ Error BrokenResponse(const std::string& why) {
   return Error::BadGateway("the provider's response broke off (" + why + ")", "upstream_broken_response", false);
 }
 
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view Trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
-  return v;
-}
-
 // The status line and fields of a response head; nullopt if it is not HTTP/1.x.
 std::optional<UpstreamHead> ParseResponseHead(std::string_view head, bool* http10) {
   head.remove_prefix(SkipLeadingEmptyLines(head));
-  auto next_line = [&head] {
-    const size_t lf = head.find('\n');
-    std::string_view line = head.substr(0, lf);
-    head.remove_prefix(lf == std::string_view::npos ? head.size() : lf + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    return line;
-  };
-  const std::string_view status_line = next_line();
+  const std::string_view status_line = TakeLine(head);
   if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1." || status_line[8] != ' ') return std::nullopt;
   *http10 = status_line[7] == '0';
   UpstreamHead out;
@@ -87,23 +71,13 @@ std::optional<UpstreamHead> ParseResponseHead(std::string_view head, bool* http1
     out.status = out.status * 10 + (status_line[i] - '0');
   }
   while (!head.empty()) {
-    const std::string_view line = next_line();
+    const std::string_view line = TakeLine(head);
     if (line.empty()) break;
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-    out.headers.push_back({std::string(line.substr(0, colon)), std::string(Trim(line.substr(colon + 1)))});
+    out.headers.push_back({std::string(line.substr(0, colon)), std::string(TrimOws(line.substr(colon + 1)))});
   }
   return out;
-}
-
-bool ListHas(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    const size_t comma = value.find(',');
-    if (IEquals(Trim(value.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
 }
 
 }  // namespace
@@ -179,31 +153,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
       in.clear();
       in_pos = 0;
     }
-    const size_t old = in.size();
     asio::error_code ec;
-    size_t n = 0;
-    if (tls_) {
-      in.resize(old + kReadChunk);
-      std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in.data() + old, kReadChunk), kTuple);
-    } else {
-      // Wait for bytes without a buffer, then take what has arrived: a stream waiting for its
-      // next chunk holds no read buffer.
-      // (The socket is non-blocking: a wake-up with nothing to read waits again.)
-      for (;;) {
-        std::tie(ec) = co_await socket_.async_wait(tcp::socket::wait_read, kTuple);
-        if (ec) break;
-        const size_t ready = socket_.available(ec);
-        const size_t want = std::clamp<size_t>(ready, 1, 4 * kReadChunk);
-        in.resize(old + want);
-        if (!ec) n = socket_.read_some(asio::buffer(in.data() + old, want), ec);
-        if (ec != asio::error::would_block) break;
-        ec = {};
-        in.resize(old);
-      }
-    }
-    in.resize(old + n);
+    if (tls_) ec = co_await ReadSomeInto(*tls_, in, kReadChunk);
+    else ec = co_await ReadWhatArrived(socket_, in, 4 * kReadChunk);  // a waiting stream holds no buffer
     if (in.empty()) std::string().swap(in);
-    if (!ec && n == 0) ec = asio::error::eof;
     co_return ec;
   }
   // A pooled connection is fit for another request if it has been idle briefly and nothing
@@ -524,7 +477,7 @@ awaitable<Result<std::unique_ptr<UpstreamExchange>>> HttpUpstream::Send(const Up
     }
     if (!head) co_return Error::BadGateway("the provider's answer is not valid HTTP/1.1", "upstream_invalid_response", true);
     const std::string connection = head->Get("connection");
-    const bool keep_alive = !http10 && !ListHas(connection, "close");
+    const bool keep_alive = !http10 && !ListHasToken(connection, "close");
     const auto read_timeout = std::chrono::milliseconds(r.stream ? impl_->options_.idle_timeout_ms
                                                                  : impl_->options_.first_byte_timeout_ms);
     co_return std::unique_ptr<UpstreamExchange>(

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "common/socket_read.h"
 #include "common/util.h"
 #include "server/http_head.h"
 
@@ -33,9 +34,6 @@ constexpr size_t kReadChunk = 16 * 1024;
 constexpr auto kLingerTotal = std::chrono::seconds(5);
 constexpr auto kLingerQuiet = std::chrono::seconds(2);
 
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 Clock::duration Ms(int ms) { return std::chrono::milliseconds(ms); }
 
@@ -362,31 +360,11 @@ awaitable<bool> Connection::Fill() {
     in_.erase(0, in_pos_);
     in_pos_ = 0;
   }
-  const size_t old = in_.size();
   asio::error_code ec;
-  size_t n = 0;
-  if (tls_) {
-    in_.resize(old + kReadChunk);
-    std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(in_.data() + old, kReadChunk), kTuple);
-  } else {
-    // Wait for bytes without a buffer, then take what has arrived: a connection that waits
-    // (keep-alive, a slow client) holds no read buffer.
-    // (The socket is non-blocking: a wake-up with nothing to read waits again.)
-    for (;;) {
-      std::tie(ec) = co_await plain_.async_wait(tcp::socket::wait_read, kTuple);
-      if (ec || cut_) break;
-      const size_t ready = plain_.available(ec);
-      const size_t want = std::clamp<size_t>(ready, 1, 4 * kReadChunk);
-      in_.resize(old + want);
-      if (!ec) n = plain_.read_some(asio::buffer(in_.data() + old, want), ec);
-      if (ec != asio::error::would_block) break;
-      ec = {};
-      in_.resize(old);
-    }
-  }
-  in_.resize(old + n);
+  if (tls_) ec = co_await ReadSomeInto(*tls_, in_, kReadChunk);
+  else ec = co_await ReadWhatArrived(plain_, in_, 4 * kReadChunk);  // a waiting connection holds no buffer
   if (in_.empty()) std::string().swap(in_);
-  co_return !ec && n > 0 && !cut_;
+  co_return !ec && !cut_;
 }
 
 awaitable<bool> Connection::WriteAll(std::string_view a, std::string_view b) {

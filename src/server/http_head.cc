@@ -1,34 +1,8 @@
 #include "server/http_head.h"
 
-#include <strings.h>
-
 #include <ctime>
 
 namespace warden {
-namespace {
-
-std::string_view Trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-// Whether a comma-separated field value lists `token` (case-insensitive).
-bool ListHas(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    const size_t comma = value.find(',');
-    if (IEquals(Trim(value.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-}  // namespace
 
 const std::string* RequestHead::Find(std::string_view name) const {
   for (const auto& [n, v] : headers)
@@ -38,20 +12,20 @@ const std::string* RequestHead::Find(std::string_view name) const {
 
 bool RequestHead::keep_alive() const {
   const std::string* c = Find("Connection");
-  if (http10()) return c && ListHas(*c, "keep-alive");
-  return !(c && ListHas(*c, "close"));
+  if (http10()) return c && ListHasToken(*c, "keep-alive");
+  return !(c && ListHasToken(*c, "close"));
 }
 
 bool RequestHead::chunked() const {
   const std::string* te = Find("Transfer-Encoding");
-  return te && IEquals(Trim(*te), "chunked");
+  return te && IEquals(TrimOws(*te), "chunked");
 }
 
 int64_t RequestHead::content_length() const {
   const std::string* cl = Find("Content-Length");
   if (!cl) return -1;
   int64_t n = 0;
-  for (char c : Trim(*cl)) {
+  for (char c : TrimOws(*cl)) {
     if (c < '0' || c > '9') return -1;
     n = n * 10 + (c - '0');
   }
@@ -60,20 +34,13 @@ int64_t RequestHead::content_length() const {
 
 bool RequestHead::expects_continue() const {
   const std::string* e = Find("Expect");
-  return !http10() && e && IEquals(Trim(*e), "100-continue");
+  return !http10() && e && IEquals(TrimOws(*e), "100-continue");
 }
 
 Result<RequestHead> ParseRequestHead(std::string_view head) {
   head.remove_prefix(SkipLeadingEmptyLines(head));
-  auto next_line = [&head]() -> std::string_view {
-    const size_t lf = head.find('\n');
-    std::string_view line = head.substr(0, lf);
-    head.remove_prefix(lf == std::string_view::npos ? head.size() : lf + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    return line;
-  };
   RequestHead out;
-  std::string_view line = next_line();
+  std::string_view line = TakeLine(head);
   const size_t sp1 = line.find(' ');
   const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp1 != std::string_view::npos && sp2 == std::string_view::npos && line.size() - sp1 - 1 > kMaxTargetBytes)
@@ -86,13 +53,13 @@ Result<RequestHead> ParseRequestHead(std::string_view head) {
   if (out.target.size() > kMaxTargetBytes) return HeadParseError("URI invalid or too long");
   if (out.method.size() > 32) return HeadParseError("malformed request line");
   while (!head.empty()) {
-    line = next_line();
+    line = TakeLine(head);
     if (line.empty()) break;  // the end of the head
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) return HeadParseError("a header line without a colon");
     if (out.headers.size() >= kMaxHeaderFields) return HeadParseError("Too many header fields");
     const std::string_view name = line.substr(0, colon);
-    const std::string_view value = Trim(line.substr(colon + 1));
+    const std::string_view value = TrimOws(line.substr(colon + 1));
     if (name.size() > kMaxFieldNameBytes || value.size() > kMaxFieldValueBytes)
       return HeadParseError("Field value too long");
     out.headers.emplace_back(std::string(name), std::string(value));
