@@ -1,8 +1,8 @@
 // Integration: the event-driven core against the real App — a thousand slow streams at once
 // on a fixed set of threads, thousands of idle keep-alive connections that hold no thread and
 // delay no one, requests waiting in retry backoff that delay no one, drain with streams in
-// flight, and an answer sent before the rest of a request body (a 413) that reaches the client
-// every time.
+// flight, a reload during many streams, and an answer sent before the rest of a request body
+// (a 413) that reaches the client every time.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,6 +24,7 @@
 
 #include "support/async_provider.h"
 #include "support/fake_provider.h"
+#include "server/load.h"
 #include "support/harness.h"
 
 namespace warden::testing {
@@ -279,6 +280,43 @@ TEST(EventCoreTest, DrainLetsManyStreamsInFlightFinish) {
   EXPECT_LT(stop_s, 10.0);
   // And nothing new is accepted once stopped.
   EXPECT_LT(Connect(gw.port()), 0);
+}
+
+TEST(EventCoreTest, AReloadDuringManyStreamsLeavesThemWhole) {
+  constexpr int kChunks = 10;
+  AsyncProvider old_provider(AsyncProvider::Mode::kSlowStream, kChunks, 100);
+  AsyncProvider new_provider(AsyncProvider::Mode::kSlowStream, 2, 10);
+  GatewayUnderTest gw(OneProviderYaml(old_provider.base_url(), "slow"));
+  LoadClient load;
+  constexpr int kStreams = 200;
+  load.Start(gw.port(), ChatRequest(gw.key(), "slow", true), kStreams);
+  for (int i = 0; i < 200 && old_provider.requests() < kStreams; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(old_provider.requests(), kStreams);
+
+  // SIGHUP's path, with every stream in flight: the alias moves to another provider.
+  const std::string path = gw.dir().path() + "/warden.yaml";
+  std::string text = ReadFile(path);
+  const size_t at = text.find(old_provider.base_url());
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, old_provider.base_url().size(), new_provider.base_url());
+  gw.dir().Write("warden.yaml", text);
+  Loaded loaded = LoadAll(path);
+  ASSERT_TRUE(loaded.ok());
+  auto reloaded = gw.app().Reload(loaded);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+
+  LoadClient after;  // new requests go to the new provider at once
+  after.Start(gw.port(), ChatRequest(gw.key(), "slow", true), 20);
+  ASSERT_TRUE(after.WaitDone(20));
+  for (const auto& r : after.results()) EXPECT_TRUE(r.status == 200 && Intact(r.body, 2)) << r.body.substr(0, 200);
+  EXPECT_EQ(new_provider.requests(), 20);
+  EXPECT_FALSE(load.done()) << "the old streams ended before the reload was tested";
+
+  ASSERT_TRUE(load.WaitDone(30));  // and those in flight finish, whole, on the old one
+  int intact = 0;
+  for (const auto& r : load.results()) intact += r.status == 200 && Intact(r.body, kChunks);
+  EXPECT_EQ(intact, kStreams);
+  EXPECT_EQ(old_provider.requests(), kStreams);
 }
 
 TEST(EventCoreTest, TwoThousandIdleKeepAliveConnectionsHoldNoThreadAndDelayNoOne) {
