@@ -478,6 +478,15 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
 
 awaitable<void> Connection::Run() {
   auto self = shared_from_this();
+  // However this coroutine ends, the connection leaves the open set (Stop() waits for it).
+  struct Leave {
+    ListenerShared* shared;
+    std::shared_ptr<Connection> self;
+    ~Leave() {
+      MutexLock lock(shared->mu);
+      shared->open.erase(self);
+    }
+  } leave{shared_, self};
   asio::co_spawn(executor(), Watchdog(), asio::detached);
   bool linger = false;
   bool ok = true;
@@ -493,8 +502,6 @@ awaitable<void> Connection::Run() {
   co_await Close(linger);
   done_ = true;
   timer_.cancel();
-  MutexLock lock(shared_->mu);
-  shared_->open.erase(self);
 }
 
 awaitable<void> Connection::Close(bool linger) {
