@@ -116,7 +116,7 @@ asio::awaitable<void> Gateway::Handle(ClientExchange& client) {
       // The record goes first: a client that saw this answer finds it in the audit log.
       ctx.status = e.status;
       if (ctx.error_code.empty()) ctx.error_code = e.code.empty() ? e.type : e.code;
-      co_await CloseAudit(ctx);
+      [[maybe_unused]] const Status recorded = co_await CloseAudit(ctx);  // (refusal stands either way)
       // An unread request body would be parsed as the next request on a keep-alive connection.
       if (ctx.bytes_in == 0 && client.has_body()) client.CloseAfterResponse();
       if ((e.status == 429 || e.status == 503) && !ctx.retry_after.empty())
@@ -136,7 +136,7 @@ asio::awaitable<void> Gateway::Handle(ClientExchange& client) {
     }
   }
   try {
-    co_await CloseAudit(ctx);  // streams cut or abandoned after their first byte
+    [[maybe_unused]] const Status closed = co_await CloseAudit(ctx);  // streams cut or abandoned after their first byte
     Finalize(ctx, client);
     RecordMetrics(ctx);
   } catch (...) {
