@@ -63,8 +63,8 @@ models:
   client = new Anthropic({ baseURL: `http://127.0.0.1:${warden.port}`, apiKey: warden.key, maxRetries: 0 });
 });
 
-after(() => {
-  warden?.stop();
+after(async () => {
+  await warden?.stop();
   fake?.close();
 });
 

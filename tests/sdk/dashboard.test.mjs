@@ -62,7 +62,7 @@ models:
 
 after(async () => {
   await browser?.close();
-  warden?.stop();
+  await warden?.stop();
   fake?.close();
 });
 

@@ -20,7 +20,7 @@ models:
   client = new OpenAI({ baseURL: `http://127.0.0.1:${warden.port}/v1`, apiKey: warden.key, maxRetries: 0 });
 });
 
-after(() => warden?.stop());
+after(async () => { await warden?.stop(); });
 
 test('chat completion', async () => {
   const { data, response } = await client.chat.completions

@@ -50,8 +50,21 @@ ${options.adminToken ? `admin:\n  listen: 127.0.0.1:0\n  token_file: ${join(dir,
     key,
     keys,
     dir,
-    stop() {
-      server.kill('SIGTERM');
+    // SIGTERM, then the directory goes once the process has exited (it flushes its stores on
+    // the way out). A gateway that does not exit within 40 s fails the test that stops it.
+    async stop() {
+      if (server.exitCode === null && server.signalCode === null) {
+        const exited = new Promise((resolve) => server.once('exit', () => resolve(true)));
+        server.kill('SIGTERM');
+        let timer;
+        const late = new Promise((resolve) => { timer = setTimeout(() => resolve(false), 40000); });
+        const inTime = await Promise.race([exited, late]);
+        clearTimeout(timer);
+        if (!inTime) {
+          server.kill('SIGKILL');
+          throw new Error('warden did not exit within 40 s of SIGTERM');
+        }
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
