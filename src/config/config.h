@@ -109,10 +109,10 @@ struct TlsListenerConfig {
 struct ServerConfig {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
-  // Connections live on event loops and hold no thread while they wait; requests' handlers
-  // run on a pool of worker_threads (they still block on providers: requests served at once).
+  // Connections and requests live on event loops and hold no thread while they wait; blocking
+  // work (storage, fsync, large bodies) runs on a pool of worker_threads.
   int event_loops = 0;                // 0 = one per core
-  int worker_threads = 64;            // the pool that runs requests' handlers
+  int worker_threads = 64;            // the pool for blocking work
   int max_connections = 10000;        // open client connections; beyond: 503 overloaded
   int max_queued_connections = 256;   // deprecated: read and ignored (see max_connections)
   size_t max_body_bytes = 8u << 20;   // request body limit → 413
