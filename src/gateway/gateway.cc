@@ -1,7 +1,6 @@
 #include "gateway/gateway.h"
 
-#include <strings.h>
-
+#include "common/http1.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "gateway/audit_phase.h"
@@ -19,10 +18,6 @@ constexpr size_t kMaxUpstreamResponseBytes = 64u << 20;
 constexpr size_t kInlineBodyBytes = 64u << 10;
 
 constexpr std::string_view kModelsPrefix = "/v1/models/";
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 Error WrongMethod(ClientExchange& client, std::string_view allow) {
   client.SetHeader("Allow", std::string(allow));

@@ -9,7 +9,6 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 #include <asio/write.hpp>
-#include <strings.h>
 
 #include <algorithm>
 #include <optional>
@@ -420,7 +419,7 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
   while ((end = FindHeadEnd(buffered(), searched)) == std::string_view::npos) {
     if (buffered().size() > c.max_header_bytes) {
       *linger = true;
-      co_await SendPlainError(HeadParseError("Too many header fields"));
+      co_await SendPlainError(HeadParseError(HeadProblem::kFieldsTooLarge));
       co_return false;
     }
     searched = buffered().size();
@@ -437,7 +436,7 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
   const std::string_view raw = buffered().substr(0, end);
   *linger = true;  // from here on, a refusal leaves client bytes unread
   if (end > c.max_header_bytes) {
-    co_await SendPlainError(HeadParseError("Too many header fields"));
+    co_await SendPlainError(HeadParseError(HeadProblem::kFieldsTooLarge));
     co_return false;
   }
   if (auto bad = CheckHeadFraming(raw)) {

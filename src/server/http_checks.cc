@@ -1,7 +1,5 @@
 #include "server/http_checks.h"
 
-#include <strings.h>
-
 #include <algorithm>
 
 namespace warden {
@@ -13,14 +11,6 @@ bool IsTokenChar(unsigned char c) {
   for (char t : std::string_view("!#$%&'*+-.^_`|~"))
     if (c == static_cast<unsigned char>(t)) return true;
   return false;
-}
-
-bool Is(const std::string& name, const char* expected) { return strcasecmp(name.c_str(), expected) == 0; }
-
-std::string_view Trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
 }
 
 Error Bad(const std::string& message) { return Error::BadRequest(message, "", "bad_http_request"); }
@@ -57,16 +47,16 @@ std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList
       if (!IsTokenChar(c)) return Bad("A header name has a character HTTP does not allow (a space before the colon?).");
     for (unsigned char c : value)
       if ((c < 0x20 && c != '\t') || c == 0x7f) return Bad("A header value has a control character.");
-    if (Is(name, "Content-Length")) {
+    if (IEquals(name, "Content-Length")) {
       ++content_length;
-      const std::string_view v = Trim(value);
+      const std::string_view v = TrimOws(value);
       if (v.empty() || v.size() > 18) return Bad("The Content-Length header is empty or too long.");
       for (char c : v)
         if (c < '0' || c > '9') return Bad("The Content-Length header must be a number of bytes.");
-    } else if (Is(name, "Transfer-Encoding")) {
+    } else if (IEquals(name, "Transfer-Encoding")) {
       ++transfer_encoding;
-      coding = Trim(value);
-    } else if (Is(name, "Host")) {
+      coding = TrimOws(value);
+    } else if (IEquals(name, "Host")) {
       ++host;
     }
   }
@@ -74,7 +64,7 @@ std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList
   if (transfer_encoding > 1) return Bad("The request has more than one Transfer-Encoding header.");
   if (content_length && transfer_encoding)
     return Bad("The request has both Content-Length and Transfer-Encoding; send only one.");
-  if (transfer_encoding && strcasecmp(std::string(coding).c_str(), "chunked") != 0) {
+  if (transfer_encoding && !IEquals(coding, "chunked")) {
     Error e = Error::BadRequest("Only the chunked transfer coding is supported.", "", "unsupported_transfer_encoding");
     e.status = 501;
     return e;
@@ -83,15 +73,14 @@ std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList
   return std::nullopt;
 }
 
-Error HeadParseError(std::string_view message) {
-  if (message.find("Too many header fields") != std::string_view::npos ||
-      message.find("Field value too long") != std::string_view::npos) {
+Error HeadParseError(HeadProblem problem) {
+  if (problem == HeadProblem::kFieldsTooLarge) {
     Error e = Bad("The request's header section is too large (see server.max_header_size; at most 100 fields of 8 KiB each).");
     e.code = "request_header_fields_too_large";
     e.status = 431;
     return e;
   }
-  if (message.find("URI invalid or too long") != std::string_view::npos) {
+  if (problem == HeadProblem::kUriTooLong) {
     Error e = Bad("The request line is malformed or its URI is too long (at most 16 KiB).");
     e.code = "uri_too_long";
     e.status = 414;

@@ -33,8 +33,9 @@ std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList
 // obsolete line folding — a header line starting with a space or tab (400, RFC 9112 §5.2).
 std::optional<Error> CheckHeadFraming(std::string_view head);
 
-// The error for a request head the parser (Poco) rejected, from its message: too many header
-// fields or a field too long → 431, a request line too long → 414, anything else → 400.
-Error HeadParseError(std::string_view parser_message);
+// The error for a request head the parser (http_head.h) rejected: a head, field or field count
+// over its limit → 431, a request line or target too long → 414, anything else → 400.
+enum class HeadProblem { kMalformed, kFieldsTooLarge, kUriTooLong };
+Error HeadParseError(HeadProblem problem);
 
 }  // namespace warden

@@ -44,24 +44,24 @@ Result<RequestHead> ParseRequestHead(std::string_view head) {
   const size_t sp1 = line.find(' ');
   const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp1 != std::string_view::npos && sp2 == std::string_view::npos && line.size() - sp1 - 1 > kMaxTargetBytes)
-    return HeadParseError("URI invalid or too long");
+    return HeadParseError(HeadProblem::kUriTooLong);
   if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1 || line.find(' ', sp2 + 1) != std::string_view::npos)
-    return HeadParseError("malformed request line");
+    return HeadParseError(HeadProblem::kMalformed);
   out.method = line.substr(0, sp1);
   out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   out.version = line.substr(sp2 + 1);
-  if (out.target.size() > kMaxTargetBytes) return HeadParseError("URI invalid or too long");
-  if (out.method.size() > 32) return HeadParseError("malformed request line");
+  if (out.target.size() > kMaxTargetBytes) return HeadParseError(HeadProblem::kUriTooLong);
+  if (out.method.size() > 32) return HeadParseError(HeadProblem::kMalformed);
   while (!head.empty()) {
     line = TakeLine(head);
     if (line.empty()) break;  // the end of the head
     const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return HeadParseError("a header line without a colon");
-    if (out.headers.size() >= kMaxHeaderFields) return HeadParseError("Too many header fields");
+    if (colon == std::string_view::npos) return HeadParseError(HeadProblem::kMalformed);
+    if (out.headers.size() >= kMaxHeaderFields) return HeadParseError(HeadProblem::kFieldsTooLarge);
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = TrimOws(line.substr(colon + 1));
     if (name.size() > kMaxFieldNameBytes || value.size() > kMaxFieldValueBytes)
-      return HeadParseError("Field value too long");
+      return HeadParseError(HeadProblem::kFieldsTooLarge);
     out.headers.emplace_back(std::string(name), std::string(value));
   }
   return out;

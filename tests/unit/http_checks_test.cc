@@ -32,10 +32,11 @@ TEST(HttpChecksTest, RequestHeads) {
   EXPECT_EQ(Status({{"Host", "a"}, {"X", "a\x7f"}}), 400);
   EXPECT_FALSE(Status({{"Host", "a"}, {"X", "tab\tis fine, so is UTF-8: \xc3\xa9"}}));
 
-  EXPECT_EQ(HeadParseError("Too many header fields").status, 431);
-  EXPECT_EQ(HeadParseError("Field value too long/no CRLF found").status, 431);
-  EXPECT_EQ(HeadParseError("HTTP request URI invalid or too long").status, 414);
-  EXPECT_EQ(HeadParseError("Invalid HTTP version string").status, 400);
+  EXPECT_EQ(HeadParseError(HeadProblem::kFieldsTooLarge).status, 431);
+  EXPECT_EQ(HeadParseError(HeadProblem::kFieldsTooLarge).code, "request_header_fields_too_large");
+  EXPECT_EQ(HeadParseError(HeadProblem::kUriTooLong).status, 414);
+  EXPECT_EQ(HeadParseError(HeadProblem::kUriTooLong).code, "uri_too_long");
+  EXPECT_EQ(HeadParseError(HeadProblem::kMalformed).status, 400);
 }
 
 struct Decoded {
