@@ -31,6 +31,8 @@ cleanup() {
   [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null || true
   [ -n "${WPID:-}" ] && kill "$WPID" 2>/dev/null || true
   [ -n "${NPID:-}" ] && kill "$NPID" 2>/dev/null || true
+  # The gateways write their stores on the way out: the directory goes once they have exited.
+  wait ${WPID:-} ${NPID:-} 2>/dev/null || true
   rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
