@@ -78,7 +78,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
   }
   if (Status s = log->CloseDangling(); !s) return s.error();
   log->cp_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
-  log->syncer_thread_ = std::thread([l = log.get()] { l->SyncerLoop(); });
+  log->appender_thread_ = std::thread([l = log.get()] { l->AppenderLoop(); });
   log->opened_ = true;
   return log;
 }
@@ -91,11 +91,11 @@ AuditLog::~AuditLog() {
   cp_cv_.notify_all();
   if (cp_thread_.joinable()) cp_thread_.join();
   {
-    MutexLock lk(sync_mu_);
-    syncer_stop_ = true;
+    MutexLock lk(queue_mu_);
+    appender_stop_ = true;
   }
-  syncer_cv_.notify_all();
-  if (syncer_thread_.joinable()) syncer_thread_.join();  // after answering every waiter
+  queue_cv_.notify_all();
+  if (appender_thread_.joinable()) appender_thread_.join();  // after answering everything queued
   // Only a log that opened signs at close: one refused at open (records missing) must not sign
   // the store it refused.
   if (opened_ && db_ && Healthy()) (void)WriteCheckpoint();
@@ -461,36 +461,49 @@ Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
   return seq;
 }
 
-void AuditLog::SyncAsync(uint64_t seq, uint64_t epoch, std::function<void(Status)> done) {
+void AuditLog::AppendAsync(Entry entry, Durability durability, std::function<void(Result<uint64_t>)> done) {
   {
-    MutexLock lk(sync_mu_);
-    if (epoch_.load() == epoch && synced_seq_ < seq) {
-      sync_waiters_.push_back({seq, epoch, std::move(done)});
-      syncer_cv_.notify_one();
-      return;
-    }
+    MutexLock lk(queue_mu_);
+    queue_.push_back({std::move(entry), durability, std::move(done)});
   }
-  done(epoch_.load() == epoch ? Status::Ok() : Status(Unavailable("the record was lost when the store failed")));
+  queue_cv_.notify_one();
 }
 
-void AuditLog::SyncerLoop() {
-  // Takes every waiter there is, syncs once through the same group commit as blocking writers
-  // (SyncInEpoch: it may lead a round or ride on one in progress), answers them, repeats.
-  MutexLock lk(sync_mu_);
+void AuditLog::AppenderLoop() {
+  // Takes everything queued, appends it in order, makes the batch as durable as its most
+  // demanding entry asks — one WAL write, or one fsync through the same group commit as the
+  // blocking writers (SyncInEpoch) — answers every entry, repeats. While it works, the next
+  // batch queues up: the busier the gateway, the more records share a write and an fsync.
+  MutexLock lk(queue_mu_);
   for (;;) {
-    while (!syncer_stop_ && sync_waiters_.empty()) lk.Wait(syncer_cv_);
-    if (sync_waiters_.empty()) return;  // stopping, and nobody waits
-    std::vector<SyncWaiter> batch;
-    batch.swap(sync_waiters_);
+    while (!appender_stop_ && queue_.empty()) lk.Wait(queue_cv_);
+    if (queue_.empty()) return;  // stopping, and nothing is queued
+    std::vector<QueuedAppend> batch;
+    batch.swap(queue_);
     lk.Unlock();
-    const uint64_t epoch = epoch_.load();
-    uint64_t target = 0;
-    for (const auto& w : batch)
-      if (w.epoch == epoch) target = std::max(target, w.seq);
-    const Status synced = target > 0 ? SyncInEpoch(target, epoch) : Status::Ok();
-    for (auto& w : batch) {
-      if (w.epoch != epoch) w.done(Unavailable("the record was lost when the store failed"));
-      else w.done(synced);
+    std::vector<Result<uint64_t>> seqs;
+    seqs.reserve(batch.size());
+    std::vector<uint64_t> epochs(batch.size(), 0);
+    uint64_t last = 0, epoch = 0;
+    bool sync = false, write = false;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      seqs.push_back(AppendNoWait(batch[i].entry, &epochs[i]));
+      if (!seqs.back()) continue;
+      last = *seqs.back();
+      epoch = epochs[i];
+      (batch[i].durability == Durability::kSynced ? sync : write) = true;
+    }
+    Status durable = Status::Ok();
+    if (sync) durable = SyncInEpoch(last, epoch);
+    else if (write) {
+      const rocksdb::Status s = WriteWalBuffer();
+      if (!s.ok()) durable = Unavailable(FailureReason(s));
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!seqs[i]) batch[i].done(seqs[i].error());
+      else if (!durable) batch[i].done(durable.error());
+      else if (epochs[i] != epoch) batch[i].done(Unavailable("the record was lost when the store failed"));
+      else batch[i].done(*seqs[i]);
     }
     lk.Lock();
   }

@@ -85,14 +85,19 @@ class AuditLog {
 
   Result<uint64_t> Append(const Entry& entry, bool durable);
   // Appends without waiting (the record is in the store, its WAL bytes not yet written out);
-  // `*epoch` receives what SyncAsync needs. Follow it with SyncAsync (or Sync) before relying
-  // on the record.
+  // `*epoch` receives what Sync(seq, epoch) needs. Follow it with Sync before relying on the
+  // record.
   Result<uint64_t> AppendNoWait(const Entry& entry, uint64_t* epoch);
-  // Calls `done` once every record up to `seq` is fsynced — or with an error if it never will
-  // be (the store failed since `epoch`). No thread waits per caller: one syncer thread joins
-  // the group commit for all of them and calls `done` there (or at once, if already synced).
-  // `done` must be quick and must not call back into the log.
-  void SyncAsync(uint64_t seq, uint64_t epoch, std::function<void(Status)> done);
+  // Appends from an event loop: no thread waits per caller. One appender thread takes every
+  // entry queued, appends them in order, makes the batch `durability` (one WAL write, or one
+  // group-commit fsync for the lot) and calls each `done` there with its seq — or with the
+  // error, if the append failed or the record can never be reported durable (the store failed
+  // since it was appended). `done` must be quick and must not call back into the log.
+  enum class Durability {
+    kWritten,  // out of the process (a crash of the gateway keeps it; of the machine, not)
+    kSynced,   // fsynced
+  };
+  void AppendAsync(Entry entry, Durability durability, std::function<void(Result<uint64_t>)> done);
   // An administrative action (key created, revoked, rotated, …) as a durable record under the
   // system data key: {"action": action, ...details}. Never put a secret in `details`.
   Result<uint64_t> AppendAdmin(const std::string& action, Json details);
@@ -194,17 +199,18 @@ class AuditLog {
   std::atomic<uint64_t> written_seq_{0};
   std::atomic<uint64_t> syncs_{0};
 
-  // SyncAsync's waiters and the thread that syncs for them (SyncerLoop).
-  struct SyncWaiter {
-    uint64_t seq;
-    uint64_t epoch;
-    std::function<void(Status)> done;
+  // AppendAsync's queue and the thread that appends and syncs for it (AppenderLoop).
+  struct QueuedAppend {
+    Entry entry;
+    Durability durability;
+    std::function<void(Result<uint64_t>)> done;
   };
-  void SyncerLoop();
-  std::vector<SyncWaiter> sync_waiters_ GUARDED_BY(sync_mu_);
-  bool syncer_stop_ GUARDED_BY(sync_mu_) = false;
-  std::condition_variable syncer_cv_;
-  std::thread syncer_thread_;
+  void AppenderLoop();
+  Mutex queue_mu_;  // never held with another of these mutexes
+  std::vector<QueuedAppend> queue_ GUARDED_BY(queue_mu_);
+  bool appender_stop_ GUARDED_BY(queue_mu_) = false;
+  std::condition_variable queue_cv_;
+  std::thread appender_thread_;
 
   Mutex cp_mu_;
   std::condition_variable cp_cv_;

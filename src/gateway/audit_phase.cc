@@ -32,6 +32,20 @@ audit::Entry BaseEntry(const RequestContext& ctx, audit::RecordType type) {
   return e;
 }
 
+// Appends through the log's appender thread and resumes on the coroutine's own executor.
+asio::awaitable<Result<uint64_t>> AwaitAppend(audit::AuditLog& log, audit::Entry entry,
+                                              audit::AuditLog::Durability durability) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<uint64_t>)>(
+      [&log, &entry, durability](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        log.AppendAsync(std::move(entry), durability, [shared](Result<uint64_t> seq) {
+          auto ex = asio::get_associated_executor(*shared);
+          asio::post(ex, [shared, seq = std::move(seq)]() mutable { (*shared)(std::move(seq)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
 }  // namespace
 
 const char* EndpointName(Endpoint e) {
@@ -48,8 +62,8 @@ const char* EndpointName(Endpoint e) {
   return "unknown";
 }
 
-Status AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
-  if (!log) return Status::Ok();
+asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
+  if (!log) co_return Status::Ok();
   audit::Entry e = BaseEntry(ctx, audit::RecordType::kIntent);
   e.meta["stream"] = ctx.stream;
   e.meta["client"] = ctx.client_address;
@@ -75,35 +89,19 @@ Status AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
   e.opens = true;
   // Not synced here: the outcome's sync covers it (one WAL, written in order), and a process
   // crash keeps it (page cache). A failed write refuses the request before anything is sent.
-  auto seq = log->Append(e, /*durable=*/false);
-  if (!seq) return seq.error();
+  auto seq = co_await AwaitAppend(*log, std::move(e), audit::AuditLog::Durability::kWritten);
+  if (!seq) co_return seq.error();
   ctx.audit_intent_seq = *seq;
-  return Status::Ok();
+  co_return Status::Ok();
 }
 
-Status AuditClose(audit::AuditLog* log, RequestContext& ctx) {
-  auto pending = AuditCloseNoWait(log, ctx);
-  if (!pending) return pending.error();
-  return pending->seq ? log->Sync(pending->seq, pending->epoch) : Status::Ok();
+bool AuditCloses(const audit::AuditLog* log, const RequestContext& ctx) {
+  return log && !ctx.audit_closed && ctx.key && ctx.policy &&
+         (ctx.endpoint == Endpoint::kChatCompletions || ctx.endpoint == Endpoint::kEmbeddings);
 }
 
-asio::awaitable<Status> AwaitDurable(audit::AuditLog& log, PendingAudit pending) {
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
-      [&log, pending](auto handler) {
-        // The log calls back on its syncer thread: the coroutine resumes on its own executor.
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        log.SyncAsync(pending.seq, pending.epoch, [shared](Status s) {
-          auto ex = asio::get_associated_executor(*shared);
-          asio::post(ex, [shared, s]() mutable { (*shared)(std::move(s)); });
-        });
-      },
-      asio::use_awaitable);
-}
-
-Result<PendingAudit> AuditCloseNoWait(audit::AuditLog* log, RequestContext& ctx) {
-  if (!log || ctx.audit_closed || !ctx.key || !ctx.policy) return PendingAudit{};
-  if (ctx.endpoint != Endpoint::kChatCompletions && ctx.endpoint != Endpoint::kEmbeddings)
-    return PendingAudit{};
+asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx) {
+  if (!AuditCloses(log, ctx)) co_return Status::Ok();
   ctx.audit_closed = true;
   const bool opened = ctx.audit_intent_seq != 0;
   // Sent upstream (attempts) without an intent happens only when a best_effort intent failed:
@@ -146,11 +144,8 @@ Result<PendingAudit> AuditCloseNoWait(audit::AuditLog* log, RequestContext& ctx)
   e.meta["latency_ms"] = static_cast<double>(now - ctx.start_ns) / 1e6;
   e.meta["bytes_in"] = ctx.bytes_in;
   e.meta["bytes_out"] = ctx.bytes_out;
-  PendingAudit pending;
-  auto seq = log->AppendNoWait(e, &pending.epoch);
-  if (!seq) return seq.error();
-  pending.seq = *seq;
-  return pending;
+  auto seq = co_await AwaitAppend(*log, std::move(e), audit::AuditLog::Durability::kSynced);
+  co_return seq ? Status::Ok() : Status(seq.error());
 }
 
 }  // namespace warden

@@ -7,8 +7,7 @@
 //            it after a crash).
 //   Close    the outcome (or, for a request refused by policy or limits before anything was
 //            sent, a `rejected` record), durable before the final bytes of the response are
-//            written: AuditClose syncs before it returns; AuditCloseNoWait + AwaitDurable do the
-//            same in two steps for a coroutine. Idempotent.
+//            written. Idempotent.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -19,20 +18,13 @@
 namespace warden {
 
 const char* EndpointName(Endpoint e);
-Status AuditIntent(audit::AuditLog* log, RequestContext& ctx);
-
-// The outcome appended but not yet durable (seq 0: nothing was written — no log, already
-// closed, or not an inference request).
-struct PendingAudit {
-  uint64_t seq = 0;
-  uint64_t epoch = 0;
-};
-// Close without waiting for the fsync (may block on the store: call it off the event loop);
-// then AwaitDurable, or Close for both in one blocking call.
-Result<PendingAudit> AuditCloseNoWait(audit::AuditLog* log, RequestContext& ctx);
-Status AuditClose(audit::AuditLog* log, RequestContext& ctx);
-// Completes when the record is on disk (or never will be), holding no thread meanwhile: the
-// audit log's syncer resumes the coroutine on its own executor.
-asio::awaitable<Status> AwaitDurable(audit::AuditLog& log, PendingAudit pending);
+// Both append through the log's appender thread (AuditLog::AppendAsync) and hold no thread
+// while they wait: the intent until it is written out of the process, the close until it is
+// fsynced.
+asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx);
+// Whether AuditClose would write a record: a log, an inference request of an authenticated
+// key, not yet closed.
+bool AuditCloses(const audit::AuditLog* log, const RequestContext& ctx);
+asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx);
 
 }  // namespace warden

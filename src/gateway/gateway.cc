@@ -274,7 +274,7 @@ asio::awaitable<Status> Gateway::HandleInference(RequestContext& ctx, ClientExch
   if (!limits) co_return limits;
   if (deps_.audit) {
     const int64_t audit_t0 = MonotonicNanos();
-    const Status intent = co_await Offload(deps_.blocking, [&] { return AuditIntent(deps_.audit, ctx); });
+    const Status intent = co_await AuditIntent(deps_.audit, ctx);
     if (deps_.metrics) deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - audit_t0) / 1e9, intent.ok());
     if (!intent) {
       if (policy.audit == AuditMode::kRequired) co_return AuditUnavailable(policy);
@@ -288,27 +288,18 @@ asio::awaitable<Status> Gateway::HandleInference(RequestContext& ctx, ClientExch
       co_return closed;
     };
   Status result = co_await forwarder_.Forward(ctx, client);
-  if (!ctx.accounted && ctx.provider) co_await Offload(deps_.blocking, [&] { Account(ctx); });
+  Account(ctx);  // in memory (the ledgers' flusher writes them)
   co_return result;
 }
 
 asio::awaitable<Status> Gateway::CloseAudit(RequestContext& ctx, bool account) {
-  // Only inference requests of an authenticated key have records (AuditCloseNoWait).
-  const bool write = deps_.audit && !ctx.audit_closed && ctx.key && ctx.policy &&
-                     (ctx.endpoint == Endpoint::kChatCompletions || ctx.endpoint == Endpoint::kEmbeddings);
-  if (!write && !account) co_return Status::Ok();
+  if (account) Account(ctx);  // in memory
+  if (!AuditCloses(deps_.audit, ctx)) co_return Status::Ok();
   const int64_t t0 = MonotonicNanos();
-  // The store and the ledgers on the pool; the fsync awaited without a thread.
-  Result<PendingAudit> pending = co_await Offload(deps_.blocking, [&] {
-    if (account) Account(ctx);
-    return AuditCloseNoWait(deps_.audit, ctx);
-  });
-  Status s = pending ? Status::Ok() : Status(pending.error());
-  if (pending && pending->seq) s = co_await AwaitDurable(*deps_.audit, *pending);
-  if (!write) co_return s;
-  if (deps_.metrics && ctx.key) deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, s.ok());
+  const Status s = co_await AuditClose(deps_.audit, ctx);
+  if (deps_.metrics) deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, s.ok());
   if (s) co_return s;
-  if (ctx.policy && ctx.policy->audit == AuditMode::kRequired) co_return AuditUnavailable(*ctx.policy);
+  if (ctx.policy->audit == AuditMode::kRequired) co_return AuditUnavailable(*ctx.policy);
   log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
   co_return Status::Ok();
 }
@@ -317,8 +308,10 @@ asio::awaitable<Status> Gateway::CheckLimits(RequestContext& ctx, ClientExchange
   const Policy& policy = *ctx.policy;
   ctx.estimated_prompt_tokens = EstimatePromptTokens(ctx.body);
   if ((policy.usd_per_day > 0 || policy.usd_per_month > 0) && deps_.spend) {
-    // The ledger may read storage: on the pool.
-    const Spend spend = co_await Offload(deps_.blocking, [&] { return deps_.spend->Get(ctx.key->id); });
+    // In memory once this period's figures are loaded; the first look reads storage, on the pool.
+    std::optional<Spend> known = deps_.spend->Peek(ctx.key->id);
+    if (!known) known = co_await Offload(deps_.blocking, [&] { return deps_.spend->Get(ctx.key->id); });
+    const Spend spend = *known;
     const bool day = policy.usd_per_day > 0 && spend.day_usd >= policy.usd_per_day;
     const bool month = policy.usd_per_month > 0 && spend.month_usd >= policy.usd_per_month;
     if (day || month) {

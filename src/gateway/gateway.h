@@ -7,8 +7,10 @@
 // status, and Finalize (one JSON access-log line) always runs, even after an exception. It never
 // throws. The Config is immutable and shared; the KeyStore, Store and upstream clients are
 // borrowed and must outlive the Gateway. Handle() is a coroutine on the connection's event loop;
-// what blocks (the key store, the audit log and its fsync, the ledgers, large redactions) runs on
-// the worker pool (GatewayDeps::blocking) while the request waits without a thread.
+// what blocks runs elsewhere while the request waits without a thread: audit records on the
+// audit log's appender thread (AuditLog::AppendAsync), store reads (a key the cache has not
+// seen, a key's first budget look in a period) and large redactions on the worker pool
+// (GatewayDeps::blocking). The ledgers count in memory; the App's flusher writes them.
 // Thread-safe: the requests of every loop call Handle() at once.
 #pragma once
 
@@ -92,9 +94,10 @@ class Gateway : public AsyncRequestHandler {
   void Finalize(const RequestContext& ctx, ClientExchange& client);
 
   asio::awaitable<Status> CheckLimits(RequestContext& ctx, ClientExchange& client);
+  // Usage, spend and the token correction of the rate limit, in memory. Once per request.
   void Account(RequestContext& ctx);
-  // Writes the outcome (appended on the worker pool, with the accounting when `account`, then
-  // awaited durable without a thread); under `audit: required` a failure becomes 503
+  // Accounts when `account`, then writes the outcome (AuditClose: awaited durable without a
+  // thread); under `audit: required` a failure becomes 503
   // audit_unavailable. Idempotent.
   asio::awaitable<Status> CloseAudit(RequestContext& ctx, bool account = false);
   void RecordMetrics(const RequestContext& ctx);

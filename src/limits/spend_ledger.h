@@ -1,23 +1,23 @@
 // SpendLedger: money spent per client key, per UTC day and per UTC month, persisted in the Store
 // so budgets survive restarts.
 //
-// Contract: Add() is atomic with respect to concurrent Add()/Get() (one mutex; the in-memory
-// figures are the truth). They are written to RocksDB as micro-USD integers in one unsynced
-// batch at most once per second of the injected clock, and on destruction: a crash may lose
-// the last second of spend (budgets are enforced from the in-memory figures, so this only
-// matters across a crash). Periods roll over by the injected clock (unix seconds). Thread-safe.
+// Contract: Add() and Peek() touch memory only (DeltaCells); Get() reads the Store the first
+// time a key is seen in a period (blocking: off the event loop). The figures are micro-USD
+// integers. The owner calls Flush() on a timer (and it runs on destruction): a crash may lose
+// the spend since the last flush, which only matters across a crash (budgets are enforced from
+// the in-memory figures). Periods roll over by the injected clock (unix seconds): a new day's or
+// month's cell starts at its stored figure, and past periods' cells leave memory once written.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <unordered_map>
-#include <utility>
-#include <vector>
+#include <string_view>
 
+#include "limits/delta_cells.h"
 #include "store/store.h"
-#include "common/mutex.h"
 
 namespace warden {
 
@@ -33,25 +33,24 @@ class SpendLedger {
   SpendLedger(Store* store, std::function<int64_t()> now_s);
   ~SpendLedger();  // flushes
   void Flush();
+  // The key's spend when this period's figures are in memory; nullopt means call Get().
+  std::optional<Spend> Peek(const std::string& key_id);
   Spend Get(const std::string& key_id);
   void Add(const std::string& key_id, double usd);
 
  private:
-  struct Entry {
-    std::string day, month;  // "2026-11-24", "2026-11"
-    int64_t day_micros = 0, month_micros = 0;
-    bool dirty = false;
+  struct Micros {
+    int64_t value = 0;
+    void Add(const Micros& o) { value += o.value; }
   };
-  Entry& Load(const std::string& key_id, const std::string& day, const std::string& month) REQUIRES(mu_);
-  static void AppendRecords(const std::string& key_id, const Entry& e,
-                            std::vector<std::pair<std::string, std::string>>& batch);
+  struct MicrosCodec {
+    static std::string Encode(const Micros& m);
+    static Micros Decode(std::string_view text);
+  };
+  Spend Make(int64_t now, int64_t day_micros, int64_t month_micros) const;
 
-  Store* store_;
   std::function<int64_t()> now_s_;
-  Mutex flush_mu_ ACQUIRED_BEFORE(mu_);  // serialises writers so values never go back
-  Mutex mu_;
-  std::unordered_map<std::string, Entry> entries_ GUARDED_BY(mu_);
-  int64_t last_flush_s_ GUARDED_BY(mu_) = 0;
+  DeltaCells<Micros, MicrosCodec> cells_;
 };
 
 }  // namespace warden

@@ -34,13 +34,13 @@ std::vector<std::string> SplitKey(std::string_view key) {
   return parts;  // day, key, policy, model, deployment, provider
 }
 
-std::string Encode(const UsageTotals& t) {
+std::string EncodeTotals(const UsageTotals& t) {
   return Dump(Json{{"requests", t.requests}, {"prompt", t.prompt_tokens}, {"completion", t.completion_tokens},
                    {"cached", t.cached_prompt_tokens}, {"cost_micro_usd", t.cost_micro_usd},
                    {"estimated", t.estimated_requests}});
 }
 
-UsageTotals Decode(std::string_view text) {
+UsageTotals DecodeTotals(std::string_view text) {
   UsageTotals t;
   auto j = ParseJson(text);
   if (!j || !j->is_object()) return t;
@@ -104,61 +104,22 @@ Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows) {
   return Json{{"object", "list"}, {"group_by", UsageGroupName(by)}, {"data", std::move(data)}};
 }
 
-UsageLedger::UsageLedger(Store* store, std::function<int64_t()> now_s) : store_(store), now_s_(std::move(now_s)) {}
+std::string UsageLedger::TotalsCodec::Encode(const UsageTotals& t) { return EncodeTotals(t); }
+UsageTotals UsageLedger::TotalsCodec::Decode(std::string_view text) { return DecodeTotals(text); }
+
+UsageLedger::UsageLedger(Store* store, std::function<int64_t()> now_s)
+    : store_(store), now_s_(std::move(now_s)), cells_(store) {}
 
 UsageLedger::~UsageLedger() { Flush(); }
 
 void UsageLedger::Record(const UsageCell& cell, const UsageTotals& delta) {
-  const int64_t now = now_s_();
-  const std::string key = CellKey(UtcDate(now), cell);
-  bool flush = false, found = false;
-  {
-    MutexLock lock(mu_);
-    if (auto it = entries_.find(key); it != entries_.end()) {
-      flush = AddLocked(it->second, delta, now);
-      found = true;
-    }
-  }
-  if (!found) {
-    // A cell not in memory is loaded from the Store while no flush is between taking its
-    // batch and writing it (flush_mu_), so a cell evicted at midnight is never read stale.
-    MutexLock flush_lock(flush_mu_);
-    MutexLock lock(mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end()) {
-      Entry e;
-      if (auto stored = store_->Get(key); stored.ok() && stored->has_value()) e.totals = Decode(**stored);
-      it = entries_.emplace(key, e).first;
-    }
-    flush = AddLocked(it->second, delta, now);
-  }
-  if (flush) Flush();
-}
-
-bool UsageLedger::AddLocked(Entry& entry, const UsageTotals& delta, int64_t now) {
-  entry.totals.Add(delta);
-  entry.dirty = true;
-  return now - last_flush_s_ >= 1;
+  cells_.Add(CellKey(UtcDate(now_s_()), cell), delta);
 }
 
 void UsageLedger::Flush() {
-  MutexLock flush_lock(flush_mu_);
-  std::vector<std::pair<std::string, std::string>> batch;
-  {
-    MutexLock lock(mu_);
-    last_flush_s_ = now_s_();
-    const std::string today = UtcDate(last_flush_s_);
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.dirty) batch.emplace_back(it->first, Encode(it->second.totals));
-      it->second.dirty = false;
-      // Cells of past days are final once written: keep memory bounded to today's cells.
-      const bool past = it->first.compare(sizeof(kPrefix) - 1, today.size(), today) != 0;
-      it = past ? entries_.erase(it) : std::next(it);
-    }
-  }
-  // Best effort: a failed write keeps nothing lost in memory for today's cells; the audit log
-  // holds every request's figures durably in any case.
-  if (!batch.empty()) (void)store_->PutMany(batch, /*sync=*/false);
+  const std::string today = UtcDate(now_s_());
+  // Cells of past days are final once written: memory keeps today's.
+  cells_.Flush([&](const std::string& key) { return key.compare(sizeof(kPrefix) - 1, today.size(), today) == 0; });
 }
 
 Status UsageLedger::ForEachCell(
@@ -170,7 +131,7 @@ Status UsageLedger::ForEachCell(
     if (parts.size() != 6) return true;
     const std::string& day = parts[0];
     if ((!since.empty() && day < since) || (!until.empty() && day > until)) return true;
-    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5]}, Decode(value));
+    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5]}, DecodeTotals(value));
     return true;
   });
 }

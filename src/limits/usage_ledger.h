@@ -1,14 +1,12 @@
 // UsageLedger: tokens, requests and cost aggregated per UTC day, client key, policy, model
 // alias, deployment and provider, persisted in the Store so the figures survive restarts.
 //
-// Contract: Record() is atomic with respect to concurrent Record()/Query() (one mutex; the
-// in-memory cells are the truth and are loaded from the Store on first touch, so counting
-// continues after a restart). Dirty cells are written in one unsynced batch at most once per
-// second of the injected clock, on Flush() and on destruction: a crash may lose the last second
-// of usage (the audit log keeps every request's figures durably). Query() flushes first, then
-// sums the stored cells of [since, until] grouped by one dimension. Label values are config
-// names (aliases, deployments, providers, policies) and key ids — never client free text.
-// Thread-safe.
+// Contract: Record() touches memory only (DeltaCells: no storage I/O on the request path). The
+// owner calls Flush() on a timer (and it runs on destruction): a crash may lose the usage since
+// the last flush (the audit log keeps every request's figures durably). Query() and
+// ForEachCell() flush first, then read the stored cells of [since, until]. Past days' cells
+// leave memory once written. Label values are config names (aliases, deployments, providers,
+// policies) and key ids — never client free text. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +19,8 @@
 
 #include "common/json.h"
 #include "common/result.h"
+#include "limits/delta_cells.h"
 #include "store/store.h"
-#include "common/mutex.h"
 
 namespace warden {
 
@@ -68,18 +66,13 @@ class UsageLedger {
                      const std::function<void(const std::string& day, const UsageCell&, const UsageTotals&)>& fn);
 
  private:
-  struct Entry {
-    UsageTotals totals;
-    bool dirty = false;
+  struct TotalsCodec {
+    static std::string Encode(const UsageTotals& t);
+    static UsageTotals Decode(std::string_view text);
   };
   Store* store_;
   std::function<int64_t()> now_s_;
-  // Adds `delta` to a cell in memory; true when a flush is due.
-  bool AddLocked(Entry& entry, const UsageTotals& delta, int64_t now) REQUIRES(mu_);
-  Mutex flush_mu_ ACQUIRED_BEFORE(mu_);  // serialises writers so stored values never go back
-  Mutex mu_;
-  std::map<std::string, Entry> entries_ GUARDED_BY(mu_);  // store key → totals
-  int64_t last_flush_s_ GUARDED_BY(mu_) = 0;
+  DeltaCells<UsageTotals, TotalsCodec> cells_;
 };
 
 }  // namespace warden

@@ -55,6 +55,11 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });
   app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
   app->usage_ = std::make_unique<UsageLedger>(app->handle_.store.get(), UnixSeconds);
+  // The ledgers count in memory; this writes them whatever the traffic (README: within a second).
+  app->ledger_flusher_ = std::make_unique<Periodic>(kLedgerFlushInterval, [spend = app->spend_.get(), usage = app->usage_.get()] {
+    spend->Flush();
+    usage->Flush();
+  });
   app->metrics_ = std::make_unique<metrics::GatewayMetrics>();
   if (c.audit.enabled) {
     auto audit = OpenAuditLog(c, options.audit_env);
@@ -176,6 +181,9 @@ void App::Stop() {
   if (server_) server_->Stop();
   if (blocking_) blocking_->join();  // the gateway's blocking work has finished
   if (loops_) loops_->Stop();
+  ledger_flusher_.reset();
+  if (spend_) spend_->Flush();
+  if (usage_) usage_->Flush();
 }
 
 }  // namespace warden

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "audit/audit_log.h"
+#include "common/periodic.h"
 #include "common/result.h"
 #include "config/config.h"
 #include "admin/admin_api.h"
@@ -32,6 +33,9 @@
 #include "store/store.h"
 
 namespace warden {
+
+// How often the spend and usage ledgers reach the Store (they count in memory).
+inline constexpr std::chrono::milliseconds kLedgerFlushInterval{1000};
 
 // The data store and the key store over it, as `warden keys …` needs them.
 struct KeyStoreHandle {
@@ -65,6 +69,7 @@ class App {
   Result<std::vector<std::string>> Reload(const Loaded& loaded);
 
   KeyStore& keys() { return *handle_.keys; }
+  Store& store() { return *handle_.store; }  // the data store (keys, ledgers)
   HttpUpstream& http() { return *http_; }
   audit::AuditLog* audit() { return audit_.get(); }
 
@@ -81,6 +86,7 @@ class App {
   std::unique_ptr<RateLimiter> rate_limiter_;
   std::unique_ptr<SpendLedger> spend_;
   std::unique_ptr<UsageLedger> usage_;
+  std::unique_ptr<Periodic> ledger_flusher_;  // writes spend_ and usage_ every second; stops first
   std::unique_ptr<metrics::GatewayMetrics> metrics_;
   std::unique_ptr<audit::AuditLog> audit_;  // outlives the gateway and the servers
   std::unique_ptr<Gateway> gateway_;

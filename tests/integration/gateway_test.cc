@@ -71,6 +71,37 @@ TEST_F(GatewayTest, StreamRelaysFirstChunkBeforeProviderSendsTheLast) {
   EXPECT_EQ(all.find("fake-model-1"), std::string::npos);
 }
 
+TEST_F(GatewayTest, LedgersReachTheStoreByTheirTimerWithoutFurtherTraffic) {
+  // The ledgers count in memory; their flusher writes them within about a second whatever the
+  // traffic: after one request and nothing else, usage and spend appear in the store.
+  GatewayUnderTest gw(OneProviderYaml(fake_.base_url(), "chat-alias", "fake-model-1",
+                                      "    price: { input_per_million: 1000, output_per_million: 2000 }\n"));
+  ASSERT_EQ(gw.Post("/v1/chat/completions", Chat("chat-alias")).status, 200);
+  auto stored = [&](const std::string& prefix) {
+    std::vector<std::string> values;
+    EXPECT_TRUE(gw.app().store().Scan(prefix, [&](std::string_view, std::string_view v) {
+      values.emplace_back(v);
+      return true;
+    }).ok());
+    return values;
+  };
+  std::vector<std::string> usage, spend;
+  for (int i = 0; i < 100 && (usage.empty() || spend.empty()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    usage = stored("usage/");
+    spend = stored("spend/");
+  }
+  ASSERT_EQ(usage.size(), 1u) << "usage did not reach the store by the flusher";
+  auto cell = ParseJson(usage[0]);
+  ASSERT_TRUE(cell.has_value());
+  EXPECT_EQ((*cell)["requests"], 1);
+  EXPECT_EQ((*cell)["prompt"], 5);      // the fake reports 5 prompt and 2 completion tokens
+  EXPECT_EQ((*cell)["completion"], 2);
+  // $1000 and $2000 per million: 5 × 0.001 + 2 × 0.002 = $0.009, stored for the day and the month.
+  ASSERT_EQ(spend.size(), 2u);
+  for (const auto& v : spend) EXPECT_EQ(v, "9000");
+}
+
 TEST_F(GatewayTest, StreamResponseHeadersAreSse) {
   GatewayUnderTest gw(OneProviderYaml(fake_.base_url()));
   HttpResult r = gw.Post("/v1/chat/completions", Chat("chat-alias", true));

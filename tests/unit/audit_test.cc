@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <set>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -518,41 +519,52 @@ TEST_F(AuditTest, DecodeRejectsTruncationsAndGarbage) {
   EXPECT_FALSE(Decode(raw + "x").ok());
 }
 
-TEST_F(AuditTest, SyncAsyncAnswersEveryWaiterFromOneGroupCommit) {
+TEST_F(AuditTest, AppendAsyncAnswersEveryEntryFromOneGroupCommit) {
   // 400 appends whose durability is awaited by callbacks, not by threads: every callback is
-  // called once, with success, only after its record is synced, and far fewer fsyncs than
-  // records are needed.
+  // called once, with its own seq, only after its record is synced, and far fewer fsyncs than
+  // records are needed. Entries asking only to be written share the same appender.
   constexpr int kRecords = 400;
   std::mutex mu;
   std::condition_variable cv;
   int answered = 0, failed = 0;
+  std::set<uint64_t> seqs;
+  uint64_t max_synced_seq = 0;
   const uint64_t syncs_before = log_->syncs();
   for (int i = 0; i < kRecords; ++i) {
     Entry e;
     e.type = RecordType::kOutcome;
     e.key_id = "key1";
     e.meta = Json{{"request_id", "async-" + std::to_string(i)}};
-    uint64_t epoch = 0;
-    auto seq = log_->AppendNoWait(e, &epoch);
-    ASSERT_TRUE(seq.ok());
-    log_->SyncAsync(*seq, epoch, [&](Status s) {
+    const auto durability = i % 2 ? AuditLog::Durability::kSynced : AuditLog::Durability::kWritten;
+    log_->AppendAsync(std::move(e), durability, [&, durability](Result<uint64_t> seq) {
       std::lock_guard lock(mu);
       ++answered;
-      failed += s.ok() ? 0 : 1;
+      if (!seq) {
+        ++failed;
+      } else {
+        seqs.insert(*seq);
+        if (durability == AuditLog::Durability::kSynced) max_synced_seq = std::max(max_synced_seq, *seq);
+      }
       cv.notify_all();
     });
   }
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == kRecords; }));
   EXPECT_EQ(failed, 0);
+  EXPECT_EQ(seqs.size(), static_cast<size_t>(kRecords));  // one record each
+  EXPECT_EQ(*seqs.rbegin() - *seqs.begin() + 1, static_cast<uint64_t>(kRecords));
   EXPECT_LT(log_->syncs() - syncs_before, static_cast<uint64_t>(kRecords / 4));
+  // Everything reported synced is on disk: a blocking Sync of it has nothing left to wait for.
+  const uint64_t syncs_now = log_->syncs();
+  EXPECT_TRUE(log_->Sync(max_synced_seq).ok());
+  EXPECT_EQ(log_->syncs(), syncs_now);
   lock.unlock();
   Close();
   VerifyReport v = VerifyNow();
   EXPECT_TRUE(v.ok()) << v.problems[0];
 }
 
-TEST_F(AuditTest, SyncAsyncReportsARecordLostToAFailureAsAnError) {
+TEST_F(AuditTest, AppendAsyncReportsARecordLostToAFailureAsAnError) {
   Close();
   auto [fs, env] = testing::FailingFileSystem::Make();
   env_ = env;
@@ -561,21 +573,20 @@ TEST_F(AuditTest, SyncAsyncReportsARecordLostToAFailureAsAnError) {
   e.type = RecordType::kOutcome;
   e.key_id = "key1";
   e.meta = Json{{"request_id", "doomed"}};
-  uint64_t epoch = 0;
-  auto seq = log_->AppendNoWait(e, &epoch);
-  ASSERT_TRUE(seq.ok());
-  fs->failing = true;  // the fsync fails: the record must never be reported durable
-  std::promise<Status> result;
-  log_->SyncAsync(*seq, epoch, [&](Status s) { result.set_value(std::move(s)); });
+  fs->failing = true;  // the write and fsync fail: the record must never be reported durable
+  std::promise<Result<uint64_t>> result;
+  log_->AppendAsync(e, AuditLog::Durability::kSynced, [&](Result<uint64_t> s) { result.set_value(std::move(s)); });
   auto future = result.get_future();
   ASSERT_EQ(future.wait_for(std::chrono::seconds(20)), std::future_status::ready);
-  const Status s = future.get();
+  const Result<uint64_t> s = future.get();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, "audit_unavailable");
-  // A later waiter for the same record (its epoch is gone) is refused at once.
-  std::promise<Status> again;
-  log_->SyncAsync(*seq, epoch, [&](Status st) { again.set_value(std::move(st)); });
-  EXPECT_FALSE(again.get_future().get().ok());
+  // While the store is failed, the next entry is refused too, and says so.
+  std::promise<Result<uint64_t>> again;
+  log_->AppendAsync(e, AuditLog::Durability::kWritten, [&](Result<uint64_t> st) { again.set_value(std::move(st)); });
+  const Result<uint64_t> second = again.get_future().get();
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, "audit_unavailable");
   fs->failing = false;
 }
 

@@ -96,6 +96,67 @@ TEST(SpendLedgerTest, DaysAndMonthsRollOverAndPersist) {
   }
 }
 
+TEST(SpendLedgerTest, CountsInMemoryAndReadsTheStoreOncePerPeriod) {
+  testing::TempDir dir;
+  int64_t now = 1'800'000'000;
+  auto store = Store::Open(dir.path() + "/data");
+  ASSERT_TRUE(store.ok());
+  {
+    SpendLedger before(store->get(), [&] { return now; });
+    before.Add("k", 3.0);
+  }  // flushed: $3 stored for today
+  SpendLedger ledger(store->get(), [&] { return now; });
+  // Nothing known in memory until the stored figure is read (Get, off the event loop).
+  EXPECT_FALSE(ledger.Peek("k").has_value());
+  ledger.Add("k", 0.5);  // counted without reading the store
+  EXPECT_FALSE(ledger.Peek("k").has_value());
+  EXPECT_DOUBLE_EQ(ledger.Get("k").day_usd, 3.5);
+  ASSERT_TRUE(ledger.Peek("k").has_value());
+  ledger.Add("k", 0.25);
+  EXPECT_DOUBLE_EQ(ledger.Peek("k")->day_usd, 3.75);
+  EXPECT_DOUBLE_EQ(ledger.Peek("k")->month_usd, 3.75);
+  // Flushing changes nothing in the figures; the store now holds them.
+  ledger.Flush();
+  EXPECT_DOUBLE_EQ(ledger.Peek("k")->day_usd, 3.75);
+  SpendLedger other(store->get(), [&] { return now; });
+  EXPECT_DOUBLE_EQ(other.Get("k").day_usd, 3.75);
+  // A new day is not known in memory until read again; the month carries on.
+  now += 86400;
+  EXPECT_FALSE(ledger.Peek("k").has_value());
+  const Spend next = ledger.Get("k");
+  EXPECT_DOUBLE_EQ(next.day_usd, 0.0);
+}
+
+TEST(SpendLedgerTest, ConcurrentAddsFlushesAndLoadsNeverLoseOrDoubleCount) {
+  // Adds on many threads while a flusher writes and fresh ledgers would read: every micro-dollar
+  // ends up stored exactly once.
+  testing::TempDir dir;
+  auto store = Store::Open(dir.path() + "/data");
+  ASSERT_TRUE(store.ok());
+  const int64_t now = 1'800'000'000;
+  std::atomic<bool> stop{false};
+  {
+    SpendLedger ledger(store->get(), [&] { return now; });
+    std::thread flusher([&] {
+      while (!stop) ledger.Flush();
+    });
+    std::vector<std::thread> adders;
+    for (int t = 0; t < 4; ++t)
+      adders.emplace_back([&] {
+        for (int i = 0; i < 5000; ++i) {
+          ledger.Add("k", 0.000001);
+          if (i % 1000 == 0) (void)ledger.Get("k");
+        }
+      });
+    for (auto& th : adders) th.join();
+    stop = true;
+    flusher.join();
+    EXPECT_DOUBLE_EQ(ledger.Get("k").day_usd, 0.02);
+  }
+  SpendLedger reread(store->get(), [&] { return now; });
+  EXPECT_NEAR(reread.Get("k").day_usd, 0.02, 1e-12);
+}
+
 UsageTotals Tokens(int64_t prompt, int64_t completion, int64_t micros, bool estimated = false) {
   UsageTotals t;
   t.requests = 1;

@@ -2,11 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/periodic.h"
 #include "common/secret.h"
 
 namespace warden {
@@ -46,6 +50,22 @@ long LockedKb() {
     if (line.rfind("VmLck:", 0) == 0) return std::stol(line.substr(6));
   return -1;
 }
+TEST(PeriodicTest, RunsEveryIntervalAndStopsWhenDestroyed) {
+  std::atomic<int> runs{0};
+  {
+    Periodic p(std::chrono::milliseconds(10), [&] { ++runs; });
+    for (int i = 0; i < 500 && runs < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_GE(runs.load(), 3);
+  }
+  const int after = runs.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(runs.load(), after);  // no run once destroyed
+  // A long interval does not hold up destruction.
+  const auto t0 = std::chrono::steady_clock::now();
+  { Periodic idle(std::chrono::hours(1), [] {}); }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
 }  // namespace
 
 TEST(SecretTest, ValuesLiveInLockedMemoryAndCopiesAreIndependent) {
