@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <memory>
 #include <utility>
 #include <variant>
 
@@ -13,11 +14,15 @@
 
 namespace warden {
 
+// The error lives behind a shared, immutable pointer: a Result or Status that succeeded is no
+// bigger than its value plus one pointer, and carries no empty Error to build and destroy. That
+// matters in coroutine frames, which keep every Status a request awaits (GCC gives each its own
+// slot), and in the many Ok() results of the request path.
 template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Result(Error error) : v_(std::in_place_index<1>, std::make_shared<const Error>(std::move(error))) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -25,7 +30,7 @@ class [[nodiscard]] Result {
   T& value() & { return std::get<0>(v_); }
   const T& value() const& { return std::get<0>(v_); }
   T&& value() && { return std::get<0>(std::move(v_)); }
-  const Error& error() const { return std::get<1>(v_); }
+  const Error& error() const { return *std::get<1>(v_); }
 
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
@@ -33,26 +38,25 @@ class [[nodiscard]] Result {
   const T& operator*() const& { return value(); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, std::shared_ptr<const Error>> v_;
 };
 
 // Status: success or an Error, for operations with no value.
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT: implicit by design
+  Status(Error error) : error_(std::make_shared<const Error>(std::move(error))) {}  // NOLINT: implicit by design
   static Status Ok() { return Status(); }
 
-  bool ok() const { return ok_; }
-  explicit operator bool() const { return ok_; }
+  bool ok() const { return !error_; }
+  explicit operator bool() const { return ok(); }
   const Error& error() const {
-    assert(!ok_);
-    return error_;
+    assert(error_);
+    return *error_;
   }
 
  private:
-  Error error_;
-  bool ok_ = true;
+  std::shared_ptr<const Error> error_;  // null = success
 };
 
 }  // namespace warden
