@@ -109,7 +109,7 @@ std::optional<double> DeploymentHealth::LatencyMs(const std::string& name) const
 
 std::vector<size_t> OrderDeployments(RoutingStrategy strategy, const std::vector<std::string>& names,
                                      const std::vector<int>& weights, const std::vector<double>& prices,
-                                     const DeploymentHealth& health, std::mt19937_64& rng) {
+                                     const DeploymentHealth& health, RoutingRng& rng) {
   std::vector<size_t> order(names.size());
   std::iota(order.begin(), order.end(), 0);
   switch (strategy) {

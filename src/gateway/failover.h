@@ -69,12 +69,32 @@ class DeploymentHealth {
   std::map<std::string, Entry> entries_ GUARDED_BY(mu_);
 };
 
+// The random source of routing draws (weighted order, backoff jitter): SplitMix64, eight bytes
+// of state, cheap to seed per request. (std::mt19937_64 holds 2.5 KB, which lived in every
+// request's coroutine frame.) Not for anything secret.
+class RoutingRng {
+ public:
+  using result_type = uint64_t;
+  explicit RoutingRng(uint64_t seed) : state_(seed) {}
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return UINT64_MAX; }
+  result_type operator()() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  uint64_t state_;
+};
+
 // The order failover walks for one request: `priority` keeps the configured order, `weighted`
 // draws without replacement by weight, `lowest_latency` sorts by the moving average (deployments
 // not measured yet first, so they get measured), `lowest_cost` by input + output price.
 // `names[i]` is the health key of `items[i]`; returns a permutation of indices.
 std::vector<size_t> OrderDeployments(RoutingStrategy strategy, const std::vector<std::string>& names,
                                      const std::vector<int>& weights, const std::vector<double>& prices,
-                                     const DeploymentHealth& health, std::mt19937_64& rng);
+                                     const DeploymentHealth& health, RoutingRng& rng);
 
 }  // namespace warden

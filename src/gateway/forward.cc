@@ -138,7 +138,7 @@ asio::awaitable<Status> Forwarder::Forward(RequestContext& ctx, ClientExchange& 
     weights.push_back(t.deployment->weight);
     prices.push_back(t.provider->input_price_per_million + t.provider->output_price_per_million);
   }
-  std::mt19937_64 rng(seed_.fetch_add(1, std::memory_order_relaxed) ^ static_cast<uint64_t>(MonotonicNanos()));
+  RoutingRng rng(seed_.fetch_add(1, std::memory_order_relaxed) ^ static_cast<uint64_t>(MonotonicNanos()));
   const std::vector<size_t> order = OrderDeployments(
       ctx.alias ? ctx.alias->strategy : RoutingStrategy::kPriority, names, weights, prices, health_, rng);
   std::uniform_real_distribution<double> jitter(0, 1);
@@ -218,26 +218,32 @@ Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const E
   return e;
 }
 
-asio::awaitable<Status> Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms) {
+asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Forwarder::SendUpstream(const RequestContext& ctx) {
+  // Its own coroutine so that the translated body and the request (credential included) are
+  // gone, frame and all, once the answer's head is in: a stream relays for minutes.
   const ProviderConfig& provider = *ctx.provider;
-  const ProviderAdapter& adapter = AdapterFor(provider.kind);
   Json upstream_body = ctx.body;
   upstream_body["model"] = ctx.deployment->model;
   // Zero retention: tell providers whose API has the switch not to store the exchange.
   if (ctx.policy && ctx.policy->zero_retention && provider.store_field) upstream_body["store"] = false;
-  auto built = adapter.BuildRequest(provider, OperationOf(ctx.endpoint), upstream_body);
+  auto built = AdapterFor(provider.kind).BuildRequest(provider, OperationOf(ctx.endpoint), upstream_body);
   if (!built) co_return built.error();
-  UpstreamRequest& request = *built;
   UpstreamClient* transport = provider.kind == ProviderKind::kEcho ? echo_ : http_;
+  auto sent = co_await transport->Send(*built);
+  for (auto& h : built->headers) WipeString(h.value);  // one of them is the credential
+  co_return sent;
+}
 
+asio::awaitable<Status> Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms) {
+  const ProviderConfig& provider = *ctx.provider;
+  const ProviderAdapter& adapter = AdapterFor(provider.kind);
   Attempt attempt;
   attempt.deployment = DeploymentName(provider, *ctx.deployment);
   attempt.region = provider.region;
   const int64_t t0 = MonotonicNanos();
   attempt.started_ns = t0;
   ctx.outcome = Outcome::kCompleted;
-  auto sent = co_await transport->Send(request);
-  for (auto& h : request.headers) WipeString(h.value);  // one of them is the credential
+  auto sent = co_await SendUpstream(ctx);
   ctx.upstream_first_byte_ns = MonotonicNanos() - t0;
   if (!sent.ok()) {
     attempt.error_code = sent.error().code;

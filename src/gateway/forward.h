@@ -49,6 +49,8 @@ class Forwarder {
 
  private:
   asio::awaitable<Status> TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms);
+  // Translates the request for ctx.provider and sends it; the answer's head, or why not.
+  asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> SendUpstream(const RequestContext& ctx);
   asio::awaitable<Status> RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
   asio::awaitable<Status> RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
   Error FinalError(RequestContext& ctx, ClientExchange& client, const Error& last);

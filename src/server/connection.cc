@@ -90,6 +90,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Reads, checks and answers one request; false when the connection is to close (after
   // `*linger` says whether client bytes may still be on the way).
   awaitable<bool> ServeOne(int served, bool* linger);
+  // Reads and checks the next request head; nullopt when the connection is to close (idle,
+  // gone, stopping, or refused — the refusal already sent, *linger set when bytes remain).
+  awaitable<std::optional<RequestHead>> ReadHead(int served, bool* linger);
   awaitable<void> SendPlainError(const Error& error);
   awaitable<void> Close(bool linger);
 
@@ -400,7 +403,7 @@ awaitable<void> Connection::SendPlainError(const Error& error) {
   co_await WriteAll(head, body);
 }
 
-awaitable<bool> Connection::ServeOne(int served, bool* linger) {
+awaitable<std::optional<RequestHead>> Connection::ReadHead(int served, bool* linger) {
   const ServerConfig& c = shared_->config;
   *linger = false;
   // The first head counts from the accept (TLS handshake included); later ones from their first
@@ -412,7 +415,7 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
     bool got = false;
     if (!stopping()) got = co_await Fill();
     idle_ = false;
-    if (!got) co_return false;  // closed, idle too long, or the server is stopping: quietly
+    if (!got) co_return std::nullopt;  // closed, idle too long, or the server is stopping: quietly
   }
   SetDeadline(served == 0 ? first_deadline : Clock::now() + Ms(c.header_timeout_ms));
   size_t end = std::string_view::npos, searched = 0;
@@ -420,7 +423,7 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
     if (buffered().size() > c.max_header_bytes) {
       *linger = true;
       co_await SendPlainError(HeadParseError(HeadProblem::kFieldsTooLarge));
-      co_return false;
+      co_return std::nullopt;
     }
     searched = buffered().size();
     const bool more = co_await Fill();
@@ -429,7 +432,7 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
         *linger = true;
         co_await SendPlainError(Error::RequestTimeout("The request headers did not arrive in time."));
       }
-      co_return false;
+      co_return std::nullopt;
     }
   }
   ClearDeadline();
@@ -437,11 +440,11 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
   *linger = true;  // from here on, a refusal leaves client bytes unread
   if (end > c.max_header_bytes) {
     co_await SendPlainError(HeadParseError(HeadProblem::kFieldsTooLarge));
-    co_return false;
+    co_return std::nullopt;
   }
   if (auto bad = CheckHeadFraming(raw)) {
     co_await SendPlainError(*bad);  // where this request ends is not clear: close
-    co_return false;
+    co_return std::nullopt;
   }
   auto head = ParseRequestHead(raw);
   Consume(end);
@@ -451,12 +454,21 @@ awaitable<bool> Connection::ServeOne(int served, bool* linger) {
   }
   if (!head) {
     co_await SendPlainError(head.error());
-    co_return false;
+    co_return std::nullopt;
   }
   if (auto bad = CheckRequestHead(head->version, head->headers)) {
     co_await SendPlainError(*bad);  // the body's extent is unknown: close
-    co_return false;
+    co_return std::nullopt;
   }
+  co_return std::move(*head);
+}
+
+awaitable<bool> Connection::ServeOne(int served, bool* linger) {
+  // The head is read by its own coroutine, whose frame (and its refusals) is gone by the time
+  // the request runs: what stays for a long stream is the Exchange.
+  std::optional<RequestHead> head = co_await ReadHead(served, linger);
+  if (!head) co_return false;
+  const ServerConfig& c = shared_->config;
   const bool keep_alive = head->keep_alive() && served + 1 < c.max_keep_alive_requests;
   Exchange exchange(*this, std::move(*head), keep_alive);
   if (shared_->async_handler) {

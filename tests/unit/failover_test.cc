@@ -110,7 +110,7 @@ TEST(OrderDeploymentsTest, Strategies) {
   std::vector<std::string> names = {"a/m", "b/m", "c/m"};
   std::vector<int> weights = {1, 0, 3};
   std::vector<double> prices = {30, 2, 10};
-  std::mt19937_64 rng(7);
+  RoutingRng rng(7);
   EXPECT_EQ(OrderDeployments(RoutingStrategy::kPriority, names, weights, prices, h, rng), (std::vector<size_t>{0, 1, 2}));
   EXPECT_EQ(OrderDeployments(RoutingStrategy::kLowestCost, names, weights, prices, h, rng), (std::vector<size_t>{1, 2, 0}));
   // Latency: measured deployments by their moving average; unmeasured first so they get measured.
