@@ -65,14 +65,21 @@ Level ParseLevel(std::string_view name, Level fallback) {
 
 void Write(Level level, std::string_view event, Fields fields) {
   if (level < g_level.load(std::memory_order_relaxed)) return;
-  Fields line = Fields::object();
-  line["ts"] = Timestamp();
-  line["level"] = LevelName(level);
-  line["event"] = std::string(event);
-  if (fields.is_object()) {
-    for (auto& [k, v] : fields.items()) line[k] = std::move(v);
+  // {"ts":…,"level":…,"event":…, then the fields as they are: one serialisation, no copy of
+  // them into a new object (this runs once per request, for the access log).
+  std::string text = "{\"ts\":\"" + Timestamp() + "\",\"level\":\"" + LevelName(level) + "\",\"event\":";
+  text += Fields(std::string(event)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (fields.is_object() && !fields.empty()) {
+    // A field may not repeat the line's own keys (they would appear twice).
+    for (const char* own : {"ts", "level", "event"}) fields.erase(own);
   }
-  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (fields.is_object() && !fields.empty()) {
+    const std::string rest = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text.push_back(',');
+    text.append(rest, 1, std::string::npos);  // without its opening brace
+  } else {
+    text.push_back('}');
+  }
   text.push_back('\n');
   int fd = g_fd.load();
   const char* p = text.data();

@@ -18,19 +18,17 @@
 namespace warden {
 
 inline asio::awaitable<asio::error_code> ReadWhatArrived(asio::ip::tcp::socket& socket, std::string& buf, size_t max) {
-  const size_t old = buf.size();
   for (;;) {
     auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read,
                                            asio::experimental::as_tuple(asio::use_awaitable));
     if (ec) co_return ec;
-    const size_t ready = socket.available(ec);
-    if (ec) co_return ec;
-    const size_t want = std::clamp<size_t>(ready, 1, max);
-    buf.resize(old + want);
-    const size_t n = socket.read_some(asio::buffer(buf.data() + old, want), ec);
-    buf.resize(old + n);
+    // Read into this thread's scratch and append what came: no FIONREAD per read, and `buf`
+    // grows by what arrived, not by a guess (no suspension between the read and the append).
+    thread_local char scratch[64 * 1024];
+    const size_t n = socket.read_some(asio::buffer(scratch, std::clamp<size_t>(max, 1, sizeof scratch)), ec);
     if (ec == asio::error::would_block) continue;
     if (!ec && n == 0) ec = asio::error::eof;
+    if (!ec) buf.append(scratch, n);
     co_return ec;
   }
 }

@@ -10,8 +10,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/json.h"
+#include "common/log.h"
 #include "common/periodic.h"
 #include "common/secret.h"
+#include "support/harness.h"
 
 namespace warden {
 namespace {
@@ -50,6 +53,34 @@ long LockedKb() {
     if (line.rfind("VmLck:", 0) == 0) return std::stol(line.substr(6));
   return -1;
 }
+TEST(LogTest, OneJsonLinePerEventWithItsOwnKeysFirstAndNeverTwice) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/log.jsonl";
+  ASSERT_TRUE(log::SetSink(path));
+  log::Info("access", {{"status", 200}, {"event", "spoofed"}, {"path", "/v1/\xff\"quoted\""}});
+  log::Warn("bare");
+  log::Debug("hidden");  // below the default level
+  ASSERT_TRUE(log::SetSink("-"));
+  std::ifstream in(path);
+  std::string first, second, third;
+  ASSERT_TRUE(std::getline(in, first));
+  ASSERT_TRUE(std::getline(in, second));
+  EXPECT_FALSE(std::getline(in, third));
+  auto a = ParseJson(first);
+  ASSERT_TRUE(a.has_value()) << first;
+  std::vector<std::string> keys;
+  for (auto& [k, v] : a->items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"ts", "level", "event", "status", "path"}));
+  EXPECT_EQ((*a)["event"], "access");
+  EXPECT_EQ((*a)["level"], "info");
+  EXPECT_EQ((*a)["status"], 200);
+  EXPECT_EQ((*a)["path"], "/v1/\xEF\xBF\xBD\"quoted\"");  // invalid UTF-8 replaced, quotes kept
+  auto b = ParseJson(second);
+  ASSERT_TRUE(b.has_value()) << second;
+  EXPECT_EQ((*b)["event"], "bare");
+  EXPECT_EQ(b->size(), 3u);
+}
+
 TEST(PeriodicTest, RunsEveryIntervalAndStopsWhenDestroyed) {
   std::atomic<int> runs{0};
   {
