@@ -74,7 +74,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SetDeadline(Clock::time_point at) {
     deadline_ = at;
     timed_out_ = false;
-    if (at < timer_.expiry()) timer_.expires_at(at);  // wakes the watchdog, which re-arms
+    if (at < timer_.expiry()) timer_.expires_at(at);  // wakes Watch(), which re-arms
   }
   void ClearDeadline() { deadline_ = Clock::time_point::max(); }
   bool timed_out() const { return timed_out_; }
@@ -86,7 +86,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Consume(size_t n) { in_pos_ += n; }
 
  private:
-  awaitable<void> Watchdog();
+  // Arms the deadline timer: when it fires past deadline_, the I/O in progress is cancelled;
+  // SetDeadline moving it earlier wakes it to re-arm. Ends once done_.
+  void Watch();
   // Reads, checks and answers one request; false when the connection is to close (after
   // `*linger` says whether client bytes may still be on the way).
   awaitable<bool> ServeOne(int served, bool* linger);
@@ -380,19 +382,19 @@ awaitable<bool> Connection::WriteAll(std::string_view a, std::string_view b) {
   co_return !ec && !cut_;
 }
 
-awaitable<void> Connection::Watchdog() {
-  auto self = shared_from_this();
-  while (!done_) {
-    co_await timer_.async_wait(kTuple);
-    if (done_) break;
-    if (Clock::now() >= deadline_) {
-      timed_out_ = true;
-      deadline_ = Clock::time_point::max();
+void Connection::Watch() {
+  // A handler, not a coroutine: one small operation per connection instead of two frames.
+  timer_.async_wait([self = shared_from_this()](const asio::error_code&) {
+    if (self->done_) return;
+    if (Clock::now() >= self->deadline_) {
+      self->timed_out_ = true;
+      self->deadline_ = Clock::time_point::max();
       asio::error_code ec;
-      lowest().cancel(ec);  // the read or write in progress fails
+      self->lowest().cancel(ec);  // the read or write in progress fails
     }
-    timer_.expires_at(deadline_);
-  }
+    self->timer_.expires_at(self->deadline_);
+    self->Watch();
+  });
 }
 
 awaitable<void> Connection::SendPlainError(const Error& error) {
@@ -498,7 +500,7 @@ awaitable<void> Connection::Run() {
       shared->open.erase(self);
     }
   } leave{shared_, self};
-  asio::co_spawn(executor(), Watchdog(), asio::detached);
+  Watch();
   bool linger = false;
   bool ok = true;
   if (tls_) {
