@@ -144,17 +144,16 @@ asio::awaitable<Status> Forwarder::Forward(RequestContext& ctx, ClientExchange& 
   std::uniform_real_distribution<double> jitter(0, 1);
 
   const int64_t start_ms = NowMs();
-  Error last = Error::Internal("no deployment to try");
+  Status last = Error::Internal("no deployment to try");  // a pointer in the frame, not an Error
   int sends = 0;
   for (size_t i : order) {
     const auto& target = ctx.route[i];
     if (!health_.Admit(names[i], NowMs())) {
-      Attempt skipped;
-      skipped.deployment = names[i];
-      skipped.region = target.provider->region;
-      skipped.error_code = "circuit_open";
-      skipped.skipped = true;
-      ctx.attempts.push_back(std::move(skipped));
+      ctx.attempts.emplace_back();
+      ctx.attempts.back().deployment = names[i];
+      ctx.attempts.back().region = target.provider->region;
+      ctx.attempts.back().error_code = "circuit_open";
+      ctx.attempts.back().skipped = true;
       continue;
     }
     ctx.deployment = target.deployment;
@@ -167,24 +166,29 @@ asio::awaitable<Status> Forwarder::Forward(RequestContext& ctx, ClientExchange& 
       const bool failed = (!s.ok() && s.error().retryable) || ctx.outcome == Outcome::kPartial;
       health_.Report(names[i], failed, ctx.upstream_first_byte_ns, NowMs());
       if (s.ok()) co_return s;
-      last = s.error();
-      RetryDecision d = DecideRetry(options_.routing, last, client.started(), tries, sends, NowMs() - start_ms,
+      last = s;
+      RetryDecision d = DecideRetry(options_.routing, last.error(), client.started(), tries, sends, NowMs() - start_ms,
                                     retry_after_ms >= 0 ? std::optional<int64_t>(retry_after_ms) : std::nullopt,
                                     jitter(rng));
       if (d.kind == RetryDecision::kGiveUp) {
         // A provider's answer to a bad request is the client's to see, as it is.
-        if (!last.retryable) co_return last;
-        co_return FinalError(ctx, client, last);
+        if (!last.error().retryable) co_return last;
+        co_return FinalError(ctx, client, last.error());
       }
       if (d.kind == RetryDecision::kNextDeployment) break;
-      // The backoff is a timer on the loop: a request waiting to retry holds no thread.
       const int64_t slept_from = MonotonicNanos();
-      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(d.delay_ms));
-      co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      co_await Backoff(d.delay_ms);
       ctx.backoff_ns += MonotonicNanos() - slept_from;
     }
   }
-  co_return FinalError(ctx, client, last);
+  co_return FinalError(ctx, client, last.error());
+}
+
+asio::awaitable<void> Forwarder::Backoff(int64_t delay_ms) {
+  // A timer on the loop: a request waiting to retry holds no thread (and, in its own frame, the
+  // timer is gone once the wait is over).
+  asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(delay_ms));
+  co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
 Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const Error& last) {
@@ -218,45 +222,49 @@ Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const E
   return e;
 }
 
-asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Forwarder::SendUpstream(const RequestContext& ctx) {
-  // Its own coroutine so that the translated body and the request (credential included) are
-  // gone, frame and all, once the answer's head is in: a stream relays for minutes.
+Result<UpstreamRequest> Forwarder::BuildUpstream(const RequestContext& ctx) const {
   const ProviderConfig& provider = *ctx.provider;
   Json upstream_body = ctx.body;
   upstream_body["model"] = ctx.deployment->model;
   // Zero retention: tell providers whose API has the switch not to store the exchange.
   if (ctx.policy && ctx.policy->zero_retention && provider.store_field) upstream_body["store"] = false;
-  auto built = AdapterFor(provider.kind).BuildRequest(provider, OperationOf(ctx.endpoint), upstream_body);
-  if (!built) co_return built.error();
-  UpstreamClient* transport = provider.kind == ProviderKind::kEcho ? echo_ : http_;
-  auto sent = co_await transport->Send(*built);
-  for (auto& h : built->headers) WipeString(h.value);  // one of them is the credential
+  return AdapterFor(provider.kind).BuildRequest(provider, OperationOf(ctx.endpoint), upstream_body);
+}
+
+asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Forwarder::SendUpstream(const RequestContext& ctx,
+                                                                                    UpstreamRequest request) {
+  // Its own coroutine so that the request (credential included) is gone, frame and all, once
+  // the answer's head is in: a stream relays for minutes.
+  UpstreamClient* transport = ctx.provider->kind == ProviderKind::kEcho ? echo_ : http_;
+  auto sent = co_await transport->Send(request);
+  for (auto& h : request.headers) WipeString(h.value);  // one of them is the credential
   co_return sent;
 }
 
 asio::awaitable<Status> Forwarder::TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms) {
+  // Locals here live as long as a stream relays (the frame stays until it ends): what is only
+  // needed for a moment is in the helpers (SendUpstream, UpstreamError) or in ctx.attempts.
   const ProviderConfig& provider = *ctx.provider;
-  const ProviderAdapter& adapter = AdapterFor(provider.kind);
-  Attempt attempt;
-  attempt.deployment = DeploymentName(provider, *ctx.deployment);
-  attempt.region = provider.region;
+  auto built = BuildUpstream(ctx);
+  if (!built) co_return built.error();  // nothing sent: not an attempt
   const int64_t t0 = MonotonicNanos();
-  attempt.started_ns = t0;
+  // Listed from the start: the outcome written before the response completes
+  // (ctx.before_complete) lists this attempt too.
+  const size_t index = ctx.attempts.size();
+  ctx.attempts.emplace_back();
+  ctx.attempts[index].deployment = DeploymentName(provider, *ctx.deployment);
+  ctx.attempts[index].region = provider.region;
+  ctx.attempts[index].started_ns = t0;
   ctx.outcome = Outcome::kCompleted;
-  auto sent = co_await SendUpstream(ctx);
+  auto sent = co_await SendUpstream(ctx, std::move(*built));
   ctx.upstream_first_byte_ns = MonotonicNanos() - t0;
   if (!sent.ok()) {
-    attempt.error_code = sent.error().code;
-    attempt.latency_ns = ctx.upstream_first_byte_ns;
-    ctx.attempts.push_back(attempt);
+    ctx.attempts[index].error_code = sent.error().code;
+    ctx.attempts[index].latency_ns = ctx.upstream_first_byte_ns;
     co_return sent.error();
   }
   UpstreamExchange& up = **sent;
-  attempt.status = up.head().status;
-  // Recorded now, completed below: the outcome written before the response completes
-  // (ctx.before_complete) lists this attempt too.
-  const size_t index = ctx.attempts.size();
-  ctx.attempts.push_back(std::move(attempt));
+  ctx.attempts[index].status = up.head().status;
   int sends = 0;
   for (const auto& a : ctx.attempts) sends += a.skipped ? 0 : 1;
   client.SetHeader("x-warden-deployment", ctx.attempts[index].deployment);
@@ -266,14 +274,7 @@ asio::awaitable<Status> Forwarder::TryDeployment(RequestContext& ctx, ClientExch
 
   Status result;
   if (up.head().status != 200) {
-    auto body = co_await up.ReadAll(options_.max_response_bytes);
-    up.Release();
-    Error e = adapter.TranslateError(provider, up.head().status, body.ok() ? *body : "");
-    if (auto ra = ParseRetryAfterMs(up.head().Get("retry-after"), UnixSeconds())) {
-      *retry_after_ms = *ra;
-      if (e.status == 429) ctx.retry_after = Seconds(*ra);
-    }
-    result = e;
+    result = co_await UpstreamError(ctx, up, retry_after_ms);
   } else {
     if (ctx.stream) result = co_await RelayStream(ctx, up, client);
     else result = co_await RelayJson(ctx, up, client);
@@ -291,6 +292,18 @@ asio::awaitable<Status> Forwarder::TryDeployment(RequestContext& ctx, ClientExch
   if (!result) done.error_code = result.error().code;
   else if (ctx.outcome == Outcome::kPartial) done.error_code = ctx.error_code;
   co_return result;
+}
+
+asio::awaitable<Status> Forwarder::UpstreamError(RequestContext& ctx, UpstreamExchange& up, int64_t* retry_after_ms) {
+  const ProviderConfig& provider = *ctx.provider;
+  auto body = co_await up.ReadAll(options_.max_response_bytes);
+  up.Release();
+  Error e = AdapterFor(provider.kind).TranslateError(provider, up.head().status, body.ok() ? *body : "");
+  if (auto ra = ParseRetryAfterMs(up.head().Get("retry-after"), UnixSeconds())) {
+    *retry_after_ms = *ra;
+    if (e.status == 429) ctx.retry_after = Seconds(*ra);
+  }
+  co_return e;
 }
 
 asio::awaitable<Status> Forwarder::RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client) {

@@ -49,8 +49,14 @@ class Forwarder {
 
  private:
   asio::awaitable<Status> TryDeployment(RequestContext& ctx, ClientExchange& client, int64_t* retry_after_ms);
-  // Translates the request for ctx.provider and sends it; the answer's head, or why not.
-  asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> SendUpstream(const RequestContext& ctx);
+  // The request translated for ctx.provider's wire format (or why it cannot be).
+  Result<UpstreamRequest> BuildUpstream(const RequestContext& ctx) const;
+  // Sends it; the answer's head, or why not.
+  asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> SendUpstream(const RequestContext& ctx,
+                                                                         UpstreamRequest request);
+  asio::awaitable<void> Backoff(int64_t delay_ms);
+  // A provider's non-200 answer read and translated; its Retry-After into *retry_after_ms.
+  asio::awaitable<Status> UpstreamError(RequestContext& ctx, UpstreamExchange& up, int64_t* retry_after_ms);
   asio::awaitable<Status> RelayJson(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
   asio::awaitable<Status> RelayStream(RequestContext& ctx, UpstreamExchange& up, ClientExchange& client);
   Error FinalError(RequestContext& ctx, ClientExchange& client, const Error& last);
