@@ -15,12 +15,14 @@
 #include <algorithm>
 #include <string>
 
+#include "common/awaitable.h"
+
 namespace warden {
 
 inline asio::awaitable<asio::error_code> ReadWhatArrived(asio::ip::tcp::socket& socket, std::string& buf, size_t max) {
   for (;;) {
     auto [ec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_read,
-                                           asio::experimental::as_tuple(asio::use_awaitable));
+                                           kTuple);
     if (ec) co_return ec;
     // Read into this thread's scratch and append what came: no FIONREAD per read, and `buf`
     // grows by what arrived, not by a guess (no suspension between the read and the append).
@@ -40,7 +42,7 @@ asio::awaitable<asio::error_code> ReadSomeInto(Stream& stream, std::string& buf,
   const size_t old = buf.size();
   buf.resize(old + max);
   auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf.data() + old, max),
-                                                 asio::experimental::as_tuple(asio::use_awaitable));
+                                                 kTuple);
   buf.resize(old + n);
   if (!ec && n == 0) ec = asio::error::eof;
   co_return ec;

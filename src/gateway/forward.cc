@@ -8,6 +8,7 @@
 #include <chrono>
 #include <random>
 
+#include "common/awaitable.h"
 #include "common/util.h"
 #include "providers/adapter.h"
 #include "providers/sse.h"
@@ -188,7 +189,7 @@ asio::awaitable<void> Forwarder::Backoff(int64_t delay_ms) {
   // A timer on the loop: a request waiting to retry holds no thread (and, in its own frame, the
   // timer is gone once the wait is over).
   asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(delay_ms));
-  co_await pause.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  co_await pause.async_wait(kTuple);
 }
 
 Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const Error& last) {

@@ -23,6 +23,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/awaitable.h"
 #include "common/http1.h"
 #include "common/mutex.h"
 #include "common/secret.h"
@@ -37,7 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxHeadBytes = 64 * 1024;
 // A pooled connection idle longer than this is not reused: providers commonly close idle

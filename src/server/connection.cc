@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/awaitable.h"
 #include "common/log.h"
 #include "common/socket_read.h"
 #include "common/util.h"
@@ -23,7 +24,6 @@ namespace warden {
 using asio::awaitable;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 namespace {
 

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/awaitable.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "server/connection.h"
@@ -29,7 +30,6 @@ namespace {
 
 using asio::awaitable;
 using asio::ip::tcp;
-constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // At most this many connections beyond max_connections are answered 503 at once; the rest of
 // such a flood are closed without a word, so an overload never grows memory without bound.
