@@ -464,9 +464,16 @@ Result<uint64_t> AuditLog::Append(const Entry& entry, bool durable) {
 void AuditLog::AppendAsync(Entry entry, Durability durability, std::function<void(Result<uint64_t>)> done) {
   {
     MutexLock lk(queue_mu_);
-    queue_.push_back({std::move(entry), durability, std::move(done)});
+    // Once the log is closing nothing more is appended; an entry refused here is answered at
+    // once rather than left waiting for an appender that has stopped.
+    if (!appender_stop_) {
+      queue_.push_back({std::move(entry), durability, std::move(done)});
+      lk.Unlock();
+      queue_cv_.notify_one();
+      return;
+    }
   }
-  queue_cv_.notify_one();
+  done(Unavailable("the audit log is closing"));
 }
 
 void AuditLog::AppenderLoop() {
