@@ -92,7 +92,8 @@ class AuditLog {
   // entry queued, appends them in order, makes the batch `durability` (one WAL write, or one
   // group-commit fsync for the lot) and calls each `done` there with its seq — or with the
   // error, if the append failed or the record can never be reported durable (the store failed
-  // since it was appended). `done` must be quick and must not call back into the log.
+  // since it was appended, or the log is closing). `done` must be quick and must not call back
+  // into the log.
   enum class Durability {
     kWritten,  // out of the process (a crash of the gateway keeps it; of the machine, not)
     kSynced,   // fsynced
