@@ -85,8 +85,8 @@ class AuditLog {
 
   Result<uint64_t> Append(const Entry& entry, bool durable);
   // Appends without waiting (the record is in the store, its WAL bytes not yet written out);
-  // `*epoch` receives what Sync(seq, epoch) needs. Follow it with Sync before relying on the
-  // record.
+  // `*epoch` receives the store's epoch, which a later sync of the record must still be in (a
+  // failure since then may have lost it). Append and the appender thread follow it with a sync.
   Result<uint64_t> AppendNoWait(const Entry& entry, uint64_t* epoch);
   // Appends from an event loop: no thread waits per caller. One appender thread takes every
   // entry queued, appends them in order, makes the batch `durability` (one WAL write, or one
@@ -104,8 +104,6 @@ class AuditLog {
   Result<uint64_t> AppendAdmin(const std::string& action, Json details);
   // Returns once every record up to `seq` is fsynced.
   Status Sync(uint64_t seq);
-  // The same for a record appended in `epoch` (AppendNoWait): fails if the store failed since.
-  Status Sync(uint64_t seq, uint64_t epoch) { return SyncInEpoch(seq, epoch); }
   // Signs the current chain head (a no-op returning seq/hash only when nothing is new).
   Result<Checkpoint> WriteCheckpoint();
 

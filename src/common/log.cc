@@ -69,10 +69,9 @@ void Write(Level level, std::string_view event, Fields fields) {
   // them into a new object (this runs once per request, for the access log).
   std::string text = "{\"ts\":\"" + Timestamp() + "\",\"level\":\"" + LevelName(level) + "\",\"event\":";
   text += Fields(std::string(event)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (fields.is_object() && !fields.empty()) {
-    // A field may not repeat the line's own keys (they would appear twice).
+  // A field may not repeat the line's own keys (they would appear twice).
+  if (fields.is_object())
     for (const char* own : {"ts", "level", "event"}) fields.erase(own);
-  }
   if (fields.is_object() && !fields.empty()) {
     const std::string rest = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     text.push_back(',');

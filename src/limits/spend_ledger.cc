@@ -15,9 +15,15 @@ std::tm Utc(int64_t t) {
   return tm;
 }
 
-std::string DayOf(int64_t t) { return UtcDate(t); }
-
-std::string MonthOf(int64_t t) { return DayOf(t).substr(0, 7); }
+// The store keys of a key's day and month cells at unix time t ("…/d/2026-11-24", "…/m/2026-11"):
+// the date is formatted once for both.
+struct CellKeys {
+  std::string day, month;
+};
+CellKeys KeysAt(const std::string& key_id, int64_t t) {
+  const std::string day = UtcDate(t);
+  return {"spend/" + key_id + "/d/" + day, "spend/" + key_id + "/m/" + day.substr(0, 7)};
+}
 
 int64_t SecondsToNextMonth(int64_t t) {
   std::tm tm = Utc(t);
@@ -25,15 +31,6 @@ int64_t SecondsToNextMonth(int64_t t) {
   tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
   tm.tm_mon += 1;
   return static_cast<int64_t>(timegm(&tm)) - t;
-}
-
-std::string DayKey(const std::string& key_id, const std::string& day) { return "spend/" + key_id + "/d/" + day; }
-std::string MonthKey(const std::string& key_id, const std::string& month) {
-  return "spend/" + key_id + "/m/" + month;
-}
-
-bool EndsWith(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 }  // namespace
@@ -53,9 +50,10 @@ SpendLedger::SpendLedger(Store* store, std::function<int64_t()> now_s) : now_s_(
 SpendLedger::~SpendLedger() { Flush(); }
 
 void SpendLedger::Flush() {
-  const int64_t now = now_s_();
-  const std::string day = "/d/" + DayOf(now), month = "/m/" + MonthOf(now);
-  cells_.Flush([&](const std::string& key) { return EndsWith(key, day) || EndsWith(key, month); });
+  // Memory keeps the current day's and month's cells (of every key).
+  const std::string date = UtcDate(now_s_());
+  const std::string day = "/d/" + date, month = "/m/" + date.substr(0, 7);
+  cells_.Flush([&](const std::string& key) { return key.ends_with(day) || key.ends_with(month); });
 }
 
 Spend SpendLedger::Make(int64_t now, int64_t day_micros, int64_t month_micros) const {
@@ -69,25 +67,27 @@ Spend SpendLedger::Make(int64_t now, int64_t day_micros, int64_t month_micros) c
 
 std::optional<Spend> SpendLedger::Peek(const std::string& key_id) {
   const int64_t now = now_s_();
-  const auto day = cells_.Peek(DayKey(key_id, DayOf(now)));
-  const auto month = cells_.Peek(MonthKey(key_id, MonthOf(now)));
+  const CellKeys keys = KeysAt(key_id, now);
+  const auto day = cells_.Peek(keys.day);
+  const auto month = cells_.Peek(keys.month);
   if (!day || !month) return std::nullopt;
   return Make(now, day->value, month->value);
 }
 
 Spend SpendLedger::Get(const std::string& key_id) {
   const int64_t now = now_s_();
-  const Micros day = cells_.Load(DayKey(key_id, DayOf(now)));
-  const Micros month = cells_.Load(MonthKey(key_id, MonthOf(now)));
+  const CellKeys keys = KeysAt(key_id, now);
+  const Micros day = cells_.Load(keys.day);
+  const Micros month = cells_.Load(keys.month);
   return Make(now, day.value, month.value);
 }
 
 void SpendLedger::Add(const std::string& key_id, double usd) {
   if (!(usd > 0)) return;
   const Micros micros{static_cast<int64_t>(std::llround(usd * 1e6))};
-  const int64_t now = now_s_();
-  cells_.Add(DayKey(key_id, DayOf(now)), micros);
-  cells_.Add(MonthKey(key_id, MonthOf(now)), micros);
+  const CellKeys keys = KeysAt(key_id, now_s_());
+  cells_.Add(keys.day, micros);
+  cells_.Add(keys.month, micros);
 }
 
 }  // namespace warden

@@ -34,29 +34,6 @@ std::vector<std::string> SplitKey(std::string_view key) {
   return parts;  // day, key, policy, model, deployment, provider
 }
 
-std::string EncodeTotals(const UsageTotals& t) {
-  return Dump(Json{{"requests", t.requests}, {"prompt", t.prompt_tokens}, {"completion", t.completion_tokens},
-                   {"cached", t.cached_prompt_tokens}, {"cost_micro_usd", t.cost_micro_usd},
-                   {"estimated", t.estimated_requests}});
-}
-
-UsageTotals DecodeTotals(std::string_view text) {
-  UsageTotals t;
-  auto j = ParseJson(text);
-  if (!j || !j->is_object()) return t;
-  auto get = [&](const char* k) -> int64_t {
-    auto v = j->find(k);
-    return v != j->end() && v->is_number_integer() ? v->get<int64_t>() : 0;
-  };
-  t.requests = get("requests");
-  t.prompt_tokens = get("prompt");
-  t.completion_tokens = get("completion");
-  t.cached_prompt_tokens = get("cached");
-  t.cost_micro_usd = get("cost_micro_usd");
-  t.estimated_requests = get("estimated");
-  return t;
-}
-
 }  // namespace
 
 void UsageTotals::Add(const UsageTotals& o) {
@@ -104,8 +81,28 @@ Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows) {
   return Json{{"object", "list"}, {"group_by", UsageGroupName(by)}, {"data", std::move(data)}};
 }
 
-std::string UsageLedger::TotalsCodec::Encode(const UsageTotals& t) { return EncodeTotals(t); }
-UsageTotals UsageLedger::TotalsCodec::Decode(std::string_view text) { return DecodeTotals(text); }
+std::string UsageLedger::TotalsCodec::Encode(const UsageTotals& t) {
+  return Dump(Json{{"requests", t.requests}, {"prompt", t.prompt_tokens}, {"completion", t.completion_tokens},
+                   {"cached", t.cached_prompt_tokens}, {"cost_micro_usd", t.cost_micro_usd},
+                   {"estimated", t.estimated_requests}});
+}
+
+UsageTotals UsageLedger::TotalsCodec::Decode(std::string_view text) {
+  UsageTotals t;
+  auto j = ParseJson(text);
+  if (!j || !j->is_object()) return t;
+  auto get = [&](const char* k) -> int64_t {
+    auto v = j->find(k);
+    return v != j->end() && v->is_number_integer() ? v->get<int64_t>() : 0;
+  };
+  t.requests = get("requests");
+  t.prompt_tokens = get("prompt");
+  t.completion_tokens = get("completion");
+  t.cached_prompt_tokens = get("cached");
+  t.cost_micro_usd = get("cost_micro_usd");
+  t.estimated_requests = get("estimated");
+  return t;
+}
 
 UsageLedger::UsageLedger(Store* store, std::function<int64_t()> now_s)
     : store_(store), now_s_(std::move(now_s)), cells_(store) {}
@@ -131,7 +128,7 @@ Status UsageLedger::ForEachCell(
     if (parts.size() != 6) return true;
     const std::string& day = parts[0];
     if ((!since.empty() && day < since) || (!until.empty() && day > until)) return true;
-    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5]}, DecodeTotals(value));
+    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5]}, TotalsCodec::Decode(value));
     return true;
   });
 }
