@@ -14,23 +14,24 @@
 #include <thread>
 
 #include "audit/high_water.h"
+#include "audit/store_errors.h"
 #include "common/log.h"
 #include "common/util.h"
 
 namespace warden::audit {
-namespace {
 
 Error Unavailable(const std::string& what) {
   return Error::ServiceUnavailable("the audit store cannot be written: " + what, "audit_unavailable");
 }
 
-// Why the store failed, in words fit for /readyz and logs: no path, no RocksDB internals.
 std::string FailureReason(const rocksdb::Status& s) {
   if (s.IsNoSpace()) return "no space left on the audit filesystem";
   if (s.IsIOError()) return "I/O error on the audit filesystem";
   if (s.IsCorruption()) return "the audit store is corrupted";
   return "audit store write failed";
 }
+
+namespace {
 
 std::string OpenMarkerKey(uint64_t seq) { return "o" + RecordKey(seq).substr(1); }
 
@@ -64,6 +65,10 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
   if (!db) return db.error();
   log->db_.reset(*db);
   log->reader_ = std::make_unique<AuditReader>(log->db_.get());
+  log->checkpointer_ = std::make_unique<Checkpointer>(
+      log->signing_,
+      Checkpointer::Options{options.checkpoint_file, options.checkpoint_every_records, options.checkpoint_every_ms},
+      log->ChainForCheckpoints());
   auto hwm = HighWaterMark::Open(options.dir);
   if (!hwm) return hwm.error();
   {
@@ -77,19 +82,14 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
     if (Status s = log->CheckNothingMissing(); !s) return s.error();
   }
   if (Status s = log->CloseDangling(); !s) return s.error();
-  log->cp_thread_ = std::thread([l = log.get()] { l->CheckpointLoop(); });
+  log->checkpointer_->Start();
   log->appender_thread_ = std::thread([l = log.get()] { l->AppenderLoop(); });
   log->opened_ = true;
   return log;
 }
 
 AuditLog::~AuditLog() {
-  {
-    MutexLock lk(cp_mu_);
-    stop_ = true;
-  }
-  cp_cv_.notify_all();
-  if (cp_thread_.joinable()) cp_thread_.join();
+  if (checkpointer_) checkpointer_->Stop();
   {
     MutexLock lk(queue_mu_);
     appender_stop_ = true;
@@ -107,225 +107,9 @@ AuditLog::~AuditLog() {
   if (hwm_) (void)hwm_->Sync();
 }
 
-namespace {
-
-// The highest sequence signed in the checkpoint file (0 if none or no file): read from its last
-// 64 KiB, where its last lines are; a torn last line is skipped.
-uint64_t LastSignedInFile(const std::string& path) {
-  if (path.empty() || path == "-") return 0;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  const off_t size = ::lseek(fd, 0, SEEK_END);
-  if (size <= 0) {
-    ::close(fd);
-    return 0;
-  }
-  const off_t from = size > 65536 ? size - 65536 : 0;
-  std::string tail(static_cast<size_t>(size - from), '\0');
-  const ssize_t n = ::pread(fd, tail.data(), tail.size(), from);
-  ::close(fd);
-  if (n <= 0) return 0;
-  tail.resize(static_cast<size_t>(n));
-  uint64_t last = 0;
-  size_t at = 0;
-  while (at < tail.size()) {
-    size_t end = tail.find('\n', at);
-    if (end == std::string::npos) end = tail.size();
-    if (auto c = ParseCheckpointLine(std::string_view(tail).substr(at, end - at)); c && c->seq > last)
-      last = c->seq;
-    at = end + 1;
-  }
-  return last;
-}
-
-}  // namespace
-
-Status AuditLog::CheckNothingMissing() {
-  struct Witness {
-    uint64_t seq;
-    std::string what;
-  };
-  uint64_t acknowledged = 0;
-  {
-    MutexLock lk(sync_mu_);  // lock order: mu_ (held by callers) before sync_mu_
-    acknowledged = hwm_ ? hwm_->value() : 0;
-  }
-  const Witness witnesses[] = {
-      {acknowledged, "was acknowledged as durable (the store's high-water mark)"},
-      {last_checkpoint_seq_.load(), "is covered by a signed checkpoint in the store"},
-      {LastSignedInFile(options_.checkpoint_file),
-       "is covered by a signed checkpoint in the checkpoint file " + options_.checkpoint_file},
-  };
-  for (const Witness& w : witnesses) {
-    if (w.seq <= last_seq_) continue;
-    return Error::Internal(
-        "the audit store in " + options_.dir + " ends at seq " + std::to_string(last_seq_) + ", but seq " +
-            std::to_string(w.seq) + " " + w.what + ": records " + std::to_string(last_seq_ + 1) + ".." +
-            std::to_string(w.seq) +
-            " are missing (a damaged or lost write-ahead log, or a store restored from an older copy). "
-            "Warden will not reuse their sequence numbers or sign over the gap. Run `warden-audit verify`, "
-            "then restore the store from a backup (to start a new store on purpose, move the old store's "
-            "checkpoint file away too)",
-        "audit_records_missing");
-  }
-  return Status::Ok();
-}
-
-Status AuditLog::LoadTail() {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  it->SeekForPrev("s");  // the last "r" key
-  last_seq_ = 0;
-  last_hash_.assign(kHashBytes, '\0');
-  if (it->Valid() && it->key().starts_with("r")) {
-    auto r = Decode(std::string_view(it->value().data(), it->value().size()));
-    if (!r) return Error::Internal("the last audit record cannot be decoded; run `warden-audit verify`",
-                                   "audit_corrupt");
-    last_seq_ = r->header.seq;
-    last_hash_ = ChainHash(*r);
-  }
-  it->SeekForPrev("d");  // the last "c" key
-  last_checkpoint_seq_ = it->Valid() && it->key().starts_with("c")
-                             ? SeqOfKey(std::string_view(it->key().data(), it->key().size()))
-                             : 0;
-  written_seq_ = last_seq_;
-  {
-    MutexLock lk(sync_mu_);  // lock order: mu_ (held by callers) before sync_mu_
-    synced_seq_ = last_seq_;
-  }
-  return it->status().ok() ? Status::Ok() : Unavailable(it->status().ToString());
-}
-
-Status AuditLog::CloseDangling() {
-  std::vector<std::pair<uint64_t, Json>> open;
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek("o"); it->Valid() && it->key().starts_with("o"); it->Next()) {
-      auto j = ParseJson(std::string_view(it->value().data(), it->value().size()));
-      open.emplace_back(SeqOfKey(std::string_view(it->key().data(), it->key().size())),
-                        j ? *j : Json::object());
-    }
-  }
-  for (auto& [seq, marker] : open) {
-    Entry e;
-    e.type = RecordType::kOutcome;
-    e.key_id = marker.value("key_id", "");
-    e.meta = Json{{"request_id", marker.value("request_id", "")},
-                  {"intent_seq", seq},
-                  {"outcome", "interrupted"},
-                  {"note", "the gateway stopped before this request ended"}};
-    e.closes = seq;
-    auto r = Append(e, false);
-    if (!r) return r.error();
-    ++interrupted_at_open_;
-  }
-  if (!open.empty())
-    if (Status s = Sync(last_seq()); !s) return s;
-  return Status::Ok();
-}
-
 uint64_t AuditLog::last_seq() const {
   MutexLock lk(mu_);
   return last_seq_;
-}
-
-uint64_t AuditLog::BackgroundErrors() const {
-  uint64_t errors = 0;
-  if (!db_) return UINT64_MAX;  // a reopen failed: never healthy
-  db_->GetIntProperty("rocksdb.background-errors", &errors);  // cumulative since open
-  return errors;
-}
-
-bool AuditLog::Healthy() const {
-  MutexLock lk(mu_);
-  return !poisoned_ && BackgroundErrors() == errors_accepted_;
-}
-
-Status AuditLog::ProbeDisk() {
-  const std::shared_ptr<rocksdb::FileSystem> fs =
-      options_.env ? options_.env->GetFileSystem() : rocksdb::FileSystem::Default();
-  const std::string path = options_.dir + "/PROBE";
-  std::unique_ptr<rocksdb::FSWritableFile> f;
-  rocksdb::IOOptions io;
-  rocksdb::IOStatus s = fs->NewWritableFile(path, rocksdb::FileOptions(), &f, nullptr);
-  // Bigger than one page: a file system with a few bytes left would pass a tiny probe and fail
-  // the next WAL write.
-  if (s.ok()) s = f->Append(std::string(64 * 1024, 'p'), io, nullptr);
-  if (s.ok()) s = f->Sync(io, nullptr);
-  if (f) (void)f->Close(io, nullptr);
-  (void)fs->DeleteFile(path, io, nullptr);
-  if (!s.ok()) {
-    failure_ = FailureReason(s);
-    return Unavailable(failure_);
-  }
-  return Status::Ok();
-}
-
-void AuditLog::MarkFailedLocked(const rocksdb::Status& s) {
-  if (!poisoned_) {  // the first failure of an episode says why; later ones are its echoes
-    failure_ = FailureReason(s);
-    log::Error("audit_store_failed", {{"reason", failure_}});
-  }
-  poisoned_ = true;
-  last_recover_ms_ = Now();
-  ++epoch_;
-}
-
-Status AuditLog::TryResumeLocked() {
-  last_recover_ms_ = Now();
-  // First a probe file through the same filesystem: asking RocksDB to resume while the disk
-  // still fails turns a recoverable error into one that only a restart clears.
-  if (Status probe = ProbeDisk(); !probe) return probe;
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  // Resume() brings back a store whose background work failed. It cannot bring back a failed
-  // WAL write (fatal to the open handle), and after ENOSPC RocksDB's own recovery answers Busy
-  // while it waits for more free space than a small volume may ever have: in those cases close
-  // and reopen. Recovery replays the WAL up to the last whole write — a prefix of the chain —
-  // and everything acknowledged was synced before it was acknowledged.
-  bool back = db_ && db_->Resume().ok() && db_->Put(wo, "h", std::to_string(Now())).ok();
-  if (!back) {
-    WriterLock excl(db_mu_);
-    if (db_) (void)db_->Close();
-    db_.reset();
-    auto db = OpenDatabase(options_.dir, false, true, options_.env.get());
-    if (!db) {
-      reader_->Rebind(nullptr);
-      failure_ = db.error().message;
-      return db.error();
-    }
-    db_.reset(*db);
-    reader_->Rebind(db_.get());
-    rocksdb::Status s = db_->Put(wo, "h", std::to_string(Now()));
-    if (!s.ok()) {
-      failure_ = FailureReason(s);
-      return Unavailable(failure_);
-    }
-  }
-  // The failed write may or may not have reached the WAL: re-read the tail from the store.
-  if (Status t = LoadTail(); !t) return t;
-  // Never resume over records that were acknowledged and are now gone: stay failed.
-  if (Status m = CheckNothingMissing(); !m) {
-    failure_ = "acknowledged audit records are missing";
-    log::Error("audit_records_missing", {{"last_seq", last_seq_}});
-    return m;
-  }
-  poisoned_ = false;
-  failure_.clear();
-  errors_accepted_ = BackgroundErrors();
-  log::Info("audit_store_recovered", {{"last_seq", last_seq_}});
-  return Status::Ok();
-}
-
-std::string AuditLog::Failure() const {
-  MutexLock lk(mu_);
-  if (!poisoned_ && BackgroundErrors() == errors_accepted_) return "";
-  return failure_.empty() ? "audit store write failed" : failure_;
-}
-
-Status AuditLog::Recover() {
-  MutexLock lk(mu_);
-  if (!poisoned_ && BackgroundErrors() == errors_accepted_) return Status::Ok();
-  return TryResumeLocked();  // one attempt: callers (readiness probes) must not stall appends
 }
 
 Result<const AuditLog::DataKey*> AuditLog::DataKeyFor(
@@ -438,13 +222,7 @@ Result<uint64_t> AuditLog::AppendNoWait(const Entry& entry, uint64_t* epoch) {
     return AppendLocked(entry, plain, {});
   }();
   if (!seq) return seq;
-  if (*seq - last_checkpoint_seq_ >= options_.checkpoint_every_records) {
-    {
-      MutexLock lk(cp_mu_);
-      cp_due_ = true;
-    }
-    cp_cv_.notify_one();
-  }
+  checkpointer_->Appended(*seq);
   return seq;
 }
 
@@ -579,54 +357,27 @@ Status AuditLog::SyncInEpoch(uint64_t seq, uint64_t epoch) {
   return Status::Ok();
 }
 
-Result<Checkpoint> AuditLog::WriteCheckpoint() {
-  MutexLock cw(cp_write_mu_);
-  Checkpoint c;
-  {
+Result<Checkpoint> AuditLog::WriteCheckpoint() { return checkpointer_->Write(); }
+
+Checkpointer::ChainLog AuditLog::ChainForCheckpoints() {
+  Checkpointer::ChainLog chain;
+  chain.head = [this] {
     MutexLock lk(mu_);
-    c.seq = last_seq_;
-    c.hash = last_hash_;
-  }
-  if (c.seq == 0 || c.seq == last_checkpoint_seq_) return c;  // nothing new to sign
-  if (Status s = Sync(c.seq); !s) return s.error();
-  c.time_ms = Now();
-  c.signature = signing_.Sign(c.SignedBytes());
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  if (Status s = WriteLocked(wo, [&](rocksdb::WriteBatch& b) { b.Put(CheckpointKey(c.seq), EncodeCheckpoint(c)); }); !s)
-    return s.error();
-  last_checkpoint_seq_ = c.seq;
-  {
+    return std::make_pair(last_seq_, last_hash_);
+  };
+  chain.sync = [this](uint64_t seq) { return Sync(seq); };
+  chain.store = [this](const Checkpoint& c) -> Status {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (Status s = WriteLocked(wo, [&](rocksdb::WriteBatch& b) { b.Put(CheckpointKey(c.seq), EncodeCheckpoint(c)); });
+        !s)
+      return s;
     MutexLock lk(sync_mu_);
     if (hwm_) (void)hwm_->Sync();
-  }
-  const std::string line = CheckpointLine(c) + "\n";
-  if (options_.checkpoint_file == "-") {
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fflush(stdout);
-  } else if (!options_.checkpoint_file.empty()) {
-    int fd = ::open(options_.checkpoint_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-              ::fsync(fd) == 0;
-    if (fd >= 0) ::close(fd);
-    if (!ok) return Unavailable("cannot append to the checkpoint file " + options_.checkpoint_file);
-  }
-  return c;
-}
-
-void AuditLog::CheckpointLoop() {
-  MutexLock lk(cp_mu_);
-  while (!stop_) {
-    // Until due (an append asked) or the period is over, whichever comes first.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.checkpoint_every_ms);
-    while (!stop_ && !cp_due_ && lk.WaitUntil(cp_cv_, deadline) == std::cv_status::no_timeout) {
-    }
-    if (stop_) break;
-    cp_due_ = false;
-    lk.Unlock();
-    (void)WriteCheckpoint();  // a failure shows as an unhealthy store; retried next round
-    lk.Lock();
-  }
+    return Status::Ok();
+  };
+  chain.now_ms = [this] { return Now(); };
+  return chain;
 }
 
 Status AuditLog::WriteLocked(const rocksdb::WriteOptions& wo,
@@ -643,157 +394,6 @@ Status AuditLog::WriteLocked(const rocksdb::WriteOptions& wo,
     return Unavailable(failure_);
   }
   return Status::Ok();
-}
-
-Status AuditLog::Shred() {
-  {
-    ReaderLock db_lock(db_mu_);
-    if (!db_) return Unavailable("the store is closed");
-    rocksdb::FlushOptions fo;
-    fo.wait = true;
-    rocksdb::Status s = db_->Flush(fo);
-    if (s.ok()) {
-      rocksdb::CompactRangeOptions co;
-      co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-      s = db_->CompactRange(co, nullptr, nullptr);
-    }
-    if (!s.ok()) return Unavailable("compaction failed: " + FailureReason(s));
-  }
-  rocksdb::Status s = WriteWalBuffer();
-  if (s.ok()) {
-    ReaderLock db_lock(db_mu_);
-    s = db_ ? db_->SyncWAL() : rocksdb::Status::IOError("audit store closed");
-  }
-  return s.ok() ? Status::Ok() : Unavailable(FailureReason(s));
-}
-
-Result<PurgeReport> AuditLog::Purge(uint32_t before_day, const std::string& actor) {
-  MutexLock pl(purge_mu_);
-  PurgeReport rep;
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  // In rounds of at most 1000 rewritten records: scan under the shared store lock, then write
-  // under mu_ (lock order: mu_ before db_mu_, so never both from inside the scan).
-  for (uint64_t from = 1; from != 0;) {
-    std::vector<std::pair<std::string, std::string>> rewrites;
-    uint64_t next = 0;
-    {
-      ReaderLock db_lock(db_mu_);
-      if (!db_) return Unavailable("the store is closed");
-      Status scan = reader_->ForEachRaw(from, [&](uint64_t seq, std::string_view raw) {
-        auto r = Decode(raw);
-        if (!r) return true;  // verify reports it; purge never rewrites what it cannot read
-        bool changed = false;
-        if (r->content.present() && !r->content.removed() && r->header.content_expiry_day < before_day) {
-          r->content.bytes.clear();
-          ++rep.content_removed;
-          changed = true;
-        }
-        if (r->meta.present() && !r->meta.removed() && r->header.meta_expiry_day < before_day) {
-          r->meta.bytes.clear();
-          ++rep.meta_removed;
-          changed = true;
-        }
-        if (changed) rewrites.emplace_back(RecordKey(r->header.seq), Encode(*r));
-        if (rewrites.size() < 1000) return true;
-        next = seq + 1;
-        return false;
-      });
-      if (!scan) return scan.error();
-    }
-    if (!rewrites.empty())
-      if (Status s = WriteLocked(wo, [&](rocksdb::WriteBatch& b) {
-            for (const auto& [k, v] : rewrites) b.Put(k, v);
-          });
-          !s)
-        return s.error();
-    from = next;
-  }
-  Entry e;
-  e.type = RecordType::kPurge;
-  e.meta = Json{{"action", "purge"}, {"before_day", before_day},
-                {"content_removed", rep.content_removed}, {"meta_removed", rep.meta_removed},
-                {"actor", actor}};
-  auto seq = Append(e, true);
-  if (!seq) return seq.error();
-  rep.purge_seq = *seq;
-  if (auto c = WriteCheckpoint(); !c) return c.error();
-  if (Status s = Shred(); !s) return s.error();
-  return rep;
-}
-
-Status AuditLog::Forget(const std::string& key_id, const std::string& actor) {
-  Result<uint64_t> seq = Error::Internal("unreached");
-  uint64_t epoch = 0;
-  {
-    MutexLock lk(mu_);
-    std::string data_key_id;
-    if (auto it = data_keys_.find(key_id); it != data_keys_.end()) {
-      data_key_id = it->second.id;
-      data_keys_.erase(it);  // Secret wipes the key
-    } else if (auto w = reader_->DataKey(key_id); !w) {
-      return w.error();
-    } else if (*w) {
-      data_key_id = (**w).id;
-    } else {
-      // Nothing to destroy: an unknown id, a key with no sealed record, or one already forgotten.
-      // Never an erasure record that names no data key.
-      return Error::NotFound("the audit store has no data key for key '" + key_id +
-                                 "' (no sealed record of that key, or already forgotten): nothing was erased",
-                             "audit_no_data_key");
-    }
-    Entry e;
-    e.type = RecordType::kErasure;
-    e.meta = Json{{"action", "forget"}, {"key_id", key_id}, {"data_key_id", ToHex(data_key_id)},
-                  {"actor", actor}};
-    // The erasure record and the deletion of the wrapped key are one atomic batch.
-    epoch = epoch_.load();
-    seq = AppendLocked(e, Serialize(e), {DataKeyKey(key_id)});
-  }
-  if (!seq) return seq.error();
-  if (Status s = SyncInEpoch(*seq, epoch); !s) return s;
-  if (auto c = WriteCheckpoint(); !c) return c.error();
-  return Shred();
-}
-
-Status AuditLog::RotateMasterKey(MasterKey next, const std::string& actor) {
-  Result<uint64_t> seq = Error::Internal("unreached");
-  uint64_t epoch = 0;
-  {
-    MutexLock lk(mu_);
-    rocksdb::WriteBatch batch;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-    uint64_t n = 0;
-    for (it->Seek("k"); it->Valid() && it->key().starts_with("k"); it->Next()) {
-      std::string key_id(it->key().data() + 1, it->key().size() - 1);
-      auto w = DecodeWrappedDataKey(std::string_view(it->value().data(), it->value().size()));
-      if (!w) return w.error();
-      if (w->master_id != master_.id)
-        return Error::Internal("data key of " + key_id + " is wrapped by master key " + w->master_id +
-                                   ", not the current " + master_.id,
-                               "audit_wrong_master_key");
-      auto key = Unseal(master_.key, DataKeyAd(key_id, w->id), w->wrapped);
-      if (!key) return key.error();
-      WrappedDataKey re{w->id, next.id, Seal(next.key, DataKeyAd(key_id, w->id), *key)};
-      WipeString(*key);
-      batch.Put(it->key(), EncodeWrappedDataKey(re));
-      ++n;
-    }
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    if (rocksdb::Status s = db_->Write(wo, &batch); !s.ok()) return Unavailable(s.ToString());
-    const std::string old_id = master_.id;
-    master_ = std::move(next);
-    Entry e;
-    e.type = RecordType::kAdmin;
-    e.meta = Json{{"action", "audit_master_key_rotated"}, {"from", old_id}, {"to", master_.id},
-                  {"data_keys", n}, {"actor", actor}};
-    epoch = epoch_.load();
-    seq = AppendLocked(e, Serialize(e), {});
-  }
-  if (!seq) return seq.error();
-  if (Status s = SyncInEpoch(*seq, epoch); !s) return s;
-  return Shred();  // the copies wrapped by the old master key leave the files
 }
 
 }  // namespace warden::audit

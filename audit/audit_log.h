@@ -12,7 +12,9 @@
 // - After a write error the log refuses appends (Healthy() false) until Recover() succeeds;
 //   Append tries Recover() at most once a second on its own.
 // - Checkpoints (signed chain heads) are written every `checkpoint_every_records` records and
-//   every `checkpoint_every_ms` when anything is new, to the store and to the checkpoint file.
+//   every `checkpoint_every_ms` when anything is new, to the store and to the checkpoint file,
+//   by its Checkpointer (audit/checkpointer.h). Recovery is in recovery.cc; purge, erasure and
+//   key rotation in AuditMaintenance (audit/maintenance.h).
 // Thread-safe.
 #pragma once
 
@@ -28,6 +30,7 @@
 #include <string>
 #include <thread>
 
+#include "audit/checkpointer.h"
 #include "audit/crypto.h"
 #include "audit/high_water.h"
 #include "audit/reader.h"
@@ -104,7 +107,8 @@ class AuditLog {
   Result<uint64_t> AppendAdmin(const std::string& action, Json details);
   // Returns once every record up to `seq` is fsynced.
   Status Sync(uint64_t seq);
-  // Signs the current chain head (a no-op returning seq/hash only when nothing is new).
+  // Signs the current chain head now (a no-op returning seq/hash only when nothing is new);
+  // see Checkpointer.
   Result<Checkpoint> WriteCheckpoint();
 
   bool Healthy() const;
@@ -112,14 +116,7 @@ class AuditLog {
   std::string Failure() const;
   Status Recover();
 
-  // Removes payloads whose retention ended before `before_day` (days since epoch; whole days),
-  // writes a purge record and a checkpoint, and compacts so the bytes leave the files.
-  Result<PurgeReport> Purge(uint32_t before_day, const std::string& actor);
-  // Destroys `key_id`'s data key (its records can never be opened again), writes an erasure
-  // record and a checkpoint, and flushes + compacts so the wrapped key leaves the WAL and SSTs.
-  Status Forget(const std::string& key_id, const std::string& actor);
-  // Re-wraps every data key under `next`, then uses it. The caller replaces the key file.
-  Status RotateMasterKey(MasterKey next, const std::string& actor);
+  // Purge, Forget and master-key rotation: AuditMaintenance (audit/maintenance.h).
 
   uint64_t last_seq() const;
   uint64_t syncs() const { return syncs_; }  // WAL fsyncs so far (group commit: records/syncs)
@@ -151,7 +148,6 @@ class AuditLog {
                                 const std::vector<std::string>& deletes) REQUIRES(mu_);
   Result<const DataKey*> DataKeyFor(const std::string& key_id, std::vector<std::pair<std::string, std::string>>& puts)
       REQUIRES(mu_);
-  Status Shred();
   uint64_t BackgroundErrors() const;
   Status TryResumeLocked() REQUIRES(mu_);
   void MarkFailedLocked(const rocksdb::Status& s) REQUIRES(mu_);  // starts a new epoch
@@ -162,7 +158,8 @@ class AuditLog {
   // Sync(seq) for a record appended in `epoch`: fails if the store failed since.
   Status SyncInEpoch(uint64_t seq, uint64_t epoch);
   Status ProbeDisk() REQUIRES(mu_);
-  void CheckpointLoop();
+  // What the checkpointer reads and writes of this log.
+  Checkpointer::ChainLog ChainForCheckpoints();
   int64_t Now() const;
 
   AuditOptions options_;
@@ -211,14 +208,9 @@ class AuditLog {
   std::condition_variable queue_cv_;
   std::thread appender_thread_;
 
-  Mutex cp_mu_;
-  std::condition_variable cp_cv_;
-  bool stop_ GUARDED_BY(cp_mu_) = false;
-  bool cp_due_ GUARDED_BY(cp_mu_) = false;
-  std::atomic<uint64_t> last_checkpoint_seq_{0};
-  Mutex cp_write_mu_;  // one checkpoint at a time
-  std::thread cp_thread_;
-  Mutex purge_mu_;  // one purge at a time
+  std::unique_ptr<Checkpointer> checkpointer_;
+  Mutex purge_mu_;  // one purge at a time (AuditMaintenance)
+  friend class AuditMaintenance;
 
   uint64_t interrupted_at_open_ = 0;
   bool opened_ = false;  // Open() completed: only then may the destructor sign a checkpoint

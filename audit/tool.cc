@@ -23,6 +23,7 @@
 #include <iostream>
 
 #include "audit/audit_log.h"
+#include "audit/maintenance.h"
 #include "audit/reader.h"
 #include "common/cli.h"
 #include "common/json.h"
@@ -248,7 +249,7 @@ int Purge(const Args& a, const Paths& p) {
   auto log = OpenForWrite(p);
   if (!log) return Fail(3, log.error().message);
   const uint32_t day = audit::DayOf(before * 1000);
-  auto rep = (*log)->Purge(day, "warden-audit");
+  auto rep = audit::AuditMaintenance(**log).Purge(day, "warden-audit");
   if (!rep) return Fail(3, rep.error().message);
   std::printf("purged %llu content and %llu metadata payload(s) that expired before %s; purge record seq %llu\n",
               (unsigned long long)rep->content_removed, (unsigned long long)rep->meta_removed,
@@ -297,7 +298,7 @@ int Forget(const Args& a, const Paths& p) {
   if (!log) return Fail(3, log.error().message);
   auto key = ResolveKeyToForget(arg, (*log)->reader(), p);
   if (!key) return Fail(1, key.error().message);
-  if (Status s = (*log)->Forget(*key, "warden-audit"); !s) return Fail(1, s.error().message);
+  if (Status s = audit::AuditMaintenance(**log).Forget(*key, "warden-audit"); !s) return Fail(1, s.error().message);
   // Say it is done only once it is: none of the key's records opens any more.
   auto master = audit::MasterKey::Load(p.master_key);
   if (!master) return Fail(3, master.error().message);
@@ -333,7 +334,7 @@ int Keys(const Args& a, const Paths& p) {
     return Fail(3, s.error().message);
   audit::MasterKey next = audit::MasterKey::FromBytes(std::move(bytes));
   const std::string old_id = (*log)->master_key_id(), new_id = next.id;
-  if (Status s = (*log)->RotateMasterKey(std::move(next), "warden-audit"); !s) {
+  if (Status s = audit::AuditMaintenance(**log).RotateMasterKey(std::move(next), "warden-audit"); !s) {
     ::unlink(next_path.c_str());
     return Fail(3, s.error().message);
   }

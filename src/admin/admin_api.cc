@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <strings.h>
 
+#include "audit/maintenance.h"
 #include "common/json.h"
 #include "common/cli.h"
 #include "common/log.h"
@@ -297,7 +298,7 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
       if (!t) return Error::BadRequest("before must be a date YYYY-MM-DD", "before");
       before = std::min(*t, now);  // never ahead of today: retention is counted to the day
     }
-    auto rep = audit_->Purge(audit::DayOf(before * 1000), "admin_api");
+    auto rep = audit::AuditMaintenance(*audit_).Purge(audit::DayOf(before * 1000), "admin_api");
     if (!rep) return rep.error();
     Reply r(200, {{"content_removed", rep->content_removed},
                   {"meta_removed", rep->meta_removed},
@@ -369,7 +370,7 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     }
     if (verb == "forget") {
       if (!audit_) return Error::NotFound("The audit store is disabled in the configuration.", "audit_disabled");
-      if (Status st = audit_->Forget(id, "admin_api"); !st) return st.error();
+      if (Status st = audit::AuditMaintenance(*audit_).Forget(id, "admin_api"); !st) return st.error();
       Reply r(200, {{"key_id", id}, {"forgotten", true}});
       r.action = "audit_key_forgotten";
       r.key_id = id;

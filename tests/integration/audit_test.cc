@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "audit/maintenance.h"
 #include "audit/reader.h"
 #include "support/failing_fs.h"
 #include "support/fake_provider.h"
@@ -287,7 +288,7 @@ TEST(AuditIntegrationTest, ForgetShredsAKeysRecordsAndLeavesTheChainVerifiable) 
   ASSERT_TRUE(raw_key.ok());
   const std::string key_bytes(raw_key->Reveal());
   gw.ReadLog();
-  ASSERT_TRUE(gw.app().audit()->Forget(KeyId(full), "test").ok());
+  ASSERT_TRUE(audit::AuditMaintenance(*gw.app().audit()).Forget(KeyId(full), "test").ok());
 
   EXPECT_TRUE(FilesContaining(gw.dir().path(), key_bytes).empty());
   EXPECT_TRUE(FilesContaining(gw.dir().path(), kCanary).empty());

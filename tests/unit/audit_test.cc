@@ -1,6 +1,7 @@
 // The audit component alone: format, chain, checkpoints, group commit, crash markers, purge,
 // forget, master key rotation, fail-closed writes, and the tamper matrix.
 #include "audit/audit_log.h"
+#include "audit/maintenance.h"
 
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
@@ -302,7 +303,7 @@ TEST_F(AuditTest, AWrappedDataKeyDeletedWithoutAnErasureRecordIsReported) {
   Add("key1", "a");
   Add("key2", "b");
   Add("key1", "c");
-  ASSERT_TRUE(log_->Forget("key2", "test").ok());  // erased properly: not a problem
+  ASSERT_TRUE(AuditMaintenance(*log_).Forget("key2", "test").ok());  // erased properly: not a problem
   ASSERT_TRUE(VerifyNow().ok());
   Tamper([&](rocksdb::DB& db) { ASSERT_TRUE(db.Delete(rocksdb::WriteOptions(), DataKeyKey("key1")).ok()); });
   VerifyReport rep = VerifyNow();
@@ -413,7 +414,7 @@ TEST_F(AuditTest, PurgeRemovesExpiredPayloadsAndVerifyExplainsIt) {
   ASSERT_TRUE(log_->Append(e, true).ok());
   now_ms_ += 3 * kDayMs;
   Add("key1", "new", true);
-  auto rep = log_->Purge(DayOf(now_ms_), "test");
+  auto rep = AuditMaintenance(*log_).Purge(DayOf(now_ms_), "test");
   ASSERT_TRUE(rep.ok()) << rep.error().message;
   EXPECT_EQ(rep->content_removed, 1u);
   EXPECT_EQ(rep->meta_removed, 1u);
@@ -450,7 +451,7 @@ TEST_F(AuditTest, ForgetShredsTheDataKeyButTheChainStillVerifies) {
     raw_key = k->Reveal();
     wrapped = (*log_->reader().DataKey("victim"))->wrapped;
   }
-  ASSERT_TRUE(log_->Forget("victim", "test").ok());
+  ASSERT_TRUE(AuditMaintenance(*log_).Forget("victim", "test").ok());
   Close();
   EXPECT_TRUE(testing::FilesContaining(dir_.path() + "/audit", raw_key).empty());
   EXPECT_TRUE(testing::FilesContaining(dir_.path() + "/audit", wrapped).empty());
@@ -469,7 +470,7 @@ TEST_F(AuditTest, MasterKeyRotationRewrapsDataKeys) {
   MasterKey next = MasterKey::FromBytes(Secret(RandomBytes(32)));
   MasterKey next_copy = MasterKey::FromBytes(next.key);
   auto old_master = MasterKey::Load(dir_.path() + "/master.key");
-  ASSERT_TRUE(log_->RotateMasterKey(std::move(next), "test").ok());
+  ASSERT_TRUE(AuditMaintenance(*log_).RotateMasterKey(std::move(next), "test").ok());
   Add("key1", "after");
   Close();
   auto reader = AuditReader::OpenReadOnly(dir_.path() + "/audit");
