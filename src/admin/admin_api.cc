@@ -53,7 +53,7 @@ struct AdminApi::Reply {
   bool recorded = false;  // the action wrote its own audit record (purge, forget)
   Reply() = default;
   Reply(int s, Json b) : status(s), body(std::move(b)) {}
-  Reply(const Error& e) : status(e.status), body(ErrorJson(e)) {}  // NOLINT: implicit by design
+  Reply(const Error& e) : status(e.status()), body(ErrorJson(e)) {}  // NOLINT: implicit by design
 };
 
 AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,

@@ -8,7 +8,6 @@
 #include <memory>
 
 #include "common/util.h"
-#include "gateway/forward.h"
 
 namespace warden {
 namespace {
@@ -18,17 +17,18 @@ bool LogsContent(const Policy& p) {
 }
 
 audit::Entry BaseEntry(const RequestContext& ctx, audit::RecordType type) {
+  const Policy& policy = *ctx.policy();
   audit::Entry e;
   e.type = type;
-  e.key_id = ctx.key->id;
-  e.meta_days = static_cast<uint32_t>(ctx.policy->metadata_retention_days);
-  e.content_days = static_cast<uint32_t>(ctx.policy->content_retention_days);
+  e.key_id = ctx.identity->key.id;
+  e.meta_days = static_cast<uint32_t>(policy.metadata_retention_days);
+  e.content_days = static_cast<uint32_t>(policy.content_retention_days);
   e.meta = Json{{"request_id", ctx.request_id},
                 {"endpoint", EndpointName(ctx.endpoint)},
-                {"policy", ctx.policy->name},
-                {"policy_hash", ctx.policy->hash}};
+                {"policy", policy.name},
+                {"policy_hash", policy.hash}};
   // The model only when it names a configured alias: a client's free text is not metadata.
-  if (ctx.alias) e.meta["model"] = ctx.model;
+  if (const ModelAlias* alias = ctx.alias()) e.meta["model"] = alias->alias;
   return e;
 }
 
@@ -48,42 +48,27 @@ asio::awaitable<Result<uint64_t>> AwaitAppend(audit::AuditLog& log, audit::Entry
 
 }  // namespace
 
-const char* EndpointName(Endpoint e) {
-  switch (e) {
-    case Endpoint::kChatCompletions: return "chat.completions";
-    case Endpoint::kMessages: return "messages";
-    case Endpoint::kEmbeddings: return "embeddings";
-    case Endpoint::kListModels: return "models.list";
-    case Endpoint::kGetModel: return "models.get";
-    case Endpoint::kHealth: return "healthz";
-    case Endpoint::kReady: return "readyz";
-    case Endpoint::kUnknown: break;
-  }
-  return "unknown";
-}
-
 asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
   if (!log) co_return Status::Ok();
+  const Policy& policy = *ctx.policy();
   audit::Entry e = BaseEntry(ctx, audit::RecordType::kIntent);
-  e.meta["stream"] = ctx.stream;
+  e.meta["stream"] = ctx.request->stream;
   e.meta["client"] = ctx.client_address;
-  e.meta["key_env"] = KeyEnvName(ctx.key->env);
+  e.meta["key_env"] = KeyEnvName(ctx.identity->key.env);
   Json route = Json::array();
-  for (const auto& t : ctx.route)
-    route.push_back(Json{{"deployment", t.provider->name + "/" + t.deployment->model},
-                         {"region", t.provider->region}});
+  for (const auto& t : ctx.plan->targets) route.push_back(Json{{"deployment", t.name}, {"region", t.provider->region}});
   e.meta["route"] = std::move(route);
-  e.meta["estimated_prompt_tokens"] = ctx.estimated_prompt_tokens;
-  if (ctx.redaction) {
+  e.meta["estimated_prompt_tokens"] = ctx.request->estimated_prompt_tokens;
+  if (ctx.prompt->redaction) {
     Json counts = Json::object();  // entity types from the rule sets; numbers only
-    for (const auto& [entity, n] : ctx.redaction->counts()) counts[entity] = n;
+    for (const auto& [entity, n] : ctx.prompt->redaction->counts()) counts[entity] = n;
     e.meta["redactions"] = std::move(counts);
   }
-  if (LogsContent(*ctx.policy)) {
-    e.content = Json{{"request", ctx.logged_request.is_null() ? ctx.body : ctx.logged_request},
-                     {"logging", ContentLoggingName(ctx.policy->content_logging)}};
-    ctx.log_response = ctx.endpoint == Endpoint::kChatCompletions;  // not embedding vectors
-    ctx.log_restored = ctx.policy->content_logging == ContentLogging::kFull;
+  if (LogsContent(policy)) {
+    e.content = Json{{"request", ctx.prompt->logged.is_null() ? ctx.prompt->body : ctx.prompt->logged},
+                     {"logging", ContentLoggingName(policy.content_logging)}};
+    ctx.capture.wanted = ctx.endpoint == Endpoint::kChatCompletions;  // not embedding vectors
+    ctx.capture.restored = policy.content_logging == ContentLogging::kFull;
   }
   e.request_id = ctx.request_id;
   e.opens = true;
@@ -96,7 +81,7 @@ asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
 }
 
 bool AuditCloses(const audit::AuditLog* log, const RequestContext& ctx) {
-  return log && !ctx.audit_closed && ctx.key && ctx.policy &&
+  return log && !ctx.audit_closed && ctx.identity &&
          (ctx.endpoint == Endpoint::kChatCompletions || ctx.endpoint == Endpoint::kEmbeddings);
 }
 
@@ -106,16 +91,16 @@ asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx) {
   const bool opened = ctx.audit_intent_seq != 0;
   // Sent upstream (attempts) without an intent happens only when a best_effort intent failed:
   // still an outcome, not a refusal.
-  const bool sent = opened || !ctx.attempts.empty();
+  const bool sent = opened || !ctx.log.attempts.empty();
   audit::Entry e = BaseEntry(ctx, sent ? audit::RecordType::kOutcome : audit::RecordType::kRejected);
   e.closes = ctx.audit_intent_seq;
   if (opened) e.meta["intent_seq"] = ctx.audit_intent_seq;
-  e.meta["outcome"] = OutcomeName(ctx.outcome);
-  e.meta["status"] = ctx.status;
-  if (!ctx.error_code.empty()) e.meta["error"] = ctx.error_code;
+  e.meta["outcome"] = OutcomeName(ctx.response.outcome);
+  e.meta["status"] = ctx.response.status;
+  if (!ctx.response.error_code.empty()) e.meta["error"] = ctx.response.error_code;
   Json attempts = Json::array();
   const int64_t now = MonotonicNanos();
-  for (const auto& a : ctx.attempts) {
+  for (const auto& a : ctx.log.attempts) {
     // The attempt still relaying (latency 0) is the one completing now.
     const int64_t latency = a.Latency(now);
     Json j{{"deployment", a.deployment}, {"region", a.region}, {"status", a.status},
@@ -126,24 +111,25 @@ asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx) {
   }
   if (sent) {
     e.meta["attempts"] = std::move(attempts);
-    if (ctx.deployment) {
-      e.meta["deployment"] = DeploymentName(*ctx.provider, *ctx.deployment);
-      e.meta["region"] = ctx.provider->region;
+    if (const RouteTarget* serving = ctx.log.serving) {
+      e.meta["deployment"] = serving->name;
+      e.meta["region"] = serving->provider->region;
     }
-    e.meta["prompt_tokens"] = ctx.usage_known ? ctx.prompt_tokens : ctx.estimated_prompt_tokens;
-    e.meta["completion_tokens"] = ctx.usage_known ? ctx.completion_tokens : ctx.estimated_completion_tokens;
-    e.meta["usage_estimated"] = !ctx.usage_known;
-    e.meta["cost_usd"] = ctx.cost_usd;
-    e.meta["upstream_ms"] = static_cast<double>(ctx.UpstreamNanos(now)) / 1e6;
+    const Usage& u = ctx.usage;
+    e.meta["prompt_tokens"] = u.known ? u.prompt_tokens : ctx.request->estimated_prompt_tokens;
+    e.meta["completion_tokens"] = u.known ? u.completion_tokens : u.estimated_completion_tokens;
+    e.meta["usage_estimated"] = !u.known;
+    e.meta["cost_usd"] = u.cost_usd;
+    e.meta["upstream_ms"] = static_cast<double>(ctx.log.UpstreamNanos(now)) / 1e6;
     e.meta["overhead_ms"] = static_cast<double>(ctx.OverheadNanos(now)) / 1e6;
-    if (ctx.log_response) {
-      e.content = ctx.stream ? Json{{"response_text", ctx.logged_stream_text}}
-                             : Json{{"response", ctx.logged_response}};
+    if (ctx.capture.wanted) {
+      e.content = ctx.request->stream ? Json{{"response_text", ctx.capture.stream_text}}
+                                      : Json{{"response", ctx.capture.response}};
     }
   }
   e.meta["latency_ms"] = static_cast<double>(now - ctx.start_ns) / 1e6;
-  e.meta["bytes_in"] = ctx.bytes_in;
-  e.meta["bytes_out"] = ctx.bytes_out;
+  e.meta["bytes_in"] = ctx.response.bytes_in;
+  e.meta["bytes_out"] = ctx.response.bytes_out;
   auto seq = co_await AwaitAppend(*log, std::move(e), audit::AuditLog::Durability::kSynced);
   co_return seq ? Status::Ok() : Status(seq.error());
 }

@@ -13,11 +13,10 @@
 #include <asio/awaitable.hpp>
 
 #include "audit/audit_log.h"
-#include "gateway/request_context.h"
+#include "gateway/request.h"
 
 namespace warden {
 
-const char* EndpointName(Endpoint e);
 // Both append through the log's appender thread (AuditLog::AppendAsync) and hold no thread
 // while they wait: the intent until it is written out of the process, the close until it is
 // fsynced.

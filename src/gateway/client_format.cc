@@ -36,7 +36,7 @@ const char* AnthropicErrorType(int status) {
 }
 
 Json AnthropicError(const Error& e) {
-  return Json{{"type", "error"}, {"error", Json{{"type", AnthropicErrorType(e.status)}, {"message", e.message}}}};
+  return Json{{"type", "error"}, {"error", Json{{"type", AnthropicErrorType(e.status())}, {"message", e.message}}}};
 }
 
 // Anthropic user content blocks → OpenAI message(s): tool results become `tool` messages

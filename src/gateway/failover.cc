@@ -7,11 +7,10 @@
 
 namespace warden {
 
-RetryDecision DecideRetry(const RoutingConfig& c, const Error& error, bool client_started,
-                          int tries_here, int attempts, int64_t elapsed_ms,
-                          std::optional<int64_t> retry_after_ms, double jitter) {
+RetryDecision DecideRetry(const RoutingConfig& c, const Error& error, int tries_here, int attempts,
+                          int64_t elapsed_ms, std::optional<int64_t> retry_after_ms, double jitter) {
   RetryDecision d;
-  if (client_started || !error.retryable) return d;  // kGiveUp
+  if (error.stage == Stage::kClientStarted || !error.retryable) return d;  // kGiveUp
   if (attempts >= c.max_attempts || elapsed_ms >= c.max_time_ms) return d;
   d.kind = RetryDecision::kNextDeployment;
   if (tries_here > c.retries_per_deployment) return d;
@@ -46,8 +45,8 @@ std::optional<int64_t> ParseRetryAfterMs(const std::string& value, int64_t now_u
   return std::max<int64_t>(0, (at - now_unix_seconds) * 1000);
 }
 
-bool DeploymentHealth::Admit(const std::string& name, int64_t now_ms) {
-  if (config_.breaker_failures <= 0) return true;
+bool DeploymentHealth::Admit(const std::string& name, int64_t now_ms, const RoutingConfig& config) {
+  if (config.breaker_failures <= 0) return true;
   MutexLock lock(mu_);
   Entry& e = entries_[name];
   switch (e.state) {
@@ -65,14 +64,15 @@ bool DeploymentHealth::Admit(const std::string& name, int64_t now_ms) {
   return true;
 }
 
-void DeploymentHealth::Report(const std::string& name, bool failed, int64_t first_byte_ns, int64_t now_ms) {
+void DeploymentHealth::Report(const std::string& name, bool failed, int64_t first_byte_ns, int64_t now_ms,
+                              const RoutingConfig& config) {
   MutexLock lock(mu_);
   Entry& e = entries_[name];
   if (!failed && first_byte_ns > 0) {
     double ms = static_cast<double>(first_byte_ns) / 1e6;
     e.latency_ms = e.latency_ms < 0 ? ms : 0.8 * e.latency_ms + 0.2 * ms;
   }
-  if (config_.breaker_failures <= 0) return;
+  if (config.breaker_failures <= 0) return;
   if (!failed) {
     e.state = State::kClosed;
     e.failures = 0;
@@ -80,9 +80,9 @@ void DeploymentHealth::Report(const std::string& name, bool failed, int64_t firs
     return;
   }
   ++e.failures;
-  if (e.state == State::kHalfOpen || e.failures >= config_.breaker_failures) {
+  if (e.state == State::kHalfOpen || e.failures >= config.breaker_failures) {
     e.state = State::kOpen;
-    e.open_until_ms = now_ms + config_.breaker_cooldown_ms;
+    e.open_until_ms = now_ms + config.breaker_cooldown_ms;
     e.probing = false;
   }
 }

@@ -1,9 +1,11 @@
 // Failover: the one place that decides what happens after an attempt fails, how an alias's
 // deployments are ordered for a request, and which deployments are resting (circuit breaker).
 //
-// Contract: DecideRetry() is a pure function of (error, whether the first byte reached the
-// client, attempts so far, elapsed time, Retry-After) and the routing config — phases never
-// decide retries themselves. The point of no return is the first byte sent to the client.
+// Contract: DecideRetry() is a pure function of (the error — its stage and whether it may be
+// retried —, attempts so far, elapsed time, Retry-After) and the routing config; phases never
+// decide retries themselves. The point of no return is the first byte sent to the client
+// (Stage::kClientStarted). The routing config is the request's snapshot's, passed per call, so a
+// reload changes retries and circuit breaking for the requests after it.
 // DeploymentHealth is shared by all request threads (thread-safe); it holds, per deployment
 // ("provider/model"), the circuit breaker (closed → open after K consecutive failures → after
 // the cool-down one probe request at a time → closed on success, open again on failure) and a
@@ -31,23 +33,22 @@ struct RetryDecision {
 
 // `tries_here`: attempts made on the current deployment so far (≥ 1); `attempts`: in total.
 // `retry_after_ms`: the provider's Retry-After, if it sent one. `jitter` in [0, 1).
-RetryDecision DecideRetry(const RoutingConfig& config, const Error& error, bool client_started,
-                          int tries_here, int attempts, int64_t elapsed_ms,
-                          std::optional<int64_t> retry_after_ms, double jitter);
+RetryDecision DecideRetry(const RoutingConfig& config, const Error& error, int tries_here, int attempts,
+                          int64_t elapsed_ms, std::optional<int64_t> retry_after_ms, double jitter);
 
 // Retry-After as seconds ("2", "1.5") or an HTTP date; nullopt if it is neither.
 std::optional<int64_t> ParseRetryAfterMs(const std::string& value, int64_t now_unix_seconds);
 
 class DeploymentHealth {
  public:
-  explicit DeploymentHealth(const RoutingConfig& config) : config_(config) {}
-
   // May `name` be tried now? False while its circuit is open, and while another request is
-  // the probe of a half-open circuit. A true answer must be followed by Report().
-  bool Admit(const std::string& name, int64_t now_ms);
+  // the probe of a half-open circuit. A true answer must be followed by Report(). With
+  // `config.breaker_failures` 0 the breaker is off.
+  bool Admit(const std::string& name, int64_t now_ms, const RoutingConfig& config);
   // The outcome of an admitted attempt: `failed` = a retryable failure of the deployment
   // itself (unreachable, timeout, 5xx, 429, a broken stream); a client error is a success.
-  void Report(const std::string& name, bool failed, int64_t first_byte_ns, int64_t now_ms);
+  void Report(const std::string& name, bool failed, int64_t first_byte_ns, int64_t now_ms,
+              const RoutingConfig& config);
   // Milliseconds until an open circuit may be probed (0 if it is not open).
   int64_t CooldownLeftMs(const std::string& name, int64_t now_ms) const;
 
@@ -64,7 +65,6 @@ class DeploymentHealth {
     bool probing = false;
     double latency_ms = -1;
   };
-  const RoutingConfig config_;
   mutable Mutex mu_;
   std::map<std::string, Entry> entries_ GUARDED_BY(mu_);
 };

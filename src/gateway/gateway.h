@@ -1,58 +1,46 @@
 // Gateway: the pipeline behind every client request, independent of the HTTP library.
 //
-// Contract: Handle() runs one request to the end — Authenticate → Resolve policy → Parse →
-// Check policy (overrides, model, protections, rate limits, budgets) → Route (only deployments
-// the policy allows) → Audit intent → Forward (failover) → Audit outcome (synced before the
-// response completes) → Finalize (usage, spend, access log) — and always answers: every failure becomes an OpenAI-shaped error with the right
-// status, and Finalize (one JSON access-log line) always runs, even after an exception. It never
-// throws. The Config is immutable and shared; the KeyStore, Store and upstream clients are
-// borrowed and must outlive the Gateway. Handle() is a coroutine on the connection's event loop;
-// what blocks runs elsewhere while the request waits without a thread: audit records on the
-// audit log's appender thread (AuditLog::AppendAsync), store reads (a key the cache has not
-// seen, a key's first budget look in a period) and large redactions on the worker pool
-// (GatewayDeps::blocking). The ledgers count in memory; the App's flusher writes them.
-// Thread-safe: the requests of every loop call Handle() at once.
+// Contract: Handle() runs one request to the end and always answers. Inference requests go
+// through the phases in this order, each in its own file (see request.h for what each
+// produces):
+//   Authenticate → Resolve policy   authenticate.h
+//   Parse                           parse.h
+//   Check policy                    check_policy.h (overrides once; model, provider, region →
+//                                   the route; then budgets and rate limits)
+//   Redact                          redact.h
+//   Audit intent                    audit_phase.h
+//   Forward (attempts) + Restore    forward.h, relay.h
+//   Finalize                        finalize.h (accounting, audit outcome, the completing
+//                                   bytes, metrics, access log) — exactly once, in Handle()
+// Every failure becomes an OpenAI-shaped error (Anthropic-shaped on /v1/messages) with the
+// status its kind implies; an exception is a 500 and still finalized. Handle() never throws.
+// Handle() is a coroutine on the connection's event loop; what blocks runs elsewhere while the
+// request waits without a thread: audit records on the audit log's appender thread, store reads
+// (a key the cache has not seen, a key's first budget look in a period) and large bodies' parse
+// and redaction on the worker pool (GatewayDeps::blocking). The ledgers count in memory; the
+// App's flusher writes them. The KeyStore, Store and upstream clients are borrowed and must
+// outlive the Gateway. Thread-safe: the requests of every loop call Handle() at once.
 #pragma once
 
-#include <map>
 #include <memory>
 
 #include <asio/thread_pool.hpp>
 
 #include "audit/audit_log.h"
 #include "common/shared_slot.h"
-#include "config/config.h"
 #include "gateway/client_exchange.h"
+#include "gateway/finalize.h"
 #include "gateway/forward.h"
-#include "gateway/request_context.h"
+#include "gateway/request.h"
 #include "keys/key_store.h"
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
 #include "metrics/gateway_metrics.h"
-#include "policy/policy.h"
-#include "redaction/redactor.h"
 #include "providers/upstream.h"
 #include "store/store.h"
 
 namespace warden {
-
-// What SIGHUP replaces, as one immutable unit: the config (providers, models, limits read per
-// request), the policies and the redactors compiled from their rule sets. A request takes the
-// current snapshot when it starts and keeps it to its end (RequestContext::snapshot), so it
-// never mixes an old policy with a new route.
-struct GatewaySnapshot {
-  std::shared_ptr<const Config> config;
-  std::shared_ptr<const PolicySet> policies;
-  // policy name → its compiled redactor (policies that list rule sets). A policy that lists
-  // rule sets but has no redactor here is refused (503): never served unredacted.
-  std::map<std::string, std::shared_ptr<const Redactor>> redactors;
-  std::shared_ptr<const RuleSets> rule_sets;  // keeps the rules the redactors point into alive
-};
-// Compiles one redactor per policy that lists rule sets; fails if any cannot be built.
-Result<std::shared_ptr<const GatewaySnapshot>> MakeGatewaySnapshot(std::shared_ptr<const Config> config,
-                                                                   std::shared_ptr<const PolicySet> policies,
-                                                                   std::shared_ptr<const RuleSets> rule_sets);
 
 // What the gateway borrows; everything must outlive it.
 struct GatewayDeps {
@@ -77,32 +65,28 @@ class Gateway : public AsyncRequestHandler {
   explicit Gateway(GatewayDeps deps);
 
   asio::awaitable<void> Handle(ClientExchange& client) override;
-  // Requests that start from now on use `snapshot`; those in flight finish on theirs. Only the
-  // snapshot's parts change: routing, upstream and server settings stay as constructed.
+  // Requests that start from now on use `snapshot` — policies, redactors, models, providers,
+  // routing and retries; those in flight finish on theirs. Listener, transport and store
+  // settings stay as constructed.
   void Reload(std::shared_ptr<const GatewaySnapshot> snapshot);
   std::shared_ptr<const GatewaySnapshot> snapshot() const;
   // Circuit breaker states and latency averages, for the metrics page.
   const DeploymentHealth& health() { return forwarder_.health(); }
 
  private:
-  asio::awaitable<Status> Dispatch(RequestContext& ctx, ClientExchange& client);
-  asio::awaitable<Status> Authenticate(RequestContext& ctx, ClientExchange& client);
-  asio::awaitable<Status> HandleInference(RequestContext& ctx, ClientExchange& client);
-  // Parse → check overrides → keep content for the log → redact; CPU only.
-  Status ParseAndRedact(RequestContext& ctx, std::string_view body);
-  Status HandleModels(RequestContext& ctx, ClientExchange& client, std::string_view id);
-  void Finalize(const RequestContext& ctx, ClientExchange& client);
-
-  asio::awaitable<Status> CheckLimits(RequestContext& ctx, ClientExchange& client);
-  // Usage, spend and the token correction of the rate limit, in memory. Once per request.
-  void Account(RequestContext& ctx);
-  // Accounts when `account`, then writes the outcome (AuditClose: awaited durable without a
-  // thread); under `audit: required` a failure becomes 503
-  // audit_unavailable. Idempotent.
-  asio::awaitable<Status> CloseAudit(RequestContext& ctx, bool account = false);
-  void RecordMetrics(const RequestContext& ctx);
+  // Routes by path; the probes and model listings answer directly (Completion kNone).
+  asio::awaitable<Result<Completion>> Dispatch(RequestContext& ctx, ClientExchange& client);
+  // The inference pipeline, in phase order, up to (not including) Finalize.
+  asio::awaitable<Result<Completion>> Inference(RequestContext& ctx, ClientExchange& client);
+  asio::awaitable<Status> Authenticated(RequestContext& ctx, ClientExchange& client);
+  // Parse → Check policy (overrides, route) for a body read; CPU only.
+  Result<Json> ParseAndCheck(RequestContext& ctx, const std::vector<std::string>& headers, std::string_view body);
+  asio::awaitable<Status> WriteIntent(RequestContext& ctx);
+  Status ListModels(RequestContext& ctx, ClientExchange& client, std::string_view id);
+  asio::awaitable<Status> Ready();
 
   GatewayDeps deps_;
+  Recorders recorders_;
   Forwarder forwarder_;
   SharedSlot<GatewaySnapshot> snapshot_;
 };

@@ -63,7 +63,7 @@ Error ProviderError(const ProviderConfig& provider, int status, std::string mess
   if (status == 400 || status == 404 || status == 409 || status == 413 || status == 422 ||
       status == 429) {
     Error e;
-    e.status = status;
+    e.kind = KindOfStatus(status);
     e.type = type.empty() ? (status == 429 ? "rate_limit_error" : "invalid_request_error") : type;
     e.code = code.empty() ? (status == 429 ? "rate_limit_exceeded" : "upstream_rejected") : code;
     e.message = prefix + (message.empty() ? "HTTP " + std::to_string(status) : message);

@@ -56,7 +56,7 @@ Error FirstByteTimeout() {
   return Error::GatewayTimeout("the provider did not answer in time (first-byte timeout)", "upstream_timeout", true);
 }
 Error BrokenResponse(const std::string& why) {
-  return Error::BadGateway("the provider's response broke off (" + why + ")", "upstream_broken_response", false);
+  return Error::BadGateway("the provider's response broke off (" + why + ")", "upstream_broken_response", true);
 }
 
 // The status line and fields of a response head; nullopt if it is not HTTP/1.x.
@@ -393,7 +393,7 @@ class AsioExchange : public UpstreamExchange {
       if (ec || closed) {
         failed_ = true;
         if (conn_->timed_out())
-          co_return Error::GatewayTimeout("the provider stopped sending (idle timeout)", "upstream_idle_timeout", false);
+          co_return Error::GatewayTimeout("the provider stopped sending (idle timeout)", "upstream_idle_timeout", true);
         co_return BrokenResponse(closed ? "connection closed" : ec.message());
       }
     }

@@ -3,8 +3,10 @@
 // Contract: every method that waits is a C++20 coroutine (asio::awaitable) and is awaited on an
 // event loop: while it waits for the network it holds no thread. Send() delivers one HTTP
 // request and completes once the response head has arrived
-// (bounded by the first-byte timeout), or an Error that says whether it is retryable (connect
-// refused, timeout before the first byte, TLS failure → retryable; nothing after that is).
+// (bounded by the first-byte timeout), or an Error. Transport failures (connect refused, a
+// timeout, TLS, a response that broke off or went silent) are retryable: whether a retry may
+// still happen is decided by how far the request got (Error::stage, set by the forwarder) —
+// never after the first byte reached the client.
 // The caller then reads the body incrementally through the returned UpstreamExchange; for a
 // stream each read is bounded by the idle timeout, for a plain answer by the first-byte timeout
 // (a provider may send the head before it has finished generating). Destroying an exchange whose body was read to the end returns

@@ -119,8 +119,9 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
 namespace {
 
 // The settings a running process cannot change: listeners, threads, the data and audit stores,
-// the admin listener, upstream transport and routing. A reload reports them; they apply at the
-// next start.
+// the admin listener and the upstream transport (its connection pools are built with them). A
+// reload reports them; they apply at the next start. Routing, retries, circuit breaking and the
+// stream timeout are read from each request's snapshot, so a reload changes them.
 std::vector<std::string> SectionsNeedingRestart(const Config& a, const Config& b) {
   auto server = [](const Config& c) {
     const ServerConfig& s = c.server;
@@ -131,13 +132,8 @@ std::vector<std::string> SectionsNeedingRestart(const Config& a, const Config& b
   auto upstream = [](const Config& c) {
     const UpstreamConfig& u = c.upstream;
     return std::tie(u.connect_timeout_ms, u.first_byte_timeout_ms, u.idle_timeout_ms,
-                    u.max_idle_connections_per_host, u.stream_timeout_ms, u.ca_file, u.proxy_host,
+                    u.max_idle_connections_per_host, u.ca_file, u.proxy_host,
                     u.proxy_port, u.no_proxy);
-  };
-  auto routing = [](const Config& c) {
-    const RoutingConfig& r = c.routing;
-    return std::tie(r.retries_per_deployment, r.max_attempts, r.max_time_ms, r.backoff_initial_ms,
-                    r.backoff_max_ms, r.retry_after_max_ms, r.breaker_failures, r.breaker_cooldown_ms);
   };
   auto admin = [](const Config& c) { return std::make_tuple(c.admin.host, c.admin.port, c.admin.token.Reveal()); };
   auto audit = [](const Config& c) {
@@ -149,7 +145,6 @@ std::vector<std::string> SectionsNeedingRestart(const Config& a, const Config& b
   std::vector<std::string> out;
   if (server(a) != server(b)) out.push_back("server");
   if (upstream(a) != upstream(b)) out.push_back("upstream");
-  if (routing(a) != routing(b)) out.push_back("routing");
   if (admin(a) != admin(b)) out.push_back("admin");
   if (audit(a) != audit(b)) out.push_back("audit");
   if (data(a) != data(b)) out.push_back("data_dir");

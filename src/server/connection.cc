@@ -399,7 +399,7 @@ void Connection::Watch() {
 
 awaitable<void> Connection::SendPlainError(const Error& error) {
   const std::string body = ErrorBody(error);
-  std::string head = "HTTP/1.1 " + std::to_string(error.status) + " " + std::string(ReasonPhrase(error.status)) +
+  std::string head = "HTTP/1.1 " + std::to_string(error.status()) + " " + std::string(ReasonPhrase(error.status())) +
                      "\r\nDate: " + HttpDate() + "\r\nServer: warden\r\nContent-Type: application/json\r\nContent-Length: " +
                      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
   co_await WriteAll(head, body);

@@ -36,7 +36,7 @@ std::optional<Error> CheckHeadFraming(std::string_view head) {
 std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList& headers) {
   if (version != "HTTP/1.1" && version != "HTTP/1.0") {
     Error e = Error::BadRequest("Only HTTP/1.1 and HTTP/1.0 are supported.", "", "http_version_not_supported");
-    e.status = 505;
+    e.kind = ErrorKind::kHttpVersion;
     return e;
   }
   int content_length = 0, transfer_encoding = 0, host = 0;
@@ -66,7 +66,7 @@ std::optional<Error> CheckRequestHead(std::string_view version, const HeaderList
     return Bad("The request has both Content-Length and Transfer-Encoding; send only one.");
   if (transfer_encoding && !IEquals(coding, "chunked")) {
     Error e = Error::BadRequest("Only the chunked transfer coding is supported.", "", "unsupported_transfer_encoding");
-    e.status = 501;
+    e.kind = ErrorKind::kNotImplemented;
     return e;
   }
   if (version == "HTTP/1.1" && host != 1) return Bad("An HTTP/1.1 request needs exactly one Host header.");
@@ -77,13 +77,13 @@ Error HeadParseError(HeadProblem problem) {
   if (problem == HeadProblem::kFieldsTooLarge) {
     Error e = Bad("The request's header section is too large (see server.max_header_size; at most 100 fields of 8 KiB each).");
     e.code = "request_header_fields_too_large";
-    e.status = 431;
+    e.kind = ErrorKind::kHeadersTooLarge;
     return e;
   }
   if (problem == HeadProblem::kUriTooLong) {
     Error e = Bad("The request line is malformed or its URI is too long (at most 16 KiB).");
     e.code = "uri_too_long";
-    e.status = 414;
+    e.kind = ErrorKind::kUriTooLong;
     return e;
   }
   return Bad("The HTTP request is malformed.");

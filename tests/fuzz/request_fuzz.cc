@@ -1,5 +1,5 @@
 // libFuzzer target: what a client sends before any handler runs or a provider sees it. The
-// first byte picks: a request body through ParsePhase for each endpoint (chat, messages,
+// first byte picks: a request body through Parse for each endpoint (chat, messages,
 // embeddings) and the prompt-token estimate; a chunked body through ChunkedDecoder, fed whole
 // and in pieces whose sizes come from the input (both must agree); or header lines through
 // CheckRequestHead. Nothing may throw or crash; decoded data never exceeds the limit.
@@ -7,8 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "gateway/phases.h"
-#include "gateway/request_context.h"
+#include "gateway/parse.h"
 #include "server/http_checks.h"
 
 using namespace warden;
@@ -19,11 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (data[0] % 3) {
     case 0: {
       static const Endpoint kEndpoints[] = {Endpoint::kChatCompletions, Endpoint::kMessages, Endpoint::kEmbeddings};
-      RequestContext ctx;
-      ctx.endpoint = kEndpoints[data[1] % 3];
-      if (ParsePhase(ctx, input).ok() && ctx.endpoint != Endpoint::kEmbeddings) {
-        if (!ctx.body.is_object()) abort();
-        if (EstimatePromptTokens(ctx.body) < 0) abort();
+      const Endpoint endpoint = kEndpoints[data[1] % 3];
+      auto parsed = Parse(endpoint, input);
+      if (parsed.ok() && endpoint != Endpoint::kEmbeddings) {
+        if (!parsed->body.is_object()) abort();
+        if (parsed->request.estimated_prompt_tokens < 0 || EstimatePromptTokens(parsed->body) < 0) abort();
       }
       break;
     }
@@ -56,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                              colon == std::string_view::npos ? "" : std::string(line.substr(colon + 1)));
       }
       auto error = CheckRequestHead(data[1] % 2 ? "HTTP/1.1" : "HTTP/1.0", headers);
-      if (error && error->status != 400 && error->status != 501) abort();
+      if (error && error->status() != 400 && error->status() != 501) abort();
       break;
     }
   }

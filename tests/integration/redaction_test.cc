@@ -3,6 +3,8 @@
 // across chunks), including tool call arguments.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "support/fake_provider.h"
 #include "support/harness.h"
 
@@ -56,7 +58,8 @@ class RedactionIntegrationTest : public ::testing::Test {
       : gw_(OneProviderYaml(fake_.base_url()), "", "",
             {{"redacting", "redaction: { rule_sets: [pii, secrets], mode: placeholder }\n"},
              {"masking", "redaction: { rule_sets: [pii], mode: mask }\n"},
-             {"blocking", "redaction: { rule_sets: [secrets], mode: block }\n"}}) {}
+             {"blocking", "redaction: { rule_sets: [secrets], mode: block }\n"},
+             {"throttled", "redaction: { rule_sets: [pii], mode: placeholder }\nrate_limits: { requests_per_minute: 1 }\n"}}) {}
   Json Chat(const std::string& content, bool stream = false) {
     Json b = {{"model", "chat-alias"}, {"messages", {{{"role", "user"}, {"content", content}}}}};
     if (stream) b["stream"] = true;
@@ -122,6 +125,25 @@ TEST_F(RedactionIntegrationTest, MaskIsIrreversibleAndBlockRefuses) {
   EXPECT_EQ(blocked.body.find(kAws), std::string::npos);
   EXPECT_EQ(fake_.requests().size(), 1u);  // only the masked one went out
   ExpectProviderNeverSaw({kEmail, kAws});
+}
+
+// Issue 17: Check policy (limits included) comes before Redact, so a throttled request is never
+// scanned: its access-log line counts no redactions, while the admitted one does.
+TEST_F(RedactionIntegrationTest, AThrottledRequestIsNotScanned) {
+  std::string key = gw_.CreateKey("throttled");
+  ASSERT_EQ(gw_.PostAs(key, "/v1/chat/completions", Chat("Mail " + kEmail)).status, 200);
+  HttpResult refused = gw_.PostAs(key, "/v1/chat/completions", Chat("Mail " + kEmail));
+  ASSERT_EQ(refused.status, 429);
+  std::vector<Json> access;
+  std::istringstream lines(gw_.ReadLog());
+  for (std::string line; std::getline(lines, line);)
+    if (auto j = ParseJson(line); j && j->value("event", "") == "access") access.push_back(*j);
+  ASSERT_EQ(access.size(), 2u);
+  EXPECT_EQ(access[0]["status"], 200);
+  EXPECT_EQ(access[0]["redactions"]["EMAIL"], 1) << access[0].dump();
+  EXPECT_EQ(access[1]["status"], 429);
+  EXPECT_FALSE(access[1].contains("redactions")) << access[1].dump();
+  EXPECT_EQ(fake_.requests().size(), 1u);
 }
 
 }  // namespace

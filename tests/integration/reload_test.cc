@@ -118,5 +118,29 @@ TEST(ReloadTest, SettingsThatNeedARestartAreNamedAndKept) {
   EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat-alias")).status, 200);
 }
 
+// Issue 17: routing and retry settings come from the same snapshot as everything else. A
+// provider that always fails: one upstream request per client request, then (after a reload
+// raising retries_per_deployment to 2) three — with nothing named as waiting for a restart.
+TEST(ReloadTest, RoutingAndRetriesChangeWithoutARestart) {
+  FakeProvider fake([](const FakeRequest&, Poco::Net::HTTPServerResponse& resp) {
+    ReplyJson(resp, 500, Json{{"error", {{"message", "down"}}}});
+  });
+  const std::string routing = "routing: { retries_per_deployment: 0, backoff_initial: 1ms, backoff_max: 2ms, "
+                              "circuit_breaker: { failures: 0 } }\n";
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()) + routing);
+  const std::string path = gw.dir().path() + "/warden.yaml";
+  EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat-alias")).status, 502);
+  ASSERT_EQ(fake.requests().size(), 1u);
+
+  gw.dir().Write("warden.yaml", Replace(ReadFile(path), "retries_per_deployment: 0", "retries_per_deployment: 2"));
+  auto restart = gw.app().Reload(LoadAll(path));
+  ASSERT_TRUE(restart.ok());
+  EXPECT_TRUE(restart->empty()) << (*restart)[0];
+  HttpResult r = gw.Post("/v1/chat/completions", Chat("chat-alias"));
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(fake.requests().size(), 4u);
+  EXPECT_EQ(r.header("x-warden-attempts"), "3");
+}
+
 }  // namespace
 }  // namespace warden::testing

@@ -154,7 +154,7 @@ TEST(AdapterGolden, GeminiResponseStreamAndBlockedPrompt) {
   ExpectGolden("gemini/stream.expected.json", AsArray(DecodeStream(ProviderKind::kGemini, "gemini/stream.sse")));
   auto blocked = a.TranslateResponse(Operation::kChat, ReadJson("gemini/blocked.json"));
   ASSERT_FALSE(blocked.ok());
-  EXPECT_EQ(blocked.error().status, 400);
+  EXPECT_EQ(blocked.error().status(), 400);
   EXPECT_EQ(blocked.error().code, "content_filter");
   EXPECT_FALSE(blocked.error().retryable);
 }
@@ -201,7 +201,7 @@ TEST(AdapterTest, MessagesIngressRequiresWhatTheApiRequires) {
     j.erase(field);
     auto r = MessagesToCanonical(j);
     ASSERT_FALSE(r.ok()) << field;
-    EXPECT_EQ(r.error().status, 400);
+    EXPECT_EQ(r.error().status(), 400);
     EXPECT_EQ(r.error().param, field);
   }
   EXPECT_EQ(Dump(ParseJson(ClientErrorBody(Ingress::kAnthropic, Error::TooManyRequests("slow down", "x", "rate_limit_error"))).value()),
@@ -232,7 +232,7 @@ TEST(AdapterTest, ErrorsMapToRetryabilityAndNeverQuoteTheKey) {
     const ProviderAdapter& a = AdapterFor(kind);
     std::string leaky = R"({"error":{"message":"bad key sk-golden-secret-key","type":"invalid_request_error"}})";
     Error bad = a.TranslateError(p, 400, leaky);
-    EXPECT_EQ(bad.status, 400);
+    EXPECT_EQ(bad.status(), 400);
     EXPECT_FALSE(bad.retryable);
     EXPECT_EQ(bad.message.find("sk-golden-secret-key"), std::string::npos);
     for (int status : {401, 403, 404, 422}) EXPECT_FALSE(a.TranslateError(p, status, "{}").retryable) << status;

@@ -20,14 +20,14 @@ TEST(ErrorTest, BodyIsOpenAIShaped) {
 }
 
 TEST(ErrorTest, StatusesOfTheFactories) {
-  EXPECT_EQ(Error::Unauthorized("x").status, 401);
-  EXPECT_EQ(Error::NotFound("x").status, 404);
-  EXPECT_EQ(Error::MethodNotAllowed("x").status, 405);
-  EXPECT_EQ(Error::PayloadTooLarge("x").status, 413);
-  EXPECT_EQ(Error::UnsupportedMediaType("x").status, 415);
-  EXPECT_EQ(Error::BadGateway("x").status, 502);
-  EXPECT_EQ(Error::GatewayTimeout("x").status, 504);
-  EXPECT_EQ(Error::ServiceUnavailable("x").status, 503);
+  EXPECT_EQ(Error::Unauthorized("x").status(), 401);
+  EXPECT_EQ(Error::NotFound("x").status(), 404);
+  EXPECT_EQ(Error::MethodNotAllowed("x").status(), 405);
+  EXPECT_EQ(Error::PayloadTooLarge("x").status(), 413);
+  EXPECT_EQ(Error::UnsupportedMediaType("x").status(), 415);
+  EXPECT_EQ(Error::BadGateway("x").status(), 502);
+  EXPECT_EQ(Error::GatewayTimeout("x").status(), 504);
+  EXPECT_EQ(Error::ServiceUnavailable("x").status(), 503);
   EXPECT_EQ(Error::BadGateway("x").source, ErrorSource::kUpstream);
   EXPECT_EQ(Error::BadRequest("x").source, ErrorSource::kClient);
 }
@@ -47,7 +47,7 @@ ProviderConfig Provider() {
 TEST(TranslateErrorTest, ProviderAuthFailureBecomes502WithoutTheKey) {
   Error e = AdapterFor(ProviderKind::kOpenAI).TranslateError(
       Provider(), 401, R"({"error":{"message":"Incorrect API key provided: sk-acme-secret-1234567890"}})");
-  EXPECT_EQ(e.status, 502);
+  EXPECT_EQ(e.status(), 502);
   EXPECT_EQ(e.code, "upstream_auth_failed");
   EXPECT_EQ(e.message.find("sk-acme"), std::string::npos);
   EXPECT_FALSE(e.retryable);
@@ -57,7 +57,7 @@ TEST(TranslateErrorTest, ClientErrorsPassThroughScrubbed) {
   Error e = AdapterFor(ProviderKind::kOpenAI).TranslateError(
       Provider(), 400,
       R"j({"error":{"message":"bad max_tokens (key sk-acme-secret-1234567890)","type":"invalid_request_error","param":"max_tokens","code":"bad"}})j");
-  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.status(), 400);
   EXPECT_EQ(e.param, "max_tokens");
   EXPECT_EQ(e.code, "bad");
   EXPECT_NE(e.message.find("bad max_tokens"), std::string::npos);
@@ -66,10 +66,10 @@ TEST(TranslateErrorTest, ClientErrorsPassThroughScrubbed) {
 
 TEST(TranslateErrorTest, ServerErrorsAre502AndRetryable) {
   Error e = AdapterFor(ProviderKind::kOpenAI).TranslateError(Provider(), 503, "<html>busy</html>");
-  EXPECT_EQ(e.status, 502);
+  EXPECT_EQ(e.status(), 502);
   EXPECT_TRUE(e.retryable);
   Error r = AdapterFor(ProviderKind::kOpenAI).TranslateError(Provider(), 429, "{}");
-  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.status(), 429);
   EXPECT_EQ(r.type, "rate_limit_error");
   EXPECT_TRUE(r.retryable);
 }

@@ -26,39 +26,41 @@ Error Retryable() { return Error::BadGateway("down", "upstream_error", true); }
 
 TEST(DecideRetryTest, RetriesTheSameDeploymentWithGrowingJitteredBackoffThenMovesOn) {
   RoutingConfig c = Config();
-  RetryDecision d1 = DecideRetry(c, Retryable(), false, 1, 1, 0, std::nullopt, 0.0);
+  RetryDecision d1 = DecideRetry(c, Retryable(), 1, 1, 0, std::nullopt, 0.0);
   EXPECT_EQ(d1.kind, RetryDecision::kRetrySame);
   EXPECT_EQ(d1.delay_ms, 50);  // half of 100 fixed, jitter 0
-  RetryDecision d2 = DecideRetry(c, Retryable(), false, 2, 2, 0, std::nullopt, 0.999);
+  RetryDecision d2 = DecideRetry(c, Retryable(), 2, 2, 0, std::nullopt, 0.999);
   EXPECT_EQ(d2.kind, RetryDecision::kRetrySame);
   EXPECT_GE(d2.delay_ms, 199);  // up to 200
   EXPECT_LE(d2.delay_ms, 200);
-  RetryDecision capped = DecideRetry(c, Retryable(), false, 2, 2, 0, std::nullopt, 0.5);
+  RetryDecision capped = DecideRetry(c, Retryable(), 2, 2, 0, std::nullopt, 0.5);
   EXPECT_LE(capped.delay_ms, c.backoff_max_ms);
-  EXPECT_EQ(DecideRetry(c, Retryable(), false, 3, 3, 0, std::nullopt, 0.5).kind, RetryDecision::kNextDeployment);
+  EXPECT_EQ(DecideRetry(c, Retryable(), 3, 3, 0, std::nullopt, 0.5).kind, RetryDecision::kNextDeployment);
 }
 
 TEST(DecideRetryTest, NeverAfterTheFirstByteNorForClientErrors) {
   RoutingConfig c = Config();
-  EXPECT_EQ(DecideRetry(c, Retryable(), true, 1, 1, 0, std::nullopt, 0).kind, RetryDecision::kGiveUp);
+  Error started = Retryable();
+  started.stage = Stage::kClientStarted;
+  EXPECT_EQ(DecideRetry(c, started, 1, 1, 0, std::nullopt, 0).kind, RetryDecision::kGiveUp);
   Error bad = Error::BadRequest("no");
-  EXPECT_EQ(DecideRetry(c, bad, false, 1, 1, 0, std::nullopt, 0).kind, RetryDecision::kGiveUp);
+  EXPECT_EQ(DecideRetry(c, bad, 1, 1, 0, std::nullopt, 0).kind, RetryDecision::kGiveUp);
 }
 
 TEST(DecideRetryTest, BoundedByAttemptsAndTime) {
   RoutingConfig c = Config();
-  EXPECT_EQ(DecideRetry(c, Retryable(), false, 1, 5, 0, std::nullopt, 0).kind, RetryDecision::kGiveUp);
-  EXPECT_EQ(DecideRetry(c, Retryable(), false, 1, 1, 10000, std::nullopt, 0).kind, RetryDecision::kGiveUp);
+  EXPECT_EQ(DecideRetry(c, Retryable(), 1, 5, 0, std::nullopt, 0).kind, RetryDecision::kGiveUp);
+  EXPECT_EQ(DecideRetry(c, Retryable(), 1, 1, 10000, std::nullopt, 0).kind, RetryDecision::kGiveUp);
   // A backoff that would end past the deadline: the next deployment instead of waiting.
-  EXPECT_EQ(DecideRetry(c, Retryable(), false, 1, 1, 9990, std::nullopt, 0).kind, RetryDecision::kNextDeployment);
+  EXPECT_EQ(DecideRetry(c, Retryable(), 1, 1, 9990, std::nullopt, 0).kind, RetryDecision::kNextDeployment);
 }
 
 TEST(DecideRetryTest, HonoursRetryAfterUpToTheCap) {
   RoutingConfig c = Config();
-  RetryDecision d = DecideRetry(c, Retryable(), false, 1, 1, 0, 1500, 0.3);
+  RetryDecision d = DecideRetry(c, Retryable(), 1, 1, 0, 1500, 0.3);
   EXPECT_EQ(d.kind, RetryDecision::kRetrySame);
   EXPECT_EQ(d.delay_ms, 1500);
-  EXPECT_EQ(DecideRetry(c, Retryable(), false, 1, 1, 0, 2500, 0.3).kind, RetryDecision::kNextDeployment);
+  EXPECT_EQ(DecideRetry(c, Retryable(), 1, 1, 0, 2500, 0.3).kind, RetryDecision::kNextDeployment);
 }
 
 TEST(DecideRetryTest, ParsesRetryAfterSecondsAndDates) {
@@ -71,42 +73,45 @@ TEST(DecideRetryTest, ParsesRetryAfterSecondsAndDates) {
 }
 
 TEST(DeploymentHealthTest, OpensAfterKFailuresThenOneProbeDecides) {
-  DeploymentHealth h(Config());
+  DeploymentHealth h;
+  const RoutingConfig c = Config();
   const std::string d = "p/m";
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(h.Admit(d, 0));
-    h.Report(d, true, 0, 0);
+    ASSERT_TRUE(h.Admit(d, 0, c));
+    h.Report(d, true, 0, 0, c);
   }
   EXPECT_EQ(h.state(d), DeploymentHealth::State::kClosed);
-  ASSERT_TRUE(h.Admit(d, 0));
-  h.Report(d, true, 0, 100);
+  ASSERT_TRUE(h.Admit(d, 0, c));
+  h.Report(d, true, 0, 100, c);
   EXPECT_EQ(h.state(d), DeploymentHealth::State::kOpen);
-  EXPECT_FALSE(h.Admit(d, 500));
+  EXPECT_FALSE(h.Admit(d, 500, c));
   EXPECT_EQ(h.CooldownLeftMs(d, 500), 600);
   // Cool-down over: exactly one probe at a time.
-  EXPECT_TRUE(h.Admit(d, 1100));
-  EXPECT_FALSE(h.Admit(d, 1100));
-  h.Report(d, true, 0, 1200);  // the probe failed: open again for a full cool-down
+  EXPECT_TRUE(h.Admit(d, 1100, c));
+  EXPECT_FALSE(h.Admit(d, 1100, c));
+  h.Report(d, true, 0, 1200, c);  // the probe failed: open again for a full cool-down
   EXPECT_EQ(h.state(d), DeploymentHealth::State::kOpen);
-  EXPECT_FALSE(h.Admit(d, 2100));
-  EXPECT_TRUE(h.Admit(d, 2200));
-  h.Report(d, false, 5000000, 2210);  // the probe succeeded
+  EXPECT_FALSE(h.Admit(d, 2100, c));
+  EXPECT_TRUE(h.Admit(d, 2200, c));
+  h.Report(d, false, 5000000, 2210, c);  // the probe succeeded
   EXPECT_EQ(h.state(d), DeploymentHealth::State::kClosed);
-  EXPECT_TRUE(h.Admit(d, 2210));
-  EXPECT_TRUE(h.Admit(d, 2210));
+  EXPECT_TRUE(h.Admit(d, 2210, c));
+  EXPECT_TRUE(h.Admit(d, 2210, c));
 }
 
 TEST(DeploymentHealthTest, ASuccessResetsTheCountAndClientErrorsAreSuccesses) {
-  DeploymentHealth h(Config());
+  DeploymentHealth h;
+  const RoutingConfig c = Config();
   for (int i = 0; i < 10; ++i) {
-    h.Admit("p/m", 0);
-    h.Report("p/m", i % 2 == 0, 0, 0);  // failures never consecutive
+    h.Admit("p/m", 0, c);
+    h.Report("p/m", i % 2 == 0, 0, 0, c);  // failures never consecutive
   }
   EXPECT_EQ(h.state("p/m"), DeploymentHealth::State::kClosed);
 }
 
 TEST(OrderDeploymentsTest, Strategies) {
-  DeploymentHealth h(Config());
+  DeploymentHealth h;
+  const RoutingConfig c = Config();
   std::vector<std::string> names = {"a/m", "b/m", "c/m"};
   std::vector<int> weights = {1, 0, 3};
   std::vector<double> prices = {30, 2, 10};
@@ -114,10 +119,10 @@ TEST(OrderDeploymentsTest, Strategies) {
   EXPECT_EQ(OrderDeployments(RoutingStrategy::kPriority, names, weights, prices, h, rng), (std::vector<size_t>{0, 1, 2}));
   EXPECT_EQ(OrderDeployments(RoutingStrategy::kLowestCost, names, weights, prices, h, rng), (std::vector<size_t>{1, 2, 0}));
   // Latency: measured deployments by their moving average; unmeasured first so they get measured.
-  h.Report("a/m", false, 50000000, 0);
-  h.Report("b/m", false, 10000000, 0);
+  h.Report("a/m", false, 50000000, 0, c);
+  h.Report("b/m", false, 10000000, 0, c);
   EXPECT_EQ(OrderDeployments(RoutingStrategy::kLowestLatency, names, weights, prices, h, rng), (std::vector<size_t>{2, 1, 0}));
-  h.Report("c/m", false, 90000000, 0);
+  h.Report("c/m", false, 90000000, 0, c);
   EXPECT_EQ(OrderDeployments(RoutingStrategy::kLowestLatency, names, weights, prices, h, rng), (std::vector<size_t>{1, 0, 2}));
   // Weighted: first picks follow the weights (1:0:3); a weight-0 deployment is only a fallback.
   std::map<size_t, int> first;

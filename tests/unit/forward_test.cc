@@ -1,4 +1,5 @@
 #include "gateway/forward.h"
+#include "gateway/finalize.h"
 
 #include <gtest/gtest.h>
 
@@ -17,27 +18,49 @@ class ForwardTest : public ::testing::Test {
     provider_.port = 80;
     provider_.base_path = "/v1";
     deployment_ = {"p", "real-model"};
+    alias_.alias = "alias";
+    policy_.name = "default";
+    // One attempt, no backoff: these tests look at a single relay.
+    auto config = std::make_shared<Config>();
+    config->routing.retries_per_deployment = 0;
+    config->routing.max_attempts = 1;
+    auto snapshot = std::make_shared<GatewaySnapshot>();
+    snapshot->config = config;
+    ctx_.snapshot = snapshot;
     ctx_.endpoint = Endpoint::kChatCompletions;
-    ctx_.model = "alias";
-    ctx_.body = Json{{"model", "alias"}, {"messages", Json::array()}, {"stream", true}};
-    ctx_.stream = true;
-    ctx_.provider = &provider_;
-    ctx_.deployment = &deployment_;
-    ctx_.route = {{&deployment_, &provider_}};
+    ctx_.identity.emplace(Identity{KeyRecord{}, &policy_});
+    ctx_.plan.emplace(RoutePlan{&alias_, {{&deployment_, &provider_, "p/real-model"}}});
+    Request(true);
+  }
+  // The parsed request and its prompt (a stream or not).
+  void Request(bool stream) {
+    ParsedRequest r;
+    r.endpoint = Endpoint::kChatCompletions;
+    r.model = "alias";
+    r.stream = stream;
+    ctx_.request.emplace(r);
+    Prompt p;
+    p.body = Json{{"model", "alias"}, {"messages", Json::array()}};
+    if (stream) p.body["stream"] = true;
+    ctx_.prompt.emplace(std::move(p));
+  }
+  // Forward, then what the gateway does with its result (Finalize, without recorders).
+  Status ForwardAndFinalize(Forwarder& f, MemoryClient& client) {
+    Result<Completion> done = RunSync(f.Forward(ctx_, client));
+    Status status = done.ok() ? Status::Ok() : Status(done.error());
+    RunSync([&]() -> asio::awaitable<bool> {
+      co_await Finalize(Recorders{}, ctx_, client, std::move(done));
+      co_return true;
+    }());
+    return status;
   }
   static std::string Chunk(const std::string& text) {
     return "data: {\"model\":\"real-model\",\"choices\":[{\"delta\":{\"content\":\"" + text + "\"}}]}\n\n";
   }
-  // One attempt, no backoff: these tests look at a single relay.
-  static ForwarderOptions Options(size_t max_response_bytes) {
-    ForwarderOptions o;
-    o.max_response_bytes = max_response_bytes;
-    o.routing.retries_per_deployment = 0;
-    o.routing.max_attempts = 1;
-    return o;
-  }
   ProviderConfig provider_;
   Deployment deployment_;
+  ModelAlias alias_;
+  Policy policy_;
   RequestContext ctx_;
   ScriptedUpstream upstream_;
 };
@@ -48,9 +71,10 @@ TEST_F(ForwardTest, EachCompleteEventIsWrittenBeforeTheNextRead) {
   std::string c2 = Chunk("b");
   upstream_.pieces = {Chunk("a"), c2.substr(0, 10), c2.substr(10), "data: [DONE]\n\n"};
   MemoryClient client(&trace);
-  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  ASSERT_TRUE(RunSync(f.Forward(ctx_, client)).ok());
-  // read a → write; read half of b → (nothing complete); read rest → write; read DONE → write.
+  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  ASSERT_TRUE(ForwardAndFinalize(f, client).ok());
+  // read a → write; read half of b → (nothing complete); read rest → write; read DONE → write
+  // (by Finalize, once the outcome is durable); the rest of the body is read after it.
   std::vector<std::string> want = {"read", "write", "read", "read", "write", "read", "write", "read"};
   EXPECT_EQ(trace, want);
   ASSERT_EQ(client.writes_.size(), 3u);
@@ -64,9 +88,12 @@ TEST_F(ForwardTest, EachCompleteEventIsWrittenBeforeTheNextRead) {
 TEST_F(ForwardTest, StreamWithoutDoneIsACutNotACleanEnd) {
   upstream_.pieces = {Chunk("a")};
   MemoryClient client;
-  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  ASSERT_TRUE(RunSync(f.Forward(ctx_, client)).ok());
-  EXPECT_EQ(ctx_.outcome, Outcome::kPartial);
+  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  // After the first byte the failure is Finalize's to write: an error event, no retry.
+  Status s = ForwardAndFinalize(f, client);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().stage, Stage::kClientStarted);
+  EXPECT_EQ(ctx_.response.outcome, Outcome::kPartial);
   EXPECT_NE(client.sent_.find("upstream_stream_cut"), std::string::npos);
   EXPECT_EQ(client.sent_.find("[DONE]"), std::string::npos);
 }
@@ -74,10 +101,10 @@ TEST_F(ForwardTest, StreamWithoutDoneIsACutNotACleanEnd) {
 TEST_F(ForwardTest, ErrorEventBeforeContentIsAnErrorStatus) {
   upstream_.pieces = {"data: {\"error\":{\"message\":\"overloaded\"}}\n\n"};
   MemoryClient client;
-  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  Status s = RunSync(f.Forward(ctx_, client));
+  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  Result<Completion> s = RunSync(f.Forward(ctx_, client));
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().status, 502);
+  EXPECT_EQ(s.error().status(), 502);
   EXPECT_FALSE(client.started());
 }
 
@@ -85,32 +112,31 @@ TEST_F(ForwardTest, ClientGoneStopsTheRelay) {
   upstream_.pieces = {Chunk("a"), Chunk("b"), "data: [DONE]\n\n"};
   MemoryClient client;
   client.gone_ = true;
-  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  ASSERT_TRUE(RunSync(f.Forward(ctx_, client)).ok());
-  EXPECT_EQ(ctx_.outcome, Outcome::kClientGone);
+  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  ASSERT_TRUE(ForwardAndFinalize(f, client).ok());
+  EXPECT_EQ(ctx_.response.outcome, Outcome::kClientGone);
   EXPECT_EQ(client.writes_.size(), 1u);
 }
 
 TEST_F(ForwardTest, NonStreamRestoresAlias) {
-  ctx_.stream = false;
-  ctx_.body.erase("stream");
+  Request(false);
   upstream_.content_type = "application/json";
   upstream_.pieces = {"{\"model\":\"real-", "model\",\"choices\":[]}"};
   MemoryClient client;
-  Forwarder f(&upstream_, &upstream_, Options(1 << 20));
-  ASSERT_TRUE(RunSync(f.Forward(ctx_, client)).ok());
+  Forwarder f(&upstream_, &upstream_, 1 << 20);
+  ASSERT_TRUE(ForwardAndFinalize(f, client).ok());
   EXPECT_EQ(client.status_, 200);
   EXPECT_EQ(client.sent_, "{\"model\":\"alias\",\"choices\":[]}");
   EXPECT_EQ(client.response_headers_["x-warden-deployment"], "p/real-model");
 }
 
 TEST_F(ForwardTest, OversizedResponseIs502) {
-  ctx_.stream = false;
+  Request(false);
   upstream_.content_type = "application/json";
   upstream_.pieces = {std::string(100, ' '), "{}"};
   MemoryClient client;
-  Forwarder f(&upstream_, &upstream_, Options(50));
-  Status s = RunSync(f.Forward(ctx_, client));
+  Forwarder f(&upstream_, &upstream_, 50);
+  Result<Completion> s = RunSync(f.Forward(ctx_, client));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, "upstream_response_too_large");
 }

@@ -9,7 +9,7 @@ namespace {
 
 std::optional<int> Status(const HeaderList& h, std::string_view version = "HTTP/1.1") {
   auto e = CheckRequestHead(version, h);
-  return e ? std::optional<int>(e->status) : std::nullopt;
+  return e ? std::optional<int>(e->status()) : std::nullopt;
 }
 
 TEST(HttpChecksTest, RequestHeads) {
@@ -32,11 +32,11 @@ TEST(HttpChecksTest, RequestHeads) {
   EXPECT_EQ(Status({{"Host", "a"}, {"X", "a\x7f"}}), 400);
   EXPECT_FALSE(Status({{"Host", "a"}, {"X", "tab\tis fine, so is UTF-8: \xc3\xa9"}}));
 
-  EXPECT_EQ(HeadParseError(HeadProblem::kFieldsTooLarge).status, 431);
+  EXPECT_EQ(HeadParseError(HeadProblem::kFieldsTooLarge).status(), 431);
   EXPECT_EQ(HeadParseError(HeadProblem::kFieldsTooLarge).code, "request_header_fields_too_large");
-  EXPECT_EQ(HeadParseError(HeadProblem::kUriTooLong).status, 414);
+  EXPECT_EQ(HeadParseError(HeadProblem::kUriTooLong).status(), 414);
   EXPECT_EQ(HeadParseError(HeadProblem::kUriTooLong).code, "uri_too_long");
-  EXPECT_EQ(HeadParseError(HeadProblem::kMalformed).status, 400);
+  EXPECT_EQ(HeadParseError(HeadProblem::kMalformed).status(), 400);
 }
 
 struct Decoded {
@@ -109,7 +109,7 @@ TEST(HttpChecksTest, HeadFramingRefusesBareCrAndObsoleteFolding) {
   EXPECT_TRUE(CheckHeadFraming("POST / HTTP/1.1\nHost: a\n folded\n\n{}"));
   auto e = CheckRequestHead("HTTP/2.0", {{"Host", "a"}});
   ASSERT_TRUE(e);
-  EXPECT_EQ(e->status, 505);
+  EXPECT_EQ(e->status(), 505);
   EXPECT_FALSE(CheckRequestHead("HTTP/1.0", {}));
 }
 
@@ -153,7 +153,7 @@ TEST(HttpHeadTest, SplitsTheRequestLineAndFields) {
 TEST(HttpHeadTest, RefusesWhatNoRequestCanBe) {
   auto status = [](const std::string& raw) {
     auto r = ParseRequestHead(raw);
-    return r ? 0 : r.error().status;
+    return r ? 0 : r.error().status();
   };
   EXPECT_EQ(status("GET /\r\n\r\n"), 400);
   EXPECT_EQ(status("GET  / HTTP/1.1\r\n\r\n"), 400);

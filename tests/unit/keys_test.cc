@@ -50,7 +50,7 @@ TEST_F(KeyStoreTest, CreateAuthenticateRevoke) {
   ASSERT_TRUE(keys_->Revoke("ci").ok());
   auto revoked = keys_->Authenticate(key);
   ASSERT_FALSE(revoked.ok());
-  EXPECT_EQ(revoked.error().status, 401);
+  EXPECT_EQ(revoked.error().status(), 401);
   EXPECT_EQ(revoked.error().code, "revoked_api_key");
 }
 
@@ -67,7 +67,7 @@ TEST_F(KeyStoreTest, WrongUnknownAndMalformedKeysAre401) {
                                key.substr(0, key.size() - 1)}) {
     auto r = keys_->Authenticate(k);
     ASSERT_FALSE(r.ok()) << k;
-    EXPECT_EQ(r.error().status, 401);
+    EXPECT_EQ(r.error().status(), 401);
     EXPECT_EQ(r.error().message.find(k), std::string::npos);
   }
   auto empty = keys_->Authenticate("");

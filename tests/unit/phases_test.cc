@@ -1,58 +1,59 @@
-#include "gateway/phases.h"
-
 #include <gtest/gtest.h>
+
+#include "gateway/authenticate.h"
+#include "gateway/check_policy.h"
+#include "gateway/parse.h"
 
 namespace warden {
 namespace {
 
-Status Parse(Endpoint e, const std::string& body, RequestContext* out = nullptr) {
-  RequestContext ctx;
-  ctx.endpoint = e;
-  Status s = ParsePhase(ctx, body);  // NOLINT
-  if (out) *out = std::move(ctx);
-  return s;
+Status ParseBody(Endpoint e, const std::string& body, ParsedBody* out = nullptr) {
+  auto parsed = Parse(e, body);
+  if (!parsed) return parsed.error();
+  if (out) *out = std::move(*parsed);
+  return Status::Ok();
 }
 
 std::string ParamOf(const Status& s) { return s.ok() ? "<ok>" : s.error().param; }
 
 TEST(ParsePhaseTest, ValidChat) {
-  RequestContext ctx;
-  ASSERT_TRUE(Parse(Endpoint::kChatCompletions,
-                    R"({"model":"m","stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]})",
-                    &ctx)
+  ParsedBody parsed;
+  ASSERT_TRUE(ParseBody(Endpoint::kChatCompletions,
+                        R"({"model":"m","stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"x"}]}]})",
+                        &parsed)
                   .ok());
-  EXPECT_EQ(ctx.model, "m");
-  EXPECT_TRUE(ctx.stream);
+  EXPECT_EQ(parsed.request.model, "m");
+  EXPECT_TRUE(parsed.request.stream);
 }
 
 TEST(ParsePhaseTest, ChatSchemaErrorsNameTheParam) {
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions, R"({"messages":[{"role":"user","content":"x"}]})")), "model");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions, R"({"model":3,"messages":[]})")), "model");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions, R"({"model":"m","messages":[]})")), "messages");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions, R"({"model":"m","messages":[{"content":"x"}]})")),
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions, R"({"messages":[{"role":"user","content":"x"}]})")), "model");
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions, R"({"model":3,"messages":[]})")), "model");
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions, R"({"model":"m","messages":[]})")), "messages");
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions, R"({"model":"m","messages":[{"content":"x"}]})")),
             "messages[0].role");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions, R"({"model":"m","messages":[{"role":"user","content":5}]})")),
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions, R"({"model":"m","messages":[{"role":"user","content":5}]})")),
             "messages[0].content");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions,
                           R"({"model":"m","stream":"yes","messages":[{"role":"user","content":"x"}]})")),
             "stream");
 }
 
 // Issue 16: these reached the provider and came back as a 502.
 TEST(ParsePhaseTest, ContentPartsNeedATypeAndToolsMustBeAnArray) {
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions,
                           R"({"model":"m","messages":[{"role":"user","content":[{"text":"x"}]}]})")),
             "messages[0].content[0].type");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions,
                           R"({"model":"m","messages":[{"role":"user","content":["x"]}]})")),
             "messages[0].content[0].type");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions,
                           R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":{"type":"function"}})")),
             "tools");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kChatCompletions,
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kChatCompletions,
                           R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"function":{}}]})")),
             "tools[0].type");
-  EXPECT_TRUE(Parse(Endpoint::kChatCompletions,
+  EXPECT_TRUE(ParseBody(Endpoint::kChatCompletions,
                     R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"}]}],)"
                     R"("tools":[{"type":"function","function":{"name":"f"}}]})")
                   .ok());
@@ -60,18 +61,18 @@ TEST(ParsePhaseTest, ContentPartsNeedATypeAndToolsMustBeAnArray) {
 
 TEST(ParsePhaseTest, MalformedJsonAndNonObjects) {
   for (const char* body : {"", "{", "[1,2]", "\"str\"", "{\"model\":\"m\",}", "{\"a\":\"\xff\"}"}) {
-    Status s = Parse(Endpoint::kChatCompletions, body);
+    Status s = ParseBody(Endpoint::kChatCompletions, body);
     ASSERT_FALSE(s.ok()) << body;
-    EXPECT_EQ(s.error().status, 400);
+    EXPECT_EQ(s.error().status(), 400);
     EXPECT_EQ(s.error().code, "invalid_json");
   }
 }
 
 TEST(ParsePhaseTest, NestingBeyondTheLimitIsJsonTooDeep) {
   const std::string deep = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
-  Status s = Parse(Endpoint::kChatCompletions, R"({"model":"m","messages":[],"x":)" + deep + "}");
+  Status s = ParseBody(Endpoint::kChatCompletions, R"({"model":"m","messages":[],"x":)" + deep + "}");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().status, 400);
+  EXPECT_EQ(s.error().status(), 400);
   EXPECT_EQ(s.error().code, "json_too_deep");
   EXPECT_TRUE(JsonNestsDeeper("{" + deep + "}", kMaxJsonDepth));
   EXPECT_FALSE(JsonNestsDeeper(deep, kMaxJsonDepth));
@@ -86,13 +87,13 @@ TEST(ParsePhaseTest, NestingBeyondTheLimitIsJsonTooDeep) {
 }
 
 TEST(ParsePhaseTest, EmbeddingsInputShapes) {
-  EXPECT_TRUE(Parse(Endpoint::kEmbeddings, R"({"model":"e","input":"x"})").ok());
-  EXPECT_TRUE(Parse(Endpoint::kEmbeddings, R"({"model":"e","input":["x","y"]})").ok());
-  EXPECT_TRUE(Parse(Endpoint::kEmbeddings, R"({"model":"e","input":[1,2,3]})").ok());
-  EXPECT_TRUE(Parse(Endpoint::kEmbeddings, R"({"model":"e","input":[[1,2],[3]]})").ok());
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kEmbeddings, R"({"model":"e","input":[]})")), "input");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kEmbeddings, R"({"model":"e","input":{"a":1}})")), "input");
-  EXPECT_EQ(ParamOf(Parse(Endpoint::kEmbeddings, R"({"model":"e"})")), "input");
+  EXPECT_TRUE(ParseBody(Endpoint::kEmbeddings, R"({"model":"e","input":"x"})").ok());
+  EXPECT_TRUE(ParseBody(Endpoint::kEmbeddings, R"({"model":"e","input":["x","y"]})").ok());
+  EXPECT_TRUE(ParseBody(Endpoint::kEmbeddings, R"({"model":"e","input":[1,2,3]})").ok());
+  EXPECT_TRUE(ParseBody(Endpoint::kEmbeddings, R"({"model":"e","input":[[1,2],[3]]})").ok());
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kEmbeddings, R"({"model":"e","input":[]})")), "input");
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kEmbeddings, R"({"model":"e","input":{"a":1}})")), "input");
+  EXPECT_EQ(ParamOf(ParseBody(Endpoint::kEmbeddings, R"({"model":"e"})")), "input");
 }
 
 TEST(RoutePhaseTest, UnknownAliasIs404AndKnownPicksTheFirstDeployment) {
@@ -101,18 +102,17 @@ TEST(RoutePhaseTest, UnknownAliasIs404AndKnownPicksTheFirstDeployment) {
   p.name = "p";
   c.providers.push_back(p);
   c.models.push_back({"alias", {{"p", "m1"}, {"p", "m2"}}});
-  RequestContext ctx;
-  ctx.model = "nope";
   Policy any;
-  Status s = RoutePhase(c, any, ctx);
+  auto s = PlanRoute(c, any, Endpoint::kChatCompletions, "nope");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().status, 404);
+  EXPECT_EQ(s.error().status(), 404);
   EXPECT_EQ(s.error().code, "model_not_found");
-  ctx.model = "alias";
-  ASSERT_TRUE(RoutePhase(c, any, ctx).ok());
-  EXPECT_EQ(ctx.deployment->model, "m1");
-  EXPECT_EQ(ctx.provider->name, "p");
-  EXPECT_EQ(ctx.route.size(), 2u);
+  auto plan = PlanRoute(c, any, Endpoint::kChatCompletions, "alias");
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->targets.front().deployment->model, "m1");
+  EXPECT_EQ(plan->targets.front().provider->name, "p");
+  EXPECT_EQ(plan->targets.front().name, "p/m1");
+  EXPECT_EQ(plan->targets.size(), 2u);
 }
 
 Config TwoRegions() {
@@ -137,26 +137,24 @@ TEST(RoutePhaseTest, PolicyFiltersDeploymentsBeforeAnyAttempt) {
   Policy eu;
   eu.name = "eu-only";
   eu.regions = {"eu", "eu-*"};
-  RequestContext ctx;
-  ctx.model = "chat";
-  ASSERT_TRUE(RoutePhase(c, eu, ctx).ok());
-  ASSERT_EQ(ctx.route.size(), 2u);
-  EXPECT_EQ(ctx.route[0].provider->name, "mistral");
-  EXPECT_EQ(ctx.route[1].provider->name, "azure-eu");
+  auto plan = PlanRoute(c, eu, Endpoint::kChatCompletions, "chat");
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->targets.size(), 2u);
+  EXPECT_EQ(plan->targets[0].provider->name, "mistral");
+  EXPECT_EQ(plan->targets[1].provider->name, "azure-eu");
 
   Policy zr = eu;
   zr.zero_retention = true;
-  ASSERT_TRUE(RoutePhase(c, zr, ctx).ok());
-  ASSERT_EQ(ctx.route.size(), 1u);
-  EXPECT_EQ(ctx.route[0].provider->name, "azure-eu");
+  plan = PlanRoute(c, zr, Endpoint::kChatCompletions, "chat");
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->targets.size(), 1u);
+  EXPECT_EQ(plan->targets[0].provider->name, "azure-eu");
 
-  ctx.model = "us-only";
-  Status s = RoutePhase(c, eu, ctx);
+  auto s = PlanRoute(c, eu, Endpoint::kChatCompletions, "us-only");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().status, 403);
+  EXPECT_EQ(s.error().status(), 403);
   EXPECT_EQ(s.error().code, "no_eligible_deployment");
   EXPECT_NE(s.error().message.find("region"), std::string::npos);
-  EXPECT_TRUE(ctx.route.empty());
 }
 
 TEST(RoutePhaseTest, ModelGlobs) {
@@ -164,35 +162,40 @@ TEST(RoutePhaseTest, ModelGlobs) {
   Policy p;
   p.name = "narrow";
   p.models = {"chat", "us-*"};
-  RequestContext ctx;
-  ctx.model = "secret-model";
-  Status s = RoutePhase(c, p, ctx);
+  auto s = PlanRoute(c, p, Endpoint::kChatCompletions, "secret-model");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, "model_not_allowed");
-  ctx.model = "us-only";
-  EXPECT_TRUE(RoutePhase(c, p, ctx).ok());
+  EXPECT_TRUE(PlanRoute(c, p, Endpoint::kChatCompletions, "us-only").ok());
 }
 
 TEST(OverridesTest, HeadersAndBodyFieldsCannotSteerThePolicy) {
   Policy p;
   p.name = "x";
-  EXPECT_TRUE(CheckOverridesPhase(p, {"content-type", "authorization"}, nullptr).ok());
-  Status h = CheckOverridesPhase(p, {"x-warden-no-redact"}, nullptr);
+  // What Parse noted of a chat body (fields beside a valid request).
+  auto parsed = [](Json extra) {
+    Json body = {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "x"}}}}};
+    body.update(extra);
+    auto r = Parse(Endpoint::kChatCompletions, Dump(body));
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->request : ParsedRequest{};
+  };
+  EXPECT_TRUE(CheckOverrides(p, {"content-type", "authorization"}, nullptr).ok());
+  Status h = CheckOverrides(p, {"x-warden-no-redact"}, nullptr);
   ASSERT_FALSE(h.ok());
-  EXPECT_EQ(h.error().status, 403);
+  EXPECT_EQ(h.error().status(), 403);
   EXPECT_EQ(h.error().code, "override_not_allowed");
   for (const char* field : {"provider", "region", "fallbacks", "redaction", "logging", "warden"}) {
-    Json body = {{"model", "m"}, {field, true}};
-    Status b = CheckOverridesPhase(p, {}, &body);
+    const ParsedRequest r = parsed({{field, true}});
+    Status b = CheckOverrides(p, {}, &r);
     ASSERT_FALSE(b.ok()) << field;
     EXPECT_EQ(b.error().param, field);
   }
-  Json store = {{"model", "m"}, {"store", true}};
-  EXPECT_TRUE(CheckOverridesPhase(p, {}, &store).ok());
+  const ParsedRequest store = parsed({{"store", true}});
+  EXPECT_TRUE(CheckOverrides(p, {}, &store).ok());
   p.zero_retention = true;
-  EXPECT_FALSE(CheckOverridesPhase(p, {}, &store).ok());
-  Json no_store = {{"model", "m"}, {"store", false}};
-  EXPECT_TRUE(CheckOverridesPhase(p, {}, &no_store).ok());
+  EXPECT_FALSE(CheckOverrides(p, {}, &store).ok());
+  const ParsedRequest no_store = parsed({{"store", false}});
+  EXPECT_TRUE(CheckOverrides(p, {}, &no_store).ok());
 }
 
 TEST(ResolvePolicyTest, UnknownPolicyFailsClosed) {
@@ -202,12 +205,12 @@ TEST(ResolvePolicyTest, UnknownPolicyFailsClosed) {
   set.Add(d);
   KeyRecord k;
   k.policy = "deleted-policy";
-  auto r = ResolvePolicyPhase(set, k);
+  auto r = ResolvePolicy(set, k);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().status, 403);
+  EXPECT_EQ(r.error().status(), 403);
   EXPECT_EQ(r.error().code, "policy_not_found");
   k.policy = "default";
-  EXPECT_TRUE(ResolvePolicyPhase(set, k).ok());
+  EXPECT_TRUE(ResolvePolicy(set, k).ok());
 }
 
 TEST(EstimateTokensTest, CountsTextTheModelReads) {

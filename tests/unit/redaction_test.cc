@@ -214,7 +214,7 @@ TEST(RedactorTest, MaskAndBlock) {
   std::string b = "call +14155552671 now";
   Status st = block.RedactText(b);
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().status, 403);
+  EXPECT_EQ(st.error().status(), 403);
   EXPECT_EQ(st.error().code, "content_blocked");
   EXPECT_NE(st.error().message.find("PHONE"), std::string::npos);
   EXPECT_EQ(st.error().message.find("4155552671"), std::string::npos);

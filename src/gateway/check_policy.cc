@@ -1,0 +1,117 @@
+#include "gateway/check_policy.h"
+
+#include <cstdio>
+#include <optional>
+
+#include "common/util.h"
+#include "gateway/offload.h"
+#include "providers/adapter.h"
+
+namespace warden {
+namespace {
+
+std::string FormatUsd(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", usd);
+  return buf;
+}
+
+// The rate limiter's answer as the x-ratelimit-* headers OpenAI sends.
+void SetRateHeaders(ClientExchange& client, const RateState& st) {
+  if (st.limit_requests > 0) {
+    client.SetHeader("x-ratelimit-limit-requests", std::to_string(st.limit_requests));
+    client.SetHeader("x-ratelimit-remaining-requests", std::to_string(st.remaining_requests));
+    client.SetHeader("x-ratelimit-reset-requests", FormatResetDuration(st.reset_requests_ms));
+  }
+  if (st.limit_tokens > 0) {
+    client.SetHeader("x-ratelimit-limit-tokens", std::to_string(st.limit_tokens));
+    client.SetHeader("x-ratelimit-remaining-tokens", std::to_string(st.remaining_tokens));
+    client.SetHeader("x-ratelimit-reset-tokens", FormatResetDuration(st.reset_tokens_ms));
+  }
+}
+
+}  // namespace
+
+Status CheckOverrides(const Policy& policy, const std::vector<std::string>& header_names,
+                      const ParsedRequest* request) {
+  for (const auto& name : header_names) {
+    if (name.rfind("x-warden-", 0) == 0)
+      return Error::Forbidden("Header '" + name + "' is not accepted: a request cannot change what "
+                              "its key's policy decides.", "override_not_allowed");
+  }
+  if (!request) return Status::Ok();
+  if (!request->override_field.empty())
+    return Error::Forbidden("Field '" + request->override_field + "' is not accepted: a request cannot "
+                            "change what its key's policy decides.", "override_not_allowed",
+                            request->override_field);
+  if (policy.zero_retention && request->asks_store)
+    return Error::Forbidden("'store: true' is not allowed under the zero-retention policy '" +
+                                policy.name + "'.", "override_not_allowed", "store");
+  return Status::Ok();
+}
+
+Result<RoutePlan> PlanRoute(const Config& config, const Policy& policy, Endpoint endpoint, const std::string& model) {
+  RoutePlan plan;
+  plan.alias = config.FindModel(model);
+  if (!plan.alias || plan.alias->deployments.empty())
+    return Error::NotFound("The model '" + model + "' does not exist or you do not have access to it.",
+                           "model_not_found", "model");
+  if (!policy.ModelAllowed(model))
+    return Error::Forbidden("The model '" + model + "' is not allowed by this key's policy '" +
+                                policy.name + "'.", "model_not_allowed", "model");
+  std::string excluded;
+  for (const Deployment& d : plan.alias->deployments) {
+    const ProviderConfig* p = config.FindProvider(d.provider);
+    if (!p) return Error::Internal("the route names an unknown provider");
+    std::string why = policy.Excludes(*p);
+    if (why.empty() && !AdapterFor(p->kind).Supports(OperationOf(endpoint)))
+      why = std::string("provider kind ") + ProviderKindName(p->kind) + " does not serve this endpoint";
+    if (why.empty()) {
+      plan.targets.push_back({&d, p, DeploymentName(*p, d)});
+    } else if (excluded.find(why) == std::string::npos) {
+      excluded += (excluded.empty() ? "" : ", ") + why;
+    }
+  }
+  if (plan.targets.empty())
+    return Error::Forbidden("No deployment of '" + model + "' satisfies the policy '" +
+                                policy.name + "' (excluded by: " + excluded + ").",
+                            "no_eligible_deployment", "model");
+  return plan;
+}
+
+asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who, const ParsedRequest& request,
+                                    ClientExchange& client) {
+  const Policy& policy = *who.policy;
+  if ((policy.usd_per_day > 0 || policy.usd_per_month > 0) && limits.spend) {
+    // In memory once this period's figures are loaded; the first look reads storage, on the pool.
+    std::optional<Spend> known = limits.spend->Peek(who.key.id);
+    if (!known) known = co_await Offload(limits.pool, [&] { return limits.spend->Get(who.key.id); });
+    const Spend spend = *known;
+    const bool day = policy.usd_per_day > 0 && spend.day_usd >= policy.usd_per_day;
+    const bool month = policy.usd_per_month > 0 && spend.month_usd >= policy.usd_per_month;
+    if (day || month) {
+      Error e = Error::TooManyRequests(std::string("This key has used its ") + (month ? "monthly" : "daily") +
+                                           " budget of $" +
+                                           FormatUsd(month ? policy.usd_per_month : policy.usd_per_day) + ".",
+                                       "budget_exceeded", "insufficient_quota");
+      e.retry_after = std::to_string(month ? spend.seconds_to_next_month : spend.seconds_to_next_day);
+      co_return e;
+    }
+  }
+  if (limits.rate && (policy.requests_per_minute > 0 || policy.tokens_per_minute > 0)) {
+    const RateState st = limits.rate->Admit(who.key.id, {policy.requests_per_minute, policy.tokens_per_minute},
+                                            request.estimated_prompt_tokens);
+    SetRateHeaders(client, st);
+    if (!st.allowed) {
+      const std::string after = std::to_string((st.retry_after_ms + 999) / 1000);
+      Error e = Error::TooManyRequests("Rate limit reached for " + st.exceeded + " per minute on this key (policy '" +
+                                           policy.name + "'). Retry after " + after + "s.",
+                                       "rate_limit_exceeded", "rate_limit_error");
+      e.retry_after = after;
+      co_return e;
+    }
+  }
+  co_return Status::Ok();
+}
+
+}  // namespace warden

@@ -1,0 +1,50 @@
+// Check policy: what the key's policy allows this request, decided before a byte of the prompt is
+// scanned or sent — the client's attempts to steer (overrides), the model and the deployments
+// (provider, region, zero retention: the route), then rate limits and budgets. Redaction comes
+// after these, so a refused or throttled request never pays for the scan.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config/config.h"
+#include "gateway/client_exchange.h"
+#include "gateway/request.h"
+#include "limits/rate_limiter.h"
+#include "limits/spend_ledger.h"
+#include "policy/policy.h"
+
+namespace warden {
+
+// Refuses (403 override_not_allowed) any attempt by the client to steer what the policy
+// decides: request headers named x-warden-*, and the steering fields Parse noted in the body
+// (see kOverrideFields in parse.cc). Under zero retention, `store: true` is refused as well.
+// `request` is null for requests without a body. Checked once per request.
+Status CheckOverrides(const Policy& policy, const std::vector<std::string>& header_names,
+                      const ParsedRequest* request);
+
+// The alias's deployments that `policy` allows, in order: 404 model_not_found (unknown alias),
+// 403 model_not_allowed (the policy's model globs), 403 no_eligible_deployment (naming the
+// constraint that excluded each deployment, or a provider kind that does not serve the
+// endpoint).
+Result<RoutePlan> PlanRoute(const Config& config, const Policy& policy, Endpoint endpoint, const std::string& model);
+
+// What CheckLimits counts against.
+struct Limiters {
+  RateLimiter* rate = nullptr;    // null = no rate limits
+  SpendLedger* spend = nullptr;   // null = no budgets
+  asio::thread_pool* pool = nullptr;  // a key's first budget look in a period reads the store here
+};
+
+// Budgets (429 budget_exceeded, insufficient_quota, with Retry-After to the next period) then
+// rate limits (429 rate_limit_exceeded, with Retry-After; the x-ratelimit-* headers are set on
+// `client` either way). Takes one request and the estimated prompt tokens from the bucket;
+// Finalize corrects the tokens with what was served.
+asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who, const ParsedRequest& request,
+                                    ClientExchange& client);
+
+}  // namespace warden

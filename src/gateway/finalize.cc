@@ -1,0 +1,226 @@
+#include "gateway/finalize.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "gateway/audit_phase.h"
+
+namespace warden {
+namespace {
+
+// The failure hooks, named by how far the request got.
+void FailedBeforeUpstream(RequestContext& ctx, const Error& e) {
+  ctx.response.outcome = e.source == ErrorSource::kClient ? Outcome::kRejected : Outcome::kFailed;
+}
+void FailedUpstream(RequestContext& ctx) { ctx.response.outcome = Outcome::kFailed; }  // sent; no answer, or an error answer
+void FailedAfterFirstByte(RequestContext& ctx) { ctx.response.outcome = Outcome::kPartial; }
+
+void OnFailure(RequestContext& ctx, const Error& e) {
+  switch (ctx.response.stage) {
+    case Stage::kBeforeUpstream: FailedBeforeUpstream(ctx, e); break;
+    case Stage::kSentUpstream:
+    case Stage::kAnswerHead: FailedUpstream(ctx); break;
+    case Stage::kClientStarted: FailedAfterFirstByte(ctx); break;
+  }
+  if (ctx.response.stage != Stage::kClientStarted) ctx.response.status = e.status();
+  ctx.response.error_code = e.code.empty() ? e.type : e.code;
+}
+
+// Usage, spend and the token correction of the rate limit, in memory (the ledgers' flusher
+// writes them). Only for requests that were forwarded.
+void Account(const Recorders& to, RequestContext& ctx) {
+  Usage& u = ctx.usage;
+  if (u.accounted || !ctx.log.forwarded) return;
+  u.accounted = true;
+  const Policy& policy = *ctx.policy();
+  const std::string& key_id = ctx.identity->key.id;
+  // Something was served: the provider bills for it even when it reported no usage (a cut
+  // stream). Then Warden estimates: the prompt from its bytes, the completion from the text
+  // relayed (4 bytes per token), and marks the figures as estimated.
+  const bool served = u.known || u.completion_bytes > 0 || ctx.response.status == 200;
+  if (!u.known) u.estimated_completion_tokens = (u.completion_bytes + 3) / 4;
+  const int64_t estimated_prompt = ctx.request->estimated_prompt_tokens;
+  const int64_t prompt = u.known ? u.prompt_tokens : estimated_prompt;
+  const int64_t completion = u.known ? u.completion_tokens : u.estimated_completion_tokens;
+  if (to.rate && policy.tokens_per_minute > 0)
+    to.rate->Correct(key_id, {policy.requests_per_minute, policy.tokens_per_minute},
+                     (served ? prompt + completion : 0) - estimated_prompt);
+  if (!served || !ctx.log.serving) return;  // every attempt failed: nothing to pay for
+  const ProviderConfig& p = *ctx.log.serving->provider;
+  const int64_t cached = std::min(u.cached_prompt_tokens, prompt);
+  const double cached_price = p.cached_input_price_per_million >= 0 ? p.cached_input_price_per_million
+                                                                    : p.input_price_per_million;
+  u.cost_usd = static_cast<double>(prompt - cached) * p.input_price_per_million / 1e6 +
+               static_cast<double>(cached) * cached_price / 1e6 +
+               static_cast<double>(completion) * p.output_price_per_million / 1e6;
+  if (to.spend) to.spend->Add(key_id, u.cost_usd);
+  if (to.usage) {
+    UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, p.name};
+    UsageTotals t;
+    t.requests = 1;
+    t.prompt_tokens = prompt;
+    t.completion_tokens = completion;
+    t.cached_prompt_tokens = cached;
+    t.cost_micro_usd = static_cast<int64_t>(u.cost_usd * 1e6 + 0.5);
+    t.estimated_requests = u.known ? 0 : 1;
+    to.usage->Record(cell, t);
+  }
+}
+
+// Writes the outcome record, durable; its failure is an error only under `audit: required`.
+asio::awaitable<Status> CloseAudit(const Recorders& to, RequestContext& ctx) {
+  if (!AuditCloses(to.audit, ctx)) co_return Status::Ok();
+  const int64_t t0 = MonotonicNanos();
+  const Status s = co_await AuditClose(to.audit, ctx);
+  if (to.metrics) to.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, s.ok());
+  if (s) co_return s;
+  if (ctx.policy()->audit == AuditMode::kRequired) co_return AuditUnavailable(*ctx.policy());
+  log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
+  co_return Status::Ok();
+}
+
+// Writes `error` to the client in its dialect: a JSON error answer if nothing was sent yet,
+// else an error event (the OpenAI and Anthropic SDKs both raise it as an APIError).
+asio::awaitable<void> SendError(RequestContext& ctx, ClientExchange& client, const Error& error) {
+  if (!client.started()) {
+    // An unread request body would be parsed as the next request on a keep-alive connection.
+    if (ctx.response.bytes_in == 0 && client.has_body()) client.CloseAfterResponse();
+    if ((error.status() == 429 || error.status() == 503) && !error.retry_after.empty())
+      client.SetHeader("Retry-After", error.retry_after);
+    std::string body = ClientErrorBody(ctx.ingress, error);
+    ctx.response.bytes_out += body.size();
+    client.Send(error.status(), "application/json", body);
+    co_return;
+  }
+  std::string event = ClientErrorEvent(ctx.ingress, error);
+  ctx.response.bytes_out += event.size();
+  co_await client.AsyncWrite(event);
+}
+
+asio::awaitable<void> Deliver(RequestContext& ctx, ClientExchange& client, Result<Completion>& ending) {
+  if (!ending) {
+    co_await SendError(ctx, client, ending.error());
+    co_return;
+  }
+  Completion& done = *ending;
+  if (done.kind == Completion::Kind::kJson) {
+    ctx.response.first_byte_ns = MonotonicNanos() - ctx.start_ns;
+    client.Send(200, "application/json", done.bytes);
+  } else if (done.kind == Completion::Kind::kStreamEnd) {
+    if (!client.started()) {
+      co_await client.AsyncStartStream(200, "text/event-stream");
+      ctx.response.first_byte_ns = MonotonicNanos() - ctx.start_ns;
+    }
+    const bool written = co_await client.AsyncWrite(done.bytes);
+    if (!written) ctx.response.outcome = Outcome::kClientGone;
+  }
+  if (done.upstream) co_await DrainAndRelease(*done.upstream);
+}
+
+void RecordMetrics(metrics::GatewayMetrics* metrics, const RequestContext& ctx) {
+  if (!metrics || ctx.endpoint == Endpoint::kHealth || ctx.endpoint == Endpoint::kReady ||
+      ctx.endpoint == Endpoint::kUnknown)
+    return;
+  const int64_t now = MonotonicNanos();
+  metrics::RequestSample s;
+  s.endpoint = EndpointName(ctx.endpoint);
+  if (const ModelAlias* alias = ctx.alias()) s.model = alias->alias;  // configured, never free text
+  if (ctx.log.serving) s.provider = ctx.log.serving->provider->name;
+  s.status = ctx.response.status;
+  s.total_s = static_cast<double>(now - ctx.start_ns) / 1e9;
+  for (const auto& a : ctx.log.attempts) {
+    s.upstream = s.upstream || !a.skipped;
+    s.tries.push_back({a.deployment, a.error_code.empty() ? "" : metrics::GatewayMetrics::Reason(a.status, a.error_code)});
+  }
+  s.upstream_s = static_cast<double>(ctx.log.UpstreamNanos(now)) / 1e9;
+  s.overhead_s = static_cast<double>(ctx.OverheadNanos(now)) / 1e9;
+  s.first_byte_s = static_cast<double>(ctx.log.upstream_first_byte_ns) / 1e9;
+  const Usage& u = ctx.usage;
+  if (u.accounted && u.cost_usd >= 0) {
+    s.prompt_tokens = u.known ? u.prompt_tokens
+                              : (u.cost_usd > 0 || u.estimated_completion_tokens > 0 ? ctx.request->estimated_prompt_tokens : 0);
+    s.completion_tokens = u.known ? u.completion_tokens : u.estimated_completion_tokens;
+    s.cached_tokens = u.known ? u.cached_prompt_tokens : 0;
+    s.cost_usd = u.cost_usd;
+  }
+  if (ctx.response.outcome == Outcome::kRejected || ctx.response.status == 503) s.refusal = ctx.response.error_code;
+  if (ctx.prompt && ctx.prompt->redaction)
+    for (const auto& [entity, n] : ctx.prompt->redaction->counts()) s.redactions.emplace_back(entity, n);
+  metrics->Record(s);
+}
+
+void AccessLog(const RequestContext& ctx, ClientExchange& client) {
+  const Response& r = ctx.response;
+  if ((ctx.endpoint == Endpoint::kHealth || ctx.endpoint == Endpoint::kReady) && r.status == 200)
+    return;  // probes every few seconds would drown the access log
+  const int64_t now = MonotonicNanos();
+  log::Fields f;
+  f["request_id"] = ctx.request_id;
+  f["method"] = std::string(client.method());
+  f["path"] = std::string(client.path().substr(0, 128));
+  f["client"] = ctx.client_address;
+  f["key_id"] = ctx.identity ? Json(ctx.identity->key.id) : Json();
+  if (ctx.identity) f["policy"] = ctx.identity->policy->name;
+  if (const ModelAlias* alias = ctx.alias()) f["model"] = alias->alias;  // only configured aliases
+  if (ctx.log.serving) f["deployment"] = ctx.log.serving->name;
+  f["stream"] = ctx.request && ctx.request->stream;
+  f["status"] = r.status;
+  f["outcome"] = OutcomeName(r.outcome);
+  if (!r.error_code.empty()) f["error"] = r.error_code;
+  f["latency_ms"] = static_cast<double>(now - ctx.start_ns) / 1e6;
+  if (!ctx.log.attempts.empty()) {
+    f["attempts"] = ctx.log.attempts.size();
+    f["upstream_status"] = ctx.log.attempts.back().status;
+    f["upstream_ttfb_ms"] = static_cast<double>(ctx.log.upstream_first_byte_ns) / 1e6;
+  }
+  if (r.first_byte_ns > 0) f["first_byte_ms"] = static_cast<double>(r.first_byte_ns) / 1e6;
+  if (ctx.prompt && ctx.prompt->redaction && !ctx.prompt->redaction->counts().empty()) {
+    // Entity types come from the rule sets (config), counts are numbers: no content.
+    Json counts = Json::object();
+    for (const auto& [entity, n] : ctx.prompt->redaction->counts()) counts[entity] = n;
+    f["redactions"] = std::move(counts);
+  }
+  const Usage& u = ctx.usage;
+  if (u.known || u.cost_usd > 0 || u.estimated_completion_tokens > 0) {
+    f["prompt_tokens"] = u.known ? u.prompt_tokens : ctx.request->estimated_prompt_tokens;
+    f["completion_tokens"] = u.known ? u.completion_tokens : u.estimated_completion_tokens;
+    f["cost_usd"] = u.cost_usd;
+    if (!u.known) f["usage_estimated"] = true;
+  }
+  f["bytes_in"] = r.bytes_in;
+  f["bytes_out"] = r.bytes_out;
+  log::Info("access", std::move(f));
+}
+
+}  // namespace
+
+Error AuditUnavailable(const Policy& policy) {
+  return Error::ServiceUnavailable("The policy '" + policy.name +
+                                       "' requires an audit record, which cannot be written "
+                                       "right now; the request was not completed.",
+                                   "audit_unavailable");
+}
+
+asio::awaitable<void> Finalize(const Recorders& to, RequestContext& ctx, ClientExchange& client,
+                               Result<Completion> ending) {
+  if (!ending) OnFailure(ctx, ending.error());
+  const bool completes = ending.ok() && ending->kind != Completion::Kind::kNone;
+  if (completes) {
+    ctx.response.status = 200;
+    ctx.response.bytes_out += ending->bytes.size();  // counted in the record written before them
+  }
+  Account(to, ctx);
+  const Status recorded = co_await CloseAudit(to, ctx);
+  if (completes && !recorded) {
+    // Fail closed: the response is not completed without its record.
+    ctx.response.bytes_out -= ending->bytes.size();
+    ending = recorded.error();
+    OnFailure(ctx, ending.error());
+  }
+  co_await Deliver(ctx, client, ending);
+  RecordMetrics(to.metrics, ctx);
+  AccessLog(ctx, client);
+}
+
+}  // namespace warden
