@@ -67,7 +67,7 @@ asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
   if (LogsContent(policy)) {
     e.content = Json{{"request", ctx.prompt->logged.is_null() ? ctx.prompt->body : ctx.prompt->logged},
                      {"logging", ContentLoggingName(policy.content_logging)}};
-    ctx.capture.wanted = ctx.endpoint == Endpoint::kChatCompletions;  // not embedding vectors
+    ctx.capture.wanted = ctx.endpoint != Endpoint::kEmbeddings;  // answers, not embedding vectors
     ctx.capture.restored = policy.content_logging == ContentLogging::kFull;
   }
   e.request_id = ctx.request_id;
@@ -81,8 +81,7 @@ asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
 }
 
 bool AuditCloses(const audit::AuditLog* log, const RequestContext& ctx) {
-  return log && !ctx.audit_closed && ctx.identity &&
-         (ctx.endpoint == Endpoint::kChatCompletions || ctx.endpoint == Endpoint::kEmbeddings);
+  return log && !ctx.audit_closed && ctx.identity && IsInference(ctx.endpoint);
 }
 
 asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx) {

@@ -105,6 +105,34 @@ TEST(AuditIntegrationTest, ServedStreamedAndRefusedRequestsAreRecorded) {
   EXPECT_TRUE(v.ok()) << v.problems[0];
 }
 
+// Requests on the Anthropic Messages endpoint are closed like any other: an intent left open
+// would read as `interrupted` after the next restart.
+TEST(AuditIntegrationTest, MessagesRequestsGetTheirOutcomeRecorded) {
+  FakeProvider fake;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()));
+  const Json body{{"model", "chat-alias"}, {"max_tokens", 16},
+                  {"messages", Json::array({Json{{"role", "user"}, {"content", "hello"}}})}};
+  HttpResult r = gw.Post("/v1/messages", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json streamed = body;
+  streamed["stream"] = true;
+  StreamingCall s(gw.port(), "/v1/messages", Dump(streamed), gw.Auth());
+  ASSERT_NE(s.ReadAll().find("message_stop"), std::string::npos);
+
+  std::vector<Json> recs = Records(gw);
+  ASSERT_EQ(recs.size(), 4u) << Json(recs).dump(1);
+  for (int i : {0, 2}) {
+    EXPECT_EQ(recs[i]["type"], "intent");
+    EXPECT_EQ(recs[i]["meta"]["endpoint"], "messages");
+    EXPECT_EQ(recs[i + 1]["type"], "outcome");
+    EXPECT_EQ(recs[i + 1]["meta"]["intent_seq"], i + 1);
+    EXPECT_EQ(recs[i + 1]["meta"]["outcome"], "completed");
+    EXPECT_EQ(recs[i + 1]["meta"]["status"], 200);
+  }
+  audit::VerifyReport v = VerifyGateway(gw);
+  EXPECT_TRUE(v.ok()) << v.problems[0];
+}
+
 TEST(AuditIntegrationTest, RequiredAuditFailsClosedOnAFailingDisk) {
   FakeProvider fake;
   auto [fs, env] = FailingFileSystem::Make();
@@ -270,6 +298,13 @@ TEST(AuditIntegrationTest, ContentIsLoggedOnlyWhenThePolicySaysAndNeverUnderZero
   std::vector<Json> recs = Records(gw);
   const Json& intent = recs[recs.size() - 2];
   EXPECT_EQ(intent["content"]["request"]["messages"][0]["content"], "full " + kCanary);
+  EXPECT_EQ(recs.back()["content"]["response"]["choices"][0]["message"]["content"], "fake answer");
+  // The same on the Anthropic Messages endpoint (its answer recorded in the canonical form).
+  const Json messages{{"model", "chat-alias"}, {"max_tokens", 16},
+                      {"messages", Json::array({Json{{"role", "user"}, {"content", "full " + kCanary}}})}};
+  ASSERT_EQ(gw.PostAs(full, "/v1/messages", messages).status, 200);
+  recs = Records(gw);
+  EXPECT_EQ(recs[recs.size() - 2]["content"]["request"]["messages"][0]["content"], "full " + kCanary);
   EXPECT_EQ(recs.back()["content"]["response"]["choices"][0]["message"]["content"], "fake answer");
   gw.ReadLog();  // stops the server; the access log is part of what is searched
   EXPECT_TRUE(FilesContaining(gw.dir().path(), kCanary).empty());
