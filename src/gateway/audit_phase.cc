@@ -20,7 +20,7 @@ audit::Entry BaseEntry(const RequestContext& ctx, audit::RecordType type) {
   const Policy& policy = *ctx.policy();
   audit::Entry e;
   e.type = type;
-  e.key_id = ctx.identity->key.id;
+  e.key_id = ctx.identity->key_id;
   e.meta_days = static_cast<uint32_t>(policy.metadata_retention_days);
   e.content_days = static_cast<uint32_t>(policy.content_retention_days);
   e.meta = Json{{"request_id", ctx.request_id},
@@ -54,7 +54,7 @@ asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
   audit::Entry e = BaseEntry(ctx, audit::RecordType::kIntent);
   e.meta["stream"] = ctx.request->stream;
   e.meta["client"] = ctx.client_address;
-  e.meta["key_env"] = KeyEnvName(ctx.identity->key.env);
+  e.meta["key_env"] = KeyEnvName(ctx.identity->key_env);
   Json route = Json::array();
   for (const auto& t : ctx.plan->targets) route.push_back(Json{{"deployment", t.name}, {"region", t.provider->region}});
   e.meta["route"] = std::move(route);

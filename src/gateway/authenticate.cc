@@ -47,7 +47,7 @@ asio::awaitable<Result<Identity>> Authenticate(const KeyStore& keys, asio::threa
   if (!*key) co_return key->error();
   auto policy = ResolvePolicy(policies, **key);
   if (!policy) co_return policy.error();
-  co_return Identity{std::move(**key), *policy};
+  co_return Identity{std::move((*key)->id), (*key)->env, *policy};
 }
 
 }  // namespace warden

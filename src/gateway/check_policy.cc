@@ -84,8 +84,8 @@ asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who,
   const Policy& policy = *who.policy;
   if ((policy.usd_per_day > 0 || policy.usd_per_month > 0) && limits.spend) {
     // In memory once this period's figures are loaded; the first look reads storage, on the pool.
-    std::optional<Spend> known = limits.spend->Peek(who.key.id);
-    if (!known) known = co_await Offload(limits.pool, [&] { return limits.spend->Get(who.key.id); });
+    std::optional<Spend> known = limits.spend->Peek(who.key_id);
+    if (!known) known = co_await Offload(limits.pool, [&] { return limits.spend->Get(who.key_id); });
     const Spend spend = *known;
     const bool day = policy.usd_per_day > 0 && spend.day_usd >= policy.usd_per_day;
     const bool month = policy.usd_per_month > 0 && spend.month_usd >= policy.usd_per_month;
@@ -99,7 +99,7 @@ asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who,
     }
   }
   if (limits.rate && (policy.requests_per_minute > 0 || policy.tokens_per_minute > 0)) {
-    const RateState st = limits.rate->Admit(who.key.id, {policy.requests_per_minute, policy.tokens_per_minute},
+    const RateState st = limits.rate->Admit(who.key_id, {policy.requests_per_minute, policy.tokens_per_minute},
                                             request.estimated_prompt_tokens);
     SetRateHeaders(client, st);
     if (!st.allowed) {

@@ -34,7 +34,7 @@ void Account(const Recorders& to, RequestContext& ctx) {
   if (u.accounted || !ctx.log.forwarded) return;
   u.accounted = true;
   const Policy& policy = *ctx.policy();
-  const std::string& key_id = ctx.identity->key.id;
+  const std::string& key_id = ctx.identity->key_id;
   // Something was served: the provider bills for it even when it reported no usage (a cut
   // stream). Then Warden estimates: the prompt from its bytes, the completion from the text
   // relayed (4 bytes per token), and marks the figures as estimated.
@@ -160,7 +160,7 @@ void AccessLog(const RequestContext& ctx, ClientExchange& client) {
   f["method"] = std::string(client.method());
   f["path"] = std::string(client.path().substr(0, 128));
   f["client"] = ctx.client_address;
-  f["key_id"] = ctx.identity ? Json(ctx.identity->key.id) : Json();
+  f["key_id"] = ctx.identity ? Json(ctx.identity->key_id) : Json();
   if (ctx.identity) f["policy"] = ctx.identity->policy->name;
   if (const ModelAlias* alias = ctx.alias()) f["model"] = alias->alias;  // only configured aliases
   if (ctx.log.serving) f["deployment"] = ctx.log.serving->name;

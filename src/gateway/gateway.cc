@@ -137,24 +137,26 @@ asio::awaitable<Result<Completion>> Gateway::Inference(RequestContext& ctx, Clie
   if (!who) co_return who.error();
   if (!IsJsonContentType(client.header("Content-Type")))
     co_return Error::UnsupportedMediaType("Content-Type must be application/json.");
-  auto text = co_await client.AsyncReadBody(ctx.snapshot->config->server.max_body_bytes);
-  if (!text) co_return text.error();
-  const size_t size = ctx.response.bytes_in = text->size();
-  // Parse → Check policy: overrides, then model, provider and region (the route).
-  const std::vector<std::string> headers = client.header_names();
-  Result<Json> body = co_await BodyWork(deps_.blocking, size, [&] { return ParseAndCheck(ctx, headers, *text); });
-  if (!body) co_return body.error();
-  const Policy& policy = *ctx.policy();
-  if (policy.audit == AuditMode::kRequired && !deps_.audit) co_return AuditUnavailable(policy);
-  // … then budgets and rate limits.
-  const Status within = co_await CheckLimits({deps_.rate_limiter, deps_.spend, deps_.blocking}, *ctx.identity,
-                                             *ctx.request, client);
-  if (!within) co_return within.error();
-  // Redact: from here on only the Prompt exists to be sent.
-  Result<Prompt> prompt =
-      co_await BodyWork(deps_.blocking, size, [&] { return Redact(*ctx.snapshot, policy, std::move(*body)); });
-  if (!prompt) co_return prompt.error();
-  ctx.prompt.emplace(std::move(*prompt));
+  {  // (a block: the body's text and its parse are freed before a stream relays for minutes)
+    auto text = co_await client.AsyncReadBody(ctx.snapshot->config->server.max_body_bytes);
+    if (!text) co_return text.error();
+    const size_t size = ctx.response.bytes_in = text->size();
+    // Parse → Check policy: overrides, then model, provider and region (the route).
+    const std::vector<std::string> headers = client.header_names();
+    Result<Json> body = co_await BodyWork(deps_.blocking, size, [&] { return ParseAndCheck(ctx, headers, *text); });
+    if (!body) co_return body.error();
+    const Policy& policy = *ctx.policy();
+    if (policy.audit == AuditMode::kRequired && !deps_.audit) co_return AuditUnavailable(policy);
+    // … then budgets and rate limits.
+    const Status within = co_await CheckLimits({deps_.rate_limiter, deps_.spend, deps_.blocking}, *ctx.identity,
+                                               *ctx.request, client);
+    if (!within) co_return within.error();
+    // Redact: from here on only the Prompt exists to be sent.
+    Result<Prompt> prompt =
+        co_await BodyWork(deps_.blocking, size, [&] { return Redact(*ctx.snapshot, policy, std::move(*body)); });
+    if (!prompt) co_return prompt.error();
+    ctx.prompt.emplace(std::move(*prompt));
+  }
   const Status intent = co_await WriteIntent(ctx);
   if (!intent) co_return intent.error();
   // Forward (attempts) + Restore; Finalize follows in Handle().

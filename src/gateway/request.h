@@ -61,9 +61,11 @@ Result<std::shared_ptr<const GatewaySnapshot>> MakeGatewaySnapshot(std::shared_p
                                                                    std::shared_ptr<const PolicySet> policies,
                                                                    std::shared_ptr<const RuleSets> rule_sets);
 
-// Authenticate → Resolve policy: who is asking, and under which policy.
+// Authenticate → Resolve policy: who is asking, and under which policy. Only what a request
+// needs of its key record (never its hash).
 struct Identity {
-  KeyRecord key;
+  std::string key_id;
+  KeyEnv key_env = KeyEnv::kProduction;
   const Policy* policy = nullptr;  // never null; points into the request's snapshot
 };
 
