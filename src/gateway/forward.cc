@@ -50,20 +50,12 @@ asio::awaitable<Result<Completion>> Forwarder::Forward(RequestContext& ctx, Clie
   ctx.log.forwarded = true;
   const RoutingConfig& routing = ctx.snapshot->config->routing;
   const std::vector<RouteTarget>& targets = ctx.plan->targets;
-  std::vector<std::string> names;
-  std::vector<int> weights;
-  std::vector<double> prices;
-  for (const auto& t : targets) {
-    names.push_back(t.name);
-    weights.push_back(t.deployment->weight);
-    prices.push_back(t.provider->input_price_per_million + t.provider->output_price_per_million);
-  }
   RoutingRng rng(seed_.fetch_add(1, std::memory_order_relaxed) ^ static_cast<uint64_t>(MonotonicNanos()));
-  const std::vector<size_t> order = OrderDeployments(ctx.plan->alias->strategy, names, weights, prices, health_, rng);
+  const std::vector<size_t> order = Order(*ctx.plan, rng);
   std::uniform_real_distribution<double> jitter(0, 1);
 
   const int64_t start_ms = NowMs();
-  Status last = Error::Internal("no deployment to try");  // a pointer in the frame, not an Error
+  Status last;  // the last attempt's error (no allocation until there is one)
   for (size_t i : order) {
     const RouteTarget& target = targets[i];
     if (!health_.Admit(target.name, NowMs(), routing)) {
@@ -96,7 +88,22 @@ asio::awaitable<Result<Completion>> Forwarder::Forward(RequestContext& ctx, Clie
       ctx.log.backoff_ns += MonotonicNanos() - slept_from;
     }
   }
+  if (last.ok()) last = Error::Internal("no deployment to try");
   co_return FinalError(ctx, client, last.error());
+}
+
+std::vector<size_t> Forwarder::Order(const RoutePlan& plan, RoutingRng& rng) const {
+  // (A plain function: these lists are gone before the first attempt, not kept in the frame
+  // of a stream that relays for minutes.)
+  std::vector<std::string> names;
+  std::vector<int> weights;
+  std::vector<double> prices;
+  for (const auto& t : plan.targets) {
+    names.push_back(t.name);
+    weights.push_back(t.deployment->weight);
+    prices.push_back(t.provider->input_price_per_million + t.provider->output_price_per_million);
+  }
+  return OrderDeployments(plan.alias->strategy, names, weights, prices, health_, rng);
 }
 
 Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const Error& last) {
@@ -132,46 +139,50 @@ Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const E
   return e;
 }
 
-asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Forwarder::SendUpstream(const RouteTarget& target,
-                                                                                    UpstreamRequest request) {
-  // Its own coroutine so that the request (credential included) is gone, frame and all, once
-  // the answer's head is in: a stream relays for minutes.
-  UpstreamClient* transport = target.provider->kind == ProviderKind::kEcho ? echo_ : http_;
-  auto sent = co_await transport->Send(request);
-  for (auto& h : request.headers) WipeString(h.value);  // one of them is the credential
-  co_return sent;
-}
-
-asio::awaitable<Result<Completion>> Forwarder::TryDeployment(RequestContext& ctx, const RouteTarget& target,
-                                                             ClientExchange& client, int64_t* retry_after_ms) {
-  // Locals here live as long as a stream relays (the frame stays until it ends): what is only
-  // needed for a moment is in the helpers (SendUpstream, UpstreamError) or in ctx.log.
+asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Forwarder::Open(RequestContext& ctx,
+                                                                            const RouteTarget& target,
+                                                                            ClientExchange& client) {
+  // Its own coroutine so that the built request (credential included) and everything about
+  // sending it are gone, frame and all, once the answer's head is in: a stream relays for
+  // minutes.
   auto built = BuildUpstream(ctx, target);
   if (!built) co_return built.error();  // nothing sent: not an attempt
   const int64_t t0 = MonotonicNanos();
   // Listed from the start: the outcome record lists this attempt even while it relays.
-  const size_t index = ctx.log.attempts.size();
   Attempt& listed = ctx.log.attempts.emplace_back();
   listed.deployment = target.name;
   listed.region = target.provider->region;
   listed.started_ns = t0;
   ctx.log.serving = &target;
   ctx.response.stage = Stage::kSentUpstream;
-  auto sent = co_await SendUpstream(target, std::move(*built));
+  UpstreamClient* transport = target.provider->kind == ProviderKind::kEcho ? echo_ : http_;
+  auto sent = co_await transport->Send(*built);
+  for (auto& h : built->headers) WipeString(h.value);  // one of them is the credential
   ctx.log.upstream_first_byte_ns = MonotonicNanos() - t0;
+  Attempt& attempt = ctx.log.attempts.back();
   if (!sent.ok()) {
-    ctx.log.attempts[index].error_code = sent.error().code;
-    ctx.log.attempts[index].latency_ns = ctx.log.upstream_first_byte_ns;
+    attempt.error_code = sent.error().code;
+    attempt.latency_ns = ctx.log.upstream_first_byte_ns;
     co_return AtStage(sent.error(), Stage::kSentUpstream);
   }
-  std::unique_ptr<UpstreamExchange> up = std::move(*sent);
+  const UpstreamHead& head = (*sent)->head();
   ctx.response.stage = Stage::kAnswerHead;
-  ctx.log.attempts[index].status = up->head().status;
+  attempt.status = head.status;
   client.SetHeader("x-warden-deployment", target.name);
   client.SetHeader("x-warden-attempts", std::to_string(ctx.log.Sent()));
-  if (std::string upstream_id = up->head().Get("x-request-id"); !upstream_id.empty() && upstream_id.size() < 200)
+  if (std::string upstream_id = head.Get("x-request-id"); !upstream_id.empty() && upstream_id.size() < 200)
     client.SetHeader("x-upstream-request-id", upstream_id);
+  co_return sent;
+}
 
+asio::awaitable<Result<Completion>> Forwarder::TryDeployment(RequestContext& ctx, const RouteTarget& target,
+                                                             ClientExchange& client, int64_t* retry_after_ms) {
+  // Locals here live as long as a stream relays (the frame stays until it ends): what is only
+  // needed for a moment is in the helpers (Open, UpstreamError) or in ctx.log.
+  auto opened = co_await Open(ctx, target, client);
+  if (!opened) co_return opened.error();
+  std::unique_ptr<UpstreamExchange> up = std::move(*opened);
+  const size_t index = ctx.log.attempts.size() - 1;
   const RelayLimits limits{max_response_bytes_, ctx.snapshot->config->upstream.stream_timeout_ms};
   Result<Completion> done = Completion{};
   if (up->head().status != 200) {
@@ -184,7 +195,7 @@ asio::awaitable<Result<Completion>> Forwarder::TryDeployment(RequestContext& ctx
     done = co_await RelayJson(ctx, target, *up, limits);
   }
   Attempt& finished = ctx.log.attempts[index];
-  if (finished.latency_ns == 0) finished.latency_ns = MonotonicNanos() - t0;
+  if (finished.latency_ns == 0) finished.latency_ns = MonotonicNanos() - finished.started_ns;
   if (!done.ok()) {
     finished.error_code = done.error().code;
     co_return AtStage(done.error(), ctx.response.stage);

@@ -42,11 +42,14 @@ class Forwarder {
   DeploymentHealth& health() { return health_; }
 
  private:
+  // The plan's targets in the alias's strategy order (indices into plan.targets).
+  std::vector<size_t> Order(const RoutePlan& plan, RoutingRng& rng) const;
   asio::awaitable<Result<Completion>> TryDeployment(RequestContext& ctx, const RouteTarget& target,
                                                     ClientExchange& client, int64_t* retry_after_ms);
-  // Sends it; the answer's head, or why not.
-  asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> SendUpstream(const RouteTarget& target,
-                                                                         UpstreamRequest request);
+  // Translates the Prompt for `target`, sends it and lists the attempt in ctx.log: the
+  // answer's head, or why not (a build failure is not an attempt).
+  asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Open(RequestContext& ctx, const RouteTarget& target,
+                                                                 ClientExchange& client);
   // A provider's non-200 answer read and translated; its Retry-After into *retry_after_ms.
   asio::awaitable<Status> UpstreamError(const RouteTarget& target, UpstreamExchange& up, int64_t* retry_after_ms);
   Error FinalError(RequestContext& ctx, ClientExchange& client, const Error& last);

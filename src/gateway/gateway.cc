@@ -79,7 +79,12 @@ asio::awaitable<void> Gateway::Handle(ClientExchange& client) {
     ctx.request_id = NewRequestId();
     ctx.client_address = client.client_address();
     client.SetHeader("x-request-id", ctx.request_id);
+    // Every phase up to the intent record (Inference), or a direct answer, or a refusal …
     ending = co_await Dispatch(ctx, client);
+    // … then, for an inference request admitted that far, Forward (attempts) + Restore. (Here,
+    // not inside Inference, so that the admission phases' frames are gone while a stream
+    // relays for minutes.)
+    if (ending.ok() && ctx.prompt) ending = co_await forwarder_.Forward(ctx, client);
   } catch (const std::exception&) {
     crashed = true;  // (no co_await inside a handler)
   }
@@ -159,8 +164,8 @@ asio::awaitable<Result<Completion>> Gateway::Inference(RequestContext& ctx, Clie
   }
   const Status intent = co_await WriteIntent(ctx);
   if (!intent) co_return intent.error();
-  // Forward (attempts) + Restore; Finalize follows in Handle().
-  co_return co_await forwarder_.Forward(ctx, client);
+  // Forward (attempts) + Restore, then Finalize: in Handle().
+  co_return Completion{};
 }
 
 asio::awaitable<Status> Gateway::Authenticated(RequestContext& ctx, ClientExchange& client) {

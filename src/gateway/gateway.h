@@ -76,7 +76,8 @@ class Gateway : public AsyncRequestHandler {
  private:
   // Routes by path; the probes and model listings answer directly (Completion kNone).
   asio::awaitable<Result<Completion>> Dispatch(RequestContext& ctx, ClientExchange& client);
-  // The inference pipeline, in phase order, up to (not including) Finalize.
+  // The inference pipeline's admission, in phase order: Authenticate → … → Redact → Audit
+  // intent. Success leaves ctx.prompt set for Forward (called by Handle, then Finalize).
   asio::awaitable<Result<Completion>> Inference(RequestContext& ctx, ClientExchange& client);
   asio::awaitable<Status> Authenticated(RequestContext& ctx, ClientExchange& client);
   // Parse → Check policy (overrides, route) for a body read; CPU only.
