@@ -245,6 +245,7 @@ class Exchange : public ClientExchange {
     if (!keep) h.append("Connection: close\r\n");
     else if (head_.http10()) h.append("Connection: Keep-Alive\r\n");
     h.append("\r\n");
+    decltype(headers_)().swap(headers_);  // sent: a stream relaying for minutes keeps none of it
     return h;
   }
 
