@@ -45,6 +45,14 @@ const ProviderConfig* Config::FindProvider(const std::string& name) const {
   return nullptr;
 }
 
+const Price& PriceOf(const ProviderConfig& provider, const Deployment& deployment) {
+  return deployment.price.configured ? deployment.price : provider.price;
+}
+
+std::string DeploymentName(const ProviderConfig& provider, const Deployment& deployment) {
+  return provider.name + "/" + deployment.model;
+}
+
 const ModelAlias* Config::FindModel(const std::string& alias) const {
   for (const auto& m : models)
     if (m.alias == alias) return &m;
@@ -418,16 +426,18 @@ class Parser : public YamlReader {
       ReadBool(pn, "zero_retention", p.zero_retention, where);
       p.store_field = p.host == "api.openai.com";
       ReadBool(pn, "store_field", p.store_field, where);
-      if (const YAML::Node price = pn["price"]) {
-        if (ExpectMap(price, where + ".price")) {
-          CheckKeys(price, where + ".price", {"input_per_million", "output_per_million", "cached_input_per_million"});
-          ReadNumber(price, "input_per_million", p.input_price_per_million, where + ".price");
-          ReadNumber(price, "output_per_million", p.output_price_per_million, where + ".price");
-          ReadNumber(price, "cached_input_per_million", p.cached_input_price_per_million, where + ".price");
-        }
-      }
+      if (const YAML::Node price = pn["price"]) ParsePrice(price, where + ".price", p.price);
       out.push_back(std::move(p));
     }
+  }
+
+  void ParsePrice(const YAML::Node& n, const std::string& where, Price& price) {
+    if (!ExpectMap(n, where)) return;
+    CheckKeys(n, where, {"input_per_million", "output_per_million", "cached_input_per_million"});
+    ReadNumber(n, "input_per_million", price.input_per_million, where);
+    ReadNumber(n, "output_per_million", price.output_per_million, where);
+    ReadNumber(n, "cached_input_per_million", price.cached_input_per_million, where);
+    price.configured = true;
   }
 
   void ParseModels(const YAML::Node& n, const std::vector<ProviderConfig>& providers,
@@ -464,11 +474,12 @@ class Parser : public YamlReader {
         const YAML::Node d = dn[j];
         std::string dwhere = where + ".deployments[" + std::to_string(j) + "]";
         if (!ExpectMap(d, dwhere)) continue;
-        CheckKeys(d, dwhere, {"provider", "model", "weight"});
+        CheckKeys(d, dwhere, {"provider", "model", "weight", "price"});
         Deployment dep;
         ReadString(d, "provider", dep.provider, dwhere);
         ReadString(d, "model", dep.model, dwhere);
         ReadInt(d, "weight", dep.weight, 0, 1000000, dwhere);
+        if (const YAML::Node price = d["price"]) ParsePrice(price, dwhere + ".price", dep.price);
         if (dep.model.empty()) dep.model = m.alias;
         bool known = false;
         for (const auto& p : providers) known = known || p.name == dep.provider;

@@ -39,6 +39,15 @@ struct ConfigHeader {
   std::string value;
 };
 
+// USD per 1M tokens. `price:` on a deployment (one model) comes before its provider's.
+struct Price {
+  double input_per_million = 0;
+  double output_per_million = 0;
+  double cached_input_per_million = -1;  // < 0 = same as input
+  bool configured = false;               // a `price:` was given (even all zeros: free on purpose)
+  double CachedInput() const { return cached_input_per_million >= 0 ? cached_input_per_million : input_per_million; }
+};
+
 struct ProviderConfig {
   std::string name;
   ProviderKind kind = ProviderKind::kOpenAI;
@@ -54,9 +63,7 @@ struct ProviderConfig {
   // The API has OpenAI's `store` field (true by default for api.openai.com): under a
   // zero-retention policy Warden sends `store: false`.
   bool store_field = false;
-  double input_price_per_million = 0;   // USD per 1M input tokens
-  double output_price_per_million = 0;  // USD per 1M output tokens
-  double cached_input_price_per_million = -1;  // < 0 = same as input
+  Price price;  // every model of the provider, unless its deployment has its own
   // azure: the `api-version` query parameter; anthropic: the `anthropic-version` header.
   std::string api_version;
   // anthropic requires max_tokens; this is sent when the client gave none.
@@ -73,7 +80,13 @@ struct Deployment {
   std::string provider;  // ProviderConfig::name
   std::string model;     // the model name sent upstream (azure: the deployment name)
   int weight = 1;        // for the `weighted` strategy
+  Price price = {};      // this model's price; not configured = the provider's
 };
+
+// What one deployment costs: its own price, else its provider's.
+const Price& PriceOf(const ProviderConfig& provider, const Deployment& deployment);
+// "provider/model", the name of a deployment in headers, logs, audit records and health.
+std::string DeploymentName(const ProviderConfig& provider, const Deployment& deployment);
 
 // How an alias orders its deployments for each request (the order failover walks).
 enum class RoutingStrategy { kPriority, kWeighted, kLowestLatency, kLowestCost };

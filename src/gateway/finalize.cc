@@ -48,12 +48,11 @@ void Account(const Recorders& to, RequestContext& ctx) {
                      (served ? prompt + completion : 0) - estimated_prompt);
   if (!served || !ctx.log.serving) return;  // every attempt failed: nothing to pay for
   const ProviderConfig& p = *ctx.log.serving->provider;
+  const Price& price = PriceOf(p, *ctx.log.serving->deployment);  // the model's, else the provider's
   const int64_t cached = std::min(u.cached_prompt_tokens, prompt);
-  const double cached_price = p.cached_input_price_per_million >= 0 ? p.cached_input_price_per_million
-                                                                    : p.input_price_per_million;
-  u.cost_usd = static_cast<double>(prompt - cached) * p.input_price_per_million / 1e6 +
-               static_cast<double>(cached) * cached_price / 1e6 +
-               static_cast<double>(completion) * p.output_price_per_million / 1e6;
+  u.cost_usd = static_cast<double>(prompt - cached) * price.input_per_million / 1e6 +
+               static_cast<double>(cached) * price.CachedInput() / 1e6 +
+               static_cast<double>(completion) * price.output_per_million / 1e6;
   if (to.spend) to.spend->Add(key_id, u.cost_usd);
   if (to.usage) {
     UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, p.name};

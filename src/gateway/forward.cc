@@ -101,7 +101,8 @@ std::vector<size_t> Forwarder::Order(const RoutePlan& plan, RoutingRng& rng) con
   for (const auto& t : plan.targets) {
     names.push_back(t.name);
     weights.push_back(t.deployment->weight);
-    prices.push_back(t.provider->input_price_per_million + t.provider->output_price_per_million);
+    const Price& price = PriceOf(*t.provider, *t.deployment);
+    prices.push_back(price.input_per_million + price.output_per_million);
   }
   return OrderDeployments(plan.alias->strategy, names, weights, prices, health_, rng);
 }

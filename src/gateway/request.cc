@@ -33,10 +33,6 @@ const char* OutcomeName(Outcome outcome) {
   return "unknown";
 }
 
-std::string DeploymentName(const ProviderConfig& provider, const Deployment& deployment) {
-  return provider.name + "/" + deployment.model;
-}
-
 int AttemptLog::Sent() const {
   int n = 0;
   for (const auto& a : attempts) n += a.skipped ? 0 : 1;

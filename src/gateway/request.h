@@ -84,9 +84,6 @@ struct ParsedRequest {
   bool asks_store = false;
 };
 
-// "provider/model", the name of a deployment in headers, logs, audit records and health.
-std::string DeploymentName(const ProviderConfig& provider, const Deployment& deployment);
-
 // Check policy → Route: the alias's deployments that the policy allows, in configured order.
 struct RouteTarget {
   const Deployment* deployment = nullptr;

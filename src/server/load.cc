@@ -84,6 +84,30 @@ void CheckStoreFalse(const Config& c, const PolicySet& policies, std::vector<Con
   }
 }
 
+// Spend, budgets and the usage figures price each request by its deployment (its own `price`,
+// else its provider's). A deployment some policy can reach with neither counts as free, which
+// a budget then never sees: name them. (`price: {}` with zeros marks a free one on purpose.)
+void CheckPrices(const Config& c, const PolicySet& policies, std::vector<ConfigProblem>& out) {
+  std::string list;
+  for (const ModelAlias& alias : c.models) {
+    for (const Deployment& d : alias.deployments) {
+      const ProviderConfig* p = c.FindProvider(d.provider);
+      if (!p || p->kind == ProviderKind::kEcho || PriceOf(*p, d).configured) continue;
+      bool reachable = false;
+      for (const auto& name : policies.Names()) {
+        const Policy& policy = *policies.Find(name);
+        reachable = reachable || (policy.ModelAllowed(alias.alias) && policy.Excludes(*p).empty());
+      }
+      const std::string entry = DeploymentName(*p, d);
+      if (reachable && list.find(entry) == std::string::npos) list += (list.empty() ? "" : ", ") + entry;
+    }
+  }
+  if (!list.empty())
+    out.push_back(Warning(c.path, "these deployments have no price, so their spend counts as $0 and budgets "
+                                  "do not see them: " + list + " (set `price:` on the deployment or its provider; "
+                                  "zeros if it is free on purpose)"));
+}
+
 }  // namespace
 
 Loaded LoadAll(const std::string& config_path) {
@@ -112,6 +136,7 @@ Loaded LoadAll(const std::string& config_path) {
   if (missing) return out;
   CheckPrivatePaths(*config.config, out.problems);
   CheckStoreFalse(*config.config, *policies.policies, out.problems);
+  CheckPrices(*config.config, *policies.policies, out.problems);
   out.config = config.config;
   out.policies = policies.policies;
   out.rule_sets = rules.sets;

@@ -189,7 +189,16 @@ expect_rc 0 "$BIN" check-config --config "$T/zr.yaml"
 grep -q "policy 'default' is zero-retention, but these deployments it may reach are not told store:false: vllm/llama (store_field is off" "$T/err" \
   || fail "check-config did not name the deployment without store:false: $(cat "$T/err")"
 grep -q "claude/c (anthropic" "$T/err" || fail "check-config did not name the anthropic deployment: $(cat "$T/err")"
-grep -q "told/x\|kept/k" "$T/err" && fail "check-config named a deployment that is told store:false or unreachable: $(cat "$T/err")"
+grep "zero-retention" "$T/err" | grep -q "told/x\|kept/k" && fail "check-config named a deployment that is told store:false or unreachable: $(cat "$T/err")"
+# … and every deployment some policy can reach that has no price (its own or its provider's):
+# the unreachable one (kept/k) is not named; a price on the deployment or the provider clears it.
+grep -q "these deployments have no price.*: vllm/llama, told/x, claude/c (set" "$T/err" \
+  || fail "check-config did not name the deployments without a price: $(cat "$T/err")"
+sed -e 's|{ provider: vllm, model: llama }|{ provider: vllm, model: llama, price: { input_per_million: 0.2, output_per_million: 0.4 } }|' \
+    -e 's|  - { name: claude, kind: anthropic,|  - { name: claude, price: { input_per_million: 3 }, kind: anthropic,|' "$T/zr.yaml" >"$T/zr-priced.yaml"
+expect_rc 0 "$BIN" check-config --config "$T/zr-priced.yaml"
+grep -q "these deployments have no price.*: told/x (set" "$T/err" \
+  || fail "check-config did not narrow the price warning to told/x: $(cat "$T/err")"
 
 # warden-audit forget: an unknown id or name is refused (exit 1) and writes nothing; a key's name
 # resolves through the key store; success is reported only once none of its records opens.

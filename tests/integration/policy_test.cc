@@ -2,6 +2,8 @@
 // the eu-only property test over random outage schedules.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <random>
 
 #include "support/fake_provider.h"
@@ -209,6 +211,35 @@ TEST_F(PolicyTest, RateLimitAnswersLikeOpenAI) {
   EXPECT_EQ(us_.requests().size(), 2u);
   // Other keys are not affected.
   EXPECT_EQ(gw.Post("/v1/chat/completions", Chat("chat")).status, 200);
+}
+
+// Issue 20: two models of one provider cost what each deployment's own price says (the
+// provider's price is the fallback), and lowest_cost orders by those prices.
+TEST_F(PolicyTest, EachDeploymentIsPricedByItsOwnPriceElseItsProviders) {
+  std::string yaml = "providers:\n" +
+                     Provider("openai-us", us_.base_url(), "us",
+                              "    price: { input_per_million: 1000000, output_per_million: 1000000 }\n") +
+                     "models:\n"
+                     "  - alias: big\n    deployments:\n      - { provider: openai-us, model: big }\n"
+                     "  - alias: small\n    deployments:\n"
+                     "      - { provider: openai-us, model: small, price: { input_per_million: 100000, output_per_million: 200000 } }\n"
+                     "  - alias: cheapest\n    strategy: lowest_cost\n    deployments:\n"
+                     "      - { provider: openai-us, model: big }\n"
+                     "      - { provider: openai-us, model: small, price: { input_per_million: 100000, output_per_million: 200000 } }\n";
+  GatewayUnderTest gw(yaml);
+  ASSERT_EQ(gw.Post("/v1/chat/completions", Chat("big")).status, 200);    // 5 + 2 tokens at $1: $7
+  ASSERT_EQ(gw.Post("/v1/chat/completions", Chat("small")).status, 200);  // 5 x $0.1 + 2 x $0.2: $0.9
+  HttpResult cheapest = gw.Post("/v1/chat/completions", Chat("cheapest"));
+  ASSERT_EQ(cheapest.status, 200);
+  EXPECT_EQ(cheapest.header("x-warden-deployment"), "openai-us/small");
+  std::vector<double> costs;
+  std::istringstream lines(gw.ReadLog());
+  for (std::string line; std::getline(lines, line);)
+    if (auto j = ParseJson(line); j && j->value("event", "") == "access") costs.push_back(j->value("cost_usd", -1.0));
+  ASSERT_EQ(costs.size(), 3u);
+  EXPECT_DOUBLE_EQ(costs[0], 7.0);
+  EXPECT_NEAR(costs[1], 0.9, 1e-9);
+  EXPECT_NEAR(costs[2], 0.9, 1e-9);
 }
 
 TEST_F(PolicyTest, BudgetStopsSpendingAtTheLimit) {

@@ -56,7 +56,7 @@ TEST(ConfigTest, LoadsAGoodFile) {
   EXPECT_EQ(p->port, 443);
   EXPECT_EQ(p->base_path, "/v1");
   EXPECT_EQ(p->api_key.Reveal(), "sk-abc");
-  EXPECT_DOUBLE_EQ(p->output_price_per_million, 0.6);
+  EXPECT_DOUBLE_EQ(p->price.output_per_million, 0.6);
   EXPECT_TRUE(c.FindProvider("local")->zero_retention);
   const ModelAlias* m = c.FindModel("gpt");
   ASSERT_NE(m, nullptr);

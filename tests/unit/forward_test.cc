@@ -17,7 +17,8 @@ class ForwardTest : public ::testing::Test {
     provider_.host = "upstream.test";
     provider_.port = 80;
     provider_.base_path = "/v1";
-    deployment_ = {"p", "real-model"};
+    deployment_.provider = "p";
+    deployment_.model = "real-model";
     alias_.alias = "alias";
     policy_.name = "default";
     // One attempt, no backoff: these tests look at a single relay.
