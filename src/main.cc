@@ -17,6 +17,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -34,6 +35,8 @@
 #include "redaction/redactor.h"
 #include "server/app.h"
 #include "server/load.h"
+#include "keys/key_store.h"
+#include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
 #include "store/store.h"
 
@@ -55,6 +58,8 @@ constexpr const char* kUsage =
     "  usage [--by key|policy|model|deployment|provider|day] [--since DATE] [--until DATE]\n"
     "        [--format table|json|csv] [--config FILE]   tokens, requests and cost (works beside\n"
     "                                                    a running gateway; up to ~1 s behind it)\n"
+    "  usage budgets [--format table|json|csv] [--config FILE]   per key with a budget: spent\n"
+    "                                                    today and this month, limit, remaining\n"
     "  redact --policy NAME [--config FILE]   redact stdin with the policy's rules (placeholder\n"
     "                                         mode prints the text sent upstream; counts on stderr)\n"
     "  version\n";
@@ -353,7 +358,75 @@ int Redact(const Args& a) {
 }  // namespace
 
 // `warden usage`: the usage aggregates, grouped by one dimension, as a table, JSON or CSV.
+// `warden usage budgets`: every active key whose policy has a budget, with what it spent today
+// and this month (UTC) from the spend ledger, the limit and what is left. Read-only, beside a
+// running gateway (as current as the ledger's last flush, about a second).
+int UsageBudgets(const Args& a) {
+  if (!OnlyOptions(a, {"config", "format"}) || a.positional.size() != 1) return 2;
+  const std::string format = Opt(a, "format", "table");
+  if (format != "table" && format != "json" && format != "csv") {
+    std::cerr << kUsage;
+    return 2;
+  }
+  warden::Loaded loaded = Load(a, false);
+  if (!loaded.ok()) return 1;
+  auto store = warden::Store::OpenReadOnly(loaded.config->data_dir);
+  if (!store) {
+    std::cerr << "warden: " << store.error().message << "\n";
+    return 1;
+  }
+  auto keys = warden::KeyStore::ListIn(**store);
+  if (!keys) {
+    std::cerr << "warden: " << keys.error().message << "\n";
+    return 1;
+  }
+  warden::SpendLedger ledger(store->get(), warden::UnixSeconds);
+  auto usd = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6f", v);
+    return std::string(buf);
+  };
+  // One budget period of one key: spent, limit, left ("" when the policy sets no such limit).
+  auto period = [&](double spent, double limit) -> std::array<std::string, 3> {
+    if (limit <= 0) return {usd(spent), "", ""};
+    return {usd(spent), usd(limit), usd(std::max(0.0, limit - spent))};
+  };
+  warden::Json rows = warden::Json::array();
+  for (const auto& k : *keys) {
+    const warden::Policy* p = loaded.policies->Find(k.policy);
+    if (!k.active() || !p || (p->usd_per_day <= 0 && p->usd_per_month <= 0)) continue;
+    const warden::Spend spend = ledger.Get(k.id);
+    const auto day = period(spend.day_usd, p->usd_per_day), month = period(spend.month_usd, p->usd_per_month);
+    rows.push_back(warden::Json{{"key_id", k.id}, {"name", k.name}, {"policy", k.policy},
+                                {"day", {{"spent_usd", day[0]}, {"limit_usd", day[1]}, {"remaining_usd", day[2]}}},
+                                {"month", {{"spent_usd", month[0]}, {"limit_usd", month[1]}, {"remaining_usd", month[2]}}}});
+  }
+  if (format == "json") {
+    std::cout << rows.dump(2) << "\n";
+    return 0;
+  }
+  const char* columns[] = {"spent_usd", "limit_usd", "remaining_usd"};
+  std::cout << (format == "csv" ? "key_id,name,policy" : "key_id\tname\tpolicy");
+  for (const char* when : {"day", "month"})
+    for (const char* c : columns) std::cout << (format == "csv" ? "," : "\t") << when << "_" << c;
+  std::cout << "\n";
+  for (const auto& r : rows) {
+    // Key names are letters, digits, '-', '_' and '.': nothing to quote.
+    const char* sep = format == "csv" ? "," : "\t";
+    std::cout << r["key_id"].get<std::string>() << sep << r["name"].get<std::string>() << sep
+              << r["policy"].get<std::string>();
+    for (const char* when : {"day", "month"})
+      for (const char* c : columns) {
+        const std::string v = r[when][c].get<std::string>();
+        std::cout << sep << (v.empty() && format == "table" ? "-" : v);
+      }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
 int Usage(const Args& a) {
+  if (a.positional.size() == 1 && a.positional[0] == "budgets") return UsageBudgets(a);
   if (!OnlyOptions(a, {"config", "by", "since", "until", "format"}) || !a.positional.empty()) return 2;
   auto by = warden::ParseUsageGroup(Opt(a, "by", "model"));
   const std::string format = Opt(a, "format", "table");

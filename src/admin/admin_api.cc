@@ -352,6 +352,9 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
       out["policy_detail"] = p ? PolicyJson(*p) : Json();
       Spend spend = spend_->Get(record->id);
       out["usage"] = {{"spend_usd_today", spend.day_usd}, {"spend_usd_this_month", spend.month_usd}};
+      if (p && p->usd_per_day > 0) out["usage"]["remaining_usd_today"] = std::max(0.0, p->usd_per_day - spend.day_usd);
+      if (p && p->usd_per_month > 0)
+        out["usage"]["remaining_usd_this_month"] = std::max(0.0, p->usd_per_month - spend.month_usd);
       if (p && (p->requests_per_minute > 0 || p->tokens_per_minute > 0)) {
         RateState st = rate_limiter_->Peek(record->id, {p->requests_per_minute, p->tokens_per_minute});
         out["usage"]["remaining_requests_this_minute"] = st.remaining_requests;

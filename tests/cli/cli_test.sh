@@ -116,6 +116,48 @@ grep -q '"requests": 1' "$T/out" || fail "usage json: $(cat "$T/out")"
 expect_rc 2 "$BIN" usage --by colour --config "$T/ok.yaml"
 expect_rc 2 "$BIN" usage --since yesterday --config "$T/ok.yaml"
 
+# 4c. usage budgets: per key under a budgeted policy, spent today and this month, the limit and
+# what is left (issue 20). One request at $1 per token through the echo provider, then stop.
+mkdir -p "$T/budget-policies/redaction"
+printf 'name: default\n' >"$T/budget-policies/default.yaml"
+printf 'name: capped\nbudgets: { usd_per_day: 1000, usd_per_month: 5000 }\n' >"$T/budget-policies/capped.yaml"
+cat > "$T/budget.yaml" <<YAML
+server:
+  listen: 127.0.0.1:0
+  access_log: $T/budget-access.log
+data_dir: $T/budget-data
+policies_dir: $T/budget-policies
+providers:
+  - { name: local-echo, kind: echo, price: { input_per_million: 1000000, output_per_million: 1000000 } }
+models:
+  - alias: echo
+    deployments: [ { provider: local-echo, model: echo-1 } ]
+YAML
+expect_rc 0 "$BIN" keys create --name capped-key --policy capped --config "$T/budget.yaml"
+CAPPED=$(cat "$T/out")
+expect_rc 0 "$BIN" keys create --name free-key --config "$T/budget.yaml"
+"$BIN" serve --config "$T/budget.yaml" 2>"$T/budget-serve.err" &
+PID=$!
+PORT=$(listening_port "$T/budget-access.log")
+[ -n "$PORT" ] || fail "serve (budget) did not log a listening port"
+code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" \
+  -H "Authorization: Bearer $CAPPED" -H 'Content-Type: application/json' \
+  -d '{"model":"echo","messages":[{"role":"user","content":"ping pong"}]}')
+[ "$code" = 200 ] || fail "budget chat returned $code"
+COST=$(sed -n 's/.*"cost_usd":\([0-9.]*\).*/\1/p' "$T/budget-access.log" | head -1)
+kill -TERM "$PID"; wait "$PID"; PID=""
+expect_rc 0 "$BIN" usage budgets --format csv --config "$T/budget.yaml"
+LINE=$(grep ",capped-key,capped," "$T/out")
+[ -n "$LINE" ] || fail "usage budgets has no row for the capped key: $(cat "$T/out")"
+grep -q ",free-key," "$T/out" && fail "usage budgets listed a key without a budget: $(cat "$T/out")"
+awk -F, -v cost="$COST" 'NR == 1 { next } $2 == "capped-key" {
+    ok = cost > 0 && $4 + 0 == cost + 0 && $5 + 0 == 1000 && ($6 + 0) - (1000 - cost) < 1e-6 && (1000 - cost) - ($6 + 0) < 1e-6 &&
+         $7 + 0 == cost + 0 && $8 + 0 == 5000
+    exit ok ? 0 : 1 }' "$T/out" || fail "usage budgets figures do not match the access log cost $COST: $LINE"
+expect_rc 0 "$BIN" usage budgets --format json --config "$T/budget.yaml"
+grep -q '"remaining_usd"' "$T/out" || fail "usage budgets json: $(cat "$T/out")"
+expect_rc 2 "$BIN" usage budgets --by key --config "$T/budget.yaml"
+
 # 5. redact: what a policy would send upstream, from stdin; counts on stderr, never values.
 printf 'Mail jane@example.com, key AKIAIOSFODNN7EXAMPLE\n' > "$T/in.txt"
 cd "$SRC"

@@ -85,6 +85,10 @@ TEST_F(AdminTest, KeyLifecycle) {
   ASSERT_EQ(detail.status, 200);
   EXPECT_EQ(detail.json()["policy_detail"]["rate_limits"]["requests_per_minute"], 100);
   EXPECT_EQ(detail.json()["usage"]["remaining_requests_this_minute"], 99);
+  // The 'limited' policy's $5 a day, less what this key spent (the fake's answer costs $0 here).
+  EXPECT_DOUBLE_EQ(detail.json()["usage"]["remaining_usd_today"].get<double>(),
+                   5.0 - detail.json()["usage"]["spend_usd_today"].get<double>());
+  EXPECT_FALSE(detail.json()["usage"].contains("remaining_usd_this_month"));  // no monthly budget
 
   HttpResult rotated = Admin("POST", "/admin/keys/" + id + "/rotate", {{"grace_seconds", 0}});
   ASSERT_EQ(rotated.status, 200) << rotated.body;
