@@ -27,6 +27,29 @@ void OnFailure(RequestContext& ctx, const Error& e) {
   ctx.response.error_code = e.code.empty() ? e.type : e.code;
 }
 
+// The policy's alert percentages that this request's cost took the key's spend across, for each
+// budget period: one log line and one metric count each (the spend only grows within a
+// period, so each threshold is crossed once per key and period). Key ids and config names only.
+void AnnounceBudget(metrics::GatewayMetrics* metrics, const Policy& policy, const std::string& key_id,
+                    const Spend& after, double cost) {
+  const struct {
+    const char* period;
+    double limit, spent;
+  } periods[] = {{"day", policy.usd_per_day, after.day_usd}, {"month", policy.usd_per_month, after.month_usd}};
+  for (const auto& p : periods) {
+    if (p.limit <= 0) continue;
+    for (int percent : policy.budget_alerts) {
+      const double threshold = p.limit * percent / 100.0;
+      if (!(p.spent - cost < threshold && p.spent >= threshold)) continue;
+      log::Fields f{{"key_id", key_id},     {"policy", policy.name},  {"period", p.period},
+                    {"percent", percent},   {"limit_usd", p.limit},   {"spent_usd", p.spent}};
+      if (percent >= 100) log::Warn("budget_exhausted", std::move(f));
+      else log::Info("budget_threshold", std::move(f));
+      if (metrics) metrics->BudgetAlert(policy.name, p.period, percent);
+    }
+  }
+}
+
 // Usage, spend and the token correction of the rate limit, in memory (the ledgers' flusher
 // writes them). Only for requests that were forwarded.
 void Account(const Recorders& to, RequestContext& ctx) {
@@ -53,7 +76,9 @@ void Account(const Recorders& to, RequestContext& ctx) {
   u.cost_usd = static_cast<double>(prompt - cached) * price.input_per_million / 1e6 +
                static_cast<double>(cached) * price.CachedInput() / 1e6 +
                static_cast<double>(completion) * price.output_per_million / 1e6;
-  if (to.spend) to.spend->Add(key_id, u.cost_usd);
+  if (to.spend)
+    if (const std::optional<Spend> after = to.spend->Add(key_id, u.cost_usd))
+      AnnounceBudget(to.metrics, policy, key_id, *after, u.cost_usd);
   if (to.usage) {
     UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, p.name};
     UsageTotals t;

@@ -37,11 +37,14 @@ class DeltaCells {
  public:
   explicit DeltaCells(Store* store) : store_(store) {}
 
-  void Add(const std::string& key, const T& delta) EXCLUDES(mu_) {
+  // Returns the cell's total after this delta when its stored value is known (as Peek).
+  std::optional<T> Add(const std::string& key, const T& delta) EXCLUDES(mu_) {
     MutexLock lock(mu_);
     Cell& c = cells_[key];
     c.pending.Add(delta);
     c.dirty = true;
+    if (!c.loaded) return std::nullopt;
+    return Total(c);
   }
 
   std::optional<T> Peek(const std::string& key) const EXCLUDES(mu_) {

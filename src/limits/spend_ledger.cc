@@ -82,12 +82,15 @@ Spend SpendLedger::Get(const std::string& key_id) {
   return Make(now, day.value, month.value);
 }
 
-void SpendLedger::Add(const std::string& key_id, double usd) {
-  if (!(usd > 0)) return;
+std::optional<Spend> SpendLedger::Add(const std::string& key_id, double usd) {
+  if (!(usd > 0)) return std::nullopt;
   const Micros micros{static_cast<int64_t>(std::llround(usd * 1e6))};
-  const CellKeys keys = KeysAt(key_id, now_s_());
-  cells_.Add(keys.day, micros);
-  cells_.Add(keys.month, micros);
+  const int64_t now = now_s_();
+  const CellKeys keys = KeysAt(key_id, now);
+  const auto day = cells_.Add(keys.day, micros);
+  const auto month = cells_.Add(keys.month, micros);
+  if (!day || !month) return std::nullopt;
+  return Make(now, day->value, month->value);
 }
 
 }  // namespace warden

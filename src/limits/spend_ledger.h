@@ -36,7 +36,9 @@ class SpendLedger {
   // The key's spend when this period's figures are in memory; nullopt means call Get().
   std::optional<Spend> Peek(const std::string& key_id);
   Spend Get(const std::string& key_id);
-  void Add(const std::string& key_id, double usd);
+  // Adds to today's and this month's spend; returns both totals after it when they are known
+  // in memory (always, for a key whose budget was checked this period), for budget alerts.
+  std::optional<Spend> Add(const std::string& key_id, double usd);
 
  private:
   struct Micros {

@@ -110,7 +110,7 @@ UsageLedger::UsageLedger(Store* store, std::function<int64_t()> now_s)
 UsageLedger::~UsageLedger() { Flush(); }
 
 void UsageLedger::Record(const UsageCell& cell, const UsageTotals& delta) {
-  cells_.Add(CellKey(UtcDate(now_s_()), cell), delta);
+  (void)cells_.Add(CellKey(UtcDate(now_s_()), cell), delta);
 }
 
 void UsageLedger::Flush() {

@@ -42,7 +42,10 @@ GatewayMetrics::GatewayMetrics(std::function<int64_t()> now_s)
                                     Type::kCounter, {})),
       admin_auth_(registry_.Add("warden_admin_auth_failures_total",
                                 "Admin token attempts refused: a wrong token (failed) or too many lately (throttled).",
-                                Type::kCounter, {"outcome"})) {
+                                Type::kCounter, {"outcome"})),
+      budget_alerts_(registry_.Add("warden_budget_alerts_total",
+                                   "Budget thresholds crossed: a key's spend passed a policy's alert percentage.",
+                                   Type::kCounter, {"policy", "period", "percent"})) {
   // Label-less series exist from the start, so a scraper sees 0 rather than nothing.
   audit_failures_.counter({});
   audit_append_.histogram({});

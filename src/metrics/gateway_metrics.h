@@ -23,6 +23,10 @@ class GatewayMetrics {
   // A wrong admin token (API or dashboard sign-in), and an attempt refused by the throttle.
   void AdminAuthFailure() { admin_auth_.counter({"failed"}).Add(); }
   void AdminAuthThrottled() { admin_auth_.counter({"throttled"}).Add(); }
+  // A key's spend crossed `percent` of its policy's budget for `period` (day, month).
+  void BudgetAlert(const std::string& policy, const std::string& period, int percent) {
+    budget_alerts_.counter({policy, period, std::to_string(percent)}).Add();
+  }
   // Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open.
   void SetBreakerState(const std::string& deployment, int state) { breaker_.Set({deployment}, state); }
   Registry& registry() { return registry_; }
@@ -54,6 +58,7 @@ class GatewayMetrics {
   Family& audit_append_;
   Family& audit_failures_;
   Family& admin_auth_;
+  Family& budget_alerts_;
 };
 
 }  // namespace warden::metrics

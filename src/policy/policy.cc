@@ -109,9 +109,20 @@ class PolicyParser : public YamlReader {
       ReadInt(r, "tokens_per_minute", p.tokens_per_minute, 0, 100000000000LL, "rate_limits");
     }
     if (const YAML::Node b = root["budgets"]; b && ExpectMap(b, "budgets")) {
-      CheckKeys(b, "budgets", {"usd_per_day", "usd_per_month"});
+      CheckKeys(b, "budgets", {"usd_per_day", "usd_per_month", "alert_at"});
       ReadNumber(b, "usd_per_day", p.usd_per_day, "budgets");
       ReadNumber(b, "usd_per_month", p.usd_per_month, "budgets");
+      if (const YAML::Node a = b["alert_at"]) {
+        p.budget_alerts.clear();
+        for (const std::string& v : StringList(a, "budgets.alert_at").value_or(std::vector<std::string>{})) {
+          char* end = nullptr;
+          const long pct = std::strtol(v.c_str(), &end, 10);
+          if (v.empty() || *end != '\0' || pct < 1 || pct > 100)
+            Problem(a, "budgets.alert_at must list percentages from 1 to 100, e.g. [50, 80, 100]");
+          else
+            p.budget_alerts.push_back(static_cast<int>(pct));
+        }
+      }
     }
     ReadChoice(root, "audit", p.audit, "audit",
                {{"required", AuditMode::kRequired}, {"best_effort", AuditMode::kBestEffort}});

@@ -41,6 +41,9 @@ struct Policy {
   int64_t tokens_per_minute = 0;
   double usd_per_day = 0;    // 0 = no budget
   double usd_per_month = 0;
+  // Percentages of a budget at which a key's spend is announced (log line, metric), once per
+  // key, period and threshold, when a request takes the spend across it.
+  std::vector<int> budget_alerts = {50, 80, 100};
   AuditMode audit = AuditMode::kBestEffort;
   // How long audit payloads are kept before `purge` removes them (the chain keeps their hashes).
   int64_t content_retention_days = 0;      // logged prompt/response text

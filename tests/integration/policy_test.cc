@@ -242,6 +242,48 @@ TEST_F(PolicyTest, EachDeploymentIsPricedByItsOwnPriceElseItsProviders) {
   EXPECT_NEAR(costs[2], 0.9, 1e-9);
 }
 
+// Issue 20: budgets you can hear. $10 a day, $7 a request: the first request crosses 50%, the
+// second 80% and 100%, each announced once (a log line with no content, a metric); a policy's
+// own alert_at replaces the default percentages.
+TEST_F(PolicyTest, BudgetThresholdsAreAnnouncedOnceEach) {
+  const std::string token = "admin-token-budget-0123456789";
+  std::string yaml = "providers:\n" +
+                     Provider("openai-us", us_.base_url(), "us",
+                              "    price: { input_per_million: 1000000, output_per_million: 1000000 }\n") +
+                     "models:\n  - alias: chat\n    deployments:\n      - { provider: openai-us, model: m }\n"
+                     "admin:\n  listen: 127.0.0.1:0\n  token: " + token + "\n";
+  GatewayUnderTest gw(yaml, "", "",
+                      {{"budget", "budgets: { usd_per_day: 10 }\n"},
+                       {"quiet", "budgets: { usd_per_day: 10, alert_at: [90] }\n"}});
+  const std::string key = gw.CreateKey("budget"), quiet = gw.CreateKey("quiet");
+  Json chat = Chat("chat");
+  chat["messages"][0]["content"] = "planted-budget-prompt-3f9";
+  for (const std::string& k : {key, key, quiet, quiet}) ASSERT_EQ(gw.PostAs(k, "/v1/chat/completions", chat).status, 200);
+  EXPECT_EQ(gw.PostAs(key, "/v1/chat/completions", chat).status, 429);
+  HttpResult m = Http(gw.app().admin_port(), "GET", "/metrics", "", {{"Authorization", "Bearer " + token}});
+  ASSERT_EQ(m.status, 200);
+  for (const char* series : {"warden_budget_alerts_total{policy=\"budget\",period=\"day\",percent=\"50\"} 1",
+                             "warden_budget_alerts_total{policy=\"budget\",period=\"day\",percent=\"80\"} 1",
+                             "warden_budget_alerts_total{policy=\"budget\",period=\"day\",percent=\"100\"} 1",
+                             "warden_budget_alerts_total{policy=\"quiet\",period=\"day\",percent=\"90\"} 1"})
+    EXPECT_NE(m.body.find(series), std::string::npos) << series << "\n" << m.body;
+  EXPECT_EQ(m.body.find("policy=\"quiet\",period=\"day\",percent=\"50\""), std::string::npos);
+  const std::string log = gw.ReadLog();
+  std::vector<std::pair<std::string, int>> alerts;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = ParseJson(line);
+    if (!j) continue;
+    const std::string event = j->value("event", "");
+    if (event != "budget_threshold" && event != "budget_exhausted") continue;
+    alerts.emplace_back(j->value("policy", ""), j->value("percent", 0));
+    EXPECT_EQ(j->value("period", ""), "day");
+    EXPECT_EQ(event == "budget_exhausted", j->value("percent", 0) == 100) << line;
+  }
+  EXPECT_EQ(alerts, (std::vector<std::pair<std::string, int>>{{"budget", 50}, {"budget", 80}, {"budget", 100}, {"quiet", 90}}));
+  EXPECT_EQ(log.find("planted-budget-prompt-3f9"), std::string::npos);
+}
+
 TEST_F(PolicyTest, BudgetStopsSpendingAtTheLimit) {
   // $1 per input token and $1 per output token at the US deployment; the fake reports 5 + 2.
   std::string yaml = "providers:\n" +

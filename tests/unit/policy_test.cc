@@ -83,6 +83,21 @@ TEST(PolicyLoadTest, ZeroRetentionCannotLogContent) {
   EXPECT_FALSE(r.ok());
 }
 
+TEST(PolicyLoadTest, BudgetAlertPercentages) {
+  PolicyLoadResult d = LoadPolicyFromString("name: d\nbudgets: { usd_per_day: 5 }\n", "d.yaml", "d", SomeProviders());
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.policies->Find("d")->budget_alerts, (std::vector<int>{50, 80, 100}));
+  PolicyLoadResult c = LoadPolicyFromString("name: c\nbudgets: { usd_per_day: 5, alert_at: [75, 100] }\n", "c.yaml", "c",
+                                            SomeProviders());
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.policies->Find("c")->budget_alerts, (std::vector<int>{75, 100}));
+  for (const char* bad : {"[0]", "[101]", "[50, x]", "[-5]"}) {
+    PolicyLoadResult r = LoadPolicyFromString(std::string("name: b\nbudgets: { usd_per_day: 5, alert_at: ") + bad + " }\n",
+                                              "b.yaml", "b", SomeProviders());
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
 TEST(PolicyLoadTest, ShippedPoliciesAreValid) {
   Config c;
   LoadResult config = LoadConfig(std::string(WARDEN_SOURCE_DIR) + "/config/warden.yaml");
