@@ -358,6 +358,19 @@ int Redact(const Args& a) {
 }  // namespace
 
 // `warden usage`: the usage aggregates, grouped by one dimension, as a table, JSON or CSV.
+// The config (problems printed) and the data store opened read-only, beside a running gateway;
+// null after saying why.
+std::unique_ptr<warden::Store> LoadAndOpenReadOnly(const Args& a, warden::Loaded& loaded) {
+  loaded = Load(a, false);
+  if (!loaded.ok()) return nullptr;
+  auto store = warden::Store::OpenReadOnly(loaded.config->data_dir);
+  if (!store) {
+    std::cerr << "warden: " << store.error().message << "\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
 // `warden usage budgets`: every active key whose policy has a budget, with what it spent today
 // and this month (UTC) from the spend ledger, the limit and what is left. Read-only, beside a
 // running gateway (as current as the ledger's last flush, about a second).
@@ -368,19 +381,15 @@ int UsageBudgets(const Args& a) {
     std::cerr << kUsage;
     return 2;
   }
-  warden::Loaded loaded = Load(a, false);
-  if (!loaded.ok()) return 1;
-  auto store = warden::Store::OpenReadOnly(loaded.config->data_dir);
-  if (!store) {
-    std::cerr << "warden: " << store.error().message << "\n";
-    return 1;
-  }
-  auto keys = warden::KeyStore::ListIn(**store);
+  warden::Loaded loaded;
+  std::unique_ptr<warden::Store> store = LoadAndOpenReadOnly(a, loaded);
+  if (!store) return 1;
+  auto keys = warden::KeyStore::ListIn(*store);
   if (!keys) {
     std::cerr << "warden: " << keys.error().message << "\n";
     return 1;
   }
-  warden::SpendLedger ledger(store->get(), warden::UnixSeconds);
+  warden::SpendLedger ledger(store.get(), warden::UnixSeconds);
   auto usd = [](double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.6f", v);
@@ -442,14 +451,10 @@ int Usage(const Args& a) {
     }
     if (d->size() > 10) d->resize(10);
   }
-  warden::Loaded loaded = Load(a, false);
-  if (!loaded.ok()) return 1;
-  auto store = warden::Store::OpenReadOnly(loaded.config->data_dir);
-  if (!store) {
-    std::cerr << "warden: " << store.error().message << "\n";
-    return 1;
-  }
-  warden::UsageLedger ledger(store->get(), warden::UnixSeconds);
+  warden::Loaded loaded;
+  std::unique_ptr<warden::Store> store = LoadAndOpenReadOnly(a, loaded);
+  if (!store) return 1;
+  warden::UsageLedger ledger(store.get(), warden::UnixSeconds);
   auto rows = ledger.Query(*by, since, until);
   if (!rows) {
     std::cerr << "warden: " << rows.error().message << "\n";
