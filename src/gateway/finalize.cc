@@ -11,16 +11,21 @@ namespace {
 
 // The failure hooks, named by how far the request got.
 void FailedBeforeUpstream(RequestContext& ctx, const Error& e) {
+  // Nothing was sent: a refusal (the client's request or its policy) or the gateway's own fault.
   ctx.response.outcome = e.source == ErrorSource::kClient ? Outcome::kRejected : Outcome::kFailed;
 }
-void FailedUpstream(RequestContext& ctx) { ctx.response.outcome = Outcome::kFailed; }  // sent; no answer, or an error answer
-void FailedAfterFirstByte(RequestContext& ctx) { ctx.response.outcome = Outcome::kPartial; }
+void FailedWithoutAnswer(RequestContext& ctx) { ctx.response.outcome = Outcome::kFailed; }  // sent, no head
+void FailedAfterAnswerHead(RequestContext& ctx) {
+  // An error answer, or a 200 whose body failed before anything reached the client.
+  ctx.response.outcome = Outcome::kFailed;
+}
+void FailedAfterFirstByte(RequestContext& ctx) { ctx.response.outcome = Outcome::kPartial; }  // an error event ends it
 
 void OnFailure(RequestContext& ctx, const Error& e) {
   switch (ctx.response.stage) {
     case Stage::kBeforeUpstream: FailedBeforeUpstream(ctx, e); break;
-    case Stage::kSentUpstream:
-    case Stage::kAnswerHead: FailedUpstream(ctx); break;
+    case Stage::kSentUpstream: FailedWithoutAnswer(ctx); break;
+    case Stage::kAnswerHead: FailedAfterAnswerHead(ctx); break;
     case Stage::kClientStarted: FailedAfterFirstByte(ctx); break;
   }
   if (ctx.response.stage != Stage::kClientStarted) ctx.response.status = e.status();
