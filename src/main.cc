@@ -358,6 +358,13 @@ int Redact(const Args& a) {
 }  // namespace
 
 // `warden usage`: the usage aggregates, grouped by one dimension, as a table, JSON or CSV.
+// Dollars as `warden usage` prints them: to the micro-dollar the ledgers keep.
+std::string Usd(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", usd);
+  return buf;
+}
+
 // The config (problems printed) and the data store opened read-only, beside a running gateway;
 // null after saying why.
 std::unique_ptr<warden::Store> LoadAndOpenReadOnly(const Args& a, warden::Loaded& loaded) {
@@ -390,15 +397,10 @@ int UsageBudgets(const Args& a) {
     return 1;
   }
   warden::SpendLedger ledger(store.get(), warden::UnixSeconds);
-  auto usd = [](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6f", v);
-    return std::string(buf);
-  };
   // One budget period of one key: spent, limit, left ("" when the policy sets no such limit).
   auto period = [&](double spent, double limit) -> std::array<std::string, 3> {
-    if (limit <= 0) return {usd(spent), "", ""};
-    return {usd(spent), usd(limit), usd(std::max(0.0, limit - spent))};
+    if (limit <= 0) return {Usd(spent), "", ""};
+    return {Usd(spent), Usd(limit), Usd(std::max(0.0, limit - spent))};
   };
   warden::Json rows = warden::Json::array();
   for (const auto& k : *keys) {
@@ -465,11 +467,7 @@ int Usage(const Args& a) {
     std::cout << warden::UsageJson(*by, *rows).dump(2) << "\n";
     return 0;
   }
-  auto cost = [](int64_t micros) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(micros) / 1e6);
-    return std::string(buf);
-  };
+  auto cost = [](int64_t micros) { return Usd(static_cast<double>(micros) / 1e6); };
   if (format == "csv") {
     // Values are config names, key ids and dates: no commas or quotes to escape.
     std::cout << group << ",requests,prompt_tokens,completion_tokens,cached_prompt_tokens,cost_usd,estimated_requests\n";

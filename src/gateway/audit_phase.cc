@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "common/log.h"
 #include "common/util.h"
 
 namespace warden {
@@ -60,9 +61,7 @@ asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
   e.meta["route"] = std::move(route);
   e.meta["estimated_prompt_tokens"] = ctx.request->estimated_prompt_tokens;
   if (ctx.prompt->redaction) {
-    Json counts = Json::object();  // entity types from the rule sets; numbers only
-    for (const auto& [entity, n] : ctx.prompt->redaction->counts()) counts[entity] = n;
-    e.meta["redactions"] = std::move(counts);
+    e.meta["redactions"] = Json(ctx.prompt->redaction->counts());  // entity types from the rule sets; numbers
   }
   if (LogsContent(policy)) {
     e.content = Json{{"request", ctx.prompt->logged.is_null() ? ctx.prompt->body : ctx.prompt->logged},
@@ -131,6 +130,24 @@ asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx) {
   e.meta["bytes_out"] = ctx.response.bytes_out;
   auto seq = co_await AwaitAppend(*log, std::move(e), audit::AuditLog::Durability::kSynced);
   co_return seq ? Status::Ok() : Status(seq.error());
+}
+
+Error AuditUnavailable(const Policy& policy) {
+  return Error::ServiceUnavailable("The policy '" + policy.name +
+                                       "' requires an audit record, which cannot be written "
+                                       "right now; the request was not completed.",
+                                   "audit_unavailable");
+}
+
+asio::awaitable<Status> UnderAuditMode(metrics::GatewayMetrics* metrics, const RequestContext& ctx,
+                                       asio::awaitable<Status> append) {
+  const int64_t t0 = MonotonicNanos();
+  const Status s = co_await std::move(append);
+  if (metrics) metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, s.ok());
+  if (s) co_return s;
+  if (ctx.policy()->audit == AuditMode::kRequired) co_return AuditUnavailable(*ctx.policy());
+  log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
+  co_return Status::Ok();
 }
 
 }  // namespace warden

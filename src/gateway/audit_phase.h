@@ -14,6 +14,7 @@
 
 #include "audit/audit_log.h"
 #include "gateway/request.h"
+#include "metrics/gateway_metrics.h"
 
 namespace warden {
 
@@ -25,5 +26,13 @@ asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx);
 // key, not yet closed.
 bool AuditCloses(const audit::AuditLog* log, const RequestContext& ctx);
 asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx);
+
+// 503 audit_unavailable for a policy that requires an audit record which cannot be written.
+Error AuditUnavailable(const Policy& policy);
+// Awaits one of the request's audit appends (AuditIntent or AuditClose) and times it into
+// `metrics` (null: none). A failed append is the request's error only under the policy's
+// `audit: required` (503 audit_unavailable); otherwise it is logged and the request goes on.
+asio::awaitable<Status> UnderAuditMode(metrics::GatewayMetrics* metrics, const RequestContext& ctx,
+                                       asio::awaitable<Status> append);
 
 }  // namespace warden

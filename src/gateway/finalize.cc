@@ -59,8 +59,7 @@ void AnnounceBudget(metrics::GatewayMetrics* metrics, const Policy& policy, cons
 // writes them). Only for requests that were forwarded.
 void Account(const Recorders& to, RequestContext& ctx) {
   Usage& u = ctx.usage;
-  if (u.accounted || !ctx.log.forwarded) return;
-  u.accounted = true;
+  if (!ctx.log.forwarded) return;
   const Policy& policy = *ctx.policy();
   const std::string& key_id = ctx.identity->key_id;
   // Something was served: the provider bills for it even when it reported no usage (a cut
@@ -95,18 +94,6 @@ void Account(const Recorders& to, RequestContext& ctx) {
     t.estimated_requests = u.known ? 0 : 1;
     to.usage->Record(cell, t);
   }
-}
-
-// Writes the outcome record, durable; its failure is an error only under `audit: required`.
-asio::awaitable<Status> CloseAudit(const Recorders& to, RequestContext& ctx) {
-  if (!AuditCloses(to.audit, ctx)) co_return Status::Ok();
-  const int64_t t0 = MonotonicNanos();
-  const Status s = co_await AuditClose(to.audit, ctx);
-  if (to.metrics) to.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, s.ok());
-  if (s) co_return s;
-  if (ctx.policy()->audit == AuditMode::kRequired) co_return AuditUnavailable(*ctx.policy());
-  log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", s.error().code}});
-  co_return Status::Ok();
 }
 
 // Writes `error` to the client in its dialect: a JSON error answer if nothing was sent yet,
@@ -166,7 +153,7 @@ void RecordMetrics(metrics::GatewayMetrics* metrics, const RequestContext& ctx) 
   s.overhead_s = static_cast<double>(ctx.OverheadNanos(now)) / 1e9;
   s.first_byte_s = static_cast<double>(ctx.log.upstream_first_byte_ns) / 1e9;
   const Usage& u = ctx.usage;
-  if (u.accounted && u.cost_usd >= 0) {
+  if (ctx.log.forwarded && u.cost_usd >= 0) {  // accounted
     s.prompt_tokens = u.known ? u.prompt_tokens
                               : (u.cost_usd > 0 || u.estimated_completion_tokens > 0 ? ctx.request->estimated_prompt_tokens : 0);
     s.completion_tokens = u.known ? u.completion_tokens : u.estimated_completion_tokens;
@@ -206,9 +193,7 @@ void AccessLog(const RequestContext& ctx, ClientExchange& client) {
   if (r.first_byte_ns > 0) f["first_byte_ms"] = static_cast<double>(r.first_byte_ns) / 1e6;
   if (ctx.prompt && ctx.prompt->redaction && !ctx.prompt->redaction->counts().empty()) {
     // Entity types come from the rule sets (config), counts are numbers: no content.
-    Json counts = Json::object();
-    for (const auto& [entity, n] : ctx.prompt->redaction->counts()) counts[entity] = n;
-    f["redactions"] = std::move(counts);
+    f["redactions"] = Json(ctx.prompt->redaction->counts());
   }
   const Usage& u = ctx.usage;
   if (u.known || u.cost_usd > 0 || u.estimated_completion_tokens > 0) {
@@ -224,13 +209,6 @@ void AccessLog(const RequestContext& ctx, ClientExchange& client) {
 
 }  // namespace
 
-Error AuditUnavailable(const Policy& policy) {
-  return Error::ServiceUnavailable("The policy '" + policy.name +
-                                       "' requires an audit record, which cannot be written "
-                                       "right now; the request was not completed.",
-                                   "audit_unavailable");
-}
-
 asio::awaitable<void> Finalize(const Recorders& to, RequestContext& ctx, ClientExchange& client,
                                Result<Completion> ending) {
   if (!ending) OnFailure(ctx, ending.error());
@@ -240,7 +218,8 @@ asio::awaitable<void> Finalize(const Recorders& to, RequestContext& ctx, ClientE
     ctx.response.bytes_out += ending->bytes.size();  // counted in the record written before them
   }
   Account(to, ctx);
-  const Status recorded = co_await CloseAudit(to, ctx);
+  Status recorded = Status::Ok();
+  if (AuditCloses(to.audit, ctx)) recorded = co_await UnderAuditMode(to.metrics, ctx, AuditClose(to.audit, ctx));
   if (completes && !recorded) {
     // Fail closed: the response is not completed without its record.
     ctx.response.bytes_out -= ending->bytes.size();

@@ -42,7 +42,4 @@ struct Recorders {
 asio::awaitable<void> Finalize(const Recorders& to, RequestContext& ctx, ClientExchange& client,
                                Result<Completion> ending);
 
-// 503 audit_unavailable for a policy that requires an audit record which cannot be written.
-Error AuditUnavailable(const Policy& policy);
-
 }  // namespace warden

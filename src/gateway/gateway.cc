@@ -190,14 +190,7 @@ Result<Json> Gateway::ParseAndCheck(RequestContext& ctx, const std::vector<std::
 
 asio::awaitable<Status> Gateway::WriteIntent(RequestContext& ctx) {
   if (!deps_.audit) co_return Status::Ok();
-  const Policy& policy = *ctx.policy();
-  const int64_t t0 = MonotonicNanos();
-  const Status intent = co_await AuditIntent(deps_.audit, ctx);
-  if (deps_.metrics) deps_.metrics->AuditAppend(static_cast<double>(MonotonicNanos() - t0) / 1e9, intent.ok());
-  if (intent) co_return intent;
-  if (policy.audit == AuditMode::kRequired) co_return AuditUnavailable(policy);
-  log::Warn("audit_write_failed", {{"request_id", ctx.request_id}, {"error", intent.error().code}});
-  co_return Status::Ok();
+  co_return co_await UnderAuditMode(deps_.metrics, ctx, AuditIntent(deps_.audit, ctx));
 }
 
 Status Gateway::ListModels(RequestContext& ctx, ClientExchange& client, std::string_view id) {

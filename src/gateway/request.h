@@ -129,7 +129,8 @@ struct AttemptLog {
   int64_t UpstreamNanos(int64_t now) const;
 };
 
-// Forward reads the provider's figures; Finalize prices them (Account).
+// Forward reads the provider's figures; Finalize prices them (Account, once, for every request
+// that was forwarded).
 struct Usage {
   bool known = false;  // the provider reported usage
   int64_t prompt_tokens = 0;
@@ -138,7 +139,6 @@ struct Usage {
   int64_t completion_bytes = 0;      // answer text relayed to the client (for estimates)
   int64_t estimated_completion_tokens = 0;  // set when the provider reported no usage
   double cost_usd = 0;
-  bool accounted = false;  // priced and counted in the ledgers
 };
 
 // The answer kept for the audit record when the policy logs content (Capture::wanted).
