@@ -29,6 +29,7 @@
 
 #include "common/cli.h"
 #include "common/log.h"
+#include "common/money.h"
 #include "common/util.h"
 #include "config/config.h"
 #include "policy/policy.h"
@@ -357,14 +358,6 @@ int Redact(const Args& a) {
 
 }  // namespace
 
-// `warden usage`: the usage aggregates, grouped by one dimension, as a table, JSON or CSV.
-// Dollars as `warden usage` prints them: to the micro-dollar the ledgers keep.
-std::string Usd(double usd) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6f", usd);
-  return buf;
-}
-
 // The config (problems printed) and the data store opened read-only, beside a running gateway;
 // null after saying why.
 std::unique_ptr<warden::Store> LoadAndOpenReadOnly(const Args& a, warden::Loaded& loaded) {
@@ -398,16 +391,17 @@ int UsageBudgets(const Args& a) {
   }
   warden::SpendLedger ledger(store.get(), warden::UnixSeconds);
   // One budget period of one key: spent, limit, left ("" when the policy sets no such limit).
-  auto period = [&](double spent, double limit) -> std::array<std::string, 3> {
-    if (limit <= 0) return {Usd(spent), "", ""};
-    return {Usd(spent), Usd(limit), Usd(std::max(0.0, limit - spent))};
+  auto period = [&](warden::Picos spent, warden::Picos limit) -> std::array<std::string, 3> {
+    using warden::FormatUsd;
+    if (limit <= 0) return {FormatUsd(spent), "", ""};
+    return {FormatUsd(spent), FormatUsd(limit), FormatUsd(warden::Remaining(limit, spent))};
   };
   warden::Json rows = warden::Json::array();
   for (const auto& k : *keys) {
     const warden::Policy* p = loaded.policies->Find(k.policy);
-    if (!k.active() || !p || (p->usd_per_day <= 0 && p->usd_per_month <= 0)) continue;
+    if (!k.active() || !p || (p->budget_per_day <= 0 && p->budget_per_month <= 0)) continue;
     const warden::Spend spend = ledger.Get(k.id);
-    const auto day = period(spend.day_usd, p->usd_per_day), month = period(spend.month_usd, p->usd_per_month);
+    const auto day = period(spend.day, p->budget_per_day), month = period(spend.month, p->budget_per_month);
     rows.push_back(warden::Json{{"key_id", k.id}, {"name", k.name}, {"policy", k.policy},
                                 {"day", {{"spent_usd", day[0]}, {"limit_usd", day[1]}, {"remaining_usd", day[2]}}},
                                 {"month", {{"spent_usd", month[0]}, {"limit_usd", month[1]}, {"remaining_usd", month[2]}}}});
@@ -467,14 +461,14 @@ int Usage(const Args& a) {
     std::cout << warden::UsageJson(*by, *rows).dump(2) << "\n";
     return 0;
   }
-  auto cost = [](int64_t micros) { return Usd(static_cast<double>(micros) / 1e6); };
+  auto cost = [](warden::Picos p) { return warden::FormatUsd(p); };  // exact
   if (format == "csv") {
     // Values are config names, key ids and dates: no commas or quotes to escape.
     std::cout << group << ",requests,prompt_tokens,completion_tokens,cached_prompt_tokens,cost_usd,estimated_requests\n";
     for (const auto& r : *rows)
       std::cout << r.group << "," << r.totals.requests << "," << r.totals.prompt_tokens << ","
                 << r.totals.completion_tokens << "," << r.totals.cached_prompt_tokens << ","
-                << cost(r.totals.cost_micro_usd) << "," << r.totals.estimated_requests << "\n";
+                << cost(r.totals.cost) << "," << r.totals.estimated_requests << "\n";
     return 0;
   }
   size_t width = group.size();
@@ -491,12 +485,12 @@ int Usage(const Args& a) {
     std::cout << pad(r.group.empty() ? "-" : r.group, width, false) << "  " << pad(std::to_string(r.totals.requests), 10, true)
               << "  " << pad(std::to_string(r.totals.prompt_tokens), 12, true) << "  "
               << pad(std::to_string(r.totals.completion_tokens), 12, true) << "  "
-              << pad(cost(r.totals.cost_micro_usd), 14, true) << "  " << r.totals.estimated_requests << "\n";
+              << pad(cost(r.totals.cost), 14, true) << "  " << r.totals.estimated_requests << "\n";
   }
   std::cout << pad("total", width, false) << "  " << pad(std::to_string(total.requests), 10, true) << "  "
             << pad(std::to_string(total.prompt_tokens), 12, true) << "  "
             << pad(std::to_string(total.completion_tokens), 12, true) << "  "
-            << pad(cost(total.cost_micro_usd), 14, true) << "  " << total.estimated_requests << "\n";
+            << pad(cost(total.cost), 14, true) << "  " << total.estimated_requests << "\n";
   return 0;
 }
 

@@ -36,7 +36,7 @@ Json PolicyJson(const Policy& p) {
           {"content_logging", ContentLoggingName(p.content_logging)},
           {"redaction", {{"rule_sets", p.redaction_rule_sets}, {"mode", RedactionModeName(p.redaction_mode)}}},
           {"rate_limits", {{"requests_per_minute", p.requests_per_minute}, {"tokens_per_minute", p.tokens_per_minute}}},
-          {"budgets", {{"usd_per_day", p.usd_per_day}, {"usd_per_month", p.usd_per_month}}},
+          {"budgets", {{"usd_per_day", UsdNumber(p.budget_per_day)}, {"usd_per_month", UsdNumber(p.budget_per_month)}}},
           {"audit", AuditModeName(p.audit)}};
 }
 
@@ -351,10 +351,11 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
       const Policy* p = policies->Find(record->policy);
       out["policy_detail"] = p ? PolicyJson(*p) : Json();
       Spend spend = spend_->Get(record->id);
-      out["usage"] = {{"spend_usd_today", spend.day_usd}, {"spend_usd_this_month", spend.month_usd}};
-      if (p && p->usd_per_day > 0) out["usage"]["remaining_usd_today"] = std::max(0.0, p->usd_per_day - spend.day_usd);
-      if (p && p->usd_per_month > 0)
-        out["usage"]["remaining_usd_this_month"] = std::max(0.0, p->usd_per_month - spend.month_usd);
+      out["usage"] = {{"spend_usd_today", UsdNumber(spend.day)}, {"spend_usd_this_month", UsdNumber(spend.month)}};
+      if (p && p->budget_per_day > 0)
+        out["usage"]["remaining_usd_today"] = UsdNumber(Remaining(p->budget_per_day, spend.day));
+      if (p && p->budget_per_month > 0)
+        out["usage"]["remaining_usd_this_month"] = UsdNumber(Remaining(p->budget_per_month, spend.month));
       if (p && (p->requests_per_minute > 0 || p->tokens_per_minute > 0)) {
         RateState st = rate_limiter_->Peek(record->id, {p->requests_per_minute, p->tokens_per_minute});
         out["usage"]["remaining_requests_this_minute"] = st.remaining_requests;

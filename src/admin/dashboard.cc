@@ -133,7 +133,7 @@ Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const K
   }
   auto costs = [](const std::map<std::string, metrics::Timeline::Usage>& by) {
     std::map<std::string, double> out;
-    for (const auto& [name, u] : by) out[name] = u.cost_usd;
+    for (const auto& [name, u] : by) out[name] = UsdNumber(u.cost);
     return out;
   };
   auto tokens = [](const std::map<std::string, metrics::Timeline::Usage>& by) {
@@ -172,7 +172,7 @@ Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const K
   std::vector<std::string> days;
   for (int i = kDays - 1; i >= 0; --i) days.push_back(UtcDate(now_s - int64_t{i} * 86400));
   struct Day {
-    std::map<std::string, double> cost_by_model, cost_by_provider;
+    std::map<std::string, Picos> cost_by_model, cost_by_provider;
     std::map<std::string, int64_t> tokens_by_model, tokens_by_provider;
   };
   std::vector<Day> by_day(days.size());
@@ -183,35 +183,39 @@ Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const K
                                     auto it = std::lower_bound(days.begin(), days.end(), day);
                                     if (it == days.end() || *it != day) return;
                                     Day& d = by_day[static_cast<size_t>(it - days.begin())];
-                                    const double cost = static_cast<double>(u.cost_micro_usd) / 1e6;
                                     const int64_t tok = u.prompt_tokens + u.completion_tokens;
-                                    d.cost_by_model[c.model] += cost;
-                                    d.cost_by_provider[c.provider] += cost;
+                                    d.cost_by_model[c.model] = AddPicos(d.cost_by_model[c.model], u.cost);
+                                    d.cost_by_provider[c.provider] = AddPicos(d.cost_by_provider[c.provider], u.cost);
                                     d.tokens_by_model[c.model] += tok;
                                     d.tokens_by_provider[c.provider] += tok;
                                     by_key[c.key_id].Add(u);
                                   });
     if (!s) return s.error();
   }
+  auto usd = [](const std::map<std::string, Picos>& by) {
+    std::map<std::string, double> out;
+    for (const auto& [name, p] : by) out[name] = UsdNumber(p);
+    return out;
+  };
   Json daily = {
       {"days", days},
-      {"cost_by_model", SeriesByName(by_day, [](const Day& d) { return d.cost_by_model; })},
-      {"cost_by_provider", SeriesByName(by_day, [](const Day& d) { return d.cost_by_provider; })},
+      {"cost_by_model", SeriesByName(by_day, [&](const Day& d) { return usd(d.cost_by_model); })},
+      {"cost_by_provider", SeriesByName(by_day, [&](const Day& d) { return usd(d.cost_by_provider); })},
       {"tokens_by_model", SeriesByName(by_day, [](const Day& d) { return d.tokens_by_model; })},
       {"tokens_by_provider", SeriesByName(by_day, [](const Day& d) { return d.tokens_by_provider; })},
   };
   {
-    double c = 0;
+    Picos c = 0;
     int64_t tk = 0;
-    for (const auto& [n, v] : by_day.back().cost_by_model) c += v;
+    for (const auto& [n, v] : by_day.back().cost_by_model) c = AddPicos(c, v);
     for (const auto& [n, v] : by_day.back().tokens_by_model) tk += v;
-    totals["cost_usd_today"] = c;
+    totals["cost_usd_today"] = UsdNumber(c);
     totals["tokens_today"] = tk;
   }
 
   std::vector<std::pair<std::string, UsageTotals>> ranked(by_key.begin(), by_key.end());
   std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-    if (a.second.cost_micro_usd != b.second.cost_micro_usd) return a.second.cost_micro_usd > b.second.cost_micro_usd;
+    if (a.second.cost != b.second.cost) return a.second.cost > b.second.cost;
     return a.second.prompt_tokens + a.second.completion_tokens > b.second.prompt_tokens + b.second.completion_tokens;
   });
   if (ranked.size() > 10) ranked.resize(10);
@@ -226,7 +230,7 @@ Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const K
                    {"name", names.count(id) ? names[id] : ""},
                    {"requests", u.requests},
                    {"tokens", u.prompt_tokens + u.completion_tokens},
-                   {"cost_usd", static_cast<double>(u.cost_micro_usd) / 1e6}});
+                   {"cost_usd", UsdNumber(u.cost)}});
   }
   return Json{{"now", now_s}, {"recent", recent}, {"totals", totals}, {"daily", daily}, {"top_keys", top}};
 }

@@ -45,6 +45,12 @@ const ProviderConfig* Config::FindProvider(const std::string& name) const {
   return nullptr;
 }
 
+Picos Price::Cost(int64_t prompt, int64_t cached, int64_t completion) const {
+  cached = std::clamp<int64_t>(cached, 0, std::max<int64_t>(prompt, 0));
+  return AddPicos(AddPicos(MulPicos(prompt - cached, input), MulPicos(cached, CachedInput())),
+                  MulPicos(completion, output));
+}
+
 const Price& PriceOf(const ProviderConfig& provider, const Deployment& deployment) {
   return deployment.price.configured ? deployment.price : provider.price;
 }
@@ -434,9 +440,10 @@ class Parser : public YamlReader {
   void ParsePrice(const YAML::Node& n, const std::string& where, Price& price) {
     if (!ExpectMap(n, where)) return;
     CheckKeys(n, where, {"input_per_million", "output_per_million", "cached_input_per_million"});
-    ReadNumber(n, "input_per_million", price.input_per_million, where);
-    ReadNumber(n, "output_per_million", price.output_per_million, where);
-    ReadNumber(n, "cached_input_per_million", price.cached_input_per_million, where);
+    // Dollars per million tokens to six decimals = pico-dollars per token; at most $1M.
+    ReadUsd(n, "input_per_million", price.input, 6, where);
+    ReadUsd(n, "output_per_million", price.output, 6, where);
+    ReadUsd(n, "cached_input_per_million", price.cached_input, 6, where);
     price.configured = true;
   }
 

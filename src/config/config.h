@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/money.h"
 #include "common/secret.h"
 
 namespace warden {
@@ -40,12 +41,17 @@ struct ConfigHeader {
 };
 
 // USD per 1M tokens. `price:` on a deployment (one model) comes before its provider's.
+// A model's price, per token in pico-dollars: the config's dollars per million tokens
+// (`input_per_million: 0.15`) read exactly, 0.15 → 150,000 (common/money.h).
 struct Price {
-  double input_per_million = 0;
-  double output_per_million = 0;
-  double cached_input_per_million = -1;  // < 0 = same as input
-  bool configured = false;               // a `price:` was given (even all zeros: free on purpose)
-  double CachedInput() const { return cached_input_per_million >= 0 ? cached_input_per_million : input_per_million; }
+  Picos input = 0;
+  Picos output = 0;
+  Picos cached_input = -1;  // < 0 = same as input
+  bool configured = false;  // a `price:` was given (even all zeros: free on purpose)
+  Picos CachedInput() const { return cached_input >= 0 ? cached_input : input; }
+  // What `prompt` tokens (`cached` of them served from the provider's cache) and `completion`
+  // tokens cost, exactly.
+  Picos Cost(int64_t prompt, int64_t cached, int64_t completion) const;
 };
 
 struct ProviderConfig {

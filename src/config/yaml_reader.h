@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/money.h"
 #include "config/config.h"
 
 namespace warden {
@@ -140,18 +141,22 @@ class YamlReader {
     out = static_cast<Int>(x);
   }
 
-  void ReadNumber(const YAML::Node& map, const char* key, double& out, const std::string& where) {
+  // An amount of dollars (a price per million tokens, a budget), read exactly as an integer of
+  // 10^-decimals units (common/money.h): at most $1,000,000 and `decimals` digits after the point.
+  void ReadUsd(const YAML::Node& map, const char* key, int64_t& out, int decimals, const std::string& where) {
     const YAML::Node n = map[key];
     if (!n) return;
     auto v = String(n, where + "." + key);
     if (!v) return;
-    char* end = nullptr;
-    double x = std::strtod(v->c_str(), &end);
-    if (v->empty() || *end != '\0' || !(x >= 0) || x > 1e9) {
-      Problem(n, where + "." + key + " must be a non-negative number");
+    int64_t scale = 1;
+    for (int i = 0; i < decimals; ++i) scale *= 10;
+    const std::optional<int64_t> x = ParseFixedDecimal(*v, decimals, 1'000'000 * scale);
+    if (!x) {
+      Problem(n, where + "." + key + " must be a number of dollars from 0 to 1000000 with at most " +
+                     std::to_string(decimals) + " decimals");
       return;
     }
-    out = x;
+    out = *x;
   }
 
   // One of a fixed set of words, e.g. content_logging: none | redacted | full. `what` names

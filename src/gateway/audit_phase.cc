@@ -114,10 +114,12 @@ asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx) {
       e.meta["region"] = serving->provider->region;
     }
     const Usage& u = ctx.usage;
-    e.meta["prompt_tokens"] = u.known ? u.prompt_tokens : ctx.request->estimated_prompt_tokens;
-    e.meta["completion_tokens"] = u.known ? u.completion_tokens : u.estimated_completion_tokens;
-    e.meta["usage_estimated"] = !u.known;
-    e.meta["cost_usd"] = u.cost_usd;
+    e.meta["prompt_tokens"] = u.prompt_tokens;
+    e.meta["completion_tokens"] = u.completion_tokens;
+    e.meta["cached_prompt_tokens"] = u.cached_prompt_tokens;
+    e.meta["usage_estimated"] = u.estimated();
+    e.meta["cost_usd"] = UsdNumber(u.cost);
+    e.meta["cost_picos"] = u.cost;
     e.meta["upstream_ms"] = static_cast<double>(ctx.log.UpstreamNanos(now)) / 1e6;
     e.meta["overhead_ms"] = static_cast<double>(ctx.OverheadNanos(now)) / 1e6;
     if (ctx.capture.wanted) {

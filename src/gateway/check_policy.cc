@@ -1,6 +1,5 @@
 #include "gateway/check_policy.h"
 
-#include <cstdio>
 #include <optional>
 
 #include "common/util.h"
@@ -9,12 +8,6 @@
 
 namespace warden {
 namespace {
-
-std::string FormatUsd(double usd) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", usd);
-  return buf;
-}
 
 // The rate limiter's answer as the x-ratelimit-* headers OpenAI sends.
 void SetRateHeaders(ClientExchange& client, const RateState& st) {
@@ -82,17 +75,17 @@ Result<RoutePlan> PlanRoute(const Config& config, const Policy& policy, Endpoint
 asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who, const ParsedRequest& request,
                                     ClientExchange& client) {
   const Policy& policy = *who.policy;
-  if ((policy.usd_per_day > 0 || policy.usd_per_month > 0) && limits.spend) {
+  if ((policy.budget_per_day > 0 || policy.budget_per_month > 0) && limits.spend) {
     // In memory once this period's figures are loaded; the first look reads storage, on the pool.
     std::optional<Spend> known = limits.spend->Peek(who.key_id);
     if (!known) known = co_await Offload(limits.pool, [&] { return limits.spend->Get(who.key_id); });
     const Spend spend = *known;
-    const bool day = policy.usd_per_day > 0 && spend.day_usd >= policy.usd_per_day;
-    const bool month = policy.usd_per_month > 0 && spend.month_usd >= policy.usd_per_month;
+    const bool day = policy.budget_per_day > 0 && spend.day >= policy.budget_per_day;
+    const bool month = policy.budget_per_month > 0 && spend.month >= policy.budget_per_month;
     if (day || month) {
       Error e = Error::TooManyRequests(std::string("This key has used its ") + (month ? "monthly" : "daily") +
                                            " budget of $" +
-                                           FormatUsd(month ? policy.usd_per_month : policy.usd_per_day) + ".",
+                                           FormatUsd(month ? policy.budget_per_month : policy.budget_per_day) + ".",
                                        "budget_exceeded", "insufficient_quota");
       e.retry_after = std::to_string(month ? spend.seconds_to_next_month : spend.seconds_to_next_day);
       co_return e;

@@ -36,18 +36,18 @@ void OnFailure(RequestContext& ctx, const Error& e) {
 // budget period: one log line and one metric count each (the spend only grows within a
 // period, so each threshold is crossed once per key and period). Key ids and config names only.
 void AnnounceBudget(metrics::GatewayMetrics* metrics, const Policy& policy, const std::string& key_id,
-                    const Spend& after, double cost) {
+                    const Spend& after, Picos cost) {
   const struct {
     const char* period;
-    double limit, spent;
-  } periods[] = {{"day", policy.usd_per_day, after.day_usd}, {"month", policy.usd_per_month, after.month_usd}};
+    Picos limit, spent;
+  } periods[] = {{"day", policy.budget_per_day, after.day}, {"month", policy.budget_per_month, after.month}};
   for (const auto& p : periods) {
     if (p.limit <= 0) continue;
     for (int percent : policy.budget_alerts) {
-      const double threshold = p.limit * percent / 100.0;
+      const Picos threshold = PercentOf(p.limit, percent);
       if (!(p.spent - cost < threshold && p.spent >= threshold)) continue;
-      log::Fields f{{"key_id", key_id},     {"policy", policy.name},  {"period", p.period},
-                    {"percent", percent},   {"limit_usd", p.limit},   {"spent_usd", p.spent}};
+      log::Fields f{{"key_id", key_id},   {"policy", policy.name},          {"period", p.period},
+                    {"percent", percent}, {"limit_usd", FormatUsd(p.limit)}, {"spent_usd", FormatUsd(p.spent, 0)}};
       if (percent >= 100) log::Warn("budget_exhausted", std::move(f));
       else log::Info("budget_threshold", std::move(f));
       if (metrics) metrics->BudgetAlert(policy.name, p.period, percent);
@@ -55,8 +55,9 @@ void AnnounceBudget(metrics::GatewayMetrics* metrics, const Policy& policy, cons
   }
 }
 
-// Usage, spend and the token correction of the rate limit, in memory (the ledgers' flusher
-// writes them). Only for requests that were forwarded.
+// Settles the request's usage (see Usage), then records it: spend, usage and the token
+// correction of the rate limit, in memory (the ledgers' flusher writes them). Only for requests
+// that were forwarded.
 void Account(const Recorders& to, RequestContext& ctx) {
   Usage& u = ctx.usage;
   if (!ctx.log.forwarded) return;
@@ -65,33 +66,30 @@ void Account(const Recorders& to, RequestContext& ctx) {
   // Something was served: the provider bills for it even when it reported no usage (a cut
   // stream). Then Warden estimates: the prompt from its bytes, the completion from the text
   // relayed (4 bytes per token), and marks the figures as estimated.
-  const bool served = u.known || u.completion_bytes > 0 || ctx.response.status == 200;
-  if (!u.known) u.estimated_completion_tokens = (u.completion_bytes + 3) / 4;
   const int64_t estimated_prompt = ctx.request->estimated_prompt_tokens;
-  const int64_t prompt = u.known ? u.prompt_tokens : estimated_prompt;
-  const int64_t completion = u.known ? u.completion_tokens : u.estimated_completion_tokens;
+  u.billed = (u.known || u.completion_bytes > 0 || ctx.response.status == 200) && ctx.log.serving;
+  if (!u.billed) u.prompt_tokens = u.completion_tokens = u.cached_prompt_tokens = 0;  // every attempt failed
+  else if (!u.known) u.prompt_tokens = estimated_prompt, u.completion_tokens = (u.completion_bytes + 3) / 4;
+  u.cached_prompt_tokens = std::clamp<int64_t>(u.cached_prompt_tokens, 0, u.prompt_tokens);
   if (to.rate && policy.tokens_per_minute > 0)
     to.rate->Correct(key_id, {policy.requests_per_minute, policy.tokens_per_minute},
-                     (served ? prompt + completion : 0) - estimated_prompt);
-  if (!served || !ctx.log.serving) return;  // every attempt failed: nothing to pay for
+                     u.prompt_tokens + u.completion_tokens - estimated_prompt);
+  if (!u.billed) return;
   const ProviderConfig& p = *ctx.log.serving->provider;
   const Price& price = PriceOf(p, *ctx.log.serving->deployment);  // the model's, else the provider's
-  const int64_t cached = std::min(u.cached_prompt_tokens, prompt);
-  u.cost_usd = static_cast<double>(prompt - cached) * price.input_per_million / 1e6 +
-               static_cast<double>(cached) * price.CachedInput() / 1e6 +
-               static_cast<double>(completion) * price.output_per_million / 1e6;
+  u.cost = price.Cost(u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens);
   if (to.spend)
-    if (const std::optional<Spend> after = to.spend->Add(key_id, u.cost_usd))
-      AnnounceBudget(to.metrics, policy, key_id, *after, u.cost_usd);
+    if (const std::optional<Spend> after = to.spend->Add(key_id, u.cost))
+      AnnounceBudget(to.metrics, policy, key_id, *after, u.cost);
   if (to.usage) {
     UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, p.name};
     UsageTotals t;
     t.requests = 1;
-    t.prompt_tokens = prompt;
-    t.completion_tokens = completion;
-    t.cached_prompt_tokens = cached;
-    t.cost_micro_usd = static_cast<int64_t>(u.cost_usd * 1e6 + 0.5);
-    t.estimated_requests = u.known ? 0 : 1;
+    t.prompt_tokens = u.prompt_tokens;
+    t.completion_tokens = u.completion_tokens;
+    t.cached_prompt_tokens = u.cached_prompt_tokens;
+    t.cost = u.cost;
+    t.estimated_requests = u.estimated() ? 1 : 0;
     to.usage->Record(cell, t);
   }
 }
@@ -153,12 +151,11 @@ void RecordMetrics(metrics::GatewayMetrics* metrics, const RequestContext& ctx) 
   s.overhead_s = static_cast<double>(ctx.OverheadNanos(now)) / 1e9;
   s.first_byte_s = static_cast<double>(ctx.log.upstream_first_byte_ns) / 1e9;
   const Usage& u = ctx.usage;
-  if (ctx.log.forwarded && u.cost_usd >= 0) {  // accounted
-    s.prompt_tokens = u.known ? u.prompt_tokens
-                              : (u.cost_usd > 0 || u.estimated_completion_tokens > 0 ? ctx.request->estimated_prompt_tokens : 0);
-    s.completion_tokens = u.known ? u.completion_tokens : u.estimated_completion_tokens;
-    s.cached_tokens = u.known ? u.cached_prompt_tokens : 0;
-    s.cost_usd = u.cost_usd;
+  if (u.billed) {
+    s.prompt_tokens = u.prompt_tokens;
+    s.completion_tokens = u.completion_tokens;
+    s.cached_tokens = u.cached_prompt_tokens;
+    s.cost = u.cost;
   }
   if (ctx.response.outcome == Outcome::kRejected || ctx.response.status == 503) s.refusal = ctx.response.error_code;
   if (ctx.prompt && ctx.prompt->redaction)
@@ -196,11 +193,11 @@ void AccessLog(const RequestContext& ctx, ClientExchange& client) {
     f["redactions"] = Json(ctx.prompt->redaction->counts());
   }
   const Usage& u = ctx.usage;
-  if (u.known || u.cost_usd > 0 || u.estimated_completion_tokens > 0) {
-    f["prompt_tokens"] = u.known ? u.prompt_tokens : ctx.request->estimated_prompt_tokens;
-    f["completion_tokens"] = u.known ? u.completion_tokens : u.estimated_completion_tokens;
-    f["cost_usd"] = u.cost_usd;
-    if (!u.known) f["usage_estimated"] = true;
+  if (u.billed) {
+    f["prompt_tokens"] = u.prompt_tokens;
+    f["completion_tokens"] = u.completion_tokens;
+    f["cost_usd"] = UsdNumber(u.cost);
+    if (u.estimated()) f["usage_estimated"] = true;
   }
   f["bytes_in"] = r.bytes_in;
   f["bytes_out"] = r.bytes_out;

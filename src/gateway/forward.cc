@@ -97,12 +97,12 @@ std::vector<size_t> Forwarder::Order(const RoutePlan& plan, RoutingRng& rng) con
   // of a stream that relays for minutes.)
   std::vector<std::string> names;
   std::vector<int> weights;
-  std::vector<double> prices;
+  std::vector<double> prices;  // per token, for the order only
   for (const auto& t : plan.targets) {
     names.push_back(t.name);
     weights.push_back(t.deployment->weight);
     const Price& price = PriceOf(*t.provider, *t.deployment);
-    prices.push_back(price.input_per_million + price.output_per_million);
+    prices.push_back(static_cast<double>(price.input) + static_cast<double>(price.output));
   }
   return OrderDeployments(plan.alias->strategy, names, weights, prices, health_, rng);
 }

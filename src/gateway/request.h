@@ -131,14 +131,19 @@ struct AttemptLog {
 
 // Forward reads the provider's figures; Finalize prices them (Account, once, for every request
 // that was forwarded).
+//
+// Account settles the figures once: where the provider reported none it puts Warden's
+// estimate in their place, and zeros where nothing was served. The audit record, the ledgers,
+// the metrics and the access log all read the settled figures, so they agree.
 struct Usage {
   bool known = false;  // the provider reported usage
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_prompt_tokens = 0;  // part of prompt_tokens the provider served from its cache
   int64_t completion_bytes = 0;      // answer text relayed to the client (for estimates)
-  int64_t estimated_completion_tokens = 0;  // set when the provider reported no usage
-  double cost_usd = 0;
+  bool billed = false;               // settled: something was served, the provider bills for it
+  Picos cost = 0;                    // settled: what it cost (common/money.h)
+  bool estimated() const { return billed && !known; }
 };
 
 // The answer kept for the audit record when the policy logs content (Capture::wanted).

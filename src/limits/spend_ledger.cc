@@ -1,7 +1,7 @@
 #include "limits/spend_ledger.h"
 
-#include <cmath>
 #include <ctime>
+#include <limits>
 
 #include "common/util.h"
 
@@ -35,14 +35,14 @@ int64_t SecondsToNextMonth(int64_t t) {
 
 }  // namespace
 
-std::string SpendLedger::MicrosCodec::Encode(const Micros& m) { return std::to_string(m.value); }
+std::string SpendLedger::AmountCodec::Encode(const Amount& m) { return "p" + std::to_string(m.value); }
 
-SpendLedger::Micros SpendLedger::MicrosCodec::Decode(std::string_view text) {
-  try {
-    return Micros{std::stoll(std::string(text))};
-  } catch (...) {
-    return Micros{};
-  }
+SpendLedger::Amount SpendLedger::AmountCodec::Decode(std::string_view text) {
+  const bool picos = text.starts_with('p');
+  if (picos) text.remove_prefix(1);
+  const std::optional<int64_t> v = ParseFixedDecimal(text, 0, std::numeric_limits<int64_t>::max());
+  if (!v) return Amount{};
+  return Amount{picos ? *v : MulPicos(*v, kPicosPerUsd / 1'000'000)};
 }
 
 SpendLedger::SpendLedger(Store* store, std::function<int64_t()> now_s) : now_s_(std::move(now_s)), cells_(store) {}
@@ -56,10 +56,10 @@ void SpendLedger::Flush() {
   cells_.Flush([&](const std::string& key) { return key.ends_with(day) || key.ends_with(month); });
 }
 
-Spend SpendLedger::Make(int64_t now, int64_t day_micros, int64_t month_micros) const {
+Spend SpendLedger::Make(int64_t now, Picos day, Picos month) const {
   Spend s;
-  s.day_usd = static_cast<double>(day_micros) / 1e6;
-  s.month_usd = static_cast<double>(month_micros) / 1e6;
+  s.day = day;
+  s.month = month;
   s.seconds_to_next_day = 86400 - now % 86400;
   s.seconds_to_next_month = SecondsToNextMonth(now);
   return s;
@@ -77,18 +77,18 @@ std::optional<Spend> SpendLedger::Peek(const std::string& key_id) {
 Spend SpendLedger::Get(const std::string& key_id) {
   const int64_t now = now_s_();
   const CellKeys keys = KeysAt(key_id, now);
-  const Micros day = cells_.Load(keys.day);
-  const Micros month = cells_.Load(keys.month);
+  const Amount day = cells_.Load(keys.day);
+  const Amount month = cells_.Load(keys.month);
   return Make(now, day.value, month.value);
 }
 
-std::optional<Spend> SpendLedger::Add(const std::string& key_id, double usd) {
-  if (!(usd > 0)) return std::nullopt;
-  const Micros micros{static_cast<int64_t>(std::llround(usd * 1e6))};
+std::optional<Spend> SpendLedger::Add(const std::string& key_id, Picos cost) {
+  if (cost <= 0) return std::nullopt;
+  const Amount amount{cost};
   const int64_t now = now_s_();
   const CellKeys keys = KeysAt(key_id, now);
-  const auto day = cells_.Add(keys.day, micros);
-  const auto month = cells_.Add(keys.month, micros);
+  const auto day = cells_.Add(keys.day, amount);
+  const auto month = cells_.Add(keys.month, amount);
   if (!day || !month) return std::nullopt;
   return Make(now, day->value, month->value);
 }

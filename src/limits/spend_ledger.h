@@ -2,8 +2,8 @@
 // so budgets survive restarts.
 //
 // Contract: Add() and Peek() touch memory only (DeltaCells); Get() reads the Store the first
-// time a key is seen in a period (blocking: off the event loop). The figures are micro-USD
-// integers. The owner calls Flush() on a timer (and it runs on destruction): a crash may lose
+// time a key is seen in a period (blocking: off the event loop). The figures are pico-dollars
+// (common/money.h); cells written before that, in micro-dollars, are read as such. The owner calls Flush() on a timer (and it runs on destruction): a crash may lose
 // the spend since the last flush, which only matters across a crash (budgets are enforced from
 // the in-memory figures). Periods roll over by the injected clock (unix seconds): a new day's or
 // month's cell starts at its stored figure, and past periods' cells leave memory once written.
@@ -16,17 +16,21 @@
 #include <string>
 #include <string_view>
 
+#include "common/money.h"
 #include "limits/delta_cells.h"
 #include "store/store.h"
 
 namespace warden {
 
 struct Spend {
-  double day_usd = 0;
-  double month_usd = 0;
+  Picos day = 0;
+  Picos month = 0;
   int64_t seconds_to_next_day = 0;
   int64_t seconds_to_next_month = 0;
 };
+
+// What is left of a budget of `limit` after `spent` (never below 0).
+inline Picos Remaining(Picos limit, Picos spent) { return spent >= limit ? 0 : limit - spent; }
 
 class SpendLedger {
  public:
@@ -38,21 +42,22 @@ class SpendLedger {
   Spend Get(const std::string& key_id);
   // Adds to today's and this month's spend; returns both totals after it when they are known
   // in memory (always, for a key whose budget was checked this period), for budget alerts.
-  std::optional<Spend> Add(const std::string& key_id, double usd);
+  std::optional<Spend> Add(const std::string& key_id, Picos cost);
 
  private:
-  struct Micros {
-    int64_t value = 0;
-    void Add(const Micros& o) { value += o.value; }
+  struct Amount {
+    Picos value = 0;
+    void Add(const Amount& o) { value = AddPicos(value, o.value); }
   };
-  struct MicrosCodec {
-    static std::string Encode(const Micros& m);
-    static Micros Decode(std::string_view text);
+  // "p<pico-dollars>"; a bare integer is a cell of micro-dollars from before.
+  struct AmountCodec {
+    static std::string Encode(const Amount& m);
+    static Amount Decode(std::string_view text);
   };
-  Spend Make(int64_t now, int64_t day_micros, int64_t month_micros) const;
+  Spend Make(int64_t now, Picos day, Picos month) const;
 
   std::function<int64_t()> now_s_;
-  DeltaCells<Micros, MicrosCodec> cells_;
+  DeltaCells<Amount, AmountCodec> cells_;
 };
 
 }  // namespace warden

@@ -41,7 +41,7 @@ void UsageTotals::Add(const UsageTotals& o) {
   prompt_tokens += o.prompt_tokens;
   completion_tokens += o.completion_tokens;
   cached_prompt_tokens += o.cached_prompt_tokens;
-  cost_micro_usd += o.cost_micro_usd;
+  cost = AddPicos(cost, o.cost);
   estimated_requests += o.estimated_requests;
 }
 
@@ -75,7 +75,8 @@ Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows) {
                         {"prompt_tokens", r.totals.prompt_tokens},
                         {"completion_tokens", r.totals.completion_tokens},
                         {"cached_prompt_tokens", r.totals.cached_prompt_tokens},
-                        {"cost_usd", static_cast<double>(r.totals.cost_micro_usd) / 1e6},
+                        {"cost_usd", UsdNumber(r.totals.cost)},
+                        {"cost_picos", r.totals.cost},
                         {"estimated_requests", r.totals.estimated_requests}});
   }
   return Json{{"object", "list"}, {"group_by", UsageGroupName(by)}, {"data", std::move(data)}};
@@ -83,7 +84,7 @@ Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows) {
 
 std::string UsageLedger::TotalsCodec::Encode(const UsageTotals& t) {
   return Dump(Json{{"requests", t.requests}, {"prompt", t.prompt_tokens}, {"completion", t.completion_tokens},
-                   {"cached", t.cached_prompt_tokens}, {"cost_micro_usd", t.cost_micro_usd},
+                   {"cached", t.cached_prompt_tokens}, {"cost_picos", t.cost},
                    {"estimated", t.estimated_requests}});
 }
 
@@ -99,7 +100,8 @@ UsageTotals UsageLedger::TotalsCodec::Decode(std::string_view text) {
   t.prompt_tokens = get("prompt");
   t.completion_tokens = get("completion");
   t.cached_prompt_tokens = get("cached");
-  t.cost_micro_usd = get("cost_micro_usd");
+  // Cells written before money was kept in pico-dollars hold micro-dollars.
+  t.cost = j->contains("cost_picos") ? get("cost_picos") : MulPicos(get("cost_micro_usd"), kPicosPerUsd / 1'000'000);
   t.estimated_requests = get("estimated");
   return t;
 }
@@ -150,7 +152,7 @@ Result<std::vector<UsageRow>> UsageLedger::Query(UsageGroup by, const std::strin
   for (auto& [name, totals] : groups) rows.push_back({name, totals});
   if (by == UsageGroup::kDay) return rows;  // in day order
   std::stable_sort(rows.begin(), rows.end(), [](const UsageRow& a, const UsageRow& b) {
-    return a.totals.cost_micro_usd > b.totals.cost_micro_usd;
+    return a.totals.cost > b.totals.cost;
   });
   return rows;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/money.h"
 #include "common/result.h"
 #include "limits/delta_cells.h"
 #include "store/store.h"
@@ -33,7 +34,7 @@ struct UsageTotals {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   int64_t cached_prompt_tokens = 0;
-  int64_t cost_micro_usd = 0;
+  Picos cost = 0;
   int64_t estimated_requests = 0;  // requests whose tokens are Warden's estimate (no usage reported)
   void Add(const UsageTotals& o);
 };
@@ -48,7 +49,7 @@ struct UsageRow {
 };
 
 // {"object":"list","group_by":…,"data":[{"<by>":…,"requests","prompt_tokens","completion_tokens",
-// "cached_prompt_tokens","cost_usd","estimated_requests"}]} — the admin API's and `warden usage
+// "cached_prompt_tokens","cost_usd","cost_picos","estimated_requests"}]} — the admin API's and `warden usage
 // --format json`'s shape.
 Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows);
 const char* UsageGroupName(UsageGroup by);

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/money.h"
+
 namespace warden::metrics {
 
 GatewayMetrics::GatewayMetrics(std::function<int64_t()> now_s)
@@ -24,8 +26,8 @@ GatewayMetrics::GatewayMetrics(std::function<int64_t()> now_s)
                               Type::kHistogram, {"endpoint"}, LatencyBuckets())),
       tokens_(registry_.Add("warden_tokens_total", "Tokens by model alias, provider and type (prompt, completion, cached).",
                             Type::kCounter, {"model", "provider", "type"})),
-      cost_(registry_.Add("warden_cost_usd_total", "Cost in USD by model alias and provider.", Type::kCounter,
-                          {"model", "provider"})),
+      cost_(registry_.AddFixed("warden_cost_usd_total", "Cost in USD by model alias and provider (exact).",
+                               {"model", "provider"}, kPicoDecimals)),
       retries_(registry_.Add("warden_upstream_retries_total", "Retries on the same deployment, by the failure before them.",
                              Type::kCounter, {"deployment", "reason"})),
       failovers_(registry_.Add("warden_failovers_total", "Moves to the next deployment, by the one left and why.",
@@ -81,7 +83,7 @@ void GatewayMetrics::Record(const RequestSample& s) {
   if (s.completion_tokens)
     tokens_.counter({s.model, s.provider, "completion"}).Add(static_cast<double>(s.completion_tokens));
   if (s.cached_tokens) tokens_.counter({s.model, s.provider, "cached"}).Add(static_cast<double>(s.cached_tokens));
-  if (s.cost_usd > 0) cost_.counter({s.model, s.provider}).Add(s.cost_usd);
+  if (s.cost > 0) cost_.counter({s.model, s.provider}).AddUnits(s.cost);
   s.ForEachMove([&](const RequestSample::Try& t, bool same) {
     (same ? retries_ : failovers_).counter({t.deployment, t.reason}).Add();
   });

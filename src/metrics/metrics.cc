@@ -1,9 +1,12 @@
 #include "metrics/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+
+#include "common/money.h"
 
 namespace warden::metrics {
 namespace {
@@ -52,6 +55,12 @@ std::string LabelSet(const std::vector<std::string>& names, const Labels& values
 
 void Counter::Add(double v) { value_.fetch_add(v, std::memory_order_relaxed); }
 
+void Counter::AddUnits(int64_t units) {
+  int64_t seen = units_.load(std::memory_order_relaxed);
+  while (!units_.compare_exchange_weak(seen, AddPicos(seen, std::max<int64_t>(units, 0)), std::memory_order_relaxed)) {
+  }
+}
+
 Histogram::Histogram(const std::vector<double>* bounds)
     : bounds_(bounds), buckets_(new std::atomic<uint64_t>[bounds->size() + 1]) {
   for (size_t i = 0; i <= bounds_->size(); ++i) buckets_[i].store(0);
@@ -71,9 +80,9 @@ std::vector<uint64_t> Histogram::counts() const {
 }
 
 Family::Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
-               std::vector<double> bounds)
+               std::vector<double> bounds, int fixed_decimals)
     : name_(std::move(name)), help_(std::move(help)), type_(type), label_names_(std::move(label_names)),
-      bounds_(std::move(bounds)) {}
+      bounds_(std::move(bounds)), fixed_decimals_(fixed_decimals) {}
 
 Family::Cell& Family::Get(const Labels& values) {
   {
@@ -102,7 +111,9 @@ void Family::Render(std::string& out) const {
   ReaderLock lock(mu_);
   for (const auto& [values, cell] : cells_) {
     if (type_ == Type::kCounter) {
-      out += name_ + LabelSet(label_names_, values) + " " + Number(cell->counter->value()) + "\n";
+      const std::string v = fixed_decimals_ > 0 ? FormatFixed(cell->counter->units(), fixed_decimals_)
+                                                : Number(cell->counter->value());
+      out += name_ + LabelSet(label_names_, values) + " " + v + "\n";
     } else if (type_ == Type::kGauge) {
       out += name_ + LabelSet(label_names_, values) + " " + Number(cell->gauge.load()) + "\n";
     } else {
@@ -124,6 +135,12 @@ Family& Registry::Add(std::string name, std::string help, Type type, std::vector
                       std::vector<double> bounds) {
   families_.push_back(std::make_unique<Family>(std::move(name), std::move(help), type, std::move(label_names),
                                                std::move(bounds)));
+  return *families_.back();
+}
+
+Family& Registry::AddFixed(std::string name, std::string help, std::vector<std::string> label_names, int decimals) {
+  families_.push_back(std::make_unique<Family>(std::move(name), std::move(help), Type::kCounter,
+                                               std::move(label_names), std::vector<double>{}, decimals));
   return *families_.back();
 }
 

@@ -31,9 +31,14 @@ class Counter {
  public:
   void Add(double v = 1);
   double value() const { return value_.load(std::memory_order_relaxed); }
+  // Fixed-point counters (Registry::AddFixed) count non-negative integer units, exactly
+  // (saturating at INT64_MAX: $9.2 million of pico-dollars per series and process).
+  void AddUnits(int64_t units);
+  int64_t units() const { return units_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<double> value_{0};
+  std::atomic<int64_t> units_{0};
 };
 
 class Histogram {
@@ -56,7 +61,7 @@ enum class Type { kCounter, kGauge, kHistogram };
 class Family {
  public:
   Family(std::string name, std::string help, Type type, std::vector<std::string> label_names,
-         std::vector<double> bounds = {});
+         std::vector<double> bounds = {}, int fixed_decimals = 0);
   Counter& counter(const Labels& values);      // kCounter or kGauge (a gauge is set with Set)
   Histogram& histogram(const Labels& values);  // kHistogram
   void Set(const Labels& values, double v);    // kGauge
@@ -75,6 +80,7 @@ class Family {
   const Type type_;
   const std::vector<std::string> label_names_;
   const std::vector<double> bounds_;
+  const int fixed_decimals_;  // > 0: a counter of integer units of 10^-fixed_decimals, rendered exactly
   mutable SharedMutex mu_;
   std::map<Labels, std::unique_ptr<Cell>> cells_ GUARDED_BY(mu_);
 };
@@ -83,6 +89,9 @@ class Registry {
  public:
   Family& Add(std::string name, std::string help, Type type, std::vector<std::string> label_names,
               std::vector<double> bounds = {});
+  // A counter of integer units of 10^-decimals (Counter::AddUnits), rendered as the exact
+  // decimal: money in pico-dollars (common/money.h) sums without rounding.
+  Family& AddFixed(std::string name, std::string help, std::vector<std::string> label_names, int decimals);
   // Called at the start of Render(), e.g. to refresh gauges read from elsewhere.
   void OnRender(std::function<void()> fn) { on_render_.push_back(std::move(fn)); }
   std::string Render() const;

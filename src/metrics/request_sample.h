@@ -17,7 +17,7 @@ struct RequestSample {
   double total_s = 0, upstream_s = 0, first_byte_s = 0, overhead_s = 0;
   bool upstream = false;    // something was sent upstream
   int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
-  double cost_usd = 0;
+  int64_t cost = 0;         // pico-dollars (common/money.h)
   std::string refusal;      // a policy/limit refusal code from the fixed set, or ""
   struct Try {
     std::string deployment;

@@ -14,7 +14,7 @@ constexpr double kGrowth = 1.2;
 void AddUsage(std::map<std::string, Timeline::Usage>& to, const std::map<std::string, Timeline::Usage>& from) {
   for (const auto& [name, u] : from) {
     to[name].tokens += u.tokens;
-    to[name].cost_usd += u.cost_usd;
+    to[name].cost += u.cost;
   }
 }
 
@@ -73,11 +73,11 @@ void Timeline::Record(int64_t now_s, const RequestSample& s) {
   s.ForEachMove([&](const RequestSample::Try&, bool same) { ++(same ? c.retries : c.failovers); });
   if (s.upstream) ++b.overhead[static_cast<size_t>(Bin(s.overhead_s))];
   const int64_t tokens = s.prompt_tokens + s.completion_tokens;
-  if (tokens > 0 || s.cost_usd > 0) {
+  if (tokens > 0 || s.cost > 0) {
     auto add = [&](std::map<std::string, Usage>& by, const std::string& name) {
       if (name.empty()) return;  // refusals carry no tokens; this is only a guard
       by[name].tokens += tokens;
-      by[name].cost_usd += s.cost_usd;
+      by[name].cost += s.cost;
     };
     add(c.by_model, s.model);
     add(c.by_provider, s.provider);

@@ -31,7 +31,7 @@ class Timeline {
 
   struct Usage {
     int64_t tokens = 0;
-    double cost_usd = 0;
+    int64_t cost = 0;  // pico-dollars (common/money.h)
   };
   struct Point {
     int64_t start_s = 0;  // the first second of the point

@@ -110,8 +110,8 @@ class PolicyParser : public YamlReader {
     }
     if (const YAML::Node b = root["budgets"]; b && ExpectMap(b, "budgets")) {
       CheckKeys(b, "budgets", {"usd_per_day", "usd_per_month", "alert_at"});
-      ReadNumber(b, "usd_per_day", p.usd_per_day, "budgets");
-      ReadNumber(b, "usd_per_month", p.usd_per_month, "budgets");
+      ReadUsd(b, "usd_per_day", p.budget_per_day, kPicoDecimals, "budgets");
+      ReadUsd(b, "usd_per_month", p.budget_per_month, kPicoDecimals, "budgets");
       if (const YAML::Node a = b["alert_at"]) {
         p.budget_alerts.clear();
         for (const std::string& v : StringList(a, "budgets.alert_at").value_or(std::vector<std::string>{})) {

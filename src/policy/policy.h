@@ -39,8 +39,8 @@ struct Policy {
   RedactionMode redaction_mode = RedactionMode::kPlaceholder;
   int64_t requests_per_minute = 0;  // 0 = unlimited
   int64_t tokens_per_minute = 0;
-  double usd_per_day = 0;    // 0 = no budget
-  double usd_per_month = 0;
+  Picos budget_per_day = 0;  // `budgets.usd_per_day`, exactly; 0 = no budget
+  Picos budget_per_month = 0;
   // Percentages of a budget at which a key's spend is announced (log line, metric), once per
   // key, period and threshold, when a request takes the spend across it.
   std::vector<int> budget_alerts = {50, 80, 100};

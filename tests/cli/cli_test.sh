@@ -117,7 +117,8 @@ expect_rc 2 "$BIN" usage --by colour --config "$T/ok.yaml"
 expect_rc 2 "$BIN" usage --since yesterday --config "$T/ok.yaml"
 
 # 4c. usage budgets: per key under a budgeted policy, spent today and this month, the limit and
-# what is left (issue 20). One request at $1 per token through the echo provider, then stop.
+# what is left (issue 20). One cheap request through the echo provider, then stop: the CLI's
+# figures are the access log's, exactly (money is integer pico-dollars everywhere).
 mkdir -p "$T/budget-policies/redaction"
 printf 'name: default\n' >"$T/budget-policies/default.yaml"
 printf 'name: capped\nbudgets: { usd_per_day: 1000, usd_per_month: 5000 }\n' >"$T/budget-policies/capped.yaml"
@@ -128,7 +129,7 @@ server:
 data_dir: $T/budget-data
 policies_dir: $T/budget-policies
 providers:
-  - { name: local-echo, kind: echo, price: { input_per_million: 1000000, output_per_million: 1000000 } }
+  - { name: local-echo, kind: echo, price: { input_per_million: 0.15, output_per_million: 0.6 } }
 models:
   - alias: echo
     deployments: [ { provider: local-echo, model: echo-1 } ]
@@ -144,7 +145,7 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/co
   -H "Authorization: Bearer $CAPPED" -H 'Content-Type: application/json' \
   -d '{"model":"echo","messages":[{"role":"user","content":"ping pong"}]}')
 [ "$code" = 200 ] || fail "budget chat returned $code"
-COST=$(sed -n 's/.*"cost_usd":\([0-9.]*\).*/\1/p' "$T/budget-access.log" | head -1)
+COST=$(sed -n 's/.*"cost_usd":\([0-9.e+-]*\).*/\1/p' "$T/budget-access.log" | head -1)
 kill -TERM "$PID"; wait "$PID"; PID=""
 expect_rc 0 "$BIN" usage budgets --format csv --config "$T/budget.yaml"
 LINE=$(grep ",capped-key,capped," "$T/out")
@@ -154,6 +155,9 @@ awk -F, -v cost="$COST" 'NR == 1 { next } $2 == "capped-key" {
     ok = cost > 0 && $4 + 0 == cost + 0 && $5 + 0 == 1000 && ($6 + 0) - (1000 - cost) < 1e-6 && (1000 - cost) - ($6 + 0) < 1e-6 &&
          $7 + 0 == cost + 0 && $8 + 0 == 5000
     exit ok ? 0 : 1 }' "$T/out" || fail "usage budgets figures do not match the access log cost $COST: $LINE"
+expect_rc 0 "$BIN" usage --by key --format csv --config "$T/budget.yaml"
+awk -F, -v cost="$COST" 'NR == 2 { exit ($6 + 0 == cost + 0 && $6 ~ /^0\.0000/) ? 0 : 1 }' "$T/out" ||
+  fail "usage cost is not the access log's $COST exactly: $(cat "$T/out")"
 expect_rc 0 "$BIN" usage budgets --format json --config "$T/budget.yaml"
 grep -q '"remaining_usd"' "$T/out" || fail "usage budgets json: $(cat "$T/out")"
 expect_rc 2 "$BIN" usage budgets --by key --config "$T/budget.yaml"

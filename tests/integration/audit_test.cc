@@ -30,32 +30,7 @@ Json Chat(const std::string& content, bool stream = false, const std::string& mo
               {"messages", Json::array({Json{{"role", "user"}, {"content", content}}})}};
 }
 
-std::string KeyId(const std::string& key) {  // wdn_<env>_<id>_<secret>
-  size_t a = key.find('_', 4);
-  return key.substr(a + 1, key.find('_', a + 1) - a - 1);
-}
 
-
-// Every record of the gateway's audit log, opened with its master key.
-std::vector<Json> Records(GatewayUnderTest& gw) {
-  auto master = audit::MasterKey::Load(gw.dir().path() + "/data/audit-master.key");
-  EXPECT_TRUE(master.ok());
-  audit::AuditReader& reader = gw.app().audit()->reader();
-  audit::Decryptor d(reader, *master);
-  std::vector<Json> out;
-  (void)reader.ForEachRaw(1, [&](uint64_t, std::string_view raw) {
-    auto r = audit::Decode(raw);
-    EXPECT_TRUE(r.ok());
-    auto opened = d.Open(*r);
-    out.push_back(Json{{"type", audit::RecordTypeName(r->header.type)},
-                       {"key_id", r->header.key_id},
-                       {"meta_state", audit::StateName(opened.meta_state)},
-                       {"meta", opened.meta},
-                       {"content", opened.content}});
-    return true;
-  });
-  return out;
-}
 
 audit::VerifyReport VerifyGateway(GatewayUnderTest& gw) {
   auto pk = audit::LoadPublicKey(gw.dir().path() + "/data/audit-signing.key.pub");
@@ -74,7 +49,7 @@ TEST(AuditIntegrationTest, ServedStreamedAndRefusedRequestsAreRecorded) {
   std::string narrow = gw.CreateKey("narrow");
   EXPECT_EQ(gw.PostAs(narrow, "/v1/chat/completions", Chat("hello")).status, 403);
 
-  std::vector<Json> recs = Records(gw);
+  std::vector<Json> recs = AuditRecords(gw);
   ASSERT_EQ(recs.size(), 5u) << Json(recs).dump(1);
   EXPECT_EQ(recs[0]["type"], "intent");
   EXPECT_EQ(recs[0]["key_id"], KeyId(gw.key()));
@@ -119,7 +94,7 @@ TEST(AuditIntegrationTest, MessagesRequestsGetTheirOutcomeRecorded) {
   StreamingCall s(gw.port(), "/v1/messages", Dump(streamed), gw.Auth());
   ASSERT_NE(s.ReadAll().find("message_stop"), std::string::npos);
 
-  std::vector<Json> recs = Records(gw);
+  std::vector<Json> recs = AuditRecords(gw);
   ASSERT_EQ(recs.size(), 4u) << Json(recs).dump(1);
   for (int i : {0, 2}) {
     EXPECT_EQ(recs[i]["type"], "intent");
@@ -291,11 +266,11 @@ TEST(AuditIntegrationTest, ContentIsLoggedOnlyWhenThePolicySaysAndNeverUnderZero
   s.ReadAll();
   ASSERT_EQ(fake.requests().size(), 2u);
   // Zero retention: the canary is in no record, decrypted or not, and in no file.
-  for (const auto& rec : Records(gw)) EXPECT_EQ(rec.dump().find(kCanary), std::string::npos) << rec.dump();
+  for (const auto& rec : AuditRecords(gw)) EXPECT_EQ(rec.dump().find(kCanary), std::string::npos) << rec.dump();
   // The positive control: the same prompt under content_logging: full is in the decrypted
   // record (request and answer), and still in no file as plaintext.
   ASSERT_EQ(gw.PostAs(full, "/v1/chat/completions", Chat("full " + kCanary)).status, 200);
-  std::vector<Json> recs = Records(gw);
+  std::vector<Json> recs = AuditRecords(gw);
   const Json& intent = recs[recs.size() - 2];
   EXPECT_EQ(intent["content"]["request"]["messages"][0]["content"], "full " + kCanary);
   EXPECT_EQ(recs.back()["content"]["response"]["choices"][0]["message"]["content"], "fake answer");
@@ -303,7 +278,7 @@ TEST(AuditIntegrationTest, ContentIsLoggedOnlyWhenThePolicySaysAndNeverUnderZero
   const Json messages{{"model", "chat-alias"}, {"max_tokens", 16},
                       {"messages", Json::array({Json{{"role", "user"}, {"content", "full " + kCanary}}})}};
   ASSERT_EQ(gw.PostAs(full, "/v1/messages", messages).status, 200);
-  recs = Records(gw);
+  recs = AuditRecords(gw);
   EXPECT_EQ(recs[recs.size() - 2]["content"]["request"]["messages"][0]["content"], "full " + kCanary);
   EXPECT_EQ(recs.back()["content"]["response"]["choices"][0]["message"]["content"], "fake answer");
   gw.ReadLog();  // stops the server; the access log is part of what is searched
@@ -327,7 +302,7 @@ TEST(AuditIntegrationTest, ForgetShredsAKeysRecordsAndLeavesTheChainVerifiable) 
 
   EXPECT_TRUE(FilesContaining(gw.dir().path(), key_bytes).empty());
   EXPECT_TRUE(FilesContaining(gw.dir().path(), kCanary).empty());
-  std::vector<Json> recs = Records(gw);
+  std::vector<Json> recs = AuditRecords(gw);
   size_t erased = 0, readable = 0;
   for (const auto& rec : recs) {
     if (rec["key_id"] == KeyId(full)) {

@@ -97,9 +97,10 @@ TEST_F(GatewayTest, LedgersReachTheStoreByTheirTimerWithoutFurtherTraffic) {
   EXPECT_EQ((*cell)["requests"], 1);
   EXPECT_EQ((*cell)["prompt"], 5);      // the fake reports 5 prompt and 2 completion tokens
   EXPECT_EQ((*cell)["completion"], 2);
-  // $1000 and $2000 per million: 5 × 0.001 + 2 × 0.002 = $0.009, stored for the day and the month.
+  // $1000 and $2000 per million: 5 × 0.001 + 2 × 0.002 = $0.009, stored for the day and the
+  // month, in pico-dollars.
   ASSERT_EQ(spend.size(), 2u);
-  for (const auto& v : spend) EXPECT_EQ(v, "9000");
+  for (const auto& v : spend) EXPECT_EQ(v, "p9000000000");
 }
 
 TEST_F(GatewayTest, StreamResponseHeadersAreSse) {

@@ -254,9 +254,10 @@ TEST(UsageAccountingTest, TokensAndCostPerProviderKindStreamAndNotFromWhatThePro
     return "  - { name: " + name + ", kind: " + kind + ", base_url: \"" + url + "\", price: { input_per_million: " +
            std::to_string(in) + ", output_per_million: " + std::to_string(out) + " } }\n";
   };
-  std::string yaml = "providers:\n" + provider("oa", "openai", openai.base_url(), 1000000, 2000000) +
-                     provider("an", "anthropic", anthropic.base_url(), 3000000, 4000000) +
-                     provider("ge", "gemini", gemini.base_url(), 5000000, 6000000) +
+  // Dollars per million tokens: a token costs that many micro-dollars (10^6 pico-dollars).
+  std::string yaml = "providers:\n" + provider("oa", "openai", openai.base_url(), 1, 2) +
+                     provider("an", "anthropic", anthropic.base_url(), 3, 4) +
+                     provider("ge", "gemini", gemini.base_url(), 5, 6) +
                      "models:\n"
                      "  - { alias: m-oa, deployments: [ { provider: oa, model: x } ] }\n"
                      "  - { alias: m-an, deployments: [ { provider: an, model: y } ] }\n"
@@ -291,7 +292,8 @@ TEST(UsageAccountingTest, TokensAndCostPerProviderKindStreamAndNotFromWhatThePro
     EXPECT_EQ(row["requests"], 2) << name;
     EXPECT_EQ(row["prompt_tokens"], 10) << name;
     EXPECT_EQ(row["completion_tokens"], 4) << name;
-    EXPECT_NEAR(row["cost_usd"].get<double>(), 10.0 * in + 4.0 * out, 1e-6) << name;
+    EXPECT_EQ(row["cost_picos"], (10 * in + 4 * out) * 1'000'000) << name;
+    EXPECT_EQ(row["cost_usd"], (10 * in + 4 * out) / 1e6) << name;
     EXPECT_EQ(row["estimated_requests"], 0) << name;
   }
   const Json& oa = rows["oa"];
@@ -301,7 +303,7 @@ TEST(UsageAccountingTest, TokensAndCostPerProviderKindStreamAndNotFromWhatThePro
   // 3 tokens); completion 2 + 2 + the relayed "twelve chars" (12 bytes, 3 tokens).
   EXPECT_EQ(oa["prompt_tokens"], 13);
   EXPECT_EQ(oa["completion_tokens"], 7);
-  EXPECT_NEAR(oa["cost_usd"].get<double>(), 13.0 * 1 + 7.0 * 2, 1e-6);
+  EXPECT_EQ(oa["cost_picos"], (13 * 1 + 7 * 2) * 1'000'000);
 
   HttpResult by_model = Http(gw.app().admin_port(), "GET", "/admin/usage?by=model&since=2000-01-01", "", h);
   ASSERT_EQ(by_model.status, 200);

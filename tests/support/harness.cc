@@ -1,5 +1,6 @@
 #include "support/harness.h"
 
+#include <gtest/gtest.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/StreamCopier.h>
 
@@ -10,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "audit/reader.h"
 #include "common/log.h"
 
 namespace warden::testing {
@@ -200,6 +202,31 @@ std::string OneProviderYaml(const std::string& base_url, const std::string& alia
          "    deployments:\n"
          "      - provider: fake\n"
          "        model: " + upstream_model + "\n";
+}
+
+std::string KeyId(const std::string& key) {
+  const size_t a = key.find('_', 4);
+  return key.substr(a + 1, key.find('_', a + 1) - a - 1);
+}
+
+std::vector<Json> AuditRecords(GatewayUnderTest& gw) {
+  auto master = audit::MasterKey::Load(gw.dir().path() + "/data/audit-master.key");
+  EXPECT_TRUE(master.ok());
+  audit::AuditReader& reader = gw.app().audit()->reader();
+  audit::Decryptor d(reader, *master);
+  std::vector<Json> out;
+  (void)reader.ForEachRaw(1, [&](uint64_t, std::string_view raw) {
+    auto r = audit::Decode(raw);
+    EXPECT_TRUE(r.ok());
+    auto opened = d.Open(*r);
+    out.push_back(Json{{"type", audit::RecordTypeName(r->header.type)},
+                       {"key_id", r->header.key_id},
+                       {"meta_state", audit::StateName(opened.meta_state)},
+                       {"meta", opened.meta},
+                       {"content", opened.content}});
+    return true;
+  });
+  return out;
 }
 
 }  // namespace warden::testing

@@ -101,6 +101,13 @@ class GatewayUnderTest {
   std::string key_;
 };
 
+// The id part of a full client key (wdn_<env>_<id>_<secret>).
+std::string KeyId(const std::string& key);
+
+// Every record of the gateway's audit log, opened with its master key: {"type", "key_id",
+// "meta_state", "meta", "content"} each, in sequence order.
+std::vector<Json> AuditRecords(GatewayUnderTest& gw);
+
 // YAML for one `openai` provider named `name` at `base_url` plus an alias with one deployment.
 std::string OneProviderYaml(const std::string& base_url, const std::string& alias = "chat-alias",
                             const std::string& upstream_model = "fake-model-1",

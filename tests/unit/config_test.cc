@@ -56,7 +56,8 @@ TEST(ConfigTest, LoadsAGoodFile) {
   EXPECT_EQ(p->port, 443);
   EXPECT_EQ(p->base_path, "/v1");
   EXPECT_EQ(p->api_key.Reveal(), "sk-abc");
-  EXPECT_DOUBLE_EQ(p->price.output_per_million, 0.6);
+  EXPECT_EQ(p->price.output, 600000);  // $0.6 per million = 600,000 pico-dollars per token, exactly
+  EXPECT_EQ(p->price.input, 150000);
   EXPECT_TRUE(c.FindProvider("local")->zero_retention);
   const ModelAlias* m = c.FindModel("gpt");
   ASSERT_NE(m, nullptr);

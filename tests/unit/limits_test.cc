@@ -1,6 +1,7 @@
 // Rate limits and budgets with an injected clock: no sleeps.
 #include <gtest/gtest.h>
 
+#include "common/util.h"
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
@@ -12,6 +13,9 @@
 
 namespace warden {
 namespace {
+
+// An exact dollar amount in pico-dollars, as the config reads it.
+Picos Usd(std::string_view dollars) { return *ParseFixedDecimal(dollars, kPicoDecimals, INT64_MAX); }
 
 TEST(RateLimiterTest, RequestsPerMinuteRefillContinuously) {
   int64_t now = 0;
@@ -72,27 +76,27 @@ TEST(SpendLedgerTest, DaysAndMonthsRollOverAndPersist) {
     auto store = Store::Open(dir.path() + "/data");
     ASSERT_TRUE(store.ok());
     SpendLedger ledger(store->get(), [&] { return now; });
-    ledger.Add("k", 1.25);
-    ledger.Add("k", 0.75);
+    ledger.Add("k", Usd("1.25"));
+    ledger.Add("k", Usd("0.75"));
     Spend s = ledger.Get("k");
-    EXPECT_DOUBLE_EQ(s.day_usd, 2.0);
-    EXPECT_DOUBLE_EQ(s.month_usd, 2.0);
+    EXPECT_EQ(s.day, Usd("2.0"));
+    EXPECT_EQ(s.month, Usd("2.0"));
     EXPECT_EQ(s.seconds_to_next_day, 3600);
     EXPECT_EQ(s.seconds_to_next_month, 3600);
-    EXPECT_DOUBLE_EQ(ledger.Get("other").day_usd, 0.0);
+    EXPECT_EQ(ledger.Get("other").day, Usd("0.0"));
   }
   {
     // A restart keeps the figures.
     auto store = Store::Open(dir.path() + "/data");
     ASSERT_TRUE(store.ok());
     SpendLedger ledger(store->get(), [&] { return now; });
-    EXPECT_DOUBLE_EQ(ledger.Get("k").day_usd, 2.0);
+    EXPECT_EQ(ledger.Get("k").day, Usd("2.0"));
     now += 3600;  // a new day and a new month
     Spend s = ledger.Get("k");
-    EXPECT_DOUBLE_EQ(s.day_usd, 0.0);
-    EXPECT_DOUBLE_EQ(s.month_usd, 0.0);
-    ledger.Add("k", 0.5);
-    EXPECT_DOUBLE_EQ(ledger.Get("k").month_usd, 0.5);
+    EXPECT_EQ(s.day, Usd("0.0"));
+    EXPECT_EQ(s.month, Usd("0.0"));
+    ledger.Add("k", Usd("0.5"));
+    EXPECT_EQ(ledger.Get("k").month, Usd("0.5"));
   }
 }
 
@@ -103,32 +107,32 @@ TEST(SpendLedgerTest, CountsInMemoryAndReadsTheStoreOncePerPeriod) {
   ASSERT_TRUE(store.ok());
   {
     SpendLedger before(store->get(), [&] { return now; });
-    before.Add("k", 3.0);
+    before.Add("k", Usd("3.0"));
   }  // flushed: $3 stored for today
   SpendLedger ledger(store->get(), [&] { return now; });
   // Nothing known in memory until the stored figure is read (Get, off the event loop).
   EXPECT_FALSE(ledger.Peek("k").has_value());
-  ledger.Add("k", 0.5);  // counted without reading the store
+  ledger.Add("k", Usd("0.5"));  // counted without reading the store
   EXPECT_FALSE(ledger.Peek("k").has_value());
-  EXPECT_DOUBLE_EQ(ledger.Get("k").day_usd, 3.5);
+  EXPECT_EQ(ledger.Get("k").day, Usd("3.5"));
   ASSERT_TRUE(ledger.Peek("k").has_value());
-  ledger.Add("k", 0.25);
-  EXPECT_DOUBLE_EQ(ledger.Peek("k")->day_usd, 3.75);
-  EXPECT_DOUBLE_EQ(ledger.Peek("k")->month_usd, 3.75);
+  ledger.Add("k", Usd("0.25"));
+  EXPECT_EQ(ledger.Peek("k")->day, Usd("3.75"));
+  EXPECT_EQ(ledger.Peek("k")->month, Usd("3.75"));
   // Flushing changes nothing in the figures; the store now holds them.
   ledger.Flush();
-  EXPECT_DOUBLE_EQ(ledger.Peek("k")->day_usd, 3.75);
+  EXPECT_EQ(ledger.Peek("k")->day, Usd("3.75"));
   SpendLedger other(store->get(), [&] { return now; });
-  EXPECT_DOUBLE_EQ(other.Get("k").day_usd, 3.75);
+  EXPECT_EQ(other.Get("k").day, Usd("3.75"));
   // A new day is not known in memory until read again; the month carries on.
   now += 86400;
   EXPECT_FALSE(ledger.Peek("k").has_value());
   const Spend next = ledger.Get("k");
-  EXPECT_DOUBLE_EQ(next.day_usd, 0.0);
+  EXPECT_EQ(next.day, Usd("0.0"));
 }
 
 TEST(SpendLedgerTest, ConcurrentAddsFlushesAndLoadsNeverLoseOrDoubleCount) {
-  // Adds on many threads while a flusher writes and fresh ledgers would read: every micro-dollar
+  // Adds on many threads while a flusher writes and fresh ledgers would read: every pico-dollar
   // ends up stored exactly once.
   testing::TempDir dir;
   auto store = Store::Open(dir.path() + "/data");
@@ -144,25 +148,45 @@ TEST(SpendLedgerTest, ConcurrentAddsFlushesAndLoadsNeverLoseOrDoubleCount) {
     for (int t = 0; t < 4; ++t)
       adders.emplace_back([&] {
         for (int i = 0; i < 5000; ++i) {
-          ledger.Add("k", 0.000001);
+          ledger.Add("k", Usd("0.000001"));
           if (i % 1000 == 0) (void)ledger.Get("k");
         }
       });
     for (auto& th : adders) th.join();
     stop = true;
     flusher.join();
-    EXPECT_DOUBLE_EQ(ledger.Get("k").day_usd, 0.02);
+    EXPECT_EQ(ledger.Get("k").day, Usd("0.02"));
   }
   SpendLedger reread(store->get(), [&] { return now; });
-  EXPECT_NEAR(reread.Get("k").day_usd, 0.02, 1e-12);
+  EXPECT_EQ(reread.Get("k").day, Usd("0.02"));
+}
+
+TEST(SpendLedgerTest, CellsWrittenInMicroDollarsReadAsTheSameAmount) {
+  // Before money was kept in pico-dollars the cells held micro-dollars: an upgrade keeps them.
+  testing::TempDir dir;
+  const int64_t now = 1'800'000'000;
+  auto store = Store::Open(dir.path() + "/data");
+  ASSERT_TRUE(store.ok());
+  const std::string day = UtcDate(now);
+  ASSERT_TRUE((*store)->Put("spend/k/d/" + day, "2500000").ok());          // $2.50 in micro-dollars
+  ASSERT_TRUE((*store)->Put("spend/k/m/" + day.substr(0, 7), "p7").ok());  // 7 pico-dollars
+  SpendLedger ledger(store->get(), [&] { return now; });
+  EXPECT_EQ(ledger.Get("k").day, Usd("2.5"));
+  EXPECT_EQ(ledger.Get("k").month, 7);
+  ledger.Add("k", 3);
+  ledger.Flush();
+  SpendLedger reread(store->get(), [&] { return now; });
+  EXPECT_EQ(reread.Get("k").day, Usd("2.5") + 3);
+  EXPECT_EQ(reread.Get("k").month, 10);
 }
 
 UsageTotals Tokens(int64_t prompt, int64_t completion, int64_t micros, bool estimated = false) {
+  constexpr Picos kPerMicro = kPicosPerUsd / 1'000'000;
   UsageTotals t;
   t.requests = 1;
   t.prompt_tokens = prompt;
   t.completion_tokens = completion;
-  t.cost_micro_usd = micros;
+  t.cost = micros * kPerMicro;
   t.estimated_requests = estimated ? 1 : 0;
   return t;
 }
@@ -188,7 +212,7 @@ TEST(UsageLedgerTest, GroupsByEachDimensionFiltersByDayAndSurvivesARestart) {
     EXPECT_EQ((*by_model)[0].group, "chat");  // by cost, highest first
     EXPECT_EQ((*by_model)[0].totals.requests, 3);
     EXPECT_EQ((*by_model)[0].totals.prompt_tokens, 31);
-    EXPECT_EQ((*by_model)[0].totals.cost_micro_usd, 450);
+    EXPECT_EQ((*by_model)[0].totals.cost, 450 * kPicosPerUsd / 1'000'000);
     EXPECT_EQ((*by_model)[0].totals.estimated_requests, 1);
   }
   // A restart keeps everything; counting continues on top of the stored cells.
@@ -208,7 +232,7 @@ TEST(UsageLedgerTest, GroupsByEachDimensionFiltersByDayAndSurvivesARestart) {
   ASSERT_TRUE(provider_new_year.ok());
   ASSERT_EQ(provider_new_year->size(), 1u);
   EXPECT_EQ((*provider_new_year)[0].group, "openai");
-  EXPECT_EQ((*provider_new_year)[0].totals.cost_micro_usd, 1057);
+  EXPECT_EQ((*provider_new_year)[0].totals.cost, 1057 * kPicosPerUsd / 1'000'000);
   auto keys_old_year = ledger.Query(UsageGroup::kKey, "", "2026-12-31");
   ASSERT_TRUE(keys_old_year.ok());
   ASSERT_EQ(keys_old_year->size(), 2u);
@@ -221,6 +245,24 @@ TEST(UsageLedgerTest, GroupsByEachDimensionFiltersByDayAndSurvivesARestart) {
     EXPECT_EQ(requests, 5) << UsageGroupName(g);
   }
   EXPECT_EQ(UsageJson(UsageGroup::kDay, *by_day)["data"][1]["cost_usd"], 0.001057);
+}
+
+TEST(UsageLedgerTest, CellsWrittenInMicroDollarsReadAsTheSameAmount) {
+  testing::TempDir dir;
+  const int64_t now = 1'800'000'000;
+  auto store = Store::Open(dir.path() + "/data");
+  ASSERT_TRUE(store.ok());
+  const std::string sep = "\x1f";
+  ASSERT_TRUE((*store)->Put("usage/" + UtcDate(now) + sep + "k" + sep + "p" + sep + "chat" + sep + "o/m" + sep + "o",
+                            R"({"requests":2,"prompt":10,"completion":4,"cached":0,"cost_micro_usd":17,"estimated":0})")
+                  .ok());
+  UsageLedger ledger(store->get(), [&] { return now; });
+  ledger.Record({"k", "p", "chat", "o/m", "o"}, Tokens(1, 1, 0));
+  auto rows = ledger.Query(UsageGroup::kModel, "", "");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].totals.requests, 3);
+  EXPECT_EQ((*rows)[0].totals.cost, Usd("0.000017"));
 }
 
 TEST(UsageLedgerTest, ConcurrentRecordsSumExactly) {
@@ -246,7 +288,7 @@ TEST(UsageLedgerTest, ConcurrentRecordsSumExactly) {
   EXPECT_EQ((*rows)[0].totals.requests, 16000);
   EXPECT_EQ((*rows)[0].totals.prompt_tokens, 48000);
   EXPECT_EQ((*rows)[0].totals.completion_tokens, 32000);
-  EXPECT_EQ((*rows)[0].totals.cost_micro_usd, 112000);
+  EXPECT_EQ((*rows)[0].totals.cost, 112000 * kPicosPerUsd / 1'000'000);
 }
 
 }  // namespace

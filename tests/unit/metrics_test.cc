@@ -115,7 +115,7 @@ TEST(MetricsTest, TheGrafanaDashboardQueriesExistingSeriesAndLabels) {
   s.upstream = true;
   s.first_byte_s = 0.1;
   s.prompt_tokens = s.completion_tokens = 1;
-  s.cost_usd = 1;
+  s.cost = 1'000'000'000'000;  // $1 in pico-dollars
   s.refusal = "budget_exceeded";
   s.tries = {{"p/a", "http_503"}, {"p/a", "http_503"}, {"p/b", ""}};
   s.redactions = {{"EMAIL", 1}};

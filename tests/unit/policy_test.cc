@@ -52,7 +52,8 @@ audit: required
   EXPECT_EQ(p->redaction_rule_sets.size(), 2u);
   EXPECT_EQ(p->requests_per_minute, 60);
   EXPECT_EQ(p->tokens_per_minute, 1000);
-  EXPECT_DOUBLE_EQ(p->usd_per_day, 1.5);
+  EXPECT_EQ(p->budget_per_day, kPicosPerUsd * 3 / 2);
+  EXPECT_EQ(p->budget_per_month, kPicosPerUsd * 20);
   EXPECT_EQ(p->audit, AuditMode::kRequired);
   EXPECT_EQ(p->hash.size(), 64u);
 }

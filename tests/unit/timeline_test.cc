@@ -23,7 +23,7 @@ RequestSample Sample(int status, double overhead_s, const std::string& model = "
   s.overhead_s = overhead_s;
   s.prompt_tokens = 10;
   s.completion_tokens = 5;
-  s.cost_usd = 0.25;
+  s.cost = kPicosPerUsd / 4;
   return s;
 }
 
@@ -71,7 +71,7 @@ TEST(TimelineTest, SeriesSumsMinutesIntoAlignedPoints) {
   EXPECT_EQ(one[59].failovers, 1);
   EXPECT_EQ(one[59].redactions.at("EMAIL"), 2);
   EXPECT_EQ(one[58].by_provider.at("other").tokens, 15);
-  EXPECT_DOUBLE_EQ(one[59].by_model.at("big").cost_usd, 0.25);
+  EXPECT_EQ(one[59].by_model.at("big").cost, kPicosPerUsd / 4);
   EXPECT_EQ(one[0].requests, 0);
 
   // Five-minute points start on multiples of five minutes; all three minutes land in one.
