@@ -56,7 +56,7 @@ constexpr const char* kUsage =
     "  keys list     [--config FILE]\n"
     "  keys revoke ID_OR_NAME [--config FILE]\n"
     "  keys rotate ID_OR_NAME [--grace DURATION] [--config FILE]   (DURATION: 90s, 30m, 12h, 30d)\n"
-    "  usage [--by key|policy|model|deployment|provider|day] [--since DATE] [--until DATE]\n"
+    "  usage [--by key|policy|model|deployment|provider|day|tag:NAME] [--since DATE] [--until DATE]\n"
     "        [--format table|json|csv] [--config FILE]   tokens, requests and cost (works beside\n"
     "                                                    a running gateway; up to ~1 s behind it)\n"
     "  usage budgets [--format table|json|csv] [--config FILE]   per key with a budget: spent\n"
@@ -456,7 +456,7 @@ int Usage(const Args& a) {
     std::cerr << "warden: " << rows.error().message << "\n";
     return 1;
   }
-  const std::string group = warden::UsageGroupName(*by);
+  const std::string group = by->Name();
   if (format == "json") {
     std::cout << warden::UsageJson(*by, *rows).dump(2) << "\n";
     return 0;

@@ -263,13 +263,13 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
   if (path == "/admin/usage") {
     if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/usage.");
     if (!usage_) return Error::NotFound("Usage accounting is not available.", "usage_disabled");
-    UsageGroup by = UsageGroup::kModel;
+    UsageGroup by;
     std::string since, until;
     for (const auto& [raw_name, raw_value] : SplitPairs(client.query())) {
       const std::string name(raw_name), value(raw_value);
       if (name == "by") {
         auto g = ParseUsageGroup(value);
-        if (!g) return Error::BadRequest("by must be key, policy, model, deployment, provider or day", "by");
+        if (!g) return Error::BadRequest("by must be key, policy, model, deployment, provider, day or tag:<name>", "by");
         by = *g;
       } else if (name == "since" || name == "until") {
         if (!cli::ParseTime(value)) return Error::BadRequest(name + " must be a date YYYY-MM-DD", name);

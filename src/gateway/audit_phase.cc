@@ -30,6 +30,12 @@ audit::Entry BaseEntry(const RequestContext& ctx, audit::RecordType type) {
                 {"policy_hash", policy.hash}};
   // The model only when it names a configured alias: a client's free text is not metadata.
   if (const ModelAlias* alias = ctx.alias()) e.meta["model"] = alias->alias;
+  // Attribution tags: labels the policy allows, validated (common/tags.h), never content.
+  if (!ctx.identity->tags.empty()) {
+    Json tags = Json::object();
+    for (const auto& [name, value] : ctx.identity->tags) tags[name] = value;
+    e.meta["tags"] = std::move(tags);
+  }
   return e;
 }
 
@@ -111,6 +117,7 @@ asio::awaitable<Status> AuditClose(audit::AuditLog* log, RequestContext& ctx) {
     e.meta["attempts"] = std::move(attempts);
     if (const RouteTarget* serving = ctx.log.serving) {
       e.meta["deployment"] = serving->name;
+      e.meta["provider"] = serving->provider->name;
       e.meta["region"] = serving->provider->region;
     }
     const Usage& u = ctx.usage;

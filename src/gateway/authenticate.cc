@@ -47,7 +47,10 @@ asio::awaitable<Result<Identity>> Authenticate(const KeyStore& keys, asio::threa
   if (!*key) co_return key->error();
   auto policy = ResolvePolicy(policies, **key);
   if (!policy) co_return policy.error();
-  co_return Identity{std::move((*key)->id), (*key)->env, *policy};
+  // Attribution is part of who asks: the tags the key's policy lets it attach.
+  auto tags = ParseTags(client.header(std::string(kTagsHeader)), (*policy)->tags);
+  if (!tags) co_return tags.error();
+  co_return Identity{std::move((*key)->id), (*key)->env, *policy, std::move(*tags)};
 }
 
 }  // namespace warden

@@ -28,7 +28,9 @@ void SetRateHeaders(ClientExchange& client, const RateState& st) {
 Status CheckOverrides(const Policy& policy, const std::vector<std::string>& header_names,
                       const ParsedRequest* request) {
   for (const auto& name : header_names) {
-    if (name.rfind("x-warden-", 0) == 0)
+    // x-warden-tags attributes the request (checked against the policy's tags by Authenticate);
+    // every other x-warden-* header would be an attempt to steer.
+    if (name.rfind("x-warden-", 0) == 0 && name != kTagsHeader)
       return Error::Forbidden("Header '" + name + "' is not accepted: a request cannot change what "
                               "its key's policy decides.", "override_not_allowed");
   }
@@ -72,20 +74,34 @@ Result<RoutePlan> PlanRoute(const Config& config, const Policy& policy, Endpoint
   return plan;
 }
 
+std::vector<BudgetSubject> BudgetsOf(const Identity& who) {
+  const Policy& policy = *who.policy;
+  std::vector<BudgetSubject> out;
+  // The key's own spend is always counted (the admin API shows it), budget or not.
+  out.push_back({who.key_id, "This key", {policy.budget_per_day, policy.budget_per_month}});
+  for (const auto& [name, value] : who.tags) {
+    auto b = policy.tag_budgets.find(name);
+    if (b != policy.tag_budgets.end())
+      out.push_back({TagBudgetSubject(name, value), "The " + name + " '" + value + "'", b->second});
+  }
+  return out;
+}
+
 asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who, const ParsedRequest& request,
                                     ClientExchange& client) {
   const Policy& policy = *who.policy;
-  if ((policy.budget_per_day > 0 || policy.budget_per_month > 0) && limits.spend) {
+  const std::vector<BudgetSubject> budgets = limits.spend ? BudgetsOf(who) : std::vector<BudgetSubject>{};
+  for (const BudgetSubject& b : budgets) {
+    if (b.limits.per_day <= 0 && b.limits.per_month <= 0) continue;
     // In memory once this period's figures are loaded; the first look reads storage, on the pool.
-    std::optional<Spend> known = limits.spend->Peek(who.key_id);
-    if (!known) known = co_await Offload(limits.pool, [&] { return limits.spend->Get(who.key_id); });
+    std::optional<Spend> known = limits.spend->Peek(b.id);
+    if (!known) known = co_await Offload(limits.pool, [&] { return limits.spend->Get(b.id); });
     const Spend spend = *known;
-    const bool day = policy.budget_per_day > 0 && spend.day >= policy.budget_per_day;
-    const bool month = policy.budget_per_month > 0 && spend.month >= policy.budget_per_month;
+    const bool day = b.limits.per_day > 0 && spend.day >= b.limits.per_day;
+    const bool month = b.limits.per_month > 0 && spend.month >= b.limits.per_month;
     if (day || month) {
-      Error e = Error::TooManyRequests(std::string("This key has used its ") + (month ? "monthly" : "daily") +
-                                           " budget of $" +
-                                           FormatUsd(month ? policy.budget_per_month : policy.budget_per_day) + ".",
+      Error e = Error::TooManyRequests(b.who + " has used its " + (month ? "monthly" : "daily") + " budget of $" +
+                                           FormatUsd(month ? b.limits.per_month : b.limits.per_day) + ".",
                                        "budget_exceeded", "insufficient_quota");
       e.retry_after = std::to_string(month ? spend.seconds_to_next_month : spend.seconds_to_next_day);
       co_return e;

@@ -40,6 +40,16 @@ struct Limiters {
   asio::thread_pool* pool = nullptr;  // a key's first budget look in a period reads the store here
 };
 
+// A spend that a budget bounds: the key's (the policy's `budgets`), and for each of the request's
+// tags that the policy budgets (`budgets.per_tag`), the spend of that tag value shared by every
+// key that sends it. Every request's cost is added to each (Finalize); limits of 0 bound nothing.
+struct BudgetSubject {
+  std::string id;   // the spend ledger's subject: a key id, or TagBudgetSubject()
+  std::string who;  // for the refusal: "This key", "The team 'payments'"
+  Policy::Budget limits;
+};
+std::vector<BudgetSubject> BudgetsOf(const Identity& who);
+
 // Budgets (429 budget_exceeded, insufficient_quota, with Retry-After to the next period) then
 // rate limits (429 rate_limit_exceeded, with Retry-After; the x-ratelimit-* headers are set on
 // `client` either way). Takes one request and the estimated prompt tokens from the bucket;

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "gateway/audit_phase.h"
+#include "gateway/check_policy.h"
 
 namespace warden {
 namespace {
@@ -36,11 +37,11 @@ void OnFailure(RequestContext& ctx, const Error& e) {
 // budget period: one log line and one metric count each (the spend only grows within a
 // period, so each threshold is crossed once per key and period). Key ids and config names only.
 void AnnounceBudget(metrics::GatewayMetrics* metrics, const Policy& policy, const std::string& key_id,
-                    const Spend& after, Picos cost) {
+                    const BudgetSubject& budget, const Spend& after, Picos cost) {
   const struct {
     const char* period;
     Picos limit, spent;
-  } periods[] = {{"day", policy.budget_per_day, after.day}, {"month", policy.budget_per_month, after.month}};
+  } periods[] = {{"day", budget.limits.per_day, after.day}, {"month", budget.limits.per_month, after.month}};
   for (const auto& p : periods) {
     if (p.limit <= 0) continue;
     for (int percent : policy.budget_alerts) {
@@ -48,6 +49,7 @@ void AnnounceBudget(metrics::GatewayMetrics* metrics, const Policy& policy, cons
       if (!(p.spent - cost < threshold && p.spent >= threshold)) continue;
       log::Fields f{{"key_id", key_id},   {"policy", policy.name},          {"period", p.period},
                     {"percent", percent}, {"limit_usd", FormatUsd(p.limit)}, {"spent_usd", FormatUsd(p.spent, 0)}};
+      if (budget.id != key_id) f["budget"] = budget.id;  // a tag's budget, shared across keys
       if (percent >= 100) log::Warn("budget_exhausted", std::move(f));
       else log::Info("budget_threshold", std::move(f));
       if (metrics) metrics->BudgetAlert(policy.name, p.period, percent);
@@ -79,10 +81,12 @@ void Account(const Recorders& to, RequestContext& ctx) {
   const Price& price = PriceOf(p, *ctx.log.serving->deployment);  // the model's, else the provider's
   u.cost = price.Cost(u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens);
   if (to.spend)
-    if (const std::optional<Spend> after = to.spend->Add(key_id, u.cost))
-      AnnounceBudget(to.metrics, policy, key_id, *after, u.cost);
+    for (const BudgetSubject& b : BudgetsOf(*ctx.identity))
+      if (const std::optional<Spend> after = to.spend->Add(b.id, u.cost))
+        AnnounceBudget(to.metrics, policy, key_id, b, *after, u.cost);
   if (to.usage) {
-    UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, p.name};
+    UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, p.name,
+                   TagsText(ctx.identity->tags)};
     UsageTotals t;
     t.requests = 1;
     t.prompt_tokens = u.prompt_tokens;
@@ -175,6 +179,7 @@ void AccessLog(const RequestContext& ctx, ClientExchange& client) {
   f["client"] = ctx.client_address;
   f["key_id"] = ctx.identity ? Json(ctx.identity->key_id) : Json();
   if (ctx.identity) f["policy"] = ctx.identity->policy->name;
+  if (ctx.identity && !ctx.identity->tags.empty()) f["tags"] = TagsText(ctx.identity->tags);
   if (const ModelAlias* alias = ctx.alias()) f["model"] = alias->alias;  // only configured aliases
   if (ctx.log.serving) f["deployment"] = ctx.log.serving->name;
   f["stream"] = ctx.request && ctx.request->stream;

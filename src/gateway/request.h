@@ -30,6 +30,7 @@
 #include "gateway/client_format.h"
 #include "keys/key_store.h"
 #include "policy/policy.h"
+#include "common/tags.h"
 #include "providers/adapter.h"
 #include "redaction/redactor.h"
 
@@ -67,6 +68,7 @@ struct Identity {
   std::string key_id;
   KeyEnv key_env = KeyEnv::kProduction;
   const Policy* policy = nullptr;  // never null; points into the request's snapshot
+  Tags tags;                       // attribution (common/tags.h), as the policy allows
 };
 
 // Parse: the client's request, validated and in the canonical (chat completions / embeddings)

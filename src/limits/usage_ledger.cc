@@ -4,6 +4,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "common/tags.h"
 
 namespace warden {
 namespace {
@@ -11,13 +12,15 @@ namespace {
 constexpr char kPrefix[] = "usage/";
 constexpr char kSep = '\x1f';  // cannot occur in config names or key ids
 
-// usage/<day>\x1f<key>\x1f<policy>\x1f<model>\x1f<deployment>\x1f<provider>
+// usage/<day>\x1f<key>\x1f<policy>\x1f<model>\x1f<deployment>\x1f<provider>[\x1f<tags>]
+// (cells without tags, and those written before tags existed, have no seventh part)
 std::string CellKey(const std::string& day, const UsageCell& c) {
   std::string k = kPrefix + day;
   for (const std::string* part : {&c.key_id, &c.policy, &c.model, &c.deployment, &c.provider}) {
     k.push_back(kSep);
     k += *part;
   }
+  if (!c.tags.empty()) k += kSep + c.tags;
   return k;
 }
 
@@ -46,31 +49,34 @@ void UsageTotals::Add(const UsageTotals& o) {
 }
 
 std::optional<UsageGroup> ParseUsageGroup(std::string_view name) {
-  if (name == "key") return UsageGroup::kKey;
-  if (name == "policy") return UsageGroup::kPolicy;
-  if (name == "model") return UsageGroup::kModel;
-  if (name == "deployment") return UsageGroup::kDeployment;
-  if (name == "provider") return UsageGroup::kProvider;
-  if (name == "day") return UsageGroup::kDay;
+  static const std::pair<const char*, UsageDimension> kNames[] = {
+      {"key", UsageDimension::kKey},           {"policy", UsageDimension::kPolicy},
+      {"model", UsageDimension::kModel},       {"deployment", UsageDimension::kDeployment},
+      {"provider", UsageDimension::kProvider}, {"day", UsageDimension::kDay}};
+  for (const auto& [n, d] : kNames)
+    if (name == n) return UsageGroup{d, ""};
+  if (name.starts_with("tag:") && ValidTagName(name.substr(4)))
+    return UsageGroup{UsageDimension::kTag, std::string(name.substr(4))};
   return std::nullopt;
 }
 
-const char* UsageGroupName(UsageGroup by) {
-  switch (by) {
-    case UsageGroup::kKey: return "key";
-    case UsageGroup::kPolicy: return "policy";
-    case UsageGroup::kModel: return "model";
-    case UsageGroup::kDeployment: return "deployment";
-    case UsageGroup::kProvider: return "provider";
-    case UsageGroup::kDay: return "day";
+std::string UsageGroup::Name() const {
+  switch (dimension) {
+    case UsageDimension::kKey: return "key";
+    case UsageDimension::kPolicy: return "policy";
+    case UsageDimension::kModel: return "model";
+    case UsageDimension::kDeployment: return "deployment";
+    case UsageDimension::kProvider: return "provider";
+    case UsageDimension::kDay: return "day";
+    case UsageDimension::kTag: return "tag:" + tag;
   }
   return "?";
 }
 
-Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows) {
+Json UsageJson(const UsageGroup& by, const std::vector<UsageRow>& rows) {
   Json data = Json::array();
   for (const auto& r : rows) {
-    data.push_back(Json{{UsageGroupName(by), r.group},
+    data.push_back(Json{{by.Name(), r.group},
                         {"requests", r.totals.requests},
                         {"prompt_tokens", r.totals.prompt_tokens},
                         {"completion_tokens", r.totals.completion_tokens},
@@ -79,7 +85,7 @@ Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows) {
                         {"cost_picos", r.totals.cost},
                         {"estimated_requests", r.totals.estimated_requests}});
   }
-  return Json{{"object", "list"}, {"group_by", UsageGroupName(by)}, {"data", std::move(data)}};
+  return Json{{"object", "list"}, {"group_by", by.Name()}, {"data", std::move(data)}};
 }
 
 std::string UsageLedger::TotalsCodec::Encode(const UsageTotals& t) {
@@ -127,30 +133,32 @@ Status UsageLedger::ForEachCell(
   Flush();
   return store_->Scan(kPrefix, [&](std::string_view key, std::string_view value) {
     std::vector<std::string> parts = SplitKey(key);
-    if (parts.size() != 6) return true;
+    if (parts.size() != 6 && parts.size() != 7) return true;
     const std::string& day = parts[0];
     if ((!since.empty() && day < since) || (!until.empty() && day > until)) return true;
-    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5]}, TotalsCodec::Decode(value));
+    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5], parts.size() == 7 ? parts[6] : ""},
+       TotalsCodec::Decode(value));
     return true;
   });
 }
 
-Result<std::vector<UsageRow>> UsageLedger::Query(UsageGroup by, const std::string& since, const std::string& until) {
+Result<std::vector<UsageRow>> UsageLedger::Query(const UsageGroup& by, const std::string& since, const std::string& until) {
   std::map<std::string, UsageTotals> groups;
   Status s = ForEachCell(since, until, [&](const std::string& day, const UsageCell& c, const UsageTotals& t) {
-    switch (by) {
-      case UsageGroup::kDay: groups[day].Add(t); break;
-      case UsageGroup::kKey: groups[c.key_id].Add(t); break;
-      case UsageGroup::kPolicy: groups[c.policy].Add(t); break;
-      case UsageGroup::kModel: groups[c.model].Add(t); break;
-      case UsageGroup::kDeployment: groups[c.deployment].Add(t); break;
-      case UsageGroup::kProvider: groups[c.provider].Add(t); break;
+    switch (by.dimension) {
+      case UsageDimension::kDay: groups[day].Add(t); break;
+      case UsageDimension::kKey: groups[c.key_id].Add(t); break;
+      case UsageDimension::kPolicy: groups[c.policy].Add(t); break;
+      case UsageDimension::kModel: groups[c.model].Add(t); break;
+      case UsageDimension::kDeployment: groups[c.deployment].Add(t); break;
+      case UsageDimension::kProvider: groups[c.provider].Add(t); break;
+      case UsageDimension::kTag: groups[TagValue(ParseTagsText(c.tags), by.tag)].Add(t); break;
     }
   });
   if (!s) return s.error();
   std::vector<UsageRow> rows;
   for (auto& [name, totals] : groups) rows.push_back({name, totals});
-  if (by == UsageGroup::kDay) return rows;  // in day order
+  if (by.dimension == UsageDimension::kDay) return rows;  // in day order
   std::stable_sort(rows.begin(), rows.end(), [](const UsageRow& a, const UsageRow& b) {
     return a.totals.cost > b.totals.cost;
   });

@@ -27,6 +27,7 @@ namespace warden {
 
 struct UsageCell {
   std::string key_id, policy, model, deployment, provider;
+  std::string tags = {};  // TagsText (common/tags.h): "" when the request carried none
 };
 
 struct UsageTotals {
@@ -39,8 +40,14 @@ struct UsageTotals {
   void Add(const UsageTotals& o);
 };
 
-enum class UsageGroup { kKey, kPolicy, kModel, kDeployment, kProvider, kDay };
-// "key", "policy", "model", "deployment", "provider", "day"; nullopt for anything else.
+enum class UsageDimension { kKey, kPolicy, kModel, kDeployment, kProvider, kDay, kTag };
+struct UsageGroup {
+  UsageDimension dimension = UsageDimension::kModel;
+  std::string tag = {};  // kTag: the tag whose values group the rows (requests without it: "")
+  // "key", "policy", "model", "deployment", "provider", "day" or "tag:<name>".
+  std::string Name() const;
+};
+// The inverse of Name(); nullopt for anything else.
 std::optional<UsageGroup> ParseUsageGroup(std::string_view name);
 
 struct UsageRow {
@@ -51,8 +58,7 @@ struct UsageRow {
 // {"object":"list","group_by":…,"data":[{"<by>":…,"requests","prompt_tokens","completion_tokens",
 // "cached_prompt_tokens","cost_usd","cost_picos","estimated_requests"}]} — the admin API's and `warden usage
 // --format json`'s shape.
-Json UsageJson(UsageGroup by, const std::vector<UsageRow>& rows);
-const char* UsageGroupName(UsageGroup by);
+Json UsageJson(const UsageGroup& by, const std::vector<UsageRow>& rows);
 
 class UsageLedger {
  public:
@@ -61,7 +67,7 @@ class UsageLedger {
   void Record(const UsageCell& cell, const UsageTotals& delta);
   void Flush();
   // Days are "YYYY-MM-DD" (UTC), inclusive; empty = unbounded. Rows sorted by cost, then name.
-  Result<std::vector<UsageRow>> Query(UsageGroup by, const std::string& since, const std::string& until);
+  Result<std::vector<UsageRow>> Query(const UsageGroup& by, const std::string& since, const std::string& until);
   // Every stored cell of [since, until] (flushed first), in day order: fn(day, cell, totals).
   Status ForEachCell(const std::string& since, const std::string& until,
                      const std::function<void(const std::string& day, const UsageCell&, const UsageTotals&)>& fn);

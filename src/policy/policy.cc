@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "config/yaml_reader.h"
+#include "common/tags.h"
 
 namespace warden {
 
@@ -78,7 +79,7 @@ class PolicyParser : public YamlReader {
     if (!ExpectMap(root, "a policy file")) return;
     CheckKeys(root, "the policy",
               {"name", "description", "models", "providers", "regions", "zero_retention",
-               "content_logging", "redaction", "rate_limits", "budgets", "audit", "retention"});
+               "content_logging", "redaction", "rate_limits", "budgets", "audit", "retention", "tags"});
     ReadString(root, "name", p.name, "policy");
     if (p.name.empty()) Problem(root, "the policy needs a name");
     else if (p.name != expected_name)
@@ -108,8 +109,32 @@ class PolicyParser : public YamlReader {
       ReadInt(r, "requests_per_minute", p.requests_per_minute, 0, 100000000, "rate_limits");
       ReadInt(r, "tokens_per_minute", p.tokens_per_minute, 0, 100000000000LL, "rate_limits");
     }
+    if (const YAML::Node t = root["tags"]) {
+      for (const std::string& name : StringList(t, "tags").value_or(std::vector<std::string>{})) {
+        if (!ValidTagName(name))
+          Problem(t, "tags must be names of 1 to 32 letters, digits, '_' or '-' (got '" + name + "')");
+        else if (std::find(p.tags.begin(), p.tags.end(), name) == p.tags.end())
+          p.tags.push_back(name);
+      }
+      if (p.tags.size() > kMaxTags) Problem(t, "a policy allows at most " + std::to_string(kMaxTags) + " tags");
+    }
     if (const YAML::Node b = root["budgets"]; b && ExpectMap(b, "budgets")) {
-      CheckKeys(b, "budgets", {"usd_per_day", "usd_per_month", "alert_at"});
+      CheckKeys(b, "budgets", {"usd_per_day", "usd_per_month", "alert_at", "per_tag"});
+      if (const YAML::Node per = b["per_tag"]; per && ExpectMap(per, "budgets.per_tag")) {
+        for (const auto& kv : per) {
+          const std::string name = kv.first.as<std::string>();
+          const std::string where = "budgets.per_tag." + name;
+          if (std::find(p.tags.begin(), p.tags.end(), name) == p.tags.end()) {
+            Problem(kv.first, where + ": '" + name + "' is not one of the policy's tags");
+            continue;
+          }
+          if (!ExpectMap(kv.second, where)) continue;
+          CheckKeys(kv.second, where, {"usd_per_day", "usd_per_month"});
+          Policy::Budget& budget = p.tag_budgets[name];
+          ReadUsd(kv.second, "usd_per_day", budget.per_day, kPicoDecimals, where);
+          ReadUsd(kv.second, "usd_per_month", budget.per_month, kPicoDecimals, where);
+        }
+      }
       ReadUsd(b, "usd_per_day", p.budget_per_day, kPicoDecimals, "budgets");
       ReadUsd(b, "usd_per_month", p.budget_per_month, kPicoDecimals, "budgets");
       if (const YAML::Node a = b["alert_at"]) {

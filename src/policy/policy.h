@@ -41,6 +41,15 @@ struct Policy {
   int64_t tokens_per_minute = 0;
   Picos budget_per_day = 0;  // `budgets.usd_per_day`, exactly; 0 = no budget
   Picos budget_per_month = 0;
+  // Attribution tags a client may attach (`tags: [team, project]`, see common/tags.h), and
+  // budgets per tag value (`budgets.per_tag.team`): one budget shared by every key that sends
+  // that value, e.g. a team's across its keys.
+  std::vector<std::string> tags;
+  struct Budget {
+    Picos per_day = 0;  // 0 = none
+    Picos per_month = 0;
+  };
+  std::map<std::string, Budget> tag_budgets;  // tag name → budget of each of its values
   // Percentages of a budget at which a key's spend is announced (log line, metric), once per
   // key, period and threshold, when a request takes the spend across it.
   std::vector<int> budget_alerts = {50, 80, 100};

@@ -105,5 +105,66 @@ TEST(CostTest, ManyCheapRequestsSumExactlyAndEverySurfaceShowsTheSameFigure) {
   EXPECT_EQ(Count(gw.ReadLog(), "\"cost_usd\":1.95e-06"), static_cast<size_t>(kRequests));
 }
 
+TEST(CostTest, TagsAttributeSpendAndATeamBudgetHoldsAcrossItsKeys) {
+  FakeProvider fake;  // 5 prompt + 2 completion tokens at $1 per token: $7 a request
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url(), "chat-alias", "fake-model-1",
+                                      "    price: { input_per_million: 1000000, output_per_million: 1000000 }\n") +
+                          "admin:\n  listen: 127.0.0.1:0\n  token: " + kToken + "\n",
+                      "", "",
+                      {{"teams", "tags: [team, project]\nbudgets: { per_tag: { team: { usd_per_day: 10 } } }\n"}});
+  const std::string a = gw.CreateKey("teams"), b = gw.CreateKey("teams"), c = gw.CreateKey("teams");
+  const std::string body = Dump(Json{{"model", "chat-alias"}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}});
+  auto post = [&](const std::string& key, const std::string& tags) {
+    Headers h = GatewayUnderTest::AuthWith(key);
+    if (!tags.empty()) h["x-warden-tags"] = tags;
+    return Http(gw.port(), "POST", "/v1/chat/completions", body, h);
+  };
+  // Refused, not silently dropped: a tag the policy does not list, a malformed header, a bad value.
+  for (const char* bad : {"cost_centre=42", "team", "team=a b", "team=x, team=y"}) {
+    HttpResult r = post(a, bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.json()["error"]["code"], "invalid_tags") << r.body;
+  }
+  // Keys of the default policy may attach no tags at all.
+  EXPECT_EQ(Http(gw.port(), "POST", "/v1/chat/completions", body,
+                 [&] { Headers h = gw.Auth(); h["x-warden-tags"] = "team=payments"; return h; }()).status, 400);
+
+  // The payments team's $10 a day, across keys a and b: $7, then $14, then refused — for either key.
+  EXPECT_EQ(post(a, "team=payments, project=checkout").status, 200);
+  EXPECT_EQ(post(b, "team=payments").status, 200);
+  HttpResult refused = post(a, "project=checkout,team=payments");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.json()["error"]["code"], "budget_exceeded");
+  EXPECT_NE(refused.json()["error"]["message"].get<std::string>().find("team 'payments'"), std::string::npos);
+  EXPECT_EQ(post(b, "team=payments").status, 429);
+  // Another team, and an untagged request (no team budget applies to it), still pass.
+  EXPECT_EQ(post(c, "team=search").status, 200);
+  EXPECT_EQ(post(a, "").status, 200);
+
+  // Usage grouped by a tag's values through the admin API; untagged requests under "".
+  const Headers admin = {{"Authorization", "Bearer " + kToken}};
+  const Json by_team = Http(gw.app().admin_port(), "GET", "/admin/usage?by=tag:team", "", admin).json();
+  std::map<std::string, Json> rows;
+  for (const Json& r : by_team["data"]) rows[r["tag:team"].get<std::string>()] = r;
+  ASSERT_EQ(rows.size(), 3u) << by_team.dump();
+  EXPECT_EQ(rows["payments"]["requests"], 2);
+  EXPECT_EQ(rows["payments"]["cost_usd"], 14);
+  EXPECT_EQ(rows["search"]["requests"], 1);
+  EXPECT_EQ(rows[""]["requests"], 1);
+  const Json by_project = Http(gw.app().admin_port(), "GET", "/admin/usage?by=tag:project", "", admin).json();
+  ASSERT_EQ(by_project["data"].size(), 2u) << by_project.dump();  // by cost: the 3 untagged, then checkout
+  EXPECT_EQ(by_project["data"][1]["tag:project"], "checkout");
+  EXPECT_EQ(by_project["data"][1]["requests"], 1);
+  EXPECT_EQ(Http(gw.app().admin_port(), "GET", "/admin/usage?by=tag:", "", admin).status, 400);
+
+  // The audit record carries the tags (labels, never content); so does the access log.
+  bool audited = false;
+  for (const Json& r : AuditRecords(gw))
+    if (r["type"] == "outcome" && r["meta"].contains("tags"))
+      audited = audited || r["meta"]["tags"] == Json{{"project", "checkout"}, {"team", "payments"}};
+  EXPECT_TRUE(audited);
+  EXPECT_NE(gw.ReadLog().find("\"tags\":\"project=checkout;team=payments\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace warden::testing

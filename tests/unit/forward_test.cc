@@ -29,7 +29,7 @@ class ForwardTest : public ::testing::Test {
     snapshot->config = config;
     ctx_.snapshot = snapshot;
     ctx_.endpoint = Endpoint::kChatCompletions;
-    ctx_.identity.emplace(Identity{"key-id", KeyEnv::kProduction, &policy_});
+    ctx_.identity.emplace(Identity{"key-id", KeyEnv::kProduction, &policy_, {}});
     ctx_.plan.emplace(RoutePlan{&alias_, {{&deployment_, &provider_, "p/real-model"}}});
     Request(true);
   }

@@ -206,7 +206,7 @@ TEST(UsageLedgerTest, GroupsByEachDimensionFiltersByDayAndSurvivesARestart) {
     now += 120;  // 2027-01-01
     ledger.Record(a, Tokens(1, 1, 50, true));
     ledger.Record(c, Tokens(7, 0, 7));
-    auto by_model = ledger.Query(UsageGroup::kModel, "", "");
+    auto by_model = ledger.Query(UsageGroup{UsageDimension::kModel}, "", "");
     ASSERT_TRUE(by_model.ok());
     ASSERT_EQ(by_model->size(), 2u);
     EXPECT_EQ((*by_model)[0].group, "chat");  // by cost, highest first
@@ -220,7 +220,7 @@ TEST(UsageLedgerTest, GroupsByEachDimensionFiltersByDayAndSurvivesARestart) {
   ASSERT_TRUE(store.ok());
   UsageLedger ledger(store->get(), [&] { return now; });
   ledger.Record(a, Tokens(100, 0, 1000));
-  auto by_day = ledger.Query(UsageGroup::kDay, "", "");
+  auto by_day = ledger.Query(UsageGroup{UsageDimension::kDay}, "", "");
   ASSERT_TRUE(by_day.ok());
   ASSERT_EQ(by_day->size(), 2u);
   EXPECT_EQ((*by_day)[0].group, "2026-12-31");
@@ -228,23 +228,23 @@ TEST(UsageLedgerTest, GroupsByEachDimensionFiltersByDayAndSurvivesARestart) {
   EXPECT_EQ((*by_day)[1].group, "2027-01-01");
   EXPECT_EQ((*by_day)[1].totals.requests, 3);
   EXPECT_EQ((*by_day)[1].totals.prompt_tokens, 108);
-  auto provider_new_year = ledger.Query(UsageGroup::kProvider, "2027-01-01", "2027-01-01");
+  auto provider_new_year = ledger.Query(UsageGroup{UsageDimension::kProvider}, "2027-01-01", "2027-01-01");
   ASSERT_TRUE(provider_new_year.ok());
   ASSERT_EQ(provider_new_year->size(), 1u);
   EXPECT_EQ((*provider_new_year)[0].group, "openai");
   EXPECT_EQ((*provider_new_year)[0].totals.cost, 1057 * kPicosPerUsd / 1'000'000);
-  auto keys_old_year = ledger.Query(UsageGroup::kKey, "", "2026-12-31");
+  auto keys_old_year = ledger.Query(UsageGroup{UsageDimension::kKey}, "", "2026-12-31");
   ASSERT_TRUE(keys_old_year.ok());
   ASSERT_EQ(keys_old_year->size(), 2u);
   EXPECT_EQ((*keys_old_year)[0].group, "key-a");
-  for (UsageGroup g : {UsageGroup::kPolicy, UsageGroup::kDeployment}) {
+  for (UsageGroup g : {UsageGroup{UsageDimension::kPolicy}, UsageGroup{UsageDimension::kDeployment}}) {
     auto rows = ledger.Query(g, "", "");
     ASSERT_TRUE(rows.ok());
     int64_t requests = 0;
     for (const auto& r : *rows) requests += r.totals.requests;
-    EXPECT_EQ(requests, 5) << UsageGroupName(g);
+    EXPECT_EQ(requests, 5) << g.Name();
   }
-  EXPECT_EQ(UsageJson(UsageGroup::kDay, *by_day)["data"][1]["cost_usd"], 0.001057);
+  EXPECT_EQ(UsageJson(UsageGroup{UsageDimension::kDay}, *by_day)["data"][1]["cost_usd"], 0.001057);
 }
 
 TEST(UsageLedgerTest, CellsWrittenInMicroDollarsReadAsTheSameAmount) {
@@ -258,7 +258,7 @@ TEST(UsageLedgerTest, CellsWrittenInMicroDollarsReadAsTheSameAmount) {
                   .ok());
   UsageLedger ledger(store->get(), [&] { return now; });
   ledger.Record({"k", "p", "chat", "o/m", "o"}, Tokens(1, 1, 0));
-  auto rows = ledger.Query(UsageGroup::kModel, "", "");
+  auto rows = ledger.Query(UsageGroup{UsageDimension::kModel}, "", "");
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].totals.requests, 3);
@@ -282,7 +282,7 @@ TEST(UsageLedgerTest, ConcurrentRecordsSumExactly) {
     });
   }
   for (auto& th : threads) th.join();
-  auto rows = ledger.Query(UsageGroup::kModel, "", "");
+  auto rows = ledger.Query(UsageGroup{UsageDimension::kModel}, "", "");
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].totals.requests, 16000);

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "common/tags.h"
+
 namespace warden {
 namespace {
 
@@ -126,6 +128,52 @@ TEST(PolicyLoadTest, DefaultPolicyIsRequired) {
   ASSERT_TRUE(config.ok());
   PolicyLoadResult r = LoadPolicies("/nonexistent-dir", *config.config);
   EXPECT_FALSE(r.ok());
+}
+
+TEST(TagsTest, OnlyListedWellFormedTagsAreAccepted) {
+  const std::vector<std::string> allowed = {"team", "project", "end_user"};
+  auto ok = ParseTags(" team=payments , end_user=u-42@acme.example:7 ", allowed);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(TagsText(*ok), "end_user=u-42@acme.example:7;team=payments");  // sorted by name
+  EXPECT_EQ(ParseTagsText(TagsText(*ok)), *ok);
+  EXPECT_EQ(TagValue(*ok, "team"), "payments");
+  EXPECT_EQ(TagValue(*ok, "project"), "");
+  EXPECT_TRUE(ParseTags("", allowed)->empty());
+  const std::string long_value(kMaxTagValue + 1, 'x');
+  for (const std::string& bad : {std::string("colour=red"), std::string("team"), std::string("team="),
+                                 std::string("=x"), std::string("team=a b"), std::string("team=a;b"),
+                                 std::string("team=\"x\""), std::string("team=a,team=b"), std::string("team=a,"),
+                                 "team=" + long_value, std::string("t\xc3\xa9" "am=x")}) {
+    auto r = ParseTags(bad, allowed);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, "invalid_tags");
+    EXPECT_EQ(r.error().status(), 400);
+  }
+  std::vector<std::string> many;
+  std::string header;
+  for (size_t i = 0; i <= kMaxTags; ++i) {
+    many.push_back("t" + std::to_string(i));
+    header += (i ? "," : "") + many.back() + "=v";
+  }
+  EXPECT_FALSE(ParseTags(header, many).ok());
+  EXPECT_FALSE(ParseTags("team=x", {}).ok());  // a policy without tags accepts none
+}
+
+TEST(PolicyTest, TagsAndTagBudgets) {
+  PolicyLoadResult r = LoadPolicyFromString(
+      "name: t\ntags: [team, project]\nbudgets: { usd_per_day: 5, per_tag: { team: { usd_per_day: 50.5, usd_per_month: 900 } } }\n",
+      "t.yaml", "t", SomeProviders());
+  ASSERT_TRUE(r.ok());
+  const Policy* policy = r.policies->Find("t");
+  EXPECT_EQ(policy->tags, (std::vector<std::string>{"team", "project"}));
+  ASSERT_EQ(policy->tag_budgets.count("team"), 1u);
+  EXPECT_EQ(policy->tag_budgets.at("team").per_day, kPicosPerUsd * 101 / 2);
+  EXPECT_EQ(policy->tag_budgets.at("team").per_month, kPicosPerUsd * 900);
+  for (const char* bad : {"name: b\ntags: [\"te am\"]\n",
+                          "name: b\ntags: [team]\nbudgets: { per_tag: { project: { usd_per_day: 1 } } }\n",
+                          "name: b\ntags: [team]\nbudgets: { per_tag: { team: { usd_per_week: 1 } } }\n",
+                          "name: b\ntags: [team]\nbudgets: { per_tag: { team: { usd_per_day: -1 } } }\n"})
+    EXPECT_FALSE(LoadPolicyFromString(bad, "b.yaml", "b", SomeProviders()).ok()) << bad;
 }
 
 }  // namespace
