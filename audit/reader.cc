@@ -445,4 +445,10 @@ Decryptor::Opened Decryptor::Open(const Record& r) {
   return o;
 }
 
+Decryptor::Opened Decryptor::OpenMeta(const Record& r) {
+  Opened o;
+  o.meta_state = OpenPayload(r, r.meta, false, o.meta);
+  return o;
+}
+
 }  // namespace warden::audit

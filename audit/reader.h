@@ -132,6 +132,8 @@ class Decryptor {
     Json content;
   };
   Opened Open(const Record& r);
+  // The content-free metadata only; the content payload is not touched.
+  Opened OpenMeta(const Record& r);
   // The raw data key of `key_id` (tests look for it in files after `forget`).
   Result<Secret> UnwrapDataKey(const std::string& key_id, std::string* data_key_id = nullptr);
 

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/usage_export.h"
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/money.h"
@@ -61,6 +62,8 @@ constexpr const char* kUsage =
     "                                                    a running gateway; up to ~1 s behind it)\n"
     "  usage budgets [--format table|json|csv] [--config FILE]   per key with a budget: spent\n"
     "                                                    today and this month, limit, remaining\n"
+    "  usage export [--since T] [--until T] [--format jsonl|csv] [--config FILE]   one content-free\n"
+    "        row per request from the audit log (T: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)\n"
     "  redact --policy NAME [--config FILE]   redact stdin with the policy's rules (placeholder\n"
     "                                         mode prints the text sent upstream; counts on stderr)\n"
     "  version\n";
@@ -430,8 +433,55 @@ int UsageBudgets(const Args& a) {
   return 0;
 }
 
+// `warden usage export`: one content-free row per request from the audit log (audit/usage_export.h),
+// JSON lines or CSV on stdout; read-only, beside a running gateway.
+int UsageExport(const Args& a) {
+  if (!OnlyOptions(a, {"config", "since", "until", "format"}) || a.positional.size() != 1) return 2;
+  const std::string format = Opt(a, "format", "jsonl");
+  if (format != "jsonl" && format != "csv") {
+    std::cerr << "warden: --format must be jsonl or csv\n";
+    return 2;
+  }
+  int64_t since_ms = 0, until_ms = INT64_MAX;
+  for (auto [name, out] : {std::pair{"since", &since_ms}, std::pair{"until", &until_ms}}) {
+    if (!a.options.count(name)) continue;
+    auto t = warden::cli::ParseTime(Opt(a, name));
+    if (!t) {
+      std::cerr << "warden: --" << name << " takes YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n";
+      return 2;
+    }
+    *out = *t * 1000;
+  }
+  warden::Loaded loaded = Load(a, false);
+  if (!loaded.ok()) return 1;
+  const warden::AuditConfig& audit = loaded.config->audit;
+  auto reader = warden::audit::AuditReader::OpenReadOnly(audit.dir);
+  if (!reader) {
+    std::cerr << "warden: " << reader.error().message << "\n";
+    return 1;
+  }
+  auto master = warden::audit::MasterKey::Load(audit.master_key_file);
+  if (!master) {
+    std::cerr << "warden: " << master.error().message << " (the export decrypts the records' metadata)\n";
+    return 1;
+  }
+  warden::audit::Decryptor decryptor(**reader, *master);
+  auto counts = warden::audit::ExportUsage(
+      **reader, decryptor, since_ms, until_ms,
+      format == "csv" ? warden::audit::ExportFormat::kCsv : warden::audit::ExportFormat::kJsonl, std::cout);
+  if (!counts) {
+    std::cerr << "warden: " << counts.error().message << "\n";
+    return 1;
+  }
+  std::cerr << counts->rows << " request(s)";
+  if (counts->unreadable) std::cerr << "; " << counts->unreadable << " record(s) skipped (key forgotten or metadata purged)";
+  std::cerr << "\n";
+  return 0;
+}
+
 int Usage(const Args& a) {
   if (a.positional.size() == 1 && a.positional[0] == "budgets") return UsageBudgets(a);
+  if (a.positional.size() == 1 && a.positional[0] == "export") return UsageExport(a);
   if (!OnlyOptions(a, {"config", "by", "since", "until", "format"}) || !a.positional.empty()) return 2;
   auto by = warden::ParseUsageGroup(Opt(a, "by", "model"));
   const std::string format = Opt(a, "format", "table");

@@ -1,6 +1,7 @@
 #include "common/tags.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace warden {
 namespace {
@@ -40,9 +41,12 @@ Result<Tags> ParseTags(std::string_view header, const std::vector<std::string>& 
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
       return Invalid(allowed.empty() ? "this key's policy allows no tags"
                                      : "'" + std::string(name) + "' is not a tag this key's policy allows");
-    if (value.empty() || value.size() > kMaxTagValue || !std::all_of(value.begin(), value.end(), ValueChar))
+    // Starting with a letter or digit: a spreadsheet opening the CSV export takes a cell that
+    // starts with - or @ for a formula.
+    if (value.empty() || value.size() > kMaxTagValue || !std::all_of(value.begin(), value.end(), ValueChar) ||
+        !std::isalnum(static_cast<unsigned char>(value.front())))
       return Invalid("the value of '" + std::string(name) + "' must be 1 to " + std::to_string(kMaxTagValue) +
-                     " letters, digits or . _ : @ -");
+                     " letters, digits or . _ : @ -, starting with a letter or digit");
     for (const auto& t : tags)
       if (t.first == name) return Invalid("'" + std::string(name) + "' is given twice");
     if (tags.size() == kMaxTags) return Invalid("at most " + std::to_string(kMaxTags) + " tags");

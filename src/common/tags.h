@@ -7,8 +7,8 @@
 // name, a malformed header, more than kMaxTags tags or a bad value is refused with a 400
 // (`invalid_tags`), never silently dropped, so a client learns at once that its spend would not be
 // attributed. Tags are taken from this header only — never from the body (`user`, `metadata`),
-// which may be content and travels upstream. Values are 1–64 characters of [A-Za-z0-9._:@-]:
-// labels, not text. They appear in the usage aggregates, the audit record, the access log and the
+// which may be content and travels upstream. Values are 1–64 characters of [A-Za-z0-9._:@-],
+// starting with a letter or digit: labels, not text (and no spreadsheet formula in the export). They appear in the usage aggregates, the audit record, the access log and the
 // usage export; never in metric labels (their values are unbounded).
 #pragma once
 

@@ -146,6 +146,17 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/co
   -d '{"model":"echo","messages":[{"role":"user","content":"ping pong"}]}')
 [ "$code" = 200 ] || fail "budget chat returned $code"
 COST=$(sed -n 's/.*"cost_usd":\([0-9.e+-]*\).*/\1/p' "$T/budget-access.log" | head -1)
+# 4d. usage export beside the running gateway: one content-free row per request, the same cost.
+expect_rc 0 "$BIN" usage export --format csv --config "$T/budget.yaml"
+head -1 "$T/out" | grep -q '^request_id,time,key_id,policy,tags,endpoint,model,deployment,provider,status,outcome,' ||
+  fail "usage export header: $(head -1 "$T/out")"
+awk -F, -v cost="$COST" 'NR == 2 { found = ($3 != "" && $7 == "echo" && $10 == 200 && $15 + 0 == cost + 0) } END { exit found ? 0 : 1 }' \
+  "$T/out" || fail "usage export row does not match the access log cost $COST: $(cat "$T/out")"
+grep -q 'ping pong' "$T/out" && fail "usage export holds the prompt"
+expect_rc 0 "$BIN" usage export --since 2000-01-01 --config "$T/budget.yaml"
+grep -q '"cost_picos":' "$T/out" || fail "usage export jsonl: $(cat "$T/out")"
+expect_rc 2 "$BIN" usage export --format xml --config "$T/budget.yaml"
+expect_rc 2 "$BIN" usage export --since yesterday --config "$T/budget.yaml"
 kill -TERM "$PID"; wait "$PID"; PID=""
 expect_rc 0 "$BIN" usage budgets --format csv --config "$T/budget.yaml"
 LINE=$(grep ",capped-key,capped," "$T/out")

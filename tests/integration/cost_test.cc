@@ -9,9 +9,12 @@
 #include <Poco/StreamCopier.h>
 
 #include <chrono>
+#include <climits>
 #include <sstream>
 #include <thread>
 
+#include "audit/maintenance.h"
+#include "audit/usage_export.h"
 #include "common/money.h"
 #include "support/fake_provider.h"
 #include "support/harness.h"
@@ -164,6 +167,83 @@ TEST(CostTest, TagsAttributeSpendAndATeamBudgetHoldsAcrossItsKeys) {
       audited = audited || r["meta"]["tags"] == Json{{"project", "checkout"}, {"team", "payments"}};
   EXPECT_TRUE(audited);
   EXPECT_NE(gw.ReadLog().find("\"tags\":\"project=checkout;team=payments\""), std::string::npos);
+}
+
+TEST(CostTest, TheUsageExportIsOneContentFreeRowPerRequestAndForgetsWhatForgetErases) {
+  FakeProvider fake;  // 5 + 2 tokens at $0.15 / $0.60 per million
+  const std::string canary = "CANARY-export-9d2-diagnosis";
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url(), "chat-alias", "fake-model-1",
+                                      "    price: { input_per_million: 0.15, output_per_million: 0.6 }\n") +
+                          "admin:\n  listen: 127.0.0.1:0\n  token: " + kToken + "\n",
+                      "", "", {{"full", "content_logging: full\nretention: { content_days: 30 }\ntags: [team]\n"}});
+  const std::string a = gw.CreateKey("full"), b = gw.CreateKey("full");
+  auto chat = [&](const std::string& key, const std::string& model, const std::string& tags) {
+    Headers h = GatewayUnderTest::AuthWith(key);
+    if (!tags.empty()) h["x-warden-tags"] = tags;
+    return Http(gw.port(), "POST", "/v1/chat/completions",
+                Dump(Json{{"model", model}, {"messages", {{{"role", "user"}, {"content", canary}}}}}), h);
+  };
+  ASSERT_EQ(chat(a, "chat-alias", "team=payments").status, 200);
+  ASSERT_EQ(chat(b, "chat-alias", "").status, 200);
+  ASSERT_EQ(chat(b, "no-such-model", "").status, 404);  // refused: a row with its status, no cost
+  const Json ledger = Http(gw.app().admin_port(), "GET", "/admin/usage?by=model", "",
+                           {{"Authorization", "Bearer " + kToken}}).json();
+  gw.ReadLog();  // stopped: every record written
+
+  auto master = audit::MasterKey::Load(gw.dir().path() + "/data/audit-master.key");
+  ASSERT_TRUE(master.ok());
+  auto export_rows = [&](audit::ExportFormat format, audit::ExportCounts* counts) {
+    audit::Decryptor d(gw.app().audit()->reader(), *master);
+    std::ostringstream out;
+    auto c = audit::ExportUsage(gw.app().audit()->reader(), d, 0, INT64_MAX, format, out);
+    EXPECT_TRUE(c.ok());
+    if (c.ok()) *counts = *c;
+    return out.str();
+  };
+  audit::ExportCounts counts;
+  const std::string jsonl = export_rows(audit::ExportFormat::kJsonl, &counts);
+  EXPECT_EQ(counts.rows, 3u);
+  EXPECT_EQ(jsonl.find(canary), std::string::npos) << "the export holds content";
+  std::vector<Json> rows;
+  std::istringstream lines(jsonl);
+  for (std::string line; std::getline(lines, line);) rows.push_back(*ParseJson(line));
+  ASSERT_EQ(rows.size(), 3u) << jsonl;
+  EXPECT_EQ(rows[0]["key_id"], KeyId(a));
+  EXPECT_EQ(rows[0]["tags"], (Json{{"team", "payments"}}));
+  EXPECT_EQ(rows[0]["model"], "chat-alias");
+  EXPECT_EQ(rows[0]["deployment"], "fake/fake-model-1");
+  EXPECT_EQ(rows[0]["provider"], "fake");
+  EXPECT_EQ(rows[0]["status"], 200);
+  EXPECT_EQ(rows[0]["outcome"], "completed");
+  EXPECT_EQ(rows[0]["prompt_tokens"], 5);
+  EXPECT_EQ(rows[0]["completion_tokens"], 2);
+  EXPECT_EQ(rows[0]["cost_picos"], 5 * 150'000 + 2 * 600'000);
+  EXPECT_EQ(rows[0]["usage_estimated"], false);
+  EXPECT_EQ(rows[0]["request_id"].get<std::string>().size() > 8, true);
+  EXPECT_EQ(rows[1]["tags"], Json::object());
+  EXPECT_EQ(rows[2]["status"], 404);
+  EXPECT_EQ(rows[2]["outcome"], "rejected");
+  EXPECT_EQ(rows[2]["cost_picos"], 0);
+  // The same requests in the usage ledger cost the same.
+  Picos exported = 0;
+  for (const Json& r : rows) exported += r["cost_picos"].get<Picos>();
+  EXPECT_EQ(exported, ledger["data"][0]["cost_picos"]) << ledger.dump();
+
+  const std::string csv = export_rows(audit::ExportFormat::kCsv, &counts);
+  std::istringstream csv_lines(csv);
+  std::string header, first;
+  std::getline(csv_lines, header);
+  std::getline(csv_lines, first);
+  EXPECT_EQ(header.rfind("request_id,time,key_id,policy,tags,", 0), 0u) << header;
+  EXPECT_NE(first.find(",team=payments,"), std::string::npos) << first;
+  EXPECT_NE(first.find(",0.00000195,1950000,false"), std::string::npos) << first;  // exact decimal, picos
+
+  // After `forget`, the key's rows cannot be exported any more: erasure reaches the export.
+  ASSERT_TRUE(audit::AuditMaintenance(*gw.app().audit()).Forget(KeyId(a), "test").ok());
+  const std::string after = export_rows(audit::ExportFormat::kJsonl, &counts);
+  EXPECT_EQ(counts.rows, 2u);
+  EXPECT_EQ(counts.unreadable, 1u);
+  EXPECT_EQ(after.find(KeyId(a)), std::string::npos);
 }
 
 }  // namespace

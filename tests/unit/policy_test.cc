@@ -142,7 +142,7 @@ TEST(TagsTest, OnlyListedWellFormedTagsAreAccepted) {
   const std::string long_value(kMaxTagValue + 1, 'x');
   for (const std::string& bad : {std::string("colour=red"), std::string("team"), std::string("team="),
                                  std::string("=x"), std::string("team=a b"), std::string("team=a;b"),
-                                 std::string("team=\"x\""), std::string("team=a,team=b"), std::string("team=a,"),
+                                 std::string("team=\"x\""), std::string("team=a,team=b"), std::string("team=a,"), std::string("team=-1+1"), std::string("team=@x"),
                                  "team=" + long_value, std::string("t\xc3\xa9" "am=x")}) {
     auto r = ParseTags(bad, allowed);
     ASSERT_FALSE(r.ok()) << bad;
