@@ -265,36 +265,41 @@ class Parser : public YamlReader {
       Problem(n, "routing.backoff_max must not be below routing.backoff_initial");
   }
 
-  bool ParseBaseUrl(const YAML::Node& at, ProviderConfig& p, const std::string& where) {
-    const std::string& url = p.base_url;
+  // An http(s) URL into scheme, host, port and path; `what` names it in problems
+  // ("provider 'x'.base_url").
+  struct UrlParts {
+    std::string scheme, host;
+    uint16_t port = 0;
+    std::string path;
+  };
+  bool ParseHttpUrl(const YAML::Node& at, const std::string& url, const std::string& what, UrlParts& out) {
     size_t scheme_end = url.find("://");
     if (scheme_end == std::string::npos) {
-      Problem(at, where + ".base_url must start with http:// or https://");
+      Problem(at, what + " must start with http:// or https://");
       return false;
     }
-    p.scheme = url.substr(0, scheme_end);
-    for (auto& ch : p.scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (p.scheme != "http" && p.scheme != "https") {
-      Problem(at, where + ".base_url must start with http:// or https://");
+    out.scheme = url.substr(0, scheme_end);
+    for (auto& ch : out.scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (out.scheme != "http" && out.scheme != "https") {
+      Problem(at, what + " must start with http:// or https://");
       return false;
     }
     std::string rest = url.substr(scheme_end + 3);
-    size_t slash = rest.find('/');
+    size_t slash = rest.find_first_of("/?");
     std::string authority = rest.substr(0, slash);
-    p.base_path = slash == std::string::npos ? "" : rest.substr(slash);
-    while (!p.base_path.empty() && p.base_path.back() == '/') p.base_path.pop_back();
+    out.path = slash == std::string::npos ? "" : rest.substr(slash);
     if (authority.find('@') != std::string::npos) {
-      Problem(at, where + ".base_url must not carry credentials; use api_key or api_key_file");
+      Problem(at, what + " must not carry credentials in it");
       return false;
     }
-    long port = p.scheme == "https" ? 443 : 80;
+    long port = out.scheme == "https" ? 443 : 80;
     std::string host = authority;
     size_t colon = authority.rfind(':');
     if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
       char* end = nullptr;
       port = std::strtol(authority.c_str() + colon + 1, &end, 10);
       if (*end != '\0' || port < 1 || port > 65535) {
-        Problem(at, where + ".base_url has an invalid port");
+        Problem(at, what + " has an invalid port");
         return false;
       }
       host = authority.substr(0, colon);
@@ -302,12 +307,60 @@ class Parser : public YamlReader {
     if (host.size() > 2 && host.front() == '[' && host.back() == ']')
       host = host.substr(1, host.size() - 2);
     if (host.empty()) {
-      Problem(at, where + ".base_url has no host");
+      Problem(at, what + " has no host");
       return false;
     }
-    p.host = host;
-    p.port = static_cast<uint16_t>(port);
+    out.host = host;
+    out.port = static_cast<uint16_t>(port);
     return true;
+  }
+
+  bool ParseBaseUrl(const YAML::Node& at, ProviderConfig& p, const std::string& where) {
+    UrlParts u;
+    if (!ParseHttpUrl(at, p.base_url, where + ".base_url", u)) return false;
+    if (u.path.find('?') != std::string::npos) {
+      Problem(at, where + ".base_url must not have a query");
+      return false;
+    }
+    p.scheme = u.scheme;
+    p.host = u.host;
+    p.port = u.port;
+    p.base_path = u.path;
+    while (!p.base_path.empty() && p.base_path.back() == '/') p.base_path.pop_back();
+    return true;
+  }
+
+  // Static request headers (`headers: {Name: value}`), e.g. a provider's organisation id.
+  void ReadHeaders(const YAML::Node& hn, const std::string& where, std::vector<ConfigHeader>& out) {
+    if (!ExpectMap(hn, where)) return;
+    for (const auto& kv : hn) {
+      std::string name = kv.first.Scalar();
+      auto value = String(kv.second, where + "." + name);
+      if (!value) continue;
+      bool token = !name.empty();
+      for (char ch : name) token = token && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
+      if (!token || value->find_first_of("\r\n") != std::string::npos)
+        Problem(kv.first, where + "." + name + " is not a valid header");
+      else
+        out.push_back({name, *value});
+    }
+  }
+
+  void ParseAlerts(const YAML::Node& n, AlertsConfig& a) {
+    if (!ExpectMap(n, "alerts")) return;
+    CheckKeys(n, "alerts", {"webhook"});
+    const YAML::Node w = n["webhook"];
+    if (!w || !ExpectMap(w, "alerts.webhook")) return;
+    CheckKeys(w, "alerts.webhook", {"url", "headers", "attempts", "backoff"});
+    WebhookConfig& h = a.webhook;
+    ReadString(w, "url", h.url, "alerts.webhook");
+    UrlParts u;
+    if (h.url.empty()) Problem(w, "alerts.webhook.url is required");
+    else if (ParseHttpUrl(w["url"], h.url, "alerts.webhook.url", u))
+      h.scheme = u.scheme, h.host = u.host, h.port = u.port, h.path = u.path.empty() ? "/" : u.path;
+    if (const YAML::Node hn = w["headers"]) ReadHeaders(hn, "alerts.webhook.headers", h.headers);
+    ReadInt(w, "attempts", h.attempts, 1, 20, "alerts.webhook");
+    ReadDuration(w, "backoff", h.backoff_ms, "alerts.webhook");
   }
 
   // A credential from `<key>: ${ENV}` (a literal value is accepted with a warning) or from the
@@ -412,21 +465,7 @@ class Parser : public YamlReader {
       ReadString(pn, "api_version", p.api_version, where);
       ReadInt(pn, "default_max_tokens", p.default_max_tokens, 1, 10000000, where);
       ReadBool(pn, "stream_usage", p.stream_usage, where);
-      if (const YAML::Node hn = pn["headers"]) {
-        if (ExpectMap(hn, where + ".headers")) {
-          for (const auto& kv : hn) {
-            std::string name = kv.first.Scalar();
-            auto value = String(kv.second, where + ".headers." + name);
-            if (!value) continue;
-            bool token = !name.empty();
-            for (char ch : name) token = token && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_');
-            if (!token || value->find_first_of("\r\n") != std::string::npos)
-              Problem(kv.first, where + ".headers." + name + " is not a valid header");
-            else
-              p.headers.push_back({name, *value});
-          }
-        }
-      }
+      if (const YAML::Node hn = pn["headers"]) ReadHeaders(hn, where + ".headers", p.headers);
       ReadSecret(pn, "api_key", "api_key_file", where, p.api_key);
       ReadString(pn, "region", p.region, where);
       ReadBool(pn, "zero_retention", p.zero_retention, where);
@@ -506,8 +545,9 @@ class Parser : public YamlReader {
     }
     CheckKeys(root, "the top level",
               {"server", "upstream", "routing", "admin", "audit", "data_dir", "key_hash_key_file", "policies_dir",
-               "providers", "models"});
+               "providers", "models", "alerts"});
     if (root["server"]) ParseServer(root["server"], c.server);
+    if (root["alerts"]) ParseAlerts(root["alerts"], c.alerts);
     if (root["upstream"]) ParseUpstream(root["upstream"], c.upstream);
     ProxyFromEnvironment(root, c.upstream);
     if (root["routing"]) ParseRouting(root["routing"], c.routing);

@@ -183,8 +183,24 @@ struct AuditConfig {
   int checkpoint_every_ms = 60000;
 };
 
+// Where alerts (budget thresholds) are posted: an operator's URL, never one a client supplied.
+struct WebhookConfig {
+  std::string url;  // "" = no webhook; never logged (chat webhooks carry a secret in the path)
+  std::string scheme, host;
+  uint16_t port = 0;
+  std::string path;                   // path and query
+  std::vector<ConfigHeader> headers;  // static, e.g. Authorization: Bearer ${ALERT_TOKEN}
+  int attempts = 5;                   // deliveries tried per alert
+  int backoff_ms = 1000;              // before the second attempt; doubles, at most 60 s
+};
+
+struct AlertsConfig {
+  WebhookConfig webhook;
+};
+
 struct Config {
   std::string path;
+  AlertsConfig alerts;
   ServerConfig server;
   UpstreamConfig upstream;
   AdminConfig admin;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "gateway/audit_phase.h"
@@ -33,11 +34,14 @@ void OnFailure(RequestContext& ctx, const Error& e) {
   ctx.response.error_code = e.code.empty() ? e.type : e.code;
 }
 
-// The policy's alert percentages that this request's cost took the key's spend across, for each
-// budget period: one log line and one metric count each (the spend only grows within a
-// period, so each threshold is crossed once per key and period). Key ids and config names only.
-void AnnounceBudget(metrics::GatewayMetrics* metrics, const Policy& policy, const std::string& key_id,
-                    const BudgetSubject& budget, const Spend& after, Picos cost) {
+// The policy's alert percentages that this request's cost took a budget's spend across, for each
+// budget period: one log line, one metric count and one webhook post each (the spend only grows
+// within a period, so each threshold is crossed once per budget and period). Key ids, config
+// names, tag values and figures only.
+void AnnounceBudget(const Recorders& to, const RequestContext& ctx, const BudgetSubject& budget, const Spend& after,
+                    Picos cost) {
+  const Policy& policy = *ctx.policy();
+  const std::string& key_id = ctx.identity->key_id;
   const struct {
     const char* period;
     Picos limit, spent;
@@ -50,9 +54,16 @@ void AnnounceBudget(metrics::GatewayMetrics* metrics, const Policy& policy, cons
       log::Fields f{{"key_id", key_id},   {"policy", policy.name},          {"period", p.period},
                     {"percent", percent}, {"limit_usd", FormatUsd(p.limit)}, {"spent_usd", FormatUsd(p.spent, 0)}};
       if (budget.id != key_id) f["budget"] = budget.id;  // a tag's budget, shared across keys
-      if (percent >= 100) log::Warn("budget_exhausted", std::move(f));
-      else log::Info("budget_threshold", std::move(f));
-      if (metrics) metrics->BudgetAlert(policy.name, p.period, percent);
+      const char* event = percent >= 100 ? "budget_exhausted" : "budget_threshold";
+      if (to.alerts) {
+        Json alert(f);
+        alert["type"] = event;
+        alert["time"] = cli::FormatTime(UnixSeconds());
+        to.alerts->Send(ctx.snapshot->config->alerts.webhook, std::move(alert));
+      }
+      if (percent >= 100) log::Warn(event, std::move(f));
+      else log::Info(event, std::move(f));
+      if (to.metrics) to.metrics->BudgetAlert(policy.name, p.period, percent);
     }
   }
 }
@@ -83,7 +94,7 @@ void Account(const Recorders& to, RequestContext& ctx) {
   if (to.spend)
     for (const BudgetSubject& b : BudgetsOf(*ctx.identity))
       if (const std::optional<Spend> after = to.spend->Add(b.id, u.cost))
-        AnnounceBudget(to.metrics, policy, key_id, b, *after, u.cost);
+        AnnounceBudget(to, ctx, b, *after, u.cost);
   if (to.usage) {
     UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, p.name,
                    TagsText(ctx.identity->tags)};

@@ -22,6 +22,7 @@
 #include "audit/audit_log.h"
 #include "gateway/client_exchange.h"
 #include "gateway/relay.h"
+#include "gateway/alert_webhook.h"
 #include "gateway/request.h"
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
@@ -37,6 +38,7 @@ struct Recorders {
   SpendLedger* spend = nullptr;
   UsageLedger* usage = nullptr;
   metrics::GatewayMetrics* metrics = nullptr;
+  AlertWebhook* alerts = nullptr;  // budget alerts to `alerts.webhook`, when configured
 };
 
 asio::awaitable<void> Finalize(const Recorders& to, RequestContext& ctx, ClientExchange& client,

@@ -61,7 +61,7 @@ asio::awaitable<std::invoke_result_t<F&>> BodyWork(asio::thread_pool* pool, size
 
 Gateway::Gateway(GatewayDeps deps)
     : deps_(std::move(deps)),
-      recorders_{deps_.audit, deps_.rate_limiter, deps_.spend, deps_.usage, deps_.metrics},
+      recorders_{deps_.audit, deps_.rate_limiter, deps_.spend, deps_.usage, deps_.metrics, deps_.alerts},
       forwarder_(deps_.http, deps_.echo, kMaxUpstreamResponseBytes),
       snapshot_(std::move(deps_.snapshot)) {}  // snapshot_ is the one current pointer
 

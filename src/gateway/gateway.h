@@ -29,6 +29,7 @@
 #include "audit/audit_log.h"
 #include "common/shared_slot.h"
 #include "gateway/client_exchange.h"
+#include "gateway/alert_webhook.h"
 #include "gateway/finalize.h"
 #include "gateway/forward.h"
 #include "gateway/request.h"
@@ -56,6 +57,7 @@ struct GatewayDeps {
   // The audit log (null = audit disabled in the config). Requests under a policy with
   // `audit: required` are refused (503) when it is null or a record cannot be written.
   audit::AuditLog* audit = nullptr;
+  AlertWebhook* alerts = nullptr;  // null = no alert webhook
   // The worker pool for blocking work (null: run it inline, as tests without loops do).
   asio::thread_pool* blocking = nullptr;
 };

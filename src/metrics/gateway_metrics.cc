@@ -47,7 +47,10 @@ GatewayMetrics::GatewayMetrics(std::function<int64_t()> now_s)
                                 Type::kCounter, {"outcome"})),
       budget_alerts_(registry_.Add("warden_budget_alerts_total",
                                    "Budget thresholds crossed: a key's spend passed a policy's alert percentage.",
-                                   Type::kCounter, {"policy", "period", "percent"})) {
+                                   Type::kCounter, {"policy", "period", "percent"})),
+      alert_webhook_(registry_.Add("warden_alert_webhook_total",
+                                   "Alerts posted to the configured webhook, by result (delivered, failed, dropped).",
+                                   Type::kCounter, {"result"})) {
   // Label-less series exist from the start, so a scraper sees 0 rather than nothing.
   audit_failures_.counter({});
   audit_append_.histogram({});

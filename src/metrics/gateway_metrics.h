@@ -27,6 +27,10 @@ class GatewayMetrics {
   void BudgetAlert(const std::string& policy, const std::string& period, int percent) {
     budget_alerts_.counter({policy, period, std::to_string(percent)}).Add();
   }
+  // "delivered", "failed" (every attempt), "dropped" (the queue was full).
+  void AlertWebhook(const char* result) {
+    alert_webhook_.counter({result}).Add();
+  }
   // Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open.
   void SetBreakerState(const std::string& deployment, int state) { breaker_.Set({deployment}, state); }
   Registry& registry() { return registry_; }
@@ -59,6 +63,7 @@ class GatewayMetrics {
   Family& audit_failures_;
   Family& admin_auth_;
   Family& budget_alerts_;
+  Family& alert_webhook_;
 };
 
 }  // namespace warden::metrics

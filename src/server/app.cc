@@ -84,6 +84,9 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   deps.spend = app->spend_.get();
   deps.usage = app->usage_.get();
   deps.metrics = app->metrics_.get();
+  // Always there (it sends nothing while no webhook is configured), so a reload can add one.
+  app->alerts_ = std::make_unique<AlertWebhook>(*app->http_, app->loops_->First().get_executor(), app->metrics_.get());
+  deps.alerts = app->alerts_.get();
   app->gateway_ = std::make_unique<Gateway>(std::move(deps));
   // Breaker states are read from the gateway when the metrics page is rendered; the names come
   // from the configuration, so every deployment has a series from the start.

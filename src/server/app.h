@@ -88,6 +88,7 @@ class App {
   std::unique_ptr<UsageLedger> usage_;
   std::unique_ptr<Periodic> ledger_flusher_;  // writes spend_ and usage_ every second; stops first
   std::unique_ptr<metrics::GatewayMetrics> metrics_;
+  std::unique_ptr<AlertWebhook> alerts_;    // delivers on the first loop, through http_
   std::unique_ptr<audit::AuditLog> audit_;  // outlives the gateway and the servers
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<Server> server_;

@@ -247,11 +247,20 @@ TEST_F(PolicyTest, EachDeploymentIsPricedByItsOwnPriceElseItsProviders) {
 // own alert_at replaces the default percentages.
 TEST_F(PolicyTest, BudgetThresholdsAreAnnouncedOnceEach) {
   const std::string token = "admin-token-budget-0123456789";
+  // The operator's webhook: its first answer is a 503, so that alert is retried; the secret in
+  // its path must never reach a log.
+  std::atomic<int> hits{0};
+  FakeProvider hook([&](const FakeRequest&, Poco::Net::HTTPServerResponse& resp) {
+    ReplyJson(resp, hits++ == 0 ? 503 : 200, Json::object());
+  });
+  const std::string hook_url = hook.base_url() + "/hooks/SECRET-hook-path-51c";
   std::string yaml = "providers:\n" +
                      Provider("openai-us", us_.base_url(), "us",
                               "    price: { input_per_million: 1000000, output_per_million: 1000000 }\n") +
                      "models:\n  - alias: chat\n    deployments:\n      - { provider: openai-us, model: m }\n"
-                     "admin:\n  listen: 127.0.0.1:0\n  token: " + token + "\n";
+                     "admin:\n  listen: 127.0.0.1:0\n  token: " + token + "\n"
+                     "alerts:\n  webhook: { url: \"" + hook_url + "\", headers: { Authorization: \"Bearer hook-token\" }, "
+                     "backoff: 10ms }\n";
   GatewayUnderTest gw(yaml, "", "",
                       {{"budget", "budgets: { usd_per_day: 10 }\n"},
                        {"quiet", "budgets: { usd_per_day: 10, alert_at: [90] }\n"}});
@@ -268,7 +277,32 @@ TEST_F(PolicyTest, BudgetThresholdsAreAnnouncedOnceEach) {
                              "warden_budget_alerts_total{policy=\"quiet\",period=\"day\",percent=\"90\"} 1"})
     EXPECT_NE(m.body.find(series), std::string::npos) << series << "\n" << m.body;
   EXPECT_EQ(m.body.find("policy=\"quiet\",period=\"day\",percent=\"50\""), std::string::npos);
+  // The webhook: each alert delivered once (the first after a retry), with no content.
+  for (int i = 0; i < 200 && hook.requests().size() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const std::vector<FakeRequest> posts = hook.requests();
+  ASSERT_EQ(posts.size(), 5u);
+  std::vector<std::pair<std::string, int>> delivered;
+  for (size_t i = 0; i < posts.size(); ++i) {
+    const FakeRequest& post = posts[i];
+    EXPECT_EQ(post.method, "POST");
+    EXPECT_TRUE(post.path.ends_with("/hooks/SECRET-hook-path-51c")) << post.path;
+    EXPECT_EQ(post.headers.at("authorization"), "Bearer hook-token");
+    EXPECT_EQ(post.headers.at("content-type"), "application/json");
+    EXPECT_EQ(post.body.find("planted-budget-prompt-3f9"), std::string::npos);
+    const Json alert = post.json();
+    EXPECT_EQ(alert["type"], alert["percent"] == 100 ? "budget_exhausted" : "budget_threshold");
+    EXPECT_EQ(alert["key_id"], KeyId(alert["policy"] == "budget" ? key : quiet));
+    EXPECT_EQ(alert["limit_usd"], "10.00");
+    if (i > 0) delivered.emplace_back(alert["policy"], alert["percent"]);  // the first was answered 503
+  }
+  EXPECT_EQ(posts[0].body, posts[1].body);  // the retry of the same alert
+  EXPECT_EQ(delivered, (std::vector<std::pair<std::string, int>>{{"budget", 50}, {"budget", 80}, {"budget", 100}, {"quiet", 90}}));
+  m = Http(gw.app().admin_port(), "GET", "/metrics", "", {{"Authorization", "Bearer " + token}});
+  EXPECT_NE(m.body.find("warden_alert_webhook_total{result=\"delivered\"} 4"), std::string::npos) << m.body;
   const std::string log = gw.ReadLog();
+  EXPECT_EQ(log.find("SECRET-hook-path-51c"), std::string::npos) << "the webhook URL reached the log";
+  EXPECT_EQ(log.find("hook-token"), std::string::npos) << "the webhook credential reached the log";
+  EXPECT_NE(log.find("alert_webhook_retry"), std::string::npos);
   std::vector<std::pair<std::string, int>> alerts;
   std::istringstream lines(log);
   for (std::string line; std::getline(lines, line);) {

@@ -137,6 +137,31 @@ models:
   EXPECT_EQ(all.find("pw@"), std::string::npos) << "a proxy password was quoted";
 }
 
+TEST(ConfigTest, AlertWebhook) {
+  const std::string providers = "providers:\n  - { name: e, kind: echo }\nmodels:\n  - { alias: m, deployments: [ { provider: e } ] }\n";
+  LoadResult ok = LoadConfigFromString(
+      providers + "alerts:\n  webhook: { url: \"https://hooks.example.com:8443/services/T0/B0/s3cr3t?x=1\", "
+                  "headers: { Authorization: \"Bearer ${HOOK}\" }, attempts: 3, backoff: 2s }\n",
+      "a.yaml", Env({{"HOOK", "tok"}}));
+  ASSERT_TRUE(ok.ok());
+  const WebhookConfig& w = ok.config->alerts.webhook;
+  EXPECT_EQ(w.scheme, "https");
+  EXPECT_EQ(w.host, "hooks.example.com");
+  EXPECT_EQ(w.port, 8443);
+  EXPECT_EQ(w.path, "/services/T0/B0/s3cr3t?x=1");
+  ASSERT_EQ(w.headers.size(), 1u);
+  EXPECT_EQ(w.headers[0].value, "Bearer tok");
+  EXPECT_EQ(w.attempts, 3);
+  EXPECT_EQ(w.backoff_ms, 2000);
+  EXPECT_TRUE(LoadConfigFromString(providers, "n.yaml").config->alerts.webhook.url.empty());  // none by default
+  for (const char* bad : {"alerts: { webhook: { url: \"ftp://x/y\" } }\n", "alerts: { webhook: {} }\n",
+                          "alerts: { webhook: { url: \"https://u:p@x/\" } }\n",
+                          "alerts: { webhook: { url: \"https://x/\", attempts: 0 } }\n",
+                          "alerts: { webhook: { url: \"https://x/\", headers: { \"Bad Name\": v } } }\n",
+                          "alerts: { email: x }\n"})
+    EXPECT_FALSE(LoadConfigFromString(providers + bad, "b.yaml").ok()) << bad;
+}
+
 TEST(ConfigTest, ReportsEveryProblemWithFileAndLine) {
   const char* bad = R"(server:
   listen: nonsense
