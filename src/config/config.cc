@@ -8,6 +8,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/tags.h"
+
 namespace warden {
 
 std::string ConfigProblem::ToString() const {
@@ -247,13 +249,14 @@ class Parser : public YamlReader {
   void ParseRouting(const YAML::Node& n, RoutingConfig& r) {
     if (!ExpectMap(n, "routing")) return;
     CheckKeys(n, "routing", {"retries_per_deployment", "max_attempts", "max_time", "backoff_initial",
-                             "backoff_max", "retry_after_max", "circuit_breaker"});
+                             "backoff_max", "retry_after_max", "circuit_breaker", "ttfb_probe_interval"});
     ReadInt(n, "retries_per_deployment", r.retries_per_deployment, 0, 10, "routing");
     ReadInt(n, "max_attempts", r.max_attempts, 1, 50, "routing");
     ReadDuration(n, "max_time", r.max_time_ms, "routing");
     ReadDuration(n, "backoff_initial", r.backoff_initial_ms, "routing");
     ReadDuration(n, "backoff_max", r.backoff_max_ms, "routing");
     ReadDuration(n, "retry_after_max", r.retry_after_max_ms, "routing");
+    ReadDuration(n, "ttfb_probe_interval", r.ttfb_probe_interval_ms, "routing");
     if (const YAML::Node b = n["circuit_breaker"]) {
       if (ExpectMap(b, "routing.circuit_breaker")) {
         CheckKeys(b, "routing.circuit_breaker", {"failures", "cooldown"});
@@ -497,7 +500,7 @@ class Parser : public YamlReader {
       const YAML::Node mn = n[i];
       std::string where = "models[" + std::to_string(i) + "]";
       if (!ExpectMap(mn, where)) continue;
-      CheckKeys(mn, where, {"alias", "deployments", "strategy"});
+      CheckKeys(mn, where, {"alias", "deployments", "strategy", "rules"});
       ModelAlias m;
       ReadString(mn, "alias", m.alias, where);
       ReadChoice(mn, "strategy", m.strategy, where + ".strategy",
@@ -520,11 +523,12 @@ class Parser : public YamlReader {
         const YAML::Node d = dn[j];
         std::string dwhere = where + ".deployments[" + std::to_string(j) + "]";
         if (!ExpectMap(d, dwhere)) continue;
-        CheckKeys(d, dwhere, {"provider", "model", "weight", "price"});
+        CheckKeys(d, dwhere, {"provider", "model", "weight", "price", "max_ttfb"});
         Deployment dep;
         ReadString(d, "provider", dep.provider, dwhere);
         ReadString(d, "model", dep.model, dwhere);
         ReadInt(d, "weight", dep.weight, 0, 1000000, dwhere);
+        ReadDuration(d, "max_ttfb", dep.max_ttfb_ms, dwhere);
         if (const YAML::Node price = d["price"]) ParsePrice(price, dwhere + ".price", dep.price);
         if (dep.model.empty()) dep.model = m.alias;
         bool known = false;
@@ -534,7 +538,67 @@ class Parser : public YamlReader {
                   dwhere + ".provider '" + dep.provider + "' is not a defined provider");
         m.deployments.push_back(std::move(dep));
       }
+      if (const YAML::Node rn = mn["rules"]) ParseRules(rn, where, m.rules);
       out.push_back(std::move(m));
+    }
+    // A rule's target is another alias without rules of its own (one hop: no loops).
+    for (size_t i = 0; i < out.size(); ++i) {
+      for (const RouteRule& r : out[i].rules) {
+        const YAML::Node at = n[i]["rules"];
+        const auto target = std::find_if(out.begin(), out.end(), [&](const ModelAlias& a) { return a.alias == r.use; });
+        if (target == out.end())
+          Problem(at, "model '" + out[i].alias + "' rule '" + r.name + "' uses '" + r.use + "', which is not a model alias");
+        else if (target->alias == out[i].alias || !target->rules.empty())
+          Problem(at, "model '" + out[i].alias + "' rule '" + r.name + "' must use an alias without rules of its own");
+      }
+    }
+  }
+
+  void ParseRules(const YAML::Node& rn, const std::string& where, std::vector<RouteRule>& out) {
+    if (!rn.IsSequence()) {
+      Problem(rn, where + ".rules must be a list");
+      return;
+    }
+    std::set<std::string> names;
+    for (size_t k = 0; k < rn.size(); ++k) {
+      const YAML::Node r = rn[k];
+      std::string rwhere = where + ".rules[" + std::to_string(k) + "]";
+      if (!ExpectMap(r, rwhere)) continue;
+      CheckKeys(r, rwhere, {"name", "use", "when"});
+      RouteRule rule;
+      ReadString(r, "name", rule.name, rwhere);
+      ReadString(r, "use", rule.use, rwhere);
+      if (!ValidTagName(rule.name)) Problem(r, rwhere + ".name must be 1 to 32 letters, digits, '_' or '-'");
+      else if (!names.insert(rule.name).second) Problem(r, rwhere + ": rule '" + rule.name + "' is defined twice");
+      if (rule.use.empty()) Problem(r, rwhere + ".use must name a model alias");
+      const YAML::Node w = r["when"];
+      if (!w || !ExpectMap(w, rwhere + ".when") || w.size() == 0) {
+        Problem(w ? w : r, rwhere + ".when needs at least one condition");
+        continue;
+      }
+      const std::string wwhere = rwhere + ".when";
+      CheckKeys(w, wwhere, {"min_prompt_tokens", "max_prompt_tokens", "min_max_tokens", "max_max_tokens", "tools",
+                            "images", "tag"});
+      ReadInt(w, "min_prompt_tokens", rule.min_prompt_tokens, 0, 100000000, wwhere);
+      ReadInt(w, "max_prompt_tokens", rule.max_prompt_tokens, 0, 100000000, wwhere);
+      ReadInt(w, "min_max_tokens", rule.min_max_tokens, 0, 100000000, wwhere);
+      ReadInt(w, "max_max_tokens", rule.max_max_tokens, 0, 100000000, wwhere);
+      for (auto [key, field] : {std::pair{"tools", &rule.tools}, std::pair{"images", &rule.images}}) {
+        if (!w[key]) continue;
+        bool b = false;
+        ReadBool(w, key, b, wwhere);
+        *field = b ? 1 : 0;
+      }
+      std::string tag;
+      ReadString(w, "tag", tag, wwhere);
+      if (!tag.empty()) {
+        const size_t eq = tag.find('=');
+        rule.tag_name = tag.substr(0, eq);
+        rule.tag_value = eq == std::string::npos ? "" : tag.substr(eq + 1);
+        if (eq == std::string::npos || !ValidTagName(rule.tag_name) || rule.tag_value.empty())
+          Problem(w["tag"], wwhere + ".tag must be name=value");
+      }
+      out.push_back(std::move(rule));
     }
   }
 

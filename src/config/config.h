@@ -87,6 +87,25 @@ struct Deployment {
   std::string model;     // the model name sent upstream (azure: the deployment name)
   int weight = 1;        // for the `weighted` strategy
   Price price = {};      // this model's price; not configured = the provider's
+  // Demoted to the end of the order while its recent time to first byte (a moving average) is
+  // above this; 0 = never. See RoutingConfig::ttfb_probe_interval_ms for how it comes back.
+  int max_ttfb_ms = 0;
+};
+
+// A routing rule of an alias: a request that matches every condition given is served by the
+// alias `use` instead (first matching rule wins; none → the alias's own deployments). The key's
+// policy still decides: a target it does not allow, or whose deployments it excludes, is passed
+// over for the next rule.
+struct RouteRule {
+  std::string name;  // in the x-warden-route-rule response header and the audit record
+  std::string use;   // the target alias (which has no rules of its own)
+  int64_t min_prompt_tokens = -1;  // estimated prompt tokens at least / at most; -1 = any
+  int64_t max_prompt_tokens = -1;
+  int64_t min_max_tokens = -1;     // the request's max_tokens at least / at most (absent = 0)
+  int64_t max_max_tokens = -1;
+  int tools = -1;                  // 1 = tools present, 0 = absent, -1 = either
+  int images = -1;                 // 1 = images present, 0 = absent, -1 = either
+  std::string tag_name, tag_value; // the request carries this attribution tag (common/tags.h)
 };
 
 // What one deployment costs: its own price, else its provider's.
@@ -101,6 +120,7 @@ const char* RoutingStrategyName(RoutingStrategy strategy);
 struct ModelAlias {
   std::string alias;  // the client-visible model name
   std::vector<Deployment> deployments;  // in priority order
+  std::vector<RouteRule> rules = {};    // tried in order before the deployments
   RoutingStrategy strategy = RoutingStrategy::kPriority;
 };
 
@@ -114,6 +134,10 @@ struct RoutingConfig {
   int retry_after_max_ms = 5000;   // a longer Retry-After moves on to the next deployment instead
   int breaker_failures = 5;        // consecutive failures that open a deployment's circuit
   int breaker_cooldown_ms = 30000; // skipped this long, then one probe request decides
+  // A deployment demoted for its time to first byte (Deployment::max_ttfb_ms) gets its place
+  // back for requests once it has had no sample for this long; the next sample then replaces
+  // its average, so a recovered deployment is promoted on its first fast answer.
+  int ttfb_probe_interval_ms = 30000;
 };
 
 // TLS on a listener: TLS 1.2 and 1.3 only, forward-secret AEAD cipher suites. With

@@ -65,6 +65,7 @@ asio::awaitable<Status> AuditIntent(audit::AuditLog* log, RequestContext& ctx) {
   Json route = Json::array();
   for (const auto& t : ctx.plan->targets) route.push_back(Json{{"deployment", t.name}, {"region", t.provider->region}});
   e.meta["route"] = std::move(route);
+  if (ctx.plan->rule) e.meta["route_rule"] = ctx.plan->rule->name;
   e.meta["estimated_prompt_tokens"] = ctx.request->estimated_prompt_tokens;
   if (ctx.prompt->redaction) {
     e.meta["redactions"] = Json(ctx.prompt->redaction->counts());  // entity types from the rule sets; numbers

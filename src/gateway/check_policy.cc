@@ -45,7 +45,8 @@ Status CheckOverrides(const Policy& policy, const std::vector<std::string>& head
   return Status::Ok();
 }
 
-Result<RoutePlan> PlanRoute(const Config& config, const Policy& policy, Endpoint endpoint, const std::string& model) {
+Result<RoutePlan> PlanAlias(const Config& config, const Policy& policy, Endpoint endpoint, const std::string& model,
+                            const ParsedRequest* request) {
   RoutePlan plan;
   plan.alias = config.FindModel(model);
   if (!plan.alias || plan.alias->deployments.empty())
@@ -61,6 +62,9 @@ Result<RoutePlan> PlanRoute(const Config& config, const Policy& policy, Endpoint
     std::string why = policy.Excludes(*p);
     if (why.empty() && !AdapterFor(p->kind).Supports(OperationOf(endpoint)))
       why = std::string("provider kind ") + ProviderKindName(p->kind) + " does not serve this endpoint";
+    if (why.empty() && request && policy.max_cost_per_request > 0 &&
+        PriceOf(*p, d).Cost(request->estimated_prompt_tokens, 0, request->max_tokens) > policy.max_cost_per_request)
+      why = "max_cost_per_request";
     if (why.empty()) {
       plan.targets.push_back({&d, p, DeploymentName(*p, d)});
     } else if (excluded.find(why) == std::string::npos) {
@@ -72,6 +76,38 @@ Result<RoutePlan> PlanRoute(const Config& config, const Policy& policy, Endpoint
                                 policy.name + "' (excluded by: " + excluded + ").",
                             "no_eligible_deployment", "model");
   return plan;
+}
+
+namespace {
+
+bool Matches(const RouteRule& r, const ParsedRequest& q, const Tags& tags) {
+  const int64_t prompt = q.estimated_prompt_tokens;
+  return (r.min_prompt_tokens < 0 || prompt >= r.min_prompt_tokens) &&
+         (r.max_prompt_tokens < 0 || prompt <= r.max_prompt_tokens) &&
+         (r.min_max_tokens < 0 || q.max_tokens >= r.min_max_tokens) &&
+         (r.max_max_tokens < 0 || q.max_tokens <= r.max_max_tokens) &&
+         (r.tools < 0 || q.has_tools == (r.tools == 1)) && (r.images < 0 || q.has_images == (r.images == 1)) &&
+         (r.tag_name.empty() || TagValue(tags, r.tag_name) == r.tag_value);
+}
+
+}  // namespace
+
+Result<RoutePlan> PlanRoute(const Config& config, const Identity& who, const ParsedRequest& request) {
+  const Policy& policy = *who.policy;
+  // The alias asked for must exist and be allowed, whatever its rules would do.
+  const ModelAlias* alias = config.FindModel(request.model);
+  if (!alias || !policy.ModelAllowed(request.model))
+    return PlanAlias(config, policy, request.endpoint, request.model, &request);  // its 404 / 403
+  for (const RouteRule& rule : alias->rules) {
+    if (!Matches(rule, request, who.tags)) continue;
+    // The policy bounds every rule: a target it does not allow, or whose deployments it
+    // excludes, is passed over for the next rule and, at the end, the alias's own deployments.
+    auto target = PlanAlias(config, policy, request.endpoint, rule.use, &request);
+    if (!target) continue;
+    target->rule = &rule;
+    return target;
+  }
+  return PlanAlias(config, policy, request.endpoint, request.model, &request);
 }
 
 std::vector<BudgetSubject> BudgetsOf(const Identity& who) {

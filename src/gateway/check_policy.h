@@ -30,8 +30,15 @@ Status CheckOverrides(const Policy& policy, const std::vector<std::string>& head
 // The alias's deployments that `policy` allows, in order: 404 model_not_found (unknown alias),
 // 403 model_not_allowed (the policy's model globs), 403 no_eligible_deployment (naming the
 // constraint that excluded each deployment, or a provider kind that does not serve the
-// endpoint).
-Result<RoutePlan> PlanRoute(const Config& config, const Policy& policy, Endpoint endpoint, const std::string& model);
+// endpoint). With a `request`, a deployment whose estimated cost for it exceeds the policy's
+// max_cost_per_request is excluded too.
+Result<RoutePlan> PlanAlias(const Config& config, const Policy& policy, Endpoint endpoint, const std::string& model,
+                            const ParsedRequest* request);
+
+// The route of a request: the alias it asked for must exist and be allowed; then its first
+// routing rule that the request matches and whose target the policy allows (RoutePlan::rule),
+// else the alias's own deployments (PlanAlias).
+Result<RoutePlan> PlanRoute(const Config& config, const Identity& who, const ParsedRequest& request);
 
 // What CheckLimits counts against.
 struct Limiters {

@@ -70,7 +70,10 @@ void DeploymentHealth::Report(const std::string& name, bool failed, int64_t firs
   Entry& e = entries_[name];
   if (!failed && first_byte_ns > 0) {
     double ms = static_cast<double>(first_byte_ns) / 1e6;
-    e.latency_ms = e.latency_ms < 0 ? ms : 0.8 * e.latency_ms + 0.2 * ms;
+    // After a quiet spell (a slow deployment demoted, then probed) the old average is stale.
+    const bool stale = now_ms - e.last_sample_ms > config.ttfb_probe_interval_ms;
+    e.latency_ms = e.latency_ms < 0 || stale ? ms : 0.8 * e.latency_ms + 0.2 * ms;
+    e.last_sample_ms = now_ms;
   }
   if (config.breaker_failures <= 0) return;
   if (!failed) {
@@ -105,6 +108,15 @@ std::optional<double> DeploymentHealth::LatencyMs(const std::string& name) const
   auto it = entries_.find(name);
   if (it == entries_.end() || it->second.latency_ms < 0) return std::nullopt;
   return it->second.latency_ms;
+}
+
+bool DeploymentHealth::TooSlow(const std::string& name, int max_ttfb_ms, int64_t now_ms,
+                               const RoutingConfig& config) const {
+  if (max_ttfb_ms <= 0) return false;
+  MutexLock lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end() || it->second.latency_ms < 0) return false;
+  return it->second.latency_ms > max_ttfb_ms && now_ms - it->second.last_sample_ms <= config.ttfb_probe_interval_ms;
 }
 
 std::vector<size_t> OrderDeployments(RoutingStrategy strategy, const std::vector<std::string>& names,

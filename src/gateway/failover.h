@@ -56,6 +56,11 @@ class DeploymentHealth {
   State state(const std::string& name) const;
   // Moving average of time to first byte in ms; nullopt before the first success.
   std::optional<double> LatencyMs(const std::string& name) const;
+  // Is `name` too slow to keep its place: its average time to first byte above `max_ttfb_ms`,
+  // measured within the last `config.ttfb_probe_interval_ms`? Once no sample is that recent it
+  // gets its place back (the next request probes it) and that sample replaces the average, so a
+  // recovered deployment is promoted on its first fast answer. `max_ttfb_ms` 0: never.
+  bool TooSlow(const std::string& name, int max_ttfb_ms, int64_t now_ms, const RoutingConfig& config) const;
 
  private:
   struct Entry {
@@ -64,6 +69,7 @@ class DeploymentHealth {
     int64_t open_until_ms = 0;
     bool probing = false;
     double latency_ms = -1;
+    int64_t last_sample_ms = 0;
   };
   mutable Mutex mu_;
   std::map<std::string, Entry> entries_ GUARDED_BY(mu_);

@@ -51,7 +51,7 @@ asio::awaitable<Result<Completion>> Forwarder::Forward(RequestContext& ctx, Clie
   const RoutingConfig& routing = ctx.snapshot->config->routing;
   const std::vector<RouteTarget>& targets = ctx.plan->targets;
   RoutingRng rng(seed_.fetch_add(1, std::memory_order_relaxed) ^ static_cast<uint64_t>(MonotonicNanos()));
-  const std::vector<size_t> order = Order(*ctx.plan, rng);
+  const std::vector<size_t> order = Order(*ctx.plan, rng, routing);
   std::uniform_real_distribution<double> jitter(0, 1);
 
   const int64_t start_ms = NowMs();
@@ -92,7 +92,7 @@ asio::awaitable<Result<Completion>> Forwarder::Forward(RequestContext& ctx, Clie
   co_return FinalError(ctx, client, last.error());
 }
 
-std::vector<size_t> Forwarder::Order(const RoutePlan& plan, RoutingRng& rng) const {
+std::vector<size_t> Forwarder::Order(const RoutePlan& plan, RoutingRng& rng, const RoutingConfig& routing) const {
   // (A plain function: these lists are gone before the first attempt, not kept in the frame
   // of a stream that relays for minutes.)
   std::vector<std::string> names;
@@ -104,7 +104,12 @@ std::vector<size_t> Forwarder::Order(const RoutePlan& plan, RoutingRng& rng) con
     const Price& price = PriceOf(*t.provider, *t.deployment);
     prices.push_back(static_cast<double>(price.input) + static_cast<double>(price.output));
   }
-  return OrderDeployments(plan.alias->strategy, names, weights, prices, health_, rng);
+  std::vector<size_t> order = OrderDeployments(plan.alias->strategy, names, weights, prices, health_, rng);
+  const int64_t now = NowMs();
+  std::stable_partition(order.begin(), order.end(), [&](size_t i) {
+    return !health_.TooSlow(names[i], plan.targets[i].deployment->max_ttfb_ms, now, routing);
+  });
+  return order;
 }
 
 Error Forwarder::FinalError(RequestContext& ctx, ClientExchange& client, const Error& last) {
@@ -170,6 +175,7 @@ asio::awaitable<Result<std::unique_ptr<UpstreamExchange>>> Forwarder::Open(Reque
   ctx.response.stage = Stage::kAnswerHead;
   attempt.status = head.status;
   client.SetHeader("x-warden-deployment", target.name);
+  if (ctx.plan->rule) client.SetHeader("x-warden-route-rule", ctx.plan->rule->name);
   client.SetHeader("x-warden-attempts", std::to_string(ctx.log.Sent()));
   if (std::string upstream_id = head.Get("x-request-id"); !upstream_id.empty() && upstream_id.size() < 200)
     client.SetHeader("x-upstream-request-id", upstream_id);

@@ -42,8 +42,9 @@ class Forwarder {
   DeploymentHealth& health() { return health_; }
 
  private:
-  // The plan's targets in the alias's strategy order (indices into plan.targets).
-  std::vector<size_t> Order(const RoutePlan& plan, RoutingRng& rng) const;
+  // The plan's targets in the alias's strategy order (indices into plan.targets), those too
+  // slow for their max_ttfb moved to the end (DeploymentHealth::TooSlow).
+  std::vector<size_t> Order(const RoutePlan& plan, RoutingRng& rng, const RoutingConfig& routing) const;
   asio::awaitable<Result<Completion>> TryDeployment(RequestContext& ctx, const RouteTarget& target,
                                                     ClientExchange& client, int64_t* retry_after_ms);
   // Translates the Prompt for `target`, sends it and lists the attempt in ctx.log: the

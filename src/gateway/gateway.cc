@@ -182,7 +182,7 @@ Result<Json> Gateway::ParseAndCheck(RequestContext& ctx, const std::vector<std::
   ctx.request.emplace(std::move(parsed->request));
   const Policy& policy = *ctx.policy();
   if (Status s = CheckOverrides(policy, headers, &*ctx.request); !s) return s.error();
-  auto plan = PlanRoute(*ctx.snapshot->config, policy, ctx.endpoint, ctx.request->model);
+  auto plan = PlanRoute(*ctx.snapshot->config, *ctx.identity, *ctx.request);
   if (!plan) return plan.error();
   ctx.plan.emplace(std::move(*plan));
   return std::move(parsed->body);
@@ -197,7 +197,7 @@ Status Gateway::ListModels(RequestContext& ctx, ClientExchange& client, std::str
   // A key sees only the models it may use: allowed by name and with an eligible deployment.
   const Config& config = *ctx.snapshot->config;
   auto usable = [&](const ModelAlias& alias) {
-    return PlanRoute(config, *ctx.policy(), Endpoint::kChatCompletions, alias.alias).ok();
+    return PlanAlias(config, *ctx.policy(), Endpoint::kChatCompletions, alias.alias, nullptr).ok();
   };
   if (ctx.endpoint == Endpoint::kGetModel) {
     const ModelAlias* alias = config.FindModel(std::string(id));

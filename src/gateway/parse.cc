@@ -45,7 +45,13 @@ Status ParseChat(const Json& b, ParsedRequest& r) {
   if (b.contains("tools") && !b["tools"].is_null()) {
     if (!b["tools"].is_array()) return Error::BadRequest("'tools' must be an array", "tools");
     if (Status s = RequireTypedItems(b["tools"], "tools"); !s) return s;
+    r.has_tools = !b["tools"].empty();
   }
+  for (const auto& m : b["messages"])
+    if (auto c = m.find("content"); c != m.end() && c->is_array())
+      for (const auto& part : *c) r.has_images = r.has_images || part.value("type", "") == "image_url";
+  for (const char* field : {"max_tokens", "max_completion_tokens"})
+    if (auto v = b.find(field); v != b.end() && v->is_number_integer()) r.max_tokens = std::max<int64_t>(0, v->get<int64_t>());
   if (b.contains("stream")) {
     if (!b["stream"].is_boolean() && !b["stream"].is_null())
       return Error::BadRequest("'stream' must be a boolean", "stream");

@@ -79,6 +79,11 @@ struct ParsedRequest {
   bool stream = false;
   bool client_wants_usage = false;  // stream_options.include_usage (OpenAI clients)
   int64_t estimated_prompt_tokens = 0;
+  // What routing rules look at (RouteRule): max_tokens / max_completion_tokens (0 = absent),
+  // and whether the request declares tools or carries images.
+  int64_t max_tokens = 0;
+  bool has_tools = false;
+  bool has_images = false;
   // Policy steering the client attempted in its own body, noted for Check policy: the first
   // field that other gateways use to pick providers or switch redaction or logging, and
   // whether it asked the provider to store the exchange.
@@ -93,8 +98,10 @@ struct RouteTarget {
   std::string name;  // DeploymentName()
 };
 struct RoutePlan {
-  const ModelAlias* alias = nullptr;  // the configured alias (never null in a plan)
+  const ModelAlias* alias = nullptr;  // the configured alias that serves (never null in a plan):
+                                      // the one asked for, or the target of `rule`
   std::vector<RouteTarget> targets;   // never empty; failover walks only these
+  const RouteRule* rule = nullptr;    // the routing rule that chose `alias`, if any
 };
 
 // Redact: the body exactly as it may leave the building, the session that restores its

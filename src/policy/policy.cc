@@ -79,7 +79,9 @@ class PolicyParser : public YamlReader {
     if (!ExpectMap(root, "a policy file")) return;
     CheckKeys(root, "the policy",
               {"name", "description", "models", "providers", "regions", "zero_retention",
-               "content_logging", "redaction", "rate_limits", "budgets", "audit", "retention", "tags"});
+               "content_logging", "redaction", "rate_limits", "budgets", "audit", "retention", "tags",
+               "max_cost_per_request"});
+    ReadUsd(root, "max_cost_per_request", p.max_cost_per_request, kPicoDecimals, "policy");
     ReadString(root, "name", p.name, "policy");
     if (p.name.empty()) Problem(root, "the policy needs a name");
     else if (p.name != expected_name)

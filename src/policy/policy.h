@@ -50,6 +50,9 @@ struct Policy {
     Picos per_month = 0;
   };
   std::map<std::string, Budget> tag_budgets;  // tag name → budget of each of its values
+  // `max_cost_per_request`: deployments whose estimated cost for a request (its estimated prompt
+  // tokens and its max_tokens at the deployment's prices) is above this are not tried; 0 = none.
+  Picos max_cost_per_request = 0;
   // Percentages of a budget at which a key's spend is announced (log line, metric), once per
   // key, period and threshold, when a request takes the spend across it.
   std::vector<int> budget_alerts = {50, 80, 100};

@@ -2,7 +2,10 @@
 // the eu-only property test over random outage schedules.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include <random>
 
@@ -316,6 +319,67 @@ TEST_F(PolicyTest, BudgetThresholdsAreAnnouncedOnceEach) {
   }
   EXPECT_EQ(alerts, (std::vector<std::pair<std::string, int>>{{"budget", 50}, {"budget", 80}, {"budget", 100}, {"quiet", 90}}));
   EXPECT_EQ(log.find("planted-budget-prompt-3f9"), std::string::npos);
+}
+
+// Issue 20, routing by latency: a deployment whose time to first byte exceeds its max_ttfb is
+// demoted behind the next one, and promoted back once a probe finds it fast again.
+TEST_F(PolicyTest, ASlowDeploymentIsDemotedAndPromotedBackWhenItRecovers) {
+  std::atomic<int> delay_ms{300};
+  us_.set_handler([&](const FakeRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
+    FakeProvider::DefaultHandler()(req, resp);
+  });
+  std::string yaml = "providers:\n" + Provider("slow", us_.base_url(), "us") + Provider("fast", eu1_.base_url(), "eu") +
+                     "routing: { retries_per_deployment: 0, ttfb_probe_interval: 1s }\n"
+                     "models:\n  - alias: chat\n    deployments:\n"
+                     "      - { provider: slow, model: m, max_ttfb: 100ms }\n      - { provider: fast, model: m }\n";
+  GatewayUnderTest gw(yaml);
+  auto serving = [&] {
+    HttpResult r = gw.Post("/v1/chat/completions", Chat("chat"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.header("x-warden-deployment");
+  };
+  EXPECT_EQ(serving(), "slow/m");  // first in priority; answers in 300 ms, over its 100 ms
+  EXPECT_EQ(serving(), "fast/m");  // demoted
+  EXPECT_EQ(serving(), "fast/m");
+  delay_ms = 0;                    // it recovers, unseen while demoted...
+  EXPECT_EQ(serving(), "fast/m");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(serving(), "slow/m");  // ...until the probe interval passes: probed, fast, promoted
+  EXPECT_EQ(serving(), "slow/m");
+  EXPECT_EQ(us_.requests().size(), 3u);
+}
+
+// Issue 20, routing rules: the rule and the deployment chosen are in the answer's headers and
+// the audit record; the policy bounds the rule's target.
+TEST_F(PolicyTest, RoutingRulesNameTheirChoiceAndStayInsideThePolicy) {
+  std::string yaml = "providers:\n" + Provider("openai-us", us_.base_url(), "us") +
+                     Provider("mistral-eu", eu1_.base_url(), "eu") +
+                     "models:\n"
+                     "  - alias: big\n    deployments: [ { provider: openai-us, model: gpt-big }, { provider: mistral-eu, model: large } ]\n"
+                     "  - alias: auto\n    deployments: [ { provider: mistral-eu, model: small } ]\n"
+                     "    rules:\n      - { name: agents, use: big, when: { tools: true } }\n";
+  GatewayUnderTest gw(yaml, "", "", {{"eu-only", kEuOnly}, {"no-big", "models: [auto]\n"}});
+  Json with_tools = Chat("auto");
+  with_tools["tools"] = Json::array({Json{{"type", "function"}, {"function", {{"name", "f"}, {"parameters", Json::object()}}}}});
+  HttpResult r = gw.Post("/v1/chat/completions", with_tools);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("x-warden-route-rule"), "agents");
+  EXPECT_EQ(r.header("x-warden-deployment"), "openai-us/gpt-big");
+  HttpResult plain = gw.Post("/v1/chat/completions", Chat("auto"));
+  EXPECT_EQ(plain.header("x-warden-route-rule"), "");
+  EXPECT_EQ(plain.header("x-warden-deployment"), "mistral-eu/small");
+  // EU only: the rule's target keeps its EU deployment.
+  EXPECT_EQ(gw.PostAs(gw.CreateKey("eu-only"), "/v1/chat/completions", with_tools).header("x-warden-deployment"),
+            "mistral-eu/large");
+  // `big` not allowed: the rule is passed over.
+  HttpResult bounded = gw.PostAs(gw.CreateKey("no-big"), "/v1/chat/completions", with_tools);
+  EXPECT_EQ(bounded.header("x-warden-route-rule"), "");
+  EXPECT_EQ(bounded.header("x-warden-deployment"), "mistral-eu/small");
+  bool audited = false;
+  for (const Json& rec : AuditRecords(gw))
+    audited = audited || (rec["type"] == "intent" && rec["meta"].value("route_rule", "") == "agents");
+  EXPECT_TRUE(audited);
 }
 
 TEST_F(PolicyTest, BudgetStopsSpendingAtTheLimit) {

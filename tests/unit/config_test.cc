@@ -162,6 +162,45 @@ TEST(ConfigTest, AlertWebhook) {
     EXPECT_FALSE(LoadConfigFromString(providers + bad, "b.yaml").ok()) << bad;
 }
 
+TEST(ConfigTest, RoutingRulesAndFirstByteThresholds) {
+  const std::string head = "providers:\n  - { name: e, kind: echo }\nrouting: { ttfb_probe_interval: 10s }\nmodels:\n"
+                           "  - { alias: big, deployments: [ { provider: e, max_ttfb: 1500ms } ] }\n"
+                           "  - { alias: small, deployments: [ { provider: e } ] }\n";
+  LoadResult ok = LoadConfigFromString(
+      head + "  - alias: auto\n    deployments: [ { provider: e } ]\n    rules:\n"
+             "      - { name: long, use: big, when: { min_prompt_tokens: 4000 } }\n"
+             "      - { name: quick, use: small, when: { max_prompt_tokens: 200, max_max_tokens: 256, tools: false } }\n"
+             "      - { name: research, use: big, when: { tag: team=research, images: true } }\n",
+      "r.yaml");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.config->routing.ttfb_probe_interval_ms, 10000);
+  EXPECT_EQ(ok.config->FindModel("big")->deployments[0].max_ttfb_ms, 1500);
+  const auto& rules = ok.config->FindModel("auto")->rules;
+  ASSERT_EQ(rules.size(), 3u);
+  EXPECT_EQ(rules[0].min_prompt_tokens, 4000);
+  EXPECT_EQ(rules[0].max_prompt_tokens, -1);
+  EXPECT_EQ(rules[1].max_max_tokens, 256);
+  EXPECT_EQ(rules[1].tools, 0);
+  EXPECT_EQ(rules[2].tag_name, "team");
+  EXPECT_EQ(rules[2].tag_value, "research");
+  EXPECT_EQ(rules[2].images, 1);
+  for (const char* bad : {
+           "      - { name: x, use: nowhere, when: { tools: true } }\n",  // not an alias
+           "      - { name: x, use: auto, when: { tools: true } }\n",     // itself
+           "      - { name: x, use: big, when: {} }\n",                   // no condition
+           "      - { name: x, use: big, when: { colour: red } }\n",
+           "      - { name: x, use: big, when: { tag: team } }\n",
+           "      - { name: \"a b\", use: big, when: { tools: true } }\n",
+           "      - { name: x, use: big, when: { tools: true } }\n      - { name: x, use: small, when: { tools: false } }\n"})
+    EXPECT_FALSE(LoadConfigFromString(head + "  - alias: auto\n    deployments: [ { provider: e } ]\n    rules:\n" + bad,
+                                      "b.yaml").ok())
+        << bad;
+  // A target with rules of its own (no chains).
+  EXPECT_FALSE(LoadConfigFromString(head + "  - alias: a1\n    deployments: [ { provider: e } ]\n    rules: [ { name: x, use: a2, when: { tools: true } } ]\n"
+                                           "  - alias: a2\n    deployments: [ { provider: e } ]\n    rules: [ { name: y, use: big, when: { tools: true } } ]\n",
+                                    "c.yaml").ok());
+}
+
 TEST(ConfigTest, ReportsEveryProblemWithFileAndLine) {
   const char* bad = R"(server:
   listen: nonsense

@@ -72,6 +72,29 @@ TEST(DecideRetryTest, ParsesRetryAfterSecondsAndDates) {
   EXPECT_FALSE(ParseRetryAfterMs("", 0).has_value());
 }
 
+TEST(DeploymentHealthTest, ASlowDeploymentIsDemotedThenProbedAndPromotedWhenFast) {
+  DeploymentHealth h;
+  RoutingConfig c;
+  c.ttfb_probe_interval_ms = 1000;
+  const int64_t ms = 1'000'000;  // first-byte times are in ns
+  EXPECT_FALSE(h.TooSlow("d", 100, 0, c));  // nothing known: keeps its place
+  h.Report("d", false, 50 * ms, 10, c);
+  EXPECT_FALSE(h.TooSlow("d", 100, 20, c));
+  h.Report("d", false, 900 * ms, 30, c);  // average 0.8 × 50 + 0.2 × 900 = 220 ms
+  EXPECT_TRUE(h.TooSlow("d", 100, 40, c));
+  EXPECT_FALSE(h.TooSlow("d", 300, 40, c));  // under its own threshold
+  EXPECT_FALSE(h.TooSlow("d", 0, 40, c));    // no threshold
+  // No sample for longer than the probe interval: its place back, for a probe...
+  EXPECT_FALSE(h.TooSlow("d", 100, 1100, c));
+  // ...whose answer replaces the stale average: fast now, so it stays.
+  h.Report("d", false, 20 * ms, 1100, c);
+  EXPECT_EQ(h.LatencyMs("d"), 20.0);
+  EXPECT_FALSE(h.TooSlow("d", 100, 1110, c));
+  // A failure is no sample of speed.
+  h.Report("d", true, 5000 * ms, 1120, c);
+  EXPECT_EQ(h.LatencyMs("d"), 20.0);
+}
+
 TEST(DeploymentHealthTest, OpensAfterKFailuresThenOneProbeDecides) {
   DeploymentHealth h;
   const RoutingConfig c = Config();

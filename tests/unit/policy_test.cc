@@ -161,11 +161,13 @@ TEST(TagsTest, OnlyListedWellFormedTagsAreAccepted) {
 
 TEST(PolicyTest, TagsAndTagBudgets) {
   PolicyLoadResult r = LoadPolicyFromString(
-      "name: t\ntags: [team, project]\nbudgets: { usd_per_day: 5, per_tag: { team: { usd_per_day: 50.5, usd_per_month: 900 } } }\n",
+      "name: t\ntags: [team, project]\nmax_cost_per_request: 0.05\n"
+      "budgets: { usd_per_day: 5, per_tag: { team: { usd_per_day: 50.5, usd_per_month: 900 } } }\n",
       "t.yaml", "t", SomeProviders());
   ASSERT_TRUE(r.ok());
   const Policy* policy = r.policies->Find("t");
   EXPECT_EQ(policy->tags, (std::vector<std::string>{"team", "project"}));
+  EXPECT_EQ(policy->max_cost_per_request, kPicosPerUsd / 20);
   ASSERT_EQ(policy->tag_budgets.count("team"), 1u);
   EXPECT_EQ(policy->tag_budgets.at("team").per_day, kPicosPerUsd * 101 / 2);
   EXPECT_EQ(policy->tag_budgets.at("team").per_month, kPicosPerUsd * 900);
