@@ -217,7 +217,8 @@ AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& p
     if (!w) return Error::BadRequest("window must be 1h, 6h or 24h", "window");
     window = *w;
   }
-  auto data = dashboard::Data(metrics_->timeline(), usage_, keys_, metrics_->now_s(), window);
+  const std::shared_ptr<const PolicySet> policies = policies_.Load();
+  auto data = dashboard::Data({metrics_->timeline(), usage_, keys_, spend_, policies.get()}, metrics_->now_s(), window);
   if (!data) return data.error();
   Reply r(200, std::move(*data));
   r.headers = dashboard::SecurityHeaders();

@@ -1,8 +1,10 @@
 #include "admin/dashboard.h"
 
 #include <algorithm>
+#include <set>
 
 #include "admin/embedded_files.h"
+#include "common/tags.h"
 #include "common/util.h"
 
 namespace warden::dashboard {
@@ -113,8 +115,65 @@ std::optional<Window> ParseWindow(std::string_view name) {
   return std::nullopt;
 }
 
-Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const KeyStore* keys, int64_t now_s,
-                  Window window) {
+namespace {
+
+// One row of the budgets table: a budget's limit for one period and what it has spent.
+Json BudgetRow(const std::string& kind, const std::string& id, const std::string& name, const Policy& policy,
+               const char* period, Picos limit, Picos spent) {
+  return Json{{"kind", kind},         {"id", id},
+              {"name", name},         {"policy", policy.name},
+              {"period", period},     {"limit_usd", UsdNumber(limit)},
+              {"spent_usd", UsdNumber(spent)}, {"remaining_usd", UsdNumber(Remaining(limit, spent))},
+              {"alert_at", policy.budget_alerts}};
+}
+
+void AddBudgetRows(Json& rows, const std::string& kind, const std::string& id, const std::string& name,
+                   const Policy& policy, const Policy::Budget& b, const Spend& spend) {
+  if (b.per_day > 0) rows.push_back(BudgetRow(kind, id, name, policy, "day", b.per_day, spend.day));
+  if (b.per_month > 0) rows.push_back(BudgetRow(kind, id, name, policy, "month", b.per_month, spend.month));
+}
+
+// Every budget in force (see Data).
+Result<Json> Budgets(const Sources& from, int64_t now_s) {
+  Json rows = Json::array();
+  if (!from.spend || !from.policies) return rows;
+  if (from.keys) {
+    auto keys = from.keys->List();
+    if (!keys) return keys.error();
+    for (const auto& k : *keys) {
+      const Policy* p = from.policies->Find(k.policy);
+      if (!k.active() || !p || (p->budget_per_day <= 0 && p->budget_per_month <= 0)) continue;
+      AddBudgetRows(rows, "key", k.id, k.name, *p, {p->budget_per_day, p->budget_per_month}, from.spend->Get(k.id));
+    }
+  }
+  if (from.usage) {
+    // Tag values spent under a policy that budgets their tag, this month.
+    std::set<std::pair<std::string, std::string>> seen;  // (policy, "name=value")
+    const std::string today = UtcDate(now_s);
+    Status s = from.usage->ForEachCell(today.substr(0, 8) + "01", today,
+                                       [&](const std::string&, const UsageCell& c, const UsageTotals&) {
+                                         const Policy* p = from.policies->Find(c.policy);
+                                         if (!p || p->tag_budgets.empty() || c.tags.empty()) return;
+                                         for (const auto& [name, value] : ParseTagsText(c.tags))
+                                           if (p->tag_budgets.count(name)) seen.insert({c.policy, name + "=" + value});
+                                       });
+    if (!s) return s.error();
+    for (const auto& [policy, tag] : seen) {
+      const Policy& p = *from.policies->Find(policy);
+      const size_t eq = tag.find('=');
+      const std::string name = tag.substr(0, eq), value = tag.substr(eq + 1);
+      AddBudgetRows(rows, "tag", tag, "", p, p.tag_budgets.at(name), from.spend->Get(TagBudgetSubject(name, value)));
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+Result<Json> Data(const Sources& from, int64_t now_s, Window window) {
+  const metrics::Timeline& timeline = from.timeline;
+  UsageLedger* usage = from.usage;
+  const KeyStore* keys = from.keys;
   using Point = metrics::Timeline::Point;
   const std::vector<Point> points = timeline.Series(now_s, window.minutes, window.step);
   Json t = Json::array(), requests = Json::array(), client_errors = Json::array(), server_errors = Json::array(),
@@ -157,6 +216,7 @@ Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const K
       {"cost_by_provider", SeriesByName(points, [&](const Point& p) { return costs(p.by_provider); })},
       {"tokens_by_provider", SeriesByName(points, [&](const Point& p) { return tokens(p.by_provider); })},
       {"redactions", SeriesByName(points, [](const Point& p) { return p.redactions; })},
+      {"refusals_by_reason", SeriesByName(points, [](const Point& p) { return p.refusal_reasons; })},
   };
   const Point sum = timeline.Summary(now_s, window.minutes);
   int64_t redacted = 0;
@@ -165,7 +225,7 @@ Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const K
                  {"server_errors", sum.server_errors}, {"refusals", sum.refusals},
                  {"retries", sum.retries},           {"failovers", sum.failovers},
                  {"overhead_p50_ms", sum.overhead_p50_ms}, {"overhead_p99_ms", sum.overhead_p99_ms},
-                 {"redactions", redacted}};
+                 {"redactions", redacted},           {"refusals_by_reason", sum.refusal_reasons}};
 
   // The last 30 days from the usage ledger (persisted: survives restarts).
   constexpr int kDays = 30;
@@ -232,7 +292,10 @@ Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const K
                    {"tokens", u.prompt_tokens + u.completion_tokens},
                    {"cost_usd", UsdNumber(u.cost)}});
   }
-  return Json{{"now", now_s}, {"recent", recent}, {"totals", totals}, {"daily", daily}, {"top_keys", top}};
+  auto budgets = Budgets(from, now_s);
+  if (!budgets) return budgets.error();
+  return Json{{"now", now_s},     {"recent", recent},   {"totals", totals},
+              {"daily", daily},   {"top_keys", top},    {"budgets", std::move(*budgets)}};
 }
 
 }  // namespace warden::dashboard

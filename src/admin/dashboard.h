@@ -28,7 +28,9 @@
 #include "common/json.h"
 #include "common/result.h"
 #include "keys/key_store.h"
+#include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
+#include "policy/policy.h"
 #include "metrics/timeline.h"
 #include "common/mutex.h"
 
@@ -72,9 +74,20 @@ struct Window {
 };
 std::optional<Window> ParseWindow(std::string_view name);
 
-// The page's figures: the timeline over `window`, the usage ledger's last 30 days by model and
-// provider, and the top 10 keys by spend over those 30 days (with their names from `keys`).
-Result<Json> Data(const metrics::Timeline& timeline, UsageLedger* usage, const KeyStore* keys, int64_t now_s,
-                  Window window);
+// Where the page's figures come from; any but the timeline may be null.
+struct Sources {
+  const metrics::Timeline& timeline;
+  UsageLedger* usage = nullptr;
+  const KeyStore* keys = nullptr;
+  SpendLedger* spend = nullptr;
+  const PolicySet* policies = nullptr;
+};
+
+// The page's figures: the timeline over `window` (refusals by reason apart from errors), the
+// usage ledger's last 30 days by model and provider, the top 10 keys by spend over those 30
+// days (with their names from `keys`), and every budget in force: each active key's under its
+// policy, and each tag value's (budgets.per_tag) seen in this month's usage, with what was
+// spent today and this month and the policy's alert percentages.
+Result<Json> Data(const Sources& from, int64_t now_s, Window window);
 
 }  // namespace warden::dashboard

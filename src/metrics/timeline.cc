@@ -52,6 +52,7 @@ void Timeline::Bucket::Merge(const Bucket& o) {
   c.client_errors += o.counts.client_errors;
   c.server_errors += o.counts.server_errors;
   c.refusals += o.counts.refusals;
+  for (const auto& [code, n] : o.counts.refusal_reasons) c.refusal_reasons[code] += n;
   c.retries += o.counts.retries;
   c.failovers += o.counts.failovers;
   AddUsage(c.by_model, o.counts.by_model);
@@ -67,9 +68,14 @@ void Timeline::Record(int64_t now_s, const RequestSample& s) {
   if (b.minute != minute) b = Bucket{minute, {}, {}};
   Point& c = b.counts;
   ++c.requests;
-  if (s.status >= 400 && s.status < 500) ++c.client_errors;
-  if (s.status >= 500) ++c.server_errors;
-  if (!s.refusal.empty() && GatewayMetrics::IsRefusalCode(s.refusal)) ++c.refusals;
+  if (!s.refusal.empty() && GatewayMetrics::IsRefusalCode(s.refusal)) {
+    ++c.refusals;
+    ++c.refusal_reasons[s.refusal];  // a fixed set of codes
+  } else if (s.status >= 400 && s.status < 500) {
+    ++c.client_errors;
+  } else if (s.status >= 500) {
+    ++c.server_errors;
+  }
   s.ForEachMove([&](const RequestSample::Try&, bool same) { ++(same ? c.retries : c.failovers); });
   if (s.upstream) ++b.overhead[static_cast<size_t>(Bin(s.overhead_s))];
   const int64_t tokens = s.prompt_tokens + s.completion_tokens;

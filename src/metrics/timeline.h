@@ -35,7 +35,10 @@ class Timeline {
   };
   struct Point {
     int64_t start_s = 0;  // the first second of the point
+    // A refusal (policy, limits, budgets: GatewayMetrics::IsRefusalCode) counts under refusals
+    // and its reason, not as a client or server error.
     int64_t requests = 0, client_errors = 0, server_errors = 0, refusals = 0, retries = 0, failovers = 0;
+    std::map<std::string, int64_t> refusal_reasons;  // code → count
     double overhead_p50_ms = 0, overhead_p99_ms = 0;  // 0 when nothing went upstream
     std::map<std::string, Usage> by_model, by_provider;
     std::map<std::string, int64_t> redactions;

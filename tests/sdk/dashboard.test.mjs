@@ -52,7 +52,12 @@ models:
     deployments: [{ provider: local-echo }]
   - alias: smart
     deployments: [{ provider: down, model: m }, { provider: acme, model: m }]
-`, { adminToken: TOKEN, keys: [{ name: 'clinic', policy: 'hipaa' }] });
+`, {
+    adminToken: TOKEN,
+    keys: [{ name: 'clinic', policy: 'hipaa' }, { name: 'analyst', policy: 'teams' }],
+    // A team budget (per tag value) and a model restriction that refuses.
+    policies: { teams: 'models: [smart]\ntags: [team]\nbudgets: { per_tag: { team: { usd_per_day: 0.05 } }, alert_at: [50, 80, 100] }\n' },
+  });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     // --no-sandbox: the suite may run as root (CI containers); a small /dev/shm must not crash it.
@@ -66,10 +71,10 @@ after(async () => {
   fake?.close();
 });
 
-async function chat(key, model, content) {
+async function chat(key, model, content, tags) {
   const res = await fetch(`http://127.0.0.1:${warden.port}/v1/chat/completions`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...(tags ? { 'x-warden-tags': tags } : {}) },
     body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
   });
   await res.text();
@@ -82,6 +87,10 @@ test('the dashboard shows a run of traffic in a real browser', async () => {
   for (let i = 0; i < 4; i++) assert.equal(await chat(warden.key, 'echo', `hello number ${i}`), 200);
   for (let i = 0; i < 3; i++) assert.equal(await chat(warden.keys.clinic, 'smart', `write to ${PLANTED}`), 200);
   assert.equal(await chat(warden.key, 'no-such-model', 'hi'), 404);
+  // The research team: two calls to `smart` on its $0.05 budget ($0.0048 each), and one refused
+  // by its policy (echo is not among its models): a refusal, not an error.
+  for (let i = 0; i < 2; i++) assert.equal(await chat(warden.keys.analyst, 'smart', 'summarise', 'team=research'), 200);
+  assert.equal(await chat(warden.keys.analyst, 'echo', 'hi', 'team=research'), 403);
 
   const admin = `http://127.0.0.1:${warden.adminPort}`;
   // The figures, as the page will get them (bearer token here). Metrics are recorded just after
@@ -89,21 +98,33 @@ test('the dashboard shows a run of traffic in a real browser', async () => {
   let data;
   for (let i = 0; i < 100; i++) {
     data = await (await fetch(`${admin}/dashboard/data?window=1h`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
-    if (data.totals.requests >= 8) break;
+    if (data.totals.requests >= 11) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.equal(data.totals.requests, 8);
-  assert.equal(data.totals.client_errors, 1);
+  assert.equal(data.totals.requests, 11);
+  assert.equal(data.totals.client_errors, 1);  // the unknown model; the refusal is counted apart
   assert.equal(data.totals.server_errors, 0);
+  assert.equal(data.totals.refusals, 1);
+  assert.deepEqual(data.totals.refusals_by_reason, { model_not_allowed: 1 });
+  // Budgets: the clinic key's (hipaa: a day and a month) and the research team's (a day).
+  const budget = (id, period) => data.budgets.find((b) => b.id === id && b.period === period);
+  const clinicId = warden.keys.clinic.split('_')[2];
+  assert.equal(budget(clinicId, 'day').limit_usd, 200);
+  assert.equal(budget(clinicId, 'month').limit_usd, 5000);
+  const team = budget('team=research', 'day');
+  assert.equal(team.kind, 'tag');
+  assert.equal(team.limit_usd, 0.05);
+  assert.ok(Math.abs(team.spent_usd - 2 * (USAGE.prompt_tokens * ACME_PRICE.input + USAGE.completion_tokens * ACME_PRICE.output) / 1e6) < 1e-12);
+  assert.deepEqual(team.alert_at, [50, 80, 100]);
   assert.ok(data.totals.failovers >= 3, `failovers: ${data.totals.failovers}`);
   assert.ok(data.totals.redactions >= 3, `redactions: ${data.totals.redactions}`);
   const sum = (a) => a.reduce((x, y) => x + y, 0);
-  const acmeCost = 3 * (USAGE.prompt_tokens * ACME_PRICE.input + USAGE.completion_tokens * ACME_PRICE.output) / 1e6;
+  const acmeCost = 5 * (USAGE.prompt_tokens * ACME_PRICE.input + USAGE.completion_tokens * ACME_PRICE.output) / 1e6;
   assert.ok(Math.abs(sum(data.recent.cost_by_provider.acme) - acmeCost) < 1e-9, JSON.stringify(data.recent.cost_by_provider));
-  assert.equal(sum(data.recent.tokens_by_model.smart), 3 * (USAGE.prompt_tokens + USAGE.completion_tokens));
+  assert.equal(sum(data.recent.tokens_by_model.smart), 5 * (USAGE.prompt_tokens + USAGE.completion_tokens));
   assert.ok(sum(data.recent.tokens_by_model.echo) > 0);
   assert.ok(Math.abs(sum(data.daily.cost_by_provider.acme) - acmeCost) < 1e-9);
-  assert.deepEqual(data.top_keys.map((k) => k.name), ['clinic', 'sdk']);  // by spend: acme costs more
+  assert.deepEqual(data.top_keys.map((k) => k.name), ['clinic', 'analyst', 'sdk']);  // by spend: acme costs more
   assert.ok(!JSON.stringify(data).includes(PLANTED), 'no prompt content in the dashboard data');
 
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
@@ -135,15 +156,36 @@ test('the dashboard shows a run of traffic in a real browser', async () => {
   await page.waitForSelector('body[data-loaded]');
 
   const charts = await page.$$eval('[data-chart]', (figs) => figs.map((f) => ({ name: f.dataset.chart, points: Number(f.dataset.points || 0) })));
-  assert.equal(charts.length, 14);
+  assert.equal(charts.length, 16);
   for (const c of charts) assert.ok(c.points > 0, `chart ${c.name} drew nothing`);
-  assert.equal(await page.locator('[data-tile=requests] .value').innerText(), '8');
+  assert.equal(await page.locator('[data-tile=requests] .value').innerText(), '11');
+  assert.equal(await page.locator('[data-tile=refusals] .value').innerText(), '1');
+  assert.match(await page.locator('[data-tile=refusals] .sub').innerText(), /model_not_allowed 1/);
+  assert.match(await page.locator('[data-tile=error_rate] .sub').innerText(), /refusals not counted/);
+  assert.ok(await page.locator('[data-chart=refusals] rect[data-series=model_not_allowed]').count() > 0);
+  assert.ok(await page.locator('[data-chart=requests] rect[data-series=refused]').count() > 0);
+  // One colour per name in every chart it appears in.
+  const fills = await page.$$eval('rect[data-series=acme], rect[data-series=smart], rect[data-series=echo]',
+                                  (rects) => rects.map((r) => [r.dataset.series, r.getAttribute('fill')]));
+  const byName = {};
+  for (const [name, fill] of fills) (byName[name] ||= new Set()).add(fill);
+  assert.deepEqual(Object.keys(byName).sort(), ['acme', 'echo', 'smart']);
+  for (const [name, set] of Object.entries(byName)) assert.equal(set.size, 1, `${name} has ${[...set]} across charts`);
+  // Figures readable without hovering: each legend entry carries its total.
+  assert.match(await page.locator('[data-chart=cost_by_provider] .legend [data-series=acme]').innerText(), /acme\s*\$0\.024/);
+  assert.match(await page.locator('[data-chart=tokens_by_model] .legend [data-series=smart]').innerText(), /smart\s*7\.5k/);
+  // Budgets: a row per budget and period, the alert thresholds drawn on each bar.
+  assert.equal(await page.locator('[data-chart=budgets] tr[data-budget="tag:team=research:day"]').count(), 1);
+  assert.equal(await page.locator(`[data-chart=budgets] tr[data-budget="key:${clinicId}:month"]`).count(), 1);
+  assert.deepEqual(await page.$$eval('[data-chart=budgets] tr[data-budget="tag:team=research:day"] line.threshold',
+                                     (ls) => ls.map((l) => l.dataset.percent)), ['50', '80', '100']);
+  assert.match(await page.locator('[data-chart=budgets] tr[data-budget="tag:team=research:day"]').innerText(), /\$0\.0096[\s\S]*\$0\.050/);
   assert.equal(await page.locator('[data-tile=redactions] .value').innerText(), String(data.totals.redactions));
   assert.ok(await page.locator('[data-chart=cost_by_provider] rect[data-series=acme]').count() > 0);
   assert.ok(await page.locator('[data-chart=cost_by_model] rect[data-series=echo]').count() > 0);
   assert.ok(await page.locator('[data-chart=redactions] rect[data-series=EMAIL]').count() > 0);
   assert.deepEqual(await page.$$eval('[data-chart=top_keys] tr[data-key] td:nth-child(2)', (tds) => tds.map((t) => t.textContent)),
-                   ['clinic', 'sdk']);
+                   ['clinic', 'analyst', 'sdk']);
   const legend = await page.locator('[data-chart=cost_by_provider] .legend').innerText();
   assert.match(legend, /acme/);
   assert.match(legend, /local-echo/);

@@ -3,7 +3,7 @@
 // from the access log. WARDEN_BIN and WARDEN_POLICIES come from CTest.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,18 +23,26 @@ async function waitForPort(logFile) {
 
 // `providersAndModels`: the YAML of the `providers:` and `models:` sections.
 // `options.adminToken`: also start the admin listener (port 0) with this token;
-// `options.keys`: more client keys to create, as {name, policy} (returned in `keys`).
+// `options.keys`: more client keys to create, as {name, policy} (returned in `keys`);
+// `options.policies`: more policies, {name: YAML without the name line}, beside the shipped ones.
 export async function startWarden(providersAndModels, options = {}) {
   const bin = process.env.WARDEN_BIN;
   assert.ok(bin, 'WARDEN_BIN must point at the warden binary');
   assert.ok(process.env.WARDEN_POLICIES, 'WARDEN_POLICIES must point at the policies directory');
   const dir = mkdtempSync(join(tmpdir(), 'warden-sdk-'));
   const config = join(dir, 'warden.yaml');
+  let policies = process.env.WARDEN_POLICIES;
+  if (options.policies) {
+    const copy = join(dir, 'policies');
+    cpSync(policies, copy, { recursive: true });
+    for (const [name, yaml] of Object.entries(options.policies)) writeFileSync(join(copy, `${name}.yaml`), `name: ${name}\n${yaml}`);
+    policies = copy;
+  }
   writeFileSync(config, `server:
   listen: 127.0.0.1:0
   access_log: ${join(dir, 'warden.log')}
 data_dir: ${join(dir, 'data')}
-policies_dir: ${process.env.WARDEN_POLICIES}
+policies_dir: ${policies}
 ${options.adminToken ? `admin:\n  listen: 127.0.0.1:0\n  token_file: ${join(dir, 'admin.token')}\n` : ''}${providersAndModels}`);
   if (options.adminToken) writeFileSync(join(dir, 'admin.token'), options.adminToken, { mode: 0o600 });
   const createKey = (name, policy = 'default') =>

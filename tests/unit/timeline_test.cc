@@ -54,6 +54,12 @@ TEST(TimelineTest, SeriesSumsMinutesIntoAlignedPoints) {
   t.Record(base + 5, Sample(200, 0.001, "chat", "acme"));
   t.Record(base + 65, Sample(503, 0.001, "chat", "acme"));
   t.Record(base + 70, Sample(429, 0.001, "chat", "other"));
+  RequestSample refused = Sample(429, 0.001, "chat", "");
+  refused.refusal = "budget_exceeded";
+  refused.upstream = false;
+  refused.prompt_tokens = refused.completion_tokens = 0;
+  refused.cost = 0;
+  t.Record(base + 71, refused);
   RequestSample moved = Sample(200, 0.001, "big", "acme");
   moved.tries = {{"acme/a", "http_503"}, {"acme/a", "upstream_unreachable"}, {"other/b", ""}};
   moved.redactions = {{"EMAIL", 2}};
@@ -64,9 +70,11 @@ TEST(TimelineTest, SeriesSumsMinutesIntoAlignedPoints) {
   ASSERT_EQ(one.size(), 60u);
   EXPECT_EQ(one.back().start_s, base + 120);
   EXPECT_EQ(one[57].requests, 1);
-  EXPECT_EQ(one[58].requests, 2);
+  EXPECT_EQ(one[58].requests, 3);
   EXPECT_EQ(one[58].server_errors, 1);
-  EXPECT_EQ(one[58].client_errors, 1);
+  EXPECT_EQ(one[58].client_errors, 1);  // a refusal is not an error: counted apart, with its reason
+  EXPECT_EQ(one[58].refusals, 1);
+  EXPECT_EQ(one[58].refusal_reasons.at("budget_exceeded"), 1);
   EXPECT_EQ(one[59].retries, 1);
   EXPECT_EQ(one[59].failovers, 1);
   EXPECT_EQ(one[59].redactions.at("EMAIL"), 2);
@@ -77,10 +85,11 @@ TEST(TimelineTest, SeriesSumsMinutesIntoAlignedPoints) {
   // Five-minute points start on multiples of five minutes; all three minutes land in one.
   auto five = t.Series(now, 60, 5);
   EXPECT_EQ(five.back().start_s, base);
-  EXPECT_EQ(five.back().requests, 4);
+  EXPECT_EQ(five.back().requests, 5);
   EXPECT_EQ(five.back().by_model.at("chat").tokens, 45);
-  EXPECT_EQ(t.Summary(now, 60).requests, 4);
-  EXPECT_EQ(t.Summary(now, 2).requests, 3);  // minutes 1 and 2 only
+  EXPECT_EQ(t.Summary(now, 60).requests, 5);
+  EXPECT_EQ(t.Summary(now, 60).refusal_reasons.at("budget_exceeded"), 1);
+  EXPECT_EQ(t.Summary(now, 2).requests, 4);  // minutes 1 and 2 only
 
   // A day later the ring has reused the slots: nothing old is reported.
   EXPECT_EQ(t.Summary(now + 86400, 1440).requests, 0);

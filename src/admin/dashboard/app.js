@@ -5,8 +5,8 @@
 
 const SVG = 'http://www.w3.org/2000/svg';
 const PALETTE = ['#2457c5', '#e8833a', '#2e9e6b', '#b8428c', '#7a5cc7', '#c9a227', '#1f9bb5', '#d0473b',
-                 '#6b7f2a', '#8c6d4f'];
-const OUTCOME = { ok: '#2e9e6b', client: '#d97706', server: '#c62828' };
+                 '#6b7f2a', '#8c6d4f', '#5b8def', '#f2a65a', '#57b894', '#d77fb3', '#a08be0', '#e3c45a'];
+const OUTCOME = { ok: '#2e9e6b', refused: '#7a8594', client: '#d97706', server: '#c62828' };
 const REFRESH_MS = 15000;
 
 let windowName = '1h';
@@ -34,6 +34,8 @@ function fmtUsd(v) {
   if (v >= 0.01) return '$' + v.toFixed(3);
   return '$' + v.toPrecision(2);
 }
+// Budget figures: cents shown from $1 up, so "left" never rounds up to the limit.
+function fmtBudget(v) { return v >= 1 ? '$' + v.toFixed(2) : fmtUsd(v); }
 function fmtMs(v) { return (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) + ' ms'; }
 function fmtPct(v) { return (v >= 10 ? v.toFixed(0) : v.toFixed(1)) + '%'; }
 function fmtTime(unix) {
@@ -50,13 +52,26 @@ function niceMax(v) {
   return 10 * p;
 }
 
-// Series of a name → values object, largest total first, each with a stable colour.
+// One colour per name (model, provider, entity type, refusal reason, key) across every chart
+// of the page: the names of the whole document, sorted, take the palette in turn.
+let colours = new Map();
+function assignColours(d) {
+  const names = new Set();
+  const add = (byName) => Object.keys(byName || {}).forEach((n) => names.add(n));
+  for (const k of ['cost_by_model', 'cost_by_provider', 'tokens_by_model', 'tokens_by_provider', 'redactions',
+                   'refusals_by_reason']) add(d.recent[k]);
+  for (const k of ['cost_by_model', 'cost_by_provider', 'tokens_by_model', 'tokens_by_provider']) add(d.daily[k]);
+  d.top_keys.forEach((k) => names.add(k.id));
+  colours = new Map([...names].sort().map((n, i) => [n, PALETTE[i % PALETTE.length]]));
+}
+function colourOf(name) { return colours.get(name) || PALETTE[0]; }
+
+// Series of a name → values object, largest total first, each in its name's colour.
 function seriesFrom(byName) {
   const list = Object.entries(byName || {}).map(([name, values]) => ({
-    name, values, total: values.reduce((a, b) => a + b, 0),
+    name, values, total: values.reduce((a, b) => a + b, 0), color: colourOf(name),
   }));
   list.sort((a, b) => b.total - a.total || a.name.localeCompare(b.name));
-  list.forEach((s, i) => { s.color = PALETTE[i % PALETTE.length]; });
   return list;
 }
 
@@ -84,14 +99,17 @@ function frame(figure, labels, max, fmt) {
   return { svg, slot, W, y: (v) => PAD.t + plotH * (1 - v / max) };
 }
 
-function legend(figure, series) {
+// The legend names each series and, when `fmt` is given, its total over the chart, so the
+// figures read without hovering.
+function legend(figure, series, fmt) {
   const box = el('div', { class: 'legend' });
   for (const s of series) {
-    const item = el('span');
+    const item = el('span', { 'data-series': s.name });
     const swatch = el('span', { class: 'swatch' });
     swatch.style.background = s.color;  // CSSOM, allowed by the CSP (no inline style attribute)
     item.appendChild(swatch);
     item.appendChild(document.createTextNode(s.label || s.name));
+    if (fmt && s.total !== undefined) item.appendChild(el('b', { class: 'total' }, fmt(s.total)));
     box.appendChild(item);
   }
   figure.appendChild(box);
@@ -127,7 +145,8 @@ function bars(figure, labels, series, fmt) {
   });
   figure.dataset.points = String(marks);
   if (!marks) empty(figure, svg, W, 'Nothing in this window');
-  legend(figure, series.filter((s) => s.total === undefined || s.total > 0));
+  for (const s of series) if (s.total === undefined) s.total = s.values.reduce((a, b) => a + (b || 0), 0);
+  legend(figure, series.filter((s) => s.total > 0), fmt);
 }
 
 // Lines over the points that have a value (null = no value, e.g. no upstream request).
@@ -174,7 +193,7 @@ function topKeys(figure, keys) {
     row.appendChild(el('td', { class: 'num' }, fmtUsd(k.cost_usd)));
     const cell = el('td', { class: 'bar' });
     const svg = el('svg:svg', { viewBox: '0 0 100 8', preserveAspectRatio: 'none', width: '100%', height: 8 });
-    svg.appendChild(el('svg:rect', { x: 0, y: 0, height: 8, width: max > 0 ? Math.max(0.5, 100 * k.cost_usd / max) : 0.5, fill: PALETTE[0] }));
+    svg.appendChild(el('svg:rect', { x: 0, y: 0, height: 8, width: max > 0 ? Math.max(0.5, 100 * k.cost_usd / max) : 0.5, fill: colourOf(k.id) }));
     cell.appendChild(svg);
     row.appendChild(cell);
     table.appendChild(row);
@@ -186,6 +205,52 @@ function topKeys(figure, keys) {
   }
   figure.appendChild(table);
   figure.dataset.points = String(keys.length);
+}
+
+// Budgets: spent against the limit for each key and tag budget and period, the policy's alert
+// percentages drawn as ticks on the bar, the figures written out.
+function budgets(figure, rows) {
+  for (const old of figure.querySelectorAll('svg, .legend, table')) old.remove();
+  const table = el('table', { class: 'keys budgets' });
+  const head = el('tr');
+  for (const [text, cls] of [['Budget', ''], ['Policy', ''], ['Period', ''], ['Spent', 'num'], ['Limit', 'num'],
+                             ['Left', 'num'], ['', '']])
+    head.appendChild(el('th', cls ? { class: cls } : {}, text));
+  table.appendChild(head);
+  for (const b of rows) {
+    const used = b.limit_usd > 0 ? Math.min(1, b.spent_usd / b.limit_usd) : 0;
+    const crossed = b.alert_at.filter((p) => 100 * used >= p);
+    const row = el('tr', { 'data-budget': `${b.kind}:${b.id}:${b.period}`, class: used >= 1 ? 'over' : crossed.length ? 'warn' : '' });
+    const who = el('td');
+    who.appendChild(el('code', {}, b.kind === 'tag' ? b.id : (b.name || b.id)));
+    if (b.kind === 'key' && b.name) who.appendChild(el('small', {}, ' ' + b.id));
+    row.appendChild(who);
+    row.appendChild(el('td', {}, b.policy));
+    row.appendChild(el('td', {}, b.period === 'day' ? 'today' : 'this month'));
+    row.appendChild(el('td', { class: 'num' }, fmtBudget(b.spent_usd)));
+    row.appendChild(el('td', { class: 'num' }, fmtBudget(b.limit_usd)));
+    row.appendChild(el('td', { class: 'num' }, fmtBudget(b.remaining_usd)));
+    const cell = el('td', { class: 'bar' });
+    const svg = el('svg:svg', { viewBox: '0 0 100 10', preserveAspectRatio: 'none', width: '100%', height: 10 });
+    svg.appendChild(el('svg:rect', { x: 0, y: 0, width: 100, height: 10, class: 'track' }));
+    svg.appendChild(el('svg:rect', { x: 0, y: 0, height: 10, width: Math.max(0.5, 100 * used), class: 'spent' }));
+    for (const p of b.alert_at) {
+      const tick = el('svg:line', { x1: p, x2: p, y1: 0, y2: 10, class: 'threshold', 'data-percent': p });
+      tick.appendChild(el('svg:title', {}, `alert at ${p}%`));
+      svg.appendChild(tick);
+    }
+    cell.appendChild(svg);
+    cell.appendChild(el('small', {}, `${fmtPct(100 * used)} · alerts at ${b.alert_at.join(', ')}%`));
+    row.appendChild(cell);
+    table.appendChild(row);
+  }
+  if (!rows.length) {
+    const row = el('tr');
+    row.appendChild(el('td', { colspan: 7 }, 'No key or tag has a budget'));
+    table.appendChild(row);
+  }
+  figure.appendChild(table);
+  figure.dataset.points = String(rows.length);
 }
 
 // ---- the page -------------------------------------------------------------------------------
@@ -200,12 +265,17 @@ function chart(name) { return document.querySelector(`[data-chart="${name}"]`); 
 
 function render(d) {
   const r = d.recent, tot = d.totals;
+  assignColours(d);
   const labels = r.t.map(fmtTime);
+  // Refusals (policy, rate limits, budgets) are the gateway doing its job: counted apart, with
+  // their reasons, never as errors.
   const errors = tot.client_errors + tot.server_errors;
   const rate = tot.requests ? 100 * errors / tot.requests : 0;
   tile('requests', fmtCount(tot.requests), `${fmtCount(tot.requests / (r.t.length * r.step_seconds / 60))} per minute`);
-  tile('error_rate', fmtPct(rate), `${fmtCount(tot.server_errors)} 5xx · ${fmtCount(tot.client_errors)} 4xx · ${fmtCount(tot.refusals)} refused`,
+  tile('error_rate', fmtPct(rate), `${fmtCount(tot.server_errors)} 5xx · ${fmtCount(tot.client_errors)} 4xx · refusals not counted`,
        tot.requests && 100 * tot.server_errors / tot.requests >= 1);
+  const reasons = Object.entries(tot.refusals_by_reason || {}).sort((a, b) => b[1] - a[1]);
+  tile('refusals', fmtCount(tot.refusals), reasons.map(([code, n]) => `${code} ${fmtCount(n)}`).join(' · ') || 'none');
   tile('spend_today', fmtUsd(tot.cost_usd_today));
   tile('tokens_today', fmtCount(tot.tokens_today));
   tile('overhead', tot.overhead_p99_ms ? `${fmtMs(tot.overhead_p50_ms)} / ${fmtMs(tot.overhead_p99_ms)}` : '–',
@@ -215,12 +285,14 @@ function render(d) {
   for (const small of document.querySelectorAll('.window-label'))
     small.textContent = `last ${windowName}, per ${r.step_seconds / 60} min, since this process started`;
 
-  const ok = r.requests.map((n, i) => n - r.client_errors[i] - r.server_errors[i]);
+  const ok = r.requests.map((n, i) => n - r.client_errors[i] - r.server_errors[i] - r.refusals[i]);
   bars(chart('requests'), labels, [
-    { name: 'ok', label: '2xx', values: ok, color: OUTCOME.ok },
+    { name: 'ok', label: 'served', values: ok, color: OUTCOME.ok },
+    { name: 'refused', label: 'refused by policy', values: r.refusals, color: OUTCOME.refused },
     { name: 'client', label: '4xx', values: r.client_errors, color: OUTCOME.client },
     { name: 'server', label: '5xx', values: r.server_errors, color: OUTCOME.server },
   ], fmtCount);
+  bars(chart('refusals'), labels, seriesFrom(r.refusals_by_reason), fmtCount);
   const pct = (a) => a.map((n, i) => (r.requests[i] ? 100 * n / r.requests[i] : null));
   lines(chart('error_rate'), labels, [
     { name: 'server', label: '5xx %', values: pct(r.server_errors), color: OUTCOME.server },
@@ -247,6 +319,7 @@ function render(d) {
   bars(chart('daily_tokens_by_model'), days, seriesFrom(d.daily.tokens_by_model), fmtCount);
   bars(chart('daily_tokens_by_provider'), days, seriesFrom(d.daily.tokens_by_provider), fmtCount);
   topKeys(chart('top_keys'), d.top_keys);
+  budgets(chart('budgets'), d.budgets || []);
   document.getElementById('updated').textContent = 'updated ' + new Date(d.now * 1000).toLocaleTimeString();
   document.body.dataset.loaded = String(d.now);
 }
