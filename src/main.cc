@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/budgets.h"
 #include "audit/usage_export.h"
 #include "common/cli.h"
 #include "common/log.h"
@@ -374,7 +375,8 @@ std::unique_ptr<warden::Store> LoadAndOpenReadOnly(const Args& a, warden::Loaded
   return std::move(*store);
 }
 
-// `warden usage budgets`: every active key whose policy has a budget, with what it spent today
+// `warden usage budgets`: every budget in force (admin/budgets.h: each active key whose policy has a
+// budget, each tag value with a per-tag budget that spent this month), with what it spent today
 // and this month (UTC) from the spend ledger, the limit and what is left. Read-only, beside a
 // running gateway (as current as the ledger's last flush, about a second).
 int UsageBudgets(const Args& a) {
@@ -393,19 +395,24 @@ int UsageBudgets(const Args& a) {
     return 1;
   }
   warden::SpendLedger ledger(store.get(), warden::UnixSeconds);
-  // One budget period of one key: spent, limit, left ("" when the policy sets no such limit).
+  warden::UsageLedger usage(store.get(), warden::UnixSeconds);
+  auto budgets = warden::BudgetsInForce(*keys, *loaded.policies, &usage, ledger, warden::UnixSeconds());
+  if (!budgets) {
+    std::cerr << "warden: " << budgets.error().message << "\n";
+    return 1;
+  }
+  // One budget period: spent, limit, left ("" when the policy sets no such limit).
   auto period = [&](warden::Picos spent, warden::Picos limit) -> std::array<std::string, 3> {
     using warden::FormatUsd;
     if (limit <= 0) return {FormatUsd(spent), "", ""};
     return {FormatUsd(spent), FormatUsd(limit), FormatUsd(warden::Remaining(limit, spent))};
   };
   warden::Json rows = warden::Json::array();
-  for (const auto& k : *keys) {
-    const warden::Policy* p = loaded.policies->Find(k.policy);
-    if (!k.active() || !p || (p->budget_per_day <= 0 && p->budget_per_month <= 0)) continue;
-    const warden::Spend spend = ledger.Get(k.id);
-    const auto day = period(spend.day, p->budget_per_day), month = period(spend.month, p->budget_per_month);
-    rows.push_back(warden::Json{{"key_id", k.id}, {"name", k.name}, {"policy", k.policy},
+  for (const warden::BudgetStatus& b : *budgets) {
+    const auto day = period(b.spend.day, b.limits.per_day), month = period(b.spend.month, b.limits.per_month);
+    // A tag's budget is named "tag:<name>=<value>" in the key_id column.
+    rows.push_back(warden::Json{{"key_id", b.kind == "tag" ? "tag:" + b.id : b.id}, {"name", b.name},
+                                {"policy", b.policy->name},
                                 {"day", {{"spent_usd", day[0]}, {"limit_usd", day[1]}, {"remaining_usd", day[2]}}},
                                 {"month", {{"spent_usd", month[0]}, {"limit_usd", month[1]}, {"remaining_usd", month[2]}}}});
   }
@@ -419,7 +426,7 @@ int UsageBudgets(const Args& a) {
     for (const char* c : columns) std::cout << (format == "csv" ? "," : "\t") << when << "_" << c;
   std::cout << "\n";
   for (const auto& r : rows) {
-    // Key names are letters, digits, '-', '_' and '.': nothing to quote.
+    // Key names are letters, digits, '-', '_' and '.', tag values those and ':' '@': nothing to quote.
     const char* sep = format == "csv" ? "," : "\t";
     std::cout << r["key_id"].get<std::string>() << sep << r["name"].get<std::string>() << sep
               << r["policy"].get<std::string>();

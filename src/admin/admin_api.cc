@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <strings.h>
 
+#include "admin/budgets.h"
 #include "audit/maintenance.h"
 #include "common/json.h"
 #include "common/cli.h"
@@ -260,6 +261,14 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.text = metrics_->registry().Render();
     return r;
+  }
+  if (path == "/admin/budgets") {
+    if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/budgets.");
+    auto all = keys_->List();
+    if (!all) return all.error();
+    auto budgets = BudgetsInForce(*all, *policies, usage_, *spend_, metrics_ ? metrics_->now_s() : UnixSeconds());
+    if (!budgets) return budgets.error();
+    return Reply(200, Json{{"object", "list"}, {"data", BudgetRows(*budgets)}});
   }
   if (path == "/admin/usage") {
     if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/usage.");

@@ -1,10 +1,9 @@
 #include "admin/dashboard.h"
 
 #include <algorithm>
-#include <set>
 
+#include "admin/budgets.h"
 #include "admin/embedded_files.h"
-#include "common/tags.h"
 #include "common/util.h"
 
 namespace warden::dashboard {
@@ -114,61 +113,6 @@ std::optional<Window> ParseWindow(std::string_view name) {
   if (name == "24h") return Window{1440, 20};
   return std::nullopt;
 }
-
-namespace {
-
-// One row of the budgets table: a budget's limit for one period and what it has spent.
-Json BudgetRow(const std::string& kind, const std::string& id, const std::string& name, const Policy& policy,
-               const char* period, Picos limit, Picos spent) {
-  return Json{{"kind", kind},         {"id", id},
-              {"name", name},         {"policy", policy.name},
-              {"period", period},     {"limit_usd", UsdNumber(limit)},
-              {"spent_usd", UsdNumber(spent)}, {"remaining_usd", UsdNumber(Remaining(limit, spent))},
-              {"alert_at", policy.budget_alerts}};
-}
-
-void AddBudgetRows(Json& rows, const std::string& kind, const std::string& id, const std::string& name,
-                   const Policy& policy, const Policy::Budget& b, const Spend& spend) {
-  if (b.per_day > 0) rows.push_back(BudgetRow(kind, id, name, policy, "day", b.per_day, spend.day));
-  if (b.per_month > 0) rows.push_back(BudgetRow(kind, id, name, policy, "month", b.per_month, spend.month));
-}
-
-// Every budget in force (see Data).
-Result<Json> Budgets(const Sources& from, int64_t now_s) {
-  Json rows = Json::array();
-  if (!from.spend || !from.policies) return rows;
-  if (from.keys) {
-    auto keys = from.keys->List();
-    if (!keys) return keys.error();
-    for (const auto& k : *keys) {
-      const Policy* p = from.policies->Find(k.policy);
-      if (!k.active() || !p || (p->budget_per_day <= 0 && p->budget_per_month <= 0)) continue;
-      AddBudgetRows(rows, "key", k.id, k.name, *p, {p->budget_per_day, p->budget_per_month}, from.spend->Get(k.id));
-    }
-  }
-  if (from.usage) {
-    // Tag values spent under a policy that budgets their tag, this month.
-    std::set<std::pair<std::string, std::string>> seen;  // (policy, "name=value")
-    const std::string today = UtcDate(now_s);
-    Status s = from.usage->ForEachCell(today.substr(0, 8) + "01", today,
-                                       [&](const std::string&, const UsageCell& c, const UsageTotals&) {
-                                         const Policy* p = from.policies->Find(c.policy);
-                                         if (!p || p->tag_budgets.empty() || c.tags.empty()) return;
-                                         for (const auto& [name, value] : ParseTagsText(c.tags))
-                                           if (p->tag_budgets.count(name)) seen.insert({c.policy, name + "=" + value});
-                                       });
-    if (!s) return s.error();
-    for (const auto& [policy, tag] : seen) {
-      const Policy& p = *from.policies->Find(policy);
-      const size_t eq = tag.find('=');
-      const std::string name = tag.substr(0, eq), value = tag.substr(eq + 1);
-      AddBudgetRows(rows, "tag", tag, "", p, p.tag_budgets.at(name), from.spend->Get(TagBudgetSubject(name, value)));
-    }
-  }
-  return rows;
-}
-
-}  // namespace
 
 Result<Json> Data(const Sources& from, int64_t now_s, Window window) {
   const metrics::Timeline& timeline = from.timeline;
@@ -292,10 +236,16 @@ Result<Json> Data(const Sources& from, int64_t now_s, Window window) {
                    {"tokens", u.prompt_tokens + u.completion_tokens},
                    {"cost_usd", UsdNumber(u.cost)}});
   }
-  auto budgets = Budgets(from, now_s);
-  if (!budgets) return budgets.error();
+  Json budget_rows = Json::array();
+  if (from.spend && from.policies && keys) {
+    auto all = keys->List();
+    if (!all) return all.error();
+    auto budgets = BudgetsInForce(*all, *from.policies, usage, *from.spend, now_s);
+    if (!budgets) return budgets.error();
+    budget_rows = BudgetRows(*budgets);
+  }
   return Json{{"now", now_s},     {"recent", recent},   {"totals", totals},
-              {"daily", daily},   {"top_keys", top},    {"budgets", std::move(*budgets)}};
+              {"daily", daily},   {"top_keys", top},    {"budgets", std::move(budget_rows)}};
 }
 
 }  // namespace warden::dashboard

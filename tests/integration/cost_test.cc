@@ -160,6 +160,25 @@ TEST(CostTest, TagsAttributeSpendAndATeamBudgetHoldsAcrossItsKeys) {
   EXPECT_EQ(by_project["data"][1]["requests"], 1);
   EXPECT_EQ(Http(gw.app().admin_port(), "GET", "/admin/usage?by=tag:", "", admin).status, 400);
 
+  // The team's budget is visible: spent $14 of $10 today, nothing left; the alert thresholds too.
+  const Json budgets = Http(gw.app().admin_port(), "GET", "/admin/budgets", "", admin).json();
+  auto row = [&](const std::string& id) -> const Json* {
+    for (const Json& r : budgets["data"])
+      if (r["id"] == id && r["period"] == "day") return &r;
+    return nullptr;
+  };
+  const Json* team = row("team=payments");
+  ASSERT_NE(team, nullptr) << budgets.dump();
+  EXPECT_EQ((*team)["kind"], "tag");
+  EXPECT_EQ((*team)["policy"], "teams");
+  EXPECT_EQ((*team)["limit_usd"], 10);
+  EXPECT_EQ((*team)["spent_usd"], 14);
+  EXPECT_EQ((*team)["remaining_usd"], 0);
+  EXPECT_EQ((*team)["alert_at"], (Json{50, 80, 100}));
+  ASSERT_NE(row("team=search"), nullptr);  // every value of a budgeted tag has its own budget
+  EXPECT_EQ((*row("team=search"))["spent_usd"], 7);
+  EXPECT_EQ((*row("team=search"))["remaining_usd"], 3);
+
   // The audit record carries the tags (labels, never content); so does the access log.
   bool audited = false;
   for (const Json& r : AuditRecords(gw))
