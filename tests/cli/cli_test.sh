@@ -146,7 +146,16 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/co
   -d '{"model":"echo","messages":[{"role":"user","content":"ping pong"}]}')
 [ "$code" = 200 ] || fail "budget chat returned $code"
 COST=$(sed -n 's/.*"cost_usd":\([0-9.e+-]*\).*/\1/p' "$T/budget-access.log" | head -1)
-# 4d. usage export beside the running gateway: one content-free row per request, the same cost.
+# 4d. Ledger freshness: beside the running gateway, with no further traffic, `warden usage`
+# shows the request within the interval the README states (the flusher writes every second).
+fresh=""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  "$BIN" usage --by key --format csv --config "$T/budget.yaml" >"$T/out" 2>"$T/err"
+  if grep -q ',1,' "$T/out"; then fresh=$i; break; fi
+  sleep 0.25
+done
+[ -n "$fresh" ] || fail "warden usage did not show the request within 2.5 s: $(cat "$T/out")"
+# ...and the export beside it: one content-free row per request, the same cost.
 expect_rc 0 "$BIN" usage export --format csv --config "$T/budget.yaml"
 head -1 "$T/out" | grep -q '^request_id,time,key_id,policy,tags,endpoint,model,deployment,provider,status,outcome,' ||
   fail "usage export header: $(head -1 "$T/out")"
