@@ -88,4 +88,21 @@ std::string TagValue(const Tags& tags, std::string_view name) {
 
 std::string TagBudgetSubject(const std::string& name, const std::string& value) { return "tag:" + name + "=" + value; }
 
+Status TagValueCap::Admit(const Tags& tags, const std::string& day) {
+  if (tags.empty()) return Status::Ok();
+  MutexLock lock(mu_);
+  if (day != day_) {
+    day_ = day;
+    seen_.clear();
+  }
+  for (const auto& [name, value] : tags) {
+    const auto it = seen_.find(name);
+    if (it != seen_.end() && it->second.size() >= kMaxValuesPerDay && !it->second.count(value))
+      return Invalid("'" + name + "' has taken " + std::to_string(kMaxValuesPerDay) +
+                     " different values today on this gateway; no new value is accepted until tomorrow (UTC)");
+  }
+  for (const auto& [name, value] : tags) seen_[name].insert(value);
+  return Status::Ok();
+}
+
 }  // namespace warden

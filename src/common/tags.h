@@ -12,11 +12,14 @@
 // usage export; never in metric labels (their values are unbounded).
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace warden {
@@ -38,5 +41,21 @@ Tags ParseTagsText(std::string_view text);
 std::string TagValue(const Tags& tags, std::string_view name);
 // The spend ledger's subject for a budget shared by every request with this tag value.
 std::string TagBudgetSubject(const std::string& name, const std::string& value);
+
+// Bounds how many distinct values each tag name takes per UTC day in this process: every new
+// value costs memory in the usage and spend ledgers, and values are chosen by clients. A request
+// bringing a value beyond kMaxValuesPerDay for its tag is refused (400 invalid_tags); values
+// already seen today always pass. Thread-safe.
+class TagValueCap {
+ public:
+  static constexpr size_t kMaxValuesPerDay = 10000;
+  // Admits all of `tags` or none; `day` is the UTC day ("YYYY-MM-DD"), which resets the count.
+  Status Admit(const Tags& tags, const std::string& day);
+
+ private:
+  Mutex mu_;
+  std::string day_ GUARDED_BY(mu_);
+  std::map<std::string, std::set<std::string>> seen_ GUARDED_BY(mu_);  // name → values today
+};
 
 }  // namespace warden

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -496,6 +497,7 @@ class Parser : public YamlReader {
       return;
     }
     std::set<std::string> aliases;
+    std::map<std::string, YAML::Node> rules_at;  // alias → its `rules:` (where problems point)
     for (size_t i = 0; i < n.size(); ++i) {
       const YAML::Node mn = n[i];
       std::string where = "models[" + std::to_string(i) + "]";
@@ -538,13 +540,16 @@ class Parser : public YamlReader {
                   dwhere + ".provider '" + dep.provider + "' is not a defined provider");
         m.deployments.push_back(std::move(dep));
       }
-      if (const YAML::Node rn = mn["rules"]) ParseRules(rn, where, m.rules);
+      if (const YAML::Node rn = mn["rules"]) {
+        ParseRules(rn, where, m.rules);
+        rules_at[m.alias] = rn;
+      }
       out.push_back(std::move(m));
     }
     // A rule's target is another alias without rules of its own (one hop: no loops).
     for (size_t i = 0; i < out.size(); ++i) {
       for (const RouteRule& r : out[i].rules) {
-        const YAML::Node at = n[i]["rules"];
+        const YAML::Node at = rules_at[out[i].alias];
         const auto target = std::find_if(out.begin(), out.end(), [&](const ModelAlias& a) { return a.alias == r.use; });
         if (target == out.end())
           Problem(at, "model '" + out[i].alias + "' rule '" + r.name + "' uses '" + r.use + "', which is not a model alias");

@@ -126,7 +126,8 @@ std::vector<BudgetSubject> BudgetsOf(const Identity& who) {
 asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who, const ParsedRequest& request,
                                     ClientExchange& client) {
   const Policy& policy = *who.policy;
-  const std::vector<BudgetSubject> budgets = limits.spend ? BudgetsOf(who) : std::vector<BudgetSubject>{};
+  const bool budgeted = policy.budget_per_day > 0 || policy.budget_per_month > 0 || !policy.tag_budgets.empty();
+  const std::vector<BudgetSubject> budgets = limits.spend && budgeted ? BudgetsOf(who) : std::vector<BudgetSubject>{};
   for (const BudgetSubject& b : budgets) {
     if (b.limits.per_day <= 0 && b.limits.per_month <= 0) continue;
     // In memory once this period's figures are loaded; the first look reads storage, on the pool.

@@ -80,7 +80,7 @@ void Account(const Recorders& to, RequestContext& ctx) {
   // stream). Then Warden estimates: the prompt from its bytes, the completion from the text
   // relayed (4 bytes per token), and marks the figures as estimated.
   const int64_t estimated_prompt = ctx.request->estimated_prompt_tokens;
-  u.billed = (u.known || u.completion_bytes > 0 || ctx.response.status == 200) && ctx.log.serving;
+  u.billed = (u.known || u.completion_bytes > 0 || ctx.response.status == 200) && ctx.log.serving != nullptr;
   if (!u.billed) u.prompt_tokens = u.completion_tokens = u.cached_prompt_tokens = 0;  // every attempt failed
   else if (!u.known) u.prompt_tokens = estimated_prompt, u.completion_tokens = (u.completion_bytes + 3) / 4;
   u.cached_prompt_tokens = std::clamp<int64_t>(u.cached_prompt_tokens, 0, u.prompt_tokens);

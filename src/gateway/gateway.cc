@@ -171,6 +171,8 @@ asio::awaitable<Result<Completion>> Gateway::Inference(RequestContext& ctx, Clie
 asio::awaitable<Status> Gateway::Authenticated(RequestContext& ctx, ClientExchange& client) {
   Result<Identity> who = co_await Authenticate(*deps_.keys, deps_.blocking, *ctx.snapshot->policies, client, ctx.ingress);
   if (!who) co_return who.error();
+  if (!who->tags.empty())
+    if (Status s = tag_values_.Admit(who->tags, UtcDate(UnixSeconds())); !s) co_return s.error();
   ctx.identity.emplace(std::move(*who));
   co_return Status::Ok();
 }

@@ -92,6 +92,7 @@ class Gateway : public AsyncRequestHandler {
   Recorders recorders_;
   Forwarder forwarder_;
   SharedSlot<GatewaySnapshot> snapshot_;
+  TagValueCap tag_values_;  // attribution tags' distinct values per day (ledger memory)
 };
 
 }  // namespace warden

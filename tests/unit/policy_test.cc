@@ -159,6 +159,20 @@ TEST(TagsTest, OnlyListedWellFormedTagsAreAccepted) {
   EXPECT_FALSE(ParseTags("team=x", {}).ok());  // a policy without tags accepts none
 }
 
+TEST(TagsTest, DistinctValuesPerTagAreBoundedPerDay) {
+  TagValueCap cap;
+  for (size_t i = 0; i < TagValueCap::kMaxValuesPerDay; ++i)
+    ASSERT_TRUE(cap.Admit({{"end_user", "u" + std::to_string(i)}}, "2026-12-05").ok());
+  auto refused = cap.Admit({{"end_user", "one-more"}}, "2026-12-05");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "invalid_tags");
+  EXPECT_TRUE(cap.Admit({{"end_user", "u7"}}, "2026-12-05").ok());    // a known value passes
+  EXPECT_TRUE(cap.Admit({{"team", "new"}}, "2026-12-05").ok());       // another tag has its own count
+  // All or nothing: a refused request records none of its values.
+  EXPECT_FALSE(cap.Admit({{"team", "other"}, {"end_user", "two-more"}}, "2026-12-05").ok());
+  EXPECT_TRUE(cap.Admit({{"end_user", "one-more"}}, "2026-12-06").ok());  // a new day starts afresh
+}
+
 TEST(PolicyTest, TagsAndTagBudgets) {
   PolicyLoadResult r = LoadPolicyFromString(
       "name: t\ntags: [team, project]\nmax_cost_per_request: 0.05\n"
