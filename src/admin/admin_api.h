@@ -11,8 +11,10 @@
 //   POST /admin/keys/{id}/forget     crypto-shred the key's audit records (GDPR Art. 17)
 //   GET  /metrics                    Prometheus text format (the same token; Prometheus sends it as
 //                                    `authorization: {credentials: …}`)
-//   GET  /admin/usage?by=key|policy|model|deployment|provider|day&since=YYYY-MM-DD&until=YYYY-MM-DD
+//   GET  /admin/usage?by=key|policy|model|deployment|provider|day|tag:NAME&since=YYYY-MM-DD&until=YYYY-MM-DD
 //                                    tokens, requests and cost, grouped (default by model)
+//   GET  /admin/budgets              every budget in force (admin/budgets.h): spent, limit, left
+//                                    per period, with the alert percentages
 //   /dashboard…                      the built-in dashboard (admin/dashboard.h: a session cookie
 //                                    obtained with the token authorises its GETs only)
 //
