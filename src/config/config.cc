@@ -355,7 +355,7 @@ class Parser : public YamlReader {
     CheckKeys(n, "alerts", {"webhook"});
     const YAML::Node w = n["webhook"];
     if (!w || !ExpectMap(w, "alerts.webhook")) return;
-    CheckKeys(w, "alerts.webhook", {"url", "headers", "attempts", "backoff"});
+    CheckKeys(w, "alerts.webhook", {"url", "headers", "attempts", "backoff", "secret", "secret_file"});
     WebhookConfig& h = a.webhook;
     ReadString(w, "url", h.url, "alerts.webhook");
     UrlParts u;
@@ -363,6 +363,7 @@ class Parser : public YamlReader {
     else if (ParseHttpUrl(w["url"], h.url, "alerts.webhook.url", u))
       h.scheme = u.scheme, h.host = u.host, h.port = u.port, h.path = u.path.empty() ? "/" : u.path;
     if (const YAML::Node hn = w["headers"]) ReadHeaders(hn, "alerts.webhook.headers", h.headers);
+    ReadSecret(w, "secret", "secret_file", "alerts.webhook", h.secret);
     ReadInt(w, "attempts", h.attempts, 1, 20, "alerts.webhook");
     ReadDuration(w, "backoff", h.backoff_ms, "alerts.webhook");
   }

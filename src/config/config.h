@@ -214,6 +214,9 @@ struct WebhookConfig {
   uint16_t port = 0;
   std::string path;                   // path and query
   std::vector<ConfigHeader> headers;  // static, e.g. Authorization: Bearer ${ALERT_TOKEN}
+  // Set: every post carries `X-Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+  // "<t>.<body>" under this secret>`, so the receiver can check it came from Warden, unaltered.
+  Secret secret;
   int attempts = 5;                   // deliveries tried per alert
   int backoff_ms = 1000;              // before the second attempt; doubles, at most 60 s
 };

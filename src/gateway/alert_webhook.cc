@@ -3,12 +3,28 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 
+#include <sodium.h>
+
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/util.h"
 #include "gateway/forward.h"
 
 namespace warden {
+
+std::string WebhookSignature(const Secret& secret, int64_t unix_seconds, std::string_view body) {
+  const std::string t = std::to_string(unix_seconds);
+  const std::string signed_text = t + "." + std::string(body);
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  const std::string_view key = secret.Reveal();
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size());
+  crypto_auth_hmacsha256_final(&st, mac);
+  sodium_memzero(&st, sizeof st);
+  return "t=" + t + ",v1=" + ToHex(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac));
+}
 
 AlertWebhook::AlertWebhook(UpstreamClient& http, asio::any_io_executor executor, metrics::GatewayMetrics* metrics)
     : http_(http), executor_(std::move(executor)), metrics_(metrics), state_(std::make_shared<State>()) {}
@@ -65,6 +81,7 @@ asio::awaitable<bool> AlertWebhook::Deliver(const Pending& p, UpstreamClient& ht
   req.headers.push_back({"Content-Type", "application/json"});
   req.headers.push_back({"User-Agent", "warden-alerts"});
   for (const auto& h : t.headers) req.headers.push_back({h.name, h.value});
+  if (!t.secret.Reveal().empty()) req.headers.push_back({"X-Warden-Signature", WebhookSignature(t.secret, UnixSeconds(), p.body)});
   req.body = p.body;
   int64_t backoff = t.backoff_ms;
   for (int attempt = 1; attempt <= t.attempts; ++attempt) {

@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/json.h"
 #include "common/mutex.h"
@@ -26,6 +27,10 @@
 #include "providers/upstream.h"
 
 namespace warden {
+
+// "t=<unix_seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>": what a receiver recomputes to
+// check an alert came from this gateway, unaltered (and, with t, recently).
+std::string WebhookSignature(const Secret& secret, int64_t unix_seconds, std::string_view body);
 
 class AlertWebhook {
  public:

@@ -9,6 +9,7 @@
 
 #include <random>
 
+#include "gateway/alert_webhook.h"
 #include "support/fake_provider.h"
 #include "support/harness.h"
 
@@ -263,7 +264,7 @@ TEST_F(PolicyTest, BudgetThresholdsAreAnnouncedOnceEach) {
                      "models:\n  - alias: chat\n    deployments:\n      - { provider: openai-us, model: m }\n"
                      "admin:\n  listen: 127.0.0.1:0\n  token: " + token + "\n"
                      "alerts:\n  webhook: { url: \"" + hook_url + "\", headers: { Authorization: \"Bearer hook-token\" }, "
-                     "backoff: 10ms }\n";
+                     "secret: hook-secret-3a1, backoff: 10ms }\n";
   GatewayUnderTest gw(yaml, "", "",
                       {{"budget", "budgets: { usd_per_day: 10 }\n"},
                        {"quiet", "budgets: { usd_per_day: 10, alert_at: [90] }\n"}});
@@ -291,6 +292,10 @@ TEST_F(PolicyTest, BudgetThresholdsAreAnnouncedOnceEach) {
     EXPECT_TRUE(post.path.ends_with("/hooks/SECRET-hook-path-51c")) << post.path;
     EXPECT_EQ(post.headers.at("authorization"), "Bearer hook-token");
     EXPECT_EQ(post.headers.at("content-type"), "application/json");
+    // Signed: the receiver recomputes HMAC-SHA256("<t>.<body>") with the shared secret.
+    const std::string signature = post.headers.at("x-warden-signature");
+    const int64_t t = std::stoll(signature.substr(2, signature.find(',') - 2));
+    EXPECT_EQ(signature, WebhookSignature(Secret(std::string("hook-secret-3a1")), t, post.body));
     EXPECT_EQ(post.body.find("planted-budget-prompt-3f9"), std::string::npos);
     const Json alert = post.json();
     EXPECT_EQ(alert["type"], alert["percent"] == 100 ? "budget_exhausted" : "budget_threshold");
@@ -305,6 +310,7 @@ TEST_F(PolicyTest, BudgetThresholdsAreAnnouncedOnceEach) {
   const std::string log = gw.ReadLog();
   EXPECT_EQ(log.find("SECRET-hook-path-51c"), std::string::npos) << "the webhook URL reached the log";
   EXPECT_EQ(log.find("hook-token"), std::string::npos) << "the webhook credential reached the log";
+  EXPECT_EQ(log.find("hook-secret-3a1"), std::string::npos) << "the webhook secret reached the log";
   EXPECT_NE(log.find("alert_webhook_retry"), std::string::npos);
   std::vector<std::pair<std::string, int>> alerts;
   std::istringstream lines(log);

@@ -1,6 +1,11 @@
 #include "config/config.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "common/util.h"
+#include "gateway/alert_webhook.h"
 
 #include <map>
 
@@ -154,6 +159,11 @@ TEST(ConfigTest, AlertWebhook) {
   EXPECT_EQ(w.attempts, 3);
   EXPECT_EQ(w.backoff_ms, 2000);
   EXPECT_TRUE(LoadConfigFromString(providers, "n.yaml").config->alerts.webhook.url.empty());  // none by default
+  LoadResult signed_hook = LoadConfigFromString(
+      providers + "alerts: { webhook: { url: \"https://h/\", secret: \"${HOOK_SECRET}\" } }\n", "s.yaml",
+      Env({{"HOOK_SECRET", "s3cr3t"}}));
+  ASSERT_TRUE(signed_hook.ok());
+  EXPECT_EQ(signed_hook.config->alerts.webhook.secret.Reveal(), "s3cr3t");
   for (const char* bad : {"alerts: { webhook: { url: \"ftp://x/y\" } }\n", "alerts: { webhook: {} }\n",
                           "alerts: { webhook: { url: \"https://u:p@x/\" } }\n",
                           "alerts: { webhook: { url: \"https://x/\", attempts: 0 } }\n",
@@ -199,6 +209,20 @@ TEST(ConfigTest, RoutingRulesAndFirstByteThresholds) {
   EXPECT_FALSE(LoadConfigFromString(head + "  - alias: a1\n    deployments: [ { provider: e } ]\n    rules: [ { name: x, use: a2, when: { tools: true } } ]\n"
                                            "  - alias: a2\n    deployments: [ { provider: e } ]\n    rules: [ { name: y, use: big, when: { tools: true } } ]\n",
                                     "c.yaml").ok());
+}
+
+TEST(ConfigTest, WebhookSignatureIsHmacSha256OfTimeDotBody) {
+  // Recomputed with OpenSSL, as a receiver would: HMAC-SHA256(secret, "<t>.<body>"), hex.
+  const std::string body = R"({"type":"budget_threshold","percent":80})";
+  const std::string text = "1764930000." + body;
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), "Jefe", 4, reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &len);
+  ASSERT_EQ(len, 32u);
+  EXPECT_EQ(WebhookSignature(Secret(std::string("Jefe")), 1764930000, body),
+            "t=1764930000,v1=" + ToHex(std::string_view(reinterpret_cast<const char*>(mac), len)));
+  EXPECT_NE(WebhookSignature(Secret(std::string("Jefe")), 1764930000, body + " "),
+            WebhookSignature(Secret(std::string("Jefe")), 1764930000, body));
 }
 
 TEST(ConfigTest, ReportsEveryProblemWithFileAndLine) {
