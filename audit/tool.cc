@@ -166,12 +166,11 @@ int ListOrExport(const Args& a, const Paths& p, bool jsonl) {
   f.model = Opt(a, "model");
   f.type = Opt(a, "type");
   f.status = std::atoi(Opt(a, "status", "0").c_str());
-  for (auto [name, out] : {std::pair{"since", &f.since_ms}, std::pair{"until", &f.until_ms}}) {
-    if (!a.options.count(name)) continue;
-    auto t = warden::cli::ParseTime(Opt(a, name));
-    if (!t) return Fail(2, std::string("--") + name + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
-    *out = *t * 1000;
-  }
+  const warden::cli::TimeRangeResult when = warden::cli::ParseTimeRange(a);
+  if (!when.bad_option.empty())
+    return Fail(2, "--" + when.bad_option + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+  f.since_ms = when.range.since_ms;
+  f.until_ms = when.range.until_ms;
   auto reader = audit::AuditReader::OpenReadOnly(p.dir);
   if (!reader) return Fail(3, reader.error().message);
   auto master = audit::MasterKey::Load(p.master_key);

@@ -449,15 +449,10 @@ int UsageExport(const Args& a) {
     std::cerr << "warden: --format must be jsonl or csv\n";
     return 2;
   }
-  int64_t since_ms = 0, until_ms = INT64_MAX;
-  for (auto [name, out] : {std::pair{"since", &since_ms}, std::pair{"until", &until_ms}}) {
-    if (!a.options.count(name)) continue;
-    auto t = warden::cli::ParseTime(Opt(a, name));
-    if (!t) {
-      std::cerr << "warden: --" << name << " takes YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n";
-      return 2;
-    }
-    *out = *t * 1000;
+  const warden::cli::TimeRangeResult when = warden::cli::ParseTimeRange(a);
+  if (!when.bad_option.empty()) {
+    std::cerr << "warden: --" << when.bad_option << " takes YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n";
+    return 2;
   }
   warden::Loaded loaded = Load(a, false);
   if (!loaded.ok()) return 1;
@@ -474,7 +469,7 @@ int UsageExport(const Args& a) {
   }
   warden::audit::Decryptor decryptor(**reader, *master);
   auto counts = warden::audit::ExportUsage(
-      **reader, decryptor, since_ms, until_ms,
+      **reader, decryptor, when.range.since_ms, when.range.until_ms,
       format == "csv" ? warden::audit::ExportFormat::kCsv : warden::audit::ExportFormat::kJsonl, std::cout);
   if (!counts) {
     std::cerr << "warden: " << counts.error().message << "\n";

@@ -66,4 +66,18 @@ std::optional<int64_t> ParseTime(const std::string& text) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
+TimeRangeResult ParseTimeRange(const Args& a) {
+  TimeRangeResult r;
+  for (auto [name, out] : {std::pair{"since", &r.range.since_ms}, std::pair{"until", &r.range.until_ms}}) {
+    if (!a.options.count(name)) continue;
+    const auto t = ParseTime(Opt(a, name));
+    if (!t) {
+      r.bad_option = name;
+      return r;
+    }
+    *out = *t * 1000;
+  }
+  return r;
+}
+
 }  // namespace warden::cli

@@ -2,6 +2,7 @@
 // options, positional arguments, and UTC time formatting.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
@@ -27,5 +28,18 @@ bool OnlyOptions(const Args& a, std::initializer_list<const char*> allowed, cons
 std::string FormatTime(int64_t unix_seconds);
 // "2026-11-24" or "2026-11-24T10:00:00Z" → Unix seconds (UTC); nullopt if malformed.
 std::optional<int64_t> ParseTime(const std::string& text);
+
+// --since / --until (either as ParseTime takes) as [since_ms, until_ms) in Unix milliseconds;
+// absent options leave the range open (0, INT64_MAX).
+struct TimeRange {
+  int64_t since_ms = 0;
+  int64_t until_ms = INT64_MAX;
+};
+// The range, or the name of the option ("since" or "until") that is malformed.
+struct TimeRangeResult {
+  TimeRange range;
+  std::string bad_option;  // "" = fine
+};
+TimeRangeResult ParseTimeRange(const Args& a);
 
 }  // namespace warden::cli

@@ -174,13 +174,30 @@ function lines(figure, labels, series, fmt) {
   legend(figure, series);
 }
 
-function topKeys(figure, keys) {
+// A table figure: `columns` are [heading, class] pairs; fill(table) appends one row per item and
+// returns how many; with none, one row says `none`.
+function tableFigure(figure, cls, columns, none, fill) {
   for (const old of figure.querySelectorAll('svg, .legend, table')) old.remove();
-  const table = el('table', { class: 'keys' });
+  const table = el('table', { class: cls });
   const head = el('tr');
-  for (const [text, cls] of [['Key', ''], ['Name', ''], ['Requests', 'num'], ['Tokens', 'num'], ['Spend', 'num'], ['', '']])
-    head.appendChild(el('th', cls ? { class: cls } : {}, text));
+  for (const [text, c] of columns) head.appendChild(el('th', c ? { class: c } : {}, text));
   table.appendChild(head);
+  const rows = fill(table);
+  if (!rows) {
+    const row = el('tr');
+    row.appendChild(el('td', { colspan: columns.length }, none));
+    table.appendChild(row);
+  }
+  figure.appendChild(table);
+  figure.dataset.points = String(rows);
+}
+
+function topKeys(figure, keys) {
+  tableFigure(figure, 'keys', [['Key', ''], ['Name', ''], ['Requests', 'num'], ['Tokens', 'num'], ['Spend', 'num'], ['', '']],
+              'No usage in the last 30 days', (table) => keyRows(table, keys));
+}
+
+function keyRows(table, keys) {
   const max = Math.max(0, ...keys.map((k) => k.cost_usd));
   for (const k of keys) {
     const row = el('tr', { 'data-key': k.id });
@@ -198,25 +215,18 @@ function topKeys(figure, keys) {
     row.appendChild(cell);
     table.appendChild(row);
   }
-  if (!keys.length) {
-    const row = el('tr');
-    row.appendChild(el('td', { colspan: 6 }, 'No usage in the last 30 days'));
-    table.appendChild(row);
-  }
-  figure.appendChild(table);
-  figure.dataset.points = String(keys.length);
+  return keys.length;
 }
 
 // Budgets: spent against the limit for each key and tag budget and period, the policy's alert
 // percentages drawn as ticks on the bar, the figures written out.
 function budgets(figure, rows) {
-  for (const old of figure.querySelectorAll('svg, .legend, table')) old.remove();
-  const table = el('table', { class: 'keys budgets' });
-  const head = el('tr');
-  for (const [text, cls] of [['Budget', ''], ['Policy', ''], ['Period', ''], ['Spent', 'num'], ['Limit', 'num'],
-                             ['Left', 'num'], ['', '']])
-    head.appendChild(el('th', cls ? { class: cls } : {}, text));
-  table.appendChild(head);
+  tableFigure(figure, 'keys budgets',
+              [['Budget', ''], ['Policy', ''], ['Period', ''], ['Spent', 'num'], ['Limit', 'num'], ['Left', 'num'], ['', '']],
+              'No key or tag has a budget', (table) => budgetRows(table, rows));
+}
+
+function budgetRows(table, rows) {
   for (const b of rows) {
     const used = b.limit_usd > 0 ? Math.min(1, b.spent_usd / b.limit_usd) : 0;
     const crossed = b.alert_at.filter((p) => 100 * used >= p);
@@ -244,13 +254,7 @@ function budgets(figure, rows) {
     row.appendChild(cell);
     table.appendChild(row);
   }
-  if (!rows.length) {
-    const row = el('tr');
-    row.appendChild(el('td', { colspan: 7 }, 'No key or tag has a budget'));
-    table.appendChild(row);
-  }
-  figure.appendChild(table);
-  figure.dataset.points = String(rows.length);
+  return rows.length;
 }
 
 // ---- the page -------------------------------------------------------------------------------
