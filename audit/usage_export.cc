@@ -110,7 +110,10 @@ Result<ExportCounts> ExportUsage(const AuditReader& reader, Decryptor& decryptor
   }
   Status s = reader.ForEachRaw(1, [&](uint64_t, std::string_view raw) {
     auto r = Decode(raw);
-    if (!r) return true;  // `warden-audit verify` reports damage; the export goes on
+    if (!r) {  // damaged: counted (`warden-audit verify` says where); the export goes on
+      ++counts.unreadable;
+      return true;
+    }
     const RecordType type = r->header.type;
     if (type != RecordType::kOutcome && type != RecordType::kRejected) return true;
     if (r->header.time_ms < since_ms || r->header.time_ms >= until_ms) return true;

@@ -7,8 +7,9 @@
 //
 // Contract: only the records' metadata is decrypted — never their content payload — and only
 // these fields of it are written, so the export holds no prompt or answer whatever the policy
-// logged. Records whose metadata cannot be opened are skipped and counted: a forgotten key's
-// (crypto-shredded: erasure reaches the export too), metadata purged by retention. The figures
+// logged. Records that cannot be decoded, or whose metadata cannot be opened, are skipped and
+// counted: a damaged record, a forgotten key's (crypto-shredded: erasure reaches the export too),
+// metadata purged by retention. The figures
 // are the audit record's, so they equal the ledgers' for the same requests (common/money.h);
 // cost_usd is the exact decimal in CSV and a JSON number in JSONL (cost_picos exact in both).
 // The audit store is opened read-only: the export runs beside a running gateway.
@@ -26,7 +27,7 @@ enum class ExportFormat { kJsonl, kCsv };
 
 struct ExportCounts {
   uint64_t rows = 0;
-  uint64_t unreadable = 0;  // metadata erased (key forgotten), purged or undecryptable
+  uint64_t unreadable = 0;  // damaged records, metadata erased (key forgotten), purged or undecryptable
 };
 
 // Rows of records timed in [since_ms, until_ms).

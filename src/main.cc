@@ -476,7 +476,9 @@ int UsageExport(const Args& a) {
     return 1;
   }
   std::cerr << counts->rows << " request(s)";
-  if (counts->unreadable) std::cerr << "; " << counts->unreadable << " record(s) skipped (key forgotten or metadata purged)";
+  if (counts->unreadable) std::cerr << "; " << counts->unreadable
+                                    << " record(s) skipped (damaged, key forgotten or metadata purged; "
+                                       "warden-audit verify checks the chain)";
   std::cerr << "\n";
   return 0;
 }
