@@ -7,7 +7,7 @@ namespace {
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 }
 
-std::optional<int64_t> ParseFixedDecimal(std::string_view text, int decimals, int64_t max) {
+std::optional<int64_t> ParseFixedDecimal(std::string_view text, int decimals, int64_t max, bool saturate) {
   // mantissa digits (integer part then fraction), the fraction's length, and the exponent
   std::string digits;
   size_t i = 0, fraction = 0;
@@ -47,13 +47,14 @@ std::optional<int64_t> ParseFixedDecimal(std::string_view text, int decimals, in
     ++shift;
     if (digits.empty()) return 0;
   }
+  const std::optional<int64_t> too_large = saturate ? std::optional<int64_t>(kMax) : std::nullopt;
   int64_t v = 0;
   for (char c : digits) {
-    if (v > (kMax - (c - '0')) / 10) return std::nullopt;
+    if (v > (kMax - (c - '0')) / 10) return too_large && *too_large <= max ? too_large : std::nullopt;
     v = v * 10 + (c - '0');
   }
   for (; shift > 0; --shift) {
-    if (v > kMax / 10) return std::nullopt;
+    if (v > kMax / 10) return too_large && *too_large <= max ? too_large : std::nullopt;
     v *= 10;
   }
   if (v > max) return std::nullopt;

@@ -29,7 +29,9 @@ inline constexpr int kPicoDecimals = 12;
 // A non-negative decimal ("0.15", "12", "1.5e-3") times 10^decimals, exactly; nullopt when the
 // text is not such a number, has more precision than `decimals` digits after the point, or
 // exceeds `max`.
-std::optional<int64_t> ParseFixedDecimal(std::string_view text, int decimals, int64_t max);
+// With `saturate`, a well-formed amount too large for int64 reads as INT64_MAX instead (budgets:
+// "$10,000,000 a month" means "never binds" in practice).
+std::optional<int64_t> ParseFixedDecimal(std::string_view text, int decimals, int64_t max, bool saturate = false);
 
 // The exact decimal of units × 10^-decimals, trailing zeros trimmed but at least `min_decimals`
 // digits after the point: (16200000, 12, 2) → "0.0000162", (5 × 10^12, 12, 2) → "5.00".

@@ -143,17 +143,20 @@ class YamlReader {
 
   // An amount of dollars (a price per million tokens, a budget), read exactly as an integer of
   // 10^-decimals units (common/money.h): at most $1,000,000 and `decimals` digits after the point.
-  void ReadUsd(const YAML::Node& map, const char* key, int64_t& out, int decimals, const std::string& where) {
+  // `unbounded` (budgets): any amount, a too large one saturating (common/money.h).
+  void ReadUsd(const YAML::Node& map, const char* key, int64_t& out, int decimals, const std::string& where,
+               bool unbounded = false) {
     const YAML::Node n = map[key];
     if (!n) return;
     auto v = String(n, where + "." + key);
     if (!v) return;
     int64_t scale = 1;
     for (int i = 0; i < decimals; ++i) scale *= 10;
-    const std::optional<int64_t> x = ParseFixedDecimal(*v, decimals, 1'000'000 * scale);
+    const std::optional<int64_t> x =
+        unbounded ? ParseFixedDecimal(*v, decimals, INT64_MAX, true) : ParseFixedDecimal(*v, decimals, 1'000'000 * scale);
     if (!x) {
-      Problem(n, where + "." + key + " must be a number of dollars from 0 to 1000000 with at most " +
-                     std::to_string(decimals) + " decimals");
+      Problem(n, where + "." + key + " must be a number of dollars" + (unbounded ? "" : " from 0 to 1000000") +
+                     " with at most " + std::to_string(decimals) + " decimals");
       return;
     }
     out = *x;

@@ -133,12 +133,12 @@ class PolicyParser : public YamlReader {
           if (!ExpectMap(kv.second, where)) continue;
           CheckKeys(kv.second, where, {"usd_per_day", "usd_per_month"});
           Policy::Budget& budget = p.tag_budgets[name];
-          ReadUsd(kv.second, "usd_per_day", budget.per_day, kPicoDecimals, where);
-          ReadUsd(kv.second, "usd_per_month", budget.per_month, kPicoDecimals, where);
+          ReadUsd(kv.second, "usd_per_day", budget.per_day, kPicoDecimals, where, true);
+          ReadUsd(kv.second, "usd_per_month", budget.per_month, kPicoDecimals, where, true);
         }
       }
-      ReadUsd(b, "usd_per_day", p.budget_per_day, kPicoDecimals, "budgets");
-      ReadUsd(b, "usd_per_month", p.budget_per_month, kPicoDecimals, "budgets");
+      ReadUsd(b, "usd_per_day", p.budget_per_day, kPicoDecimals, "budgets", true);
+      ReadUsd(b, "usd_per_month", p.budget_per_month, kPicoDecimals, "budgets", true);
       if (const YAML::Node a = b["alert_at"]) {
         p.budget_alerts.clear();
         for (const std::string& v : StringList(a, "budgets.alert_at").value_or(std::vector<std::string>{})) {

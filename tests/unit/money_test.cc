@@ -30,6 +30,12 @@ TEST(MoneyTest, DecimalsAreReadExactly) {
                           "inf", "1 ", "99999999999999999999", "1e9999"})
     EXPECT_FALSE(ParseFixedDecimal(bad, 6, kMax).has_value()) << bad;
   EXPECT_FALSE(ParseFixedDecimal("1000001", 0, 1000000).has_value());
+  // Budgets saturate: $10 million a month is more than int64 pico-dollars hold ($9.2 million).
+  EXPECT_EQ(ParseFixedDecimal("10000000", 12, kMax, true), kMax);
+  EXPECT_EQ(ParseFixedDecimal("1e30", 12, kMax, true), kMax);
+  EXPECT_EQ(ParseFixedDecimal("12.5", 12, kMax, true), 12'500'000'000'000);
+  EXPECT_FALSE(ParseFixedDecimal("-1", 12, kMax, true).has_value());
+  EXPECT_FALSE(ParseFixedDecimal("lots", 12, kMax, true).has_value());
   EXPECT_EQ(ParseFixedDecimal("1000000", 0, 1000000), 1000000);
 }
 

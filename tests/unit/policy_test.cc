@@ -185,6 +185,12 @@ TEST(PolicyTest, TagsAndTagBudgets) {
   ASSERT_EQ(policy->tag_budgets.count("team"), 1u);
   EXPECT_EQ(policy->tag_budgets.at("team").per_day, kPicosPerUsd * 101 / 2);
   EXPECT_EQ(policy->tag_budgets.at("team").per_month, kPicosPerUsd * 900);
+  // A budget too large to bind (the benchmark's $10M a month) loads, saturated.
+  PolicyLoadResult big = LoadPolicyFromString("name: big\nbudgets: { usd_per_day: 1000000, usd_per_month: 10000000 }\n",
+                                              "big.yaml", "big", SomeProviders());
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big.policies->Find("big")->budget_per_day, kPicosPerUsd * 1'000'000);
+  EXPECT_EQ(big.policies->Find("big")->budget_per_month, INT64_MAX);
   for (const char* bad : {"name: b\ntags: [\"te am\"]\n",
                           "name: b\ntags: [team]\nbudgets: { per_tag: { project: { usd_per_day: 1 } } }\n",
                           "name: b\ntags: [team]\nbudgets: { per_tag: { team: { usd_per_week: 1 } } }\n",
