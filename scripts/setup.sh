@@ -8,10 +8,10 @@
 set -eu
 
 PKGS="cmake g++ ninja-build pkg-config libpoco-dev librocksdb-dev libsodium-dev libre2-dev
-libgtest-dev libgmock-dev libyaml-cpp-dev libssl-dev nlohmann-json3-dev libasio-dev"
+libgtest-dev libgmock-dev libyaml-cpp-dev libssl-dev nlohmann-json3-dev libasio-dev libhiredis-dev"
 for arg in "$@"; do
   case "$arg" in
-    --test) PKGS="$PKGS openssl curl chromium clang"
+    --test) PKGS="$PKGS openssl curl chromium clang redis-server"
             command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm" ;;
     --bench) PKGS="$PKGS wrk nginx-light curl python3 libbenchmark-dev" ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;

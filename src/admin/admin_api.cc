@@ -58,13 +58,12 @@ struct AdminApi::Reply {
 };
 
 AdminApi::AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
-                   KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
+                   KeyStore* keys, Limits* limits,
                    audit::AuditLog* audit, UsageLedger* usage, metrics::GatewayMetrics* metrics)
     : config_(std::move(config)),
       policies_(std::move(policies)),
       keys_(keys),
-      spend_(spend),
-      rate_limiter_(rate_limiter),
+      limits_(limits),
       audit_(audit),
       usage_(usage),
       metrics_(metrics),
@@ -219,7 +218,7 @@ AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& p
     window = *w;
   }
   const std::shared_ptr<const PolicySet> policies = policies_.Load();
-  auto data = dashboard::Data({metrics_->timeline(), usage_, keys_, spend_, policies.get()}, metrics_->now_s(), window);
+  auto data = dashboard::Data({metrics_->timeline(), usage_, keys_, limits_, policies.get()}, metrics_->now_s(), window);
   if (!data) return data.error();
   Reply r(200, std::move(*data));
   r.headers = dashboard::SecurityHeaders();
@@ -266,7 +265,7 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     if (method != "GET") return Error::MethodNotAllowed("Use GET on /admin/budgets.");
     auto all = keys_->List();
     if (!all) return all.error();
-    auto budgets = BudgetsInForce(*all, *policies, usage_, *spend_, metrics_ ? metrics_->now_s() : UnixSeconds());
+    auto budgets = BudgetsInForce(*all, *policies, usage_, *limits_, metrics_ ? metrics_->now_s() : UnixSeconds());
     if (!budgets) return budgets.error();
     return Reply(200, Json{{"object", "list"}, {"data", BudgetRows(*budgets)}});
   }
@@ -360,14 +359,14 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
       Json out = KeyJson(*record, now);
       const Policy* p = policies->Find(record->policy);
       out["policy_detail"] = p ? PolicyJson(*p) : Json();
-      Spend spend = spend_->Get(record->id);
+      Spend spend = limits_->SpendOf(record->id);
       out["usage"] = {{"spend_usd_today", UsdNumber(spend.day)}, {"spend_usd_this_month", UsdNumber(spend.month)}};
       if (p && p->budget_per_day > 0)
         out["usage"]["remaining_usd_today"] = UsdNumber(Remaining(p->budget_per_day, spend.day));
       if (p && p->budget_per_month > 0)
         out["usage"]["remaining_usd_this_month"] = UsdNumber(Remaining(p->budget_per_month, spend.month));
       if (p && (p->requests_per_minute > 0 || p->tokens_per_minute > 0)) {
-        RateState st = rate_limiter_->Peek(record->id, {p->requests_per_minute, p->tokens_per_minute});
+        RateState st = limits_->PeekRate(record->id, {p->requests_per_minute, p->tokens_per_minute});
         out["usage"]["remaining_requests_this_minute"] = st.remaining_requests;
         out["usage"]["remaining_tokens_this_minute"] = st.remaining_tokens;
       }

@@ -33,7 +33,7 @@
 #include "gateway/client_exchange.h"
 #include "keys/key_store.h"
 #include "limits/rate_limiter.h"
-#include "limits/spend_ledger.h"
+#include "limits/limits.h"
 #include "limits/usage_ledger.h"
 #include "admin/auth_throttle.h"
 #include "admin/dashboard.h"
@@ -45,7 +45,7 @@ namespace warden {
 class AdminApi : public RequestHandler {
  public:
   AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,
-           KeyStore* keys, SpendLedger* spend, RateLimiter* rate_limiter,
+           KeyStore* keys, Limits* limits,
            audit::AuditLog* audit = nullptr, UsageLedger* usage = nullptr,
            metrics::GatewayMetrics* metrics = nullptr);
   void Handle(ClientExchange& client) noexcept override;
@@ -68,8 +68,7 @@ class AdminApi : public RequestHandler {
   std::shared_ptr<const Config> config_;
   SharedSlot<PolicySet> policies_;
   KeyStore* keys_;
-  SpendLedger* spend_;
-  RateLimiter* rate_limiter_;
+  Limits* limits_;  // rate limits and spend: this process's, or the fleet's
   audit::AuditLog* audit_;  // null = audit disabled
   UsageLedger* usage_;      // null = no usage endpoint
   metrics::GatewayMetrics* metrics_;  // null = no /metrics, no dashboard

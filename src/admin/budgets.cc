@@ -9,12 +9,12 @@
 namespace warden {
 
 Result<std::vector<BudgetStatus>> BudgetsInForce(const std::vector<KeyRecord>& keys, const PolicySet& policies,
-                                                 UsageLedger* usage, SpendLedger& spend, int64_t now_s) {
+                                                 UsageLedger* usage, SpendSource& spend, int64_t now_s) {
   std::vector<BudgetStatus> out;
   for (const auto& k : keys) {
     const Policy* p = policies.Find(k.policy);
     if (!k.active() || !p || (p->budget_per_day <= 0 && p->budget_per_month <= 0)) continue;
-    out.push_back({"key", k.id, k.name, p, {p->budget_per_day, p->budget_per_month}, spend.Get(k.id)});
+    out.push_back({"key", k.id, k.name, p, {p->budget_per_day, p->budget_per_month}, spend.SpendOf(k.id)});
   }
   if (!usage) return out;
   // Tag values spent this month under a policy that budgets their tag.
@@ -32,7 +32,7 @@ Result<std::vector<BudgetStatus>> BudgetsInForce(const std::vector<KeyRecord>& k
     const Policy* p = policies.Find(policy);
     const size_t eq = tag.find('=');
     const std::string name = tag.substr(0, eq), value = tag.substr(eq + 1);
-    out.push_back({"tag", tag, "", p, p->tag_budgets.at(name), spend.Get(TagBudgetSubject(name, value))});
+    out.push_back({"tag", tag, "", p, p->tag_budgets.at(name), spend.SpendOf(TagBudgetSubject(name, value))});
   }
   return out;
 }

@@ -30,7 +30,7 @@ struct BudgetStatus {
 };
 
 Result<std::vector<BudgetStatus>> BudgetsInForce(const std::vector<KeyRecord>& keys, const PolicySet& policies,
-                                                 UsageLedger* usage, SpendLedger& spend, int64_t now_s);
+                                                 UsageLedger* usage, SpendSource& spend, int64_t now_s);
 
 // One JSON row per budget and period with a limit: {kind, id, name, policy, period, limit_usd,
 // spent_usd, remaining_usd, alert_at}.

@@ -79,7 +79,7 @@ struct Sources {
   const metrics::Timeline& timeline;
   UsageLedger* usage = nullptr;
   const KeyStore* keys = nullptr;
-  SpendLedger* spend = nullptr;
+  SpendSource* spend = nullptr;
   const PolicySet* policies = nullptr;
 };
 

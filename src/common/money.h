@@ -45,4 +45,10 @@ Picos MulPicos(int64_t n, Picos each);  // n × each, n < 0 counts as 0
 // ⌊amount × percent / 100⌋ without overflow (budget alert thresholds).
 Picos PercentOf(Picos amount, int percent);
 
+// A budget: at most this much per UTC day and per UTC month (0 = no limit for that period).
+struct BudgetLimits {
+  Picos per_day = 0;
+  Picos per_month = 0;
+};
+
 }  // namespace warden

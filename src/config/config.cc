@@ -368,6 +368,92 @@ class Parser : public YamlReader {
     ReadDuration(w, "backoff", h.backoff_ms, "alerts.webhook");
   }
 
+  // redis://host[:port][/db] or rediss://…; a password in the URL is refused (it would travel
+  // into logs and process listings): it goes in password / password_file.
+  void ParseRedisUrl(const YAML::Node& at, RedisConfig& r) {
+    const std::string& url = r.url;
+    const size_t scheme_end = url.find("://");
+    const std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
+    if (scheme != "redis" && scheme != "rediss") {
+      Problem(at, "cluster.redis.url must start with redis:// or rediss://");
+      return;
+    }
+    r.tls = scheme == "rediss";
+    std::string rest = url.substr(scheme_end + 3);
+    const size_t slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    if (authority.find('@') != std::string::npos) {
+      Problem(at, "cluster.redis.url must not carry credentials: use cluster.redis.username and password_file");
+      return;
+    }
+    if (slash != std::string::npos && slash + 1 < rest.size()) {
+      const std::string db = rest.substr(slash + 1);
+      char* end = nullptr;
+      const long n = std::strtol(db.c_str(), &end, 10);
+      if (db.empty() || *end != '\0' || n < 0 || n > 15) {
+        Problem(at, "cluster.redis.url's database must be a number from 0 to 15");
+        return;
+      }
+      r.db = static_cast<int>(n);
+    }
+    long port = 6379;
+    std::string host = authority;
+    const size_t colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+      char* end = nullptr;
+      port = std::strtol(authority.c_str() + colon + 1, &end, 10);
+      if (*end != '\0' || port < 1 || port > 65535) {
+        Problem(at, "cluster.redis.url has an invalid port");
+        return;
+      }
+      host = authority.substr(0, colon);
+    }
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty()) {
+      Problem(at, "cluster.redis.url has no host");
+      return;
+    }
+    r.host = host;
+    r.port = static_cast<uint16_t>(port);
+  }
+
+  void ParseCluster(const YAML::Node& n, ClusterConfig& c) {
+    if (!ExpectMap(n, "cluster")) return;
+    CheckKeys(n, "cluster", {"redis", "replica", "key_cache_ttl", "key_cache_grace"});
+    ReadString(n, "replica", c.replica, "cluster");
+    for (char ch : c.replica)
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') {
+        Problem(n["replica"], "cluster.replica may hold only letters, digits, '-', '_' and '.'");
+        break;
+      }
+    ReadDuration(n, "key_cache_ttl", c.key_cache_ttl_ms, "cluster");
+    ReadDuration(n, "key_cache_grace", c.key_cache_grace_ms, "cluster");
+    const YAML::Node r = n["redis"];
+    if (!r) {
+      Problem(n, "cluster.redis is required (cluster.redis.url)");
+      return;
+    }
+    if (!ExpectMap(r, "cluster.redis")) return;
+    CheckKeys(r, "cluster.redis", {"url", "username", "password", "password_file", "key_prefix", "ca_file",
+                                   "connect_timeout", "command_timeout"});
+    RedisConfig& redis = c.redis;
+    ReadString(r, "url", redis.url, "cluster.redis");
+    if (redis.url.empty()) Problem(r, "cluster.redis.url is required");
+    else ParseRedisUrl(r["url"], redis);
+    ReadString(r, "username", redis.username, "cluster.redis");
+    ReadSecret(r, "password", "password_file", "cluster.redis", redis.password);
+    ReadString(r, "key_prefix", redis.key_prefix, "cluster.redis");
+    if (redis.key_prefix.empty() || redis.key_prefix.size() > 64 ||
+        redis.key_prefix.find_first_of(" \r\n\t") != std::string::npos)
+      Problem(r, "cluster.redis.key_prefix must be 1 to 64 characters without spaces");
+    ReadString(r, "ca_file", redis.ca_file, "cluster.redis");
+    if (!redis.ca_file.empty() && !redis.tls)
+      Problem(r["ca_file"], "cluster.redis.ca_file needs a rediss:// URL");
+    ReadDuration(r, "connect_timeout", redis.connect_timeout_ms, "cluster.redis");
+    ReadDuration(r, "command_timeout", redis.command_timeout_ms, "cluster.redis");
+    if (redis.command_timeout_ms < 10) Problem(r["command_timeout"], "cluster.redis.command_timeout must be at least 10ms");
+  }
+
   // A credential from `<key>: ${ENV}` (a literal value is accepted with a warning) or from the
   // file named by `<file_key>` (trailing whitespace trimmed). Messages never quote the value.
   void ReadSecret(const YAML::Node& map, const char* key, const char* file_key,
@@ -615,8 +701,9 @@ class Parser : public YamlReader {
     }
     CheckKeys(root, "the top level",
               {"server", "upstream", "routing", "admin", "audit", "data_dir", "key_hash_key_file", "policies_dir",
-               "providers", "models", "alerts"});
+               "providers", "models", "alerts", "cluster"});
     if (root["server"]) ParseServer(root["server"], c.server);
+    if (root["cluster"]) ParseCluster(root["cluster"], c.cluster);
     if (root["alerts"]) ParseAlerts(root["alerts"], c.alerts);
     if (root["upstream"]) ParseUpstream(root["upstream"], c.upstream);
     ProxyFromEnvironment(root, c.upstream);

@@ -225,9 +225,35 @@ struct AlertsConfig {
   WebhookConfig webhook;
 };
 
+// The Redis (or Valkey) server a fleet of replicas shares its state through (`cluster.redis`).
+struct RedisConfig {
+  std::string url;  // redis://host[:port][/db] or rediss:// (TLS); credentials never in it
+  bool tls = false;
+  std::string host;
+  uint16_t port = 6379;
+  int db = 0;
+  std::string username;  // ACL user; "" = the default user
+  Secret password;       // password / password_file; never logged
+  std::string key_prefix = "warden:";  // every key and channel Warden uses starts with it
+  std::string ca_file;   // rediss://: the CA bundle that verifies the server ("" = the system's)
+  int connect_timeout_ms = 2000;
+  int command_timeout_ms = 1000;
+};
+
+// `cluster`: off (the single-node embedded default) unless `redis.url` is set. Then client keys,
+// rate limits, budgets' spend and usage aggregates are shared by every replica through Redis.
+struct ClusterConfig {
+  RedisConfig redis;
+  std::string replica;               // this replica's name; default: the host name
+  int key_cache_ttl_ms = 30000;      // a cached key record is read again after this long
+  int key_cache_grace_ms = 300000;   // while Redis is unreachable, cached keys still authenticate this long
+  bool enabled() const { return !redis.url.empty(); }
+};
+
 struct Config {
   std::string path;
   AlertsConfig alerts;
+  ClusterConfig cluster;
   ServerConfig server;
   UpstreamConfig upstream;
   AdminConfig admin;

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "common/util.h"
-#include "gateway/offload.h"
+#include "common/offload.h"
 
 namespace warden {
 

@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "common/util.h"
-#include "gateway/offload.h"
+#include "common/offload.h"
 #include "providers/adapter.h"
 
 namespace warden {
@@ -114,39 +114,43 @@ std::vector<BudgetSubject> BudgetsOf(const Identity& who) {
   const Policy& policy = *who.policy;
   std::vector<BudgetSubject> out;
   // The key's own spend is always counted (the admin API shows it), budget or not.
-  out.push_back({who.key_id, "This key", {policy.budget_per_day, policy.budget_per_month}});
+  out.push_back({who.key_id, "This key", {policy.budget_per_day, policy.budget_per_month}, policy.strict_budgets});
   for (const auto& [name, value] : who.tags) {
     auto b = policy.tag_budgets.find(name);
     if (b != policy.tag_budgets.end())
-      out.push_back({TagBudgetSubject(name, value), "The " + name + " '" + value + "'", b->second});
+      out.push_back({TagBudgetSubject(name, value), "The " + name + " '" + value + "'", b->second, policy.strict_budgets});
   }
   return out;
 }
 
-asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who, const ParsedRequest& request,
-                                    ClientExchange& client) {
+asio::awaitable<Status> CheckLimits(Limits* limits, const Identity& who, const ParsedRequest& request,
+                                    const RoutePlan& plan, ClientExchange& client, std::optional<Picos>* reserved) {
+  if (!limits) co_return Status::Ok();
   const Policy& policy = *who.policy;
   const bool budgeted = policy.budget_per_day > 0 || policy.budget_per_month > 0 || !policy.tag_budgets.empty();
-  const std::vector<BudgetSubject> budgets = limits.spend && budgeted ? BudgetsOf(who) : std::vector<BudgetSubject>{};
-  for (const BudgetSubject& b : budgets) {
-    if (b.limits.per_day <= 0 && b.limits.per_month <= 0) continue;
-    // In memory once this period's figures are loaded; the first look reads storage, on the pool.
-    std::optional<Spend> known = limits.spend->Peek(b.id);
-    if (!known) known = co_await Offload(limits.pool, [&] { return limits.spend->Get(b.id); });
-    const Spend spend = *known;
-    const bool day = b.limits.per_day > 0 && spend.day >= b.limits.per_day;
-    const bool month = b.limits.per_month > 0 && spend.month >= b.limits.per_month;
-    if (day || month) {
+  if (budgeted) {
+    // What this request may cost at its first deployment's prices: its prompt, and max_tokens
+    // of answer when it sets one.
+    const RouteTarget& first = plan.targets.front();
+    const Picos estimate =
+        PriceOf(*first.provider, *first.deployment).Cost(request.estimated_prompt_tokens, 0, request.max_tokens);
+    const std::vector<BudgetSubject> budgets = BudgetsOf(who);
+    const Result<BudgetCheck> check = co_await limits->CheckBudgets(budgets, estimate);
+    if (!check) co_return check.error();
+    if (check->over >= 0) {
+      const BudgetSubject& b = budgets[static_cast<size_t>(check->over)];
+      const bool month = check->month;
       Error e = Error::TooManyRequests(b.who + " has used its " + (month ? "monthly" : "daily") + " budget of $" +
                                            FormatUsd(month ? b.limits.per_month : b.limits.per_day) + ".",
                                        "budget_exceeded", "insufficient_quota");
-      e.retry_after = std::to_string(month ? spend.seconds_to_next_month : spend.seconds_to_next_day);
+      e.retry_after = std::to_string(month ? check->spend.seconds_to_next_month : check->spend.seconds_to_next_day);
       co_return e;
     }
+    *reserved = check->reserved;
   }
-  if (limits.rate && (policy.requests_per_minute > 0 || policy.tokens_per_minute > 0)) {
-    const RateState st = limits.rate->Admit(who.key_id, {policy.requests_per_minute, policy.tokens_per_minute},
-                                            request.estimated_prompt_tokens);
+  if (policy.requests_per_minute > 0 || policy.tokens_per_minute > 0) {
+    const RateState st = co_await limits->Admit(who.key_id, {policy.requests_per_minute, policy.tokens_per_minute},
+                                                request.estimated_prompt_tokens);
     SetRateHeaders(client, st);
     if (!st.allowed) {
       const std::string after = std::to_string((st.retry_after_ms + 999) / 1000);

@@ -14,8 +14,7 @@
 #include "config/config.h"
 #include "gateway/client_exchange.h"
 #include "gateway/request.h"
-#include "limits/rate_limiter.h"
-#include "limits/spend_ledger.h"
+#include "limits/limits.h"
 #include "policy/policy.h"
 
 namespace warden {
@@ -40,28 +39,18 @@ Result<RoutePlan> PlanAlias(const Config& config, const Policy& policy, Endpoint
 // else the alias's own deployments (PlanAlias).
 Result<RoutePlan> PlanRoute(const Config& config, const Identity& who, const ParsedRequest& request);
 
-// What CheckLimits counts against.
-struct Limiters {
-  RateLimiter* rate = nullptr;    // null = no rate limits
-  SpendLedger* spend = nullptr;   // null = no budgets
-  asio::thread_pool* pool = nullptr;  // a key's first budget look in a period reads the store here
-};
-
-// A spend that a budget bounds: the key's (the policy's `budgets`), and for each of the request's
-// tags that the policy budgets (`budgets.per_tag`), the spend of that tag value shared by every
-// key that sends it. Every request's cost is added to each (Finalize); limits of 0 bound nothing.
-struct BudgetSubject {
-  std::string id;   // the spend ledger's subject: a key id, or TagBudgetSubject()
-  std::string who;  // for the refusal: "This key", "The team 'payments'"
-  Policy::Budget limits;
-};
+// The spends a request's cost is added to (limits/limits.h): the key's (the policy's `budgets`),
+// and for each of the request's tags that the policy budgets (`budgets.per_tag`), the spend of
+// that tag value shared by every key that sends it. Limits of 0 bound nothing.
 std::vector<BudgetSubject> BudgetsOf(const Identity& who);
 
-// Budgets (429 budget_exceeded, insufficient_quota, with Retry-After to the next period) then
-// rate limits (429 rate_limit_exceeded, with Retry-After; the x-ratelimit-* headers are set on
-// `client` either way). Takes one request and the estimated prompt tokens from the bucket;
-// Finalize corrects the tokens with what was served.
-asio::awaitable<Status> CheckLimits(const Limiters& limits, const Identity& who, const ParsedRequest& request,
-                                    ClientExchange& client);
+// Budgets (429 budget_exceeded, insufficient_quota, with Retry-After to the next period; 503
+// budget_unavailable when a strict budget's shared spend cannot be read) then rate limits (429
+// rate_limit_exceeded, with Retry-After; the x-ratelimit-* headers are set on `client` either
+// way). Takes one request and the estimated prompt tokens from the bucket, and may reserve the
+// request's estimated cost on its budgets (*reserved, set once the budgets pass: Finalize
+// settles it, also when the rate limit then refuses). `limits` null = none.
+asio::awaitable<Status> CheckLimits(Limits* limits, const Identity& who, const ParsedRequest& request,
+                                    const RoutePlan& plan, ClientExchange& client, std::optional<Picos>* reserved);
 
 }  // namespace warden

@@ -68,12 +68,16 @@ void AnnounceBudget(const Recorders& to, const RequestContext& ctx, const Budget
   }
 }
 
-// Settles the request's usage (see Usage), then records it: spend, usage and the token
-// correction of the rate limit, in memory (the ledgers' flusher writes them). Only for requests
-// that were forwarded.
-void Account(const Recorders& to, RequestContext& ctx) {
+// Settles the request's usage (see Usage), then records it: the token correction of the rate
+// limit, the budgets' spend (releasing what CheckLimits reserved, also for a request refused or
+// failed before it was forwarded), and usage — in memory, or in the fleet's shared state.
+asio::awaitable<void> Account(const Recorders& to, RequestContext& ctx) {
   Usage& u = ctx.usage;
-  if (!ctx.log.forwarded) return;
+  const std::optional<Picos> reserved = ctx.budget_reserved;
+  if (!ctx.log.forwarded) {
+    if (reserved && to.limits) co_await to.limits->Settle(BudgetsOf(*ctx.identity), *reserved, 0);
+    co_return;
+  }
   const Policy& policy = *ctx.policy();
   const std::string& key_id = ctx.identity->key_id;
   // Something was served: the provider bills for it even when it reported no usage (a cut
@@ -84,19 +88,22 @@ void Account(const Recorders& to, RequestContext& ctx) {
   if (!u.billed) u.prompt_tokens = u.completion_tokens = u.cached_prompt_tokens = 0;  // every attempt failed
   else if (!u.known) u.prompt_tokens = estimated_prompt, u.completion_tokens = (u.completion_bytes + 3) / 4;
   u.cached_prompt_tokens = std::clamp<int64_t>(u.cached_prompt_tokens, 0, u.prompt_tokens);
-  if (to.rate && policy.tokens_per_minute > 0)
-    to.rate->Correct(key_id, {policy.requests_per_minute, policy.tokens_per_minute},
-                     u.prompt_tokens + u.completion_tokens - estimated_prompt);
-  if (!u.billed) return;
-  const ProviderConfig& p = *ctx.log.serving->provider;
-  const Price& price = PriceOf(p, *ctx.log.serving->deployment);  // the model's, else the provider's
-  u.cost = price.Cost(u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens);
-  if (to.spend)
-    for (const BudgetSubject& b : BudgetsOf(*ctx.identity))
-      if (const std::optional<Spend> after = to.spend->Add(b.id, u.cost))
-        AnnounceBudget(to, ctx, b, *after, u.cost);
-  if (to.usage) {
-    UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, p.name,
+  if (to.limits && policy.tokens_per_minute > 0)
+    co_await to.limits->Correct(key_id, {policy.requests_per_minute, policy.tokens_per_minute},
+                                u.prompt_tokens + u.completion_tokens - estimated_prompt);
+  if (u.billed) {
+    const ProviderConfig& p = *ctx.log.serving->provider;
+    const Price& price = PriceOf(p, *ctx.log.serving->deployment);  // the model's, else the provider's
+    u.cost = price.Cost(u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens);
+  }
+  if (to.limits && (u.billed || reserved)) {
+    const std::vector<BudgetSubject> budgets = BudgetsOf(*ctx.identity);
+    const std::vector<std::optional<Spend>> after = co_await to.limits->Settle(budgets, reserved.value_or(0), u.cost);
+    for (size_t i = 0; i < budgets.size() && i < after.size(); ++i)
+      if (after[i] && u.cost > 0) AnnounceBudget(to, ctx, budgets[i], *after[i], u.cost);
+  }
+  if (to.usage && u.billed) {
+    UsageCell cell{key_id, policy.name, ctx.plan->alias->alias, ctx.log.serving->name, ctx.log.serving->provider->name,
                    TagsText(ctx.identity->tags)};
     UsageTotals t;
     t.requests = 1;
@@ -230,7 +237,7 @@ asio::awaitable<void> Finalize(const Recorders& to, RequestContext& ctx, ClientE
     ctx.response.status = 200;
     ctx.response.bytes_out += ending->bytes.size();  // counted in the record written before them
   }
-  Account(to, ctx);
+  co_await Account(to, ctx);
   Status recorded = Status::Ok();
   if (AuditCloses(to.audit, ctx)) recorded = co_await UnderAuditMode(to.metrics, ctx, AuditClose(to.audit, ctx));
   if (completes && !recorded) {

@@ -24,8 +24,7 @@
 #include "gateway/relay.h"
 #include "gateway/alert_webhook.h"
 #include "gateway/request.h"
-#include "limits/rate_limiter.h"
-#include "limits/spend_ledger.h"
+#include "limits/limits.h"
 #include "limits/usage_ledger.h"
 #include "metrics/gateway_metrics.h"
 
@@ -34,8 +33,7 @@ namespace warden {
 // Where a finished request is recorded; null members are switched off.
 struct Recorders {
   audit::AuditLog* audit = nullptr;
-  RateLimiter* rate = nullptr;
-  SpendLedger* spend = nullptr;
+  Limits* limits = nullptr;  // rate limits and budgets: this process's, or the fleet's
   UsageLedger* usage = nullptr;
   metrics::GatewayMetrics* metrics = nullptr;
   AlertWebhook* alerts = nullptr;  // budget alerts to `alerts.webhook`, when configured

@@ -6,7 +6,7 @@
 #include "gateway/audit_phase.h"
 #include "gateway/authenticate.h"
 #include "gateway/check_policy.h"
-#include "gateway/offload.h"
+#include "common/offload.h"
 #include "gateway/parse.h"
 #include "gateway/redact.h"
 
@@ -61,7 +61,7 @@ asio::awaitable<std::invoke_result_t<F&>> BodyWork(asio::thread_pool* pool, size
 
 Gateway::Gateway(GatewayDeps deps)
     : deps_(std::move(deps)),
-      recorders_{deps_.audit, deps_.rate_limiter, deps_.spend, deps_.usage, deps_.metrics, deps_.alerts},
+      recorders_{deps_.audit, deps_.limits, deps_.usage, deps_.metrics, deps_.alerts},
       forwarder_(deps_.http, deps_.echo, kMaxUpstreamResponseBytes),
       snapshot_(std::move(deps_.snapshot)) {}  // snapshot_ is the one current pointer
 
@@ -153,8 +153,8 @@ asio::awaitable<Result<Completion>> Gateway::Inference(RequestContext& ctx, Clie
     const Policy& policy = *ctx.policy();
     if (policy.audit == AuditMode::kRequired && !deps_.audit) co_return AuditUnavailable(policy);
     // … then budgets and rate limits.
-    const Status within = co_await CheckLimits({deps_.rate_limiter, deps_.spend, deps_.blocking}, *ctx.identity,
-                                               *ctx.request, client);
+    const Status within = co_await CheckLimits(deps_.limits, *ctx.identity, *ctx.request, *ctx.plan, client,
+                                               &ctx.budget_reserved);
     if (!within) co_return within.error();
     // Redact: from here on only the Prompt exists to be sent.
     Result<Prompt> prompt =

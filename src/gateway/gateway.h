@@ -34,8 +34,7 @@
 #include "gateway/forward.h"
 #include "gateway/request.h"
 #include "keys/key_store.h"
-#include "limits/rate_limiter.h"
-#include "limits/spend_ledger.h"
+#include "limits/limits.h"
 #include "limits/usage_ledger.h"
 #include "metrics/gateway_metrics.h"
 #include "providers/upstream.h"
@@ -50,8 +49,7 @@ struct GatewayDeps {
   const Store* store = nullptr;
   UpstreamClient* http = nullptr;
   UpstreamClient* echo = nullptr;
-  RateLimiter* rate_limiter = nullptr;
-  SpendLedger* spend = nullptr;
+  Limits* limits = nullptr;      // rate limits and budgets (null = none): local or the fleet's
   UsageLedger* usage = nullptr;  // tokens and cost per day/key/policy/model/deployment/provider
   metrics::GatewayMetrics* metrics = nullptr;  // null = no metrics
   // The audit log (null = audit disabled in the config). Requests under a policy with

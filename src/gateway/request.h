@@ -196,6 +196,9 @@ struct RequestContext {
   Capture capture;
   Response response;
 
+  // Budgets: CheckLimits passed them, reserving this much on each subject (Finalize settles).
+  std::optional<Picos> budget_reserved;
+
   // Audit: the intent record's sequence (0 = none written) and whether the outcome is written.
   uint64_t audit_intent_seq = 0;
   bool audit_closed = false;

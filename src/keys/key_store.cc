@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "common/json.h"
+#include "common/log.h"
 #include "common/util.h"
 
 namespace warden {
@@ -113,15 +114,61 @@ Result<Secret> KeyStore::LoadOrCreateHashKey(const std::string& path) {
   return LoadOrCreateKeyFile(path, crypto_generichash_KEYBYTES, "the key hashing key");
 }
 
+namespace {
+class StoreRecords : public KeyRecords {
+ public:
+  explicit StoreRecords(Store* store) : store_(store) {}
+  Result<std::optional<std::string>> Get(const std::string& id) const override {
+    return store_->Get(std::string(kRecordPrefix) + id);
+  }
+  Status Put(const std::string& id, const std::string& text) override {
+    return store_->Put(std::string(kRecordPrefix) + id, text);
+  }
+  Status ForEach(const std::function<void(std::string_view)>& fn) const override {
+    return store_->Scan(kRecordPrefix, [&](std::string_view, std::string_view value) {
+      fn(value);
+      return true;
+    });
+  }
+
+ private:
+  Store* store_;
+};
+
+int64_t NowMs() { return MonotonicNanos() / 1000000; }
+}  // namespace
+
+std::unique_ptr<KeyRecords> StoreKeyRecords(Store* store) { return std::make_unique<StoreRecords>(store); }
+
 KeyStore::KeyStore(Store* store, Secret hash_key, std::function<int64_t()> now)
-    : store_(store), hash_key_(std::move(hash_key)), now_(now ? std::move(now) : UnixSeconds) {}
+    : KeyStore(StoreKeyRecords(store), std::move(hash_key), std::move(now)) {}
+
+KeyStore::KeyStore(std::unique_ptr<KeyRecords> records, Secret hash_key, std::function<int64_t()> now)
+    : records_(std::move(records)), hash_key_(std::move(hash_key)), now_(now ? std::move(now) : UnixSeconds) {}
+
+void KeyStore::SetCacheTimes(int64_t ttl_ms, int64_t grace_ms) {
+  cache_ttl_ms_ = ttl_ms;
+  cache_grace_ms_ = grace_ms;
+}
+
+void KeyStore::Forget(const std::string& id) {
+  MutexLock lock(cache_mu_);
+  cache_.erase(id);
+}
+
+void KeyStore::ForgetAll() {
+  MutexLock lock(cache_mu_);
+  cache_.clear();
+}
+
+std::string KeyStore::HashKeyFingerprint() const { return ToHex(Hash("warden key hashing key fingerprint v1")); }
 
 std::string KeyStore::Hash(std::string_view key) const {
   return Blake2b(key, crypto_generichash_BYTES, hash_key_.Reveal());
 }
 
 Status KeyStore::Save(const KeyRecord& record) {
-  Status s = store_->Put(std::string(kRecordPrefix) + record.id, EncodeRecord(record));
+  Status s = records_->Put(record.id, EncodeRecord(record));
   // Every change of a record goes through here: the cache follows it at once, so a revocation
   // or rotation holds on the next request. (On a failed write the stored record is unknown:
   // forget it, the next request reads the store.)
@@ -159,20 +206,22 @@ Result<KeyStore::Created> KeyStore::Create(const std::string& name, const std::s
   return created;
 }
 
-Result<std::vector<KeyRecord>> KeyStore::List() const { return ListIn(*store_); }
-
-Result<std::vector<KeyRecord>> KeyStore::ListIn(const Store& store) {
+Result<std::vector<KeyRecord>> KeyStore::List() const {
   std::vector<KeyRecord> out;
-  Status s = store.Scan(kRecordPrefix, [&](std::string_view, std::string_view value) {
-    if (auto r = DecodeRecord(value)) out.push_back(std::move(*r));
-    return true;
+  Status s = records_->ForEach([&](std::string_view text) {
+    if (auto r = DecodeRecord(text)) out.push_back(std::move(*r));
   });
   if (!s) return s.error();
   return out;
 }
 
+Result<std::vector<KeyRecord>> KeyStore::ListIn(const Store& store) {
+  // (Read-only: the Store is only scanned.)
+  return KeyStore(StoreKeyRecords(const_cast<Store*>(&store)), Secret()).List();
+}
+
 Result<KeyRecord> KeyStore::Get(const std::string& id) const {
-  auto stored = store_->Get(std::string(kRecordPrefix) + id);
+  auto stored = records_->Get(id);
   if (!stored.ok()) return stored.error();
   std::optional<KeyRecord> record;
   if (stored->has_value()) record = DecodeRecord(**stored);
@@ -245,14 +294,17 @@ Result<KeyRecord> KeyStore::Check(const std::string& hash, std::string_view labe
 std::optional<Result<KeyRecord>> KeyStore::AuthenticateCached(std::string_view presented) const {
   std::string_view label, id_view;
   if (presented.empty() || !SplitKey(presented, &label, &id_view)) return Authenticate(presented);  // no storage read
-  std::optional<KeyRecord> record;
-  {
-    MutexLock lock(cache_mu_);
-    auto it = cache_.find(std::string(id_view));
-    if (it == cache_.end()) return std::nullopt;
-    record = it->second;
-  }
-  return Check(Hash(presented), label, record);
+  auto cached = Cached(std::string(id_view));
+  const int64_t ttl = cache_ttl_ms_;
+  if (!cached || (ttl > 0 && cached->second >= ttl)) return std::nullopt;  // read it (again)
+  return Check(Hash(presented), label, cached->first);
+}
+
+std::optional<std::pair<KeyRecord, int64_t>> KeyStore::Cached(const std::string& id) const {
+  MutexLock lock(cache_mu_);
+  auto it = cache_.find(id);
+  if (it == cache_.end()) return std::nullopt;
+  return std::make_pair(it->second.record, NowMs() - it->second.read_ms);
 }
 
 Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
@@ -265,8 +317,14 @@ Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
   std::string_view label, id_view;
   if (!SplitKey(presented, &label, &id_view)) return BadKey();
   std::string id(id_view);
-  auto stored = store_->Get(std::string(kRecordPrefix) + id);
-  if (!stored.ok()) return stored.error();
+  auto stored = records_->Get(id);
+  if (!stored.ok()) {
+    // Unreachable (a fleet's Redis): a record read within the grace time still serves.
+    auto cached = Cached(id);
+    if (cached && cache_ttl_ms_ > 0 && cached->second < cache_grace_ms_) return Check(hash, label, cached->first);
+    log::Warn("key_store_unavailable", {{"key_id", id}, {"reason", stored.error().message}});
+    return Error::ServiceUnavailable("API keys cannot be checked right now; retry shortly.", "key_store_unavailable");
+  }
   std::optional<KeyRecord> record;
   if (stored->has_value()) record = DecodeRecord(**stored);
   if (record) Remember(*record);
@@ -276,7 +334,7 @@ Result<KeyRecord> KeyStore::Authenticate(std::string_view presented) const {
 void KeyStore::Remember(const KeyRecord& record) const {
   MutexLock lock(cache_mu_);
   if (cache_.size() >= kMaxCachedKeys) cache_.clear();  // bounded; refilled from the store on demand
-  cache_[record.id] = record;
+  cache_[record.id] = CachedRecord{record, NowMs()};
 }
 
 }  // namespace warden

@@ -8,15 +8,22 @@
 // of the database alone cannot be used to test guesses. Comparison is constant-time
 // (sodium_memcmp), and an unknown id costs the same hash computation as a known one.
 //
-// Records are cached in memory once read or written (at most 100,000, then the cache starts
-// over), so authenticating a known key reads no storage; every change made through this
-// KeyStore (create, revoke, rotate) updates the cache as it is written. A record changed in
-// the Store behind this object's back is not seen until the process restarts.
+// Records live in a KeyRecords table: the data Store (single node), or Redis shared by a fleet
+// (cluster/redis_key_records.h). They are cached in memory once read or written (at most
+// 100,000, then the cache starts over), so authenticating a known key reads no storage; every
+// change made through this KeyStore (create, revoke, rotate) updates the cache as it is
+// written. A change made elsewhere — another replica — reaches this cache through Forget() /
+// ForgetAll() (the fleet's notifications) and, should a notification be lost, through the
+// cache's time to live (SetCacheTimes): a record older than it is read again. With a time to
+// live, a record that cannot be read again (the table is unreachable) still serves until the
+// grace time; a key never seen gets 503 key_store_unavailable.
 //
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <functional>
 #include <optional>
 #include <string>
@@ -55,6 +62,17 @@ struct KeyOptions {
   int64_t expires_at = 0;  // unix seconds; 0 = never
 };
 
+// Where key records are kept, as text (one record per key id). Put() is durable when it returns.
+class KeyRecords {
+ public:
+  virtual ~KeyRecords() = default;
+  virtual Result<std::optional<std::string>> Get(const std::string& id) const = 0;
+  virtual Status Put(const std::string& id, const std::string& text) = 0;
+  virtual Status ForEach(const std::function<void(std::string_view text)>& fn) const = 0;
+};
+// The records in the data store ("key/<id>").
+std::unique_ptr<KeyRecords> StoreKeyRecords(Store* store);
+
 class KeyStore {
  public:
   // Reads the hashing key from `path`, or creates it (32 random bytes, mode 0600) if absent.
@@ -62,6 +80,15 @@ class KeyStore {
 
   // `now` returns unix seconds (injectable for tests); defaults to the system clock.
   KeyStore(Store* store, Secret hash_key, std::function<int64_t()> now = {});
+  KeyStore(std::unique_ptr<KeyRecords> records, Secret hash_key, std::function<int64_t()> now = {});
+  // 0 = cached records never go stale (the single node sees every change as it is made).
+  void SetCacheTimes(int64_t ttl_ms, int64_t grace_ms);
+  // Drop a cached record (it changed elsewhere), or all of them (changes may have been missed).
+  void Forget(const std::string& id) EXCLUDES(cache_mu_);
+  void ForgetAll() EXCLUDES(cache_mu_);
+  // A keyed hash of a constant under the hashing key: equal on two replicas exactly when their
+  // hashing keys are equal (a fleet must share one), and it reveals nothing of the key.
+  std::string HashKeyFingerprint() const;
 
   struct Created {
     KeyRecord record;
@@ -91,13 +118,21 @@ class KeyStore {
   // The verdict on a presented key (its keyed hash and label) given its stored record, if any.
   Result<KeyRecord> Check(const std::string& hash, std::string_view label, const std::optional<KeyRecord>& record) const;
   void Remember(const KeyRecord& record) const EXCLUDES(cache_mu_);
+  // The cached record of `id`, if any, with its age in milliseconds.
+  std::optional<std::pair<KeyRecord, int64_t>> Cached(const std::string& id) const EXCLUDES(cache_mu_);
   static constexpr size_t kMaxCachedKeys = 100000;
+  struct CachedRecord {
+    KeyRecord record;
+    int64_t read_ms = 0;  // monotonic
+  };
 
-  Store* store_;
+  std::unique_ptr<KeyRecords> records_;
   Secret hash_key_;
   std::function<int64_t()> now_;
   mutable Mutex cache_mu_;
-  mutable std::unordered_map<std::string, KeyRecord> cache_ GUARDED_BY(cache_mu_);
+  mutable std::unordered_map<std::string, CachedRecord> cache_ GUARDED_BY(cache_mu_);
+  std::atomic<int64_t> cache_ttl_ms_{0};
+  std::atomic<int64_t> cache_grace_ms_{0};
 };
 
 }  // namespace warden

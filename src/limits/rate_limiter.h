@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -39,6 +40,14 @@ class RateLimiter {
   // The current state without taking anything (for the admin API).
   RateState Peek(const std::string& key_id, const RateLimits& limits);
 
+  // The state a decision leaves: the buckets' levels after it (nullopt for a limit of 0) and
+  // which one refused ("" = admitted); `need_tokens` is what the request asked of the tokens.
+  // Shared with the fleet's limiter (cluster/shared_limits.h), whose buckets live in Redis.
+  static RateState Describe(const RateLimits& limits, std::optional<double> requests_level,
+                            std::optional<double> tokens_level, const std::string& exceeded, double need_tokens);
+  // What a request may ask of a tokens bucket: its estimate, at most the whole allowance.
+  static double NeedTokens(const RateLimits& limits, int64_t estimated_tokens);
+
  private:
   struct Bucket {
     double level = 0;
@@ -46,7 +55,7 @@ class RateLimiter {
     bool initialised = false;
   };
   static void Refill(Bucket& b, int64_t limit, int64_t now);
-  static int64_t MsUntil(const Bucket& b, int64_t limit, double level);
+  static int64_t MsUntil(double from, int64_t limit, double level);
   RateState Take(const std::string& key_id, const RateLimits& limits, int64_t estimated_tokens,
                  bool consume);
 

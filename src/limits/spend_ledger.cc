@@ -56,7 +56,7 @@ void SpendLedger::Flush() {
   cells_.Flush([&](const std::string& key) { return key.ends_with(day) || key.ends_with(month); });
 }
 
-Spend SpendLedger::Make(int64_t now, Picos day, Picos month) const {
+Spend SpendAt(int64_t now, Picos day, Picos month) {
   Spend s;
   s.day = day;
   s.month = month;
@@ -71,7 +71,7 @@ std::optional<Spend> SpendLedger::Peek(const std::string& key_id) {
   const auto day = cells_.Peek(keys.day);
   const auto month = cells_.Peek(keys.month);
   if (!day || !month) return std::nullopt;
-  return Make(now, day->value, month->value);
+  return SpendAt(now, day->value, month->value);
 }
 
 Spend SpendLedger::Get(const std::string& key_id) {
@@ -79,7 +79,7 @@ Spend SpendLedger::Get(const std::string& key_id) {
   const CellKeys keys = KeysAt(key_id, now);
   const Amount day = cells_.Load(keys.day);
   const Amount month = cells_.Load(keys.month);
-  return Make(now, day.value, month.value);
+  return SpendAt(now, day.value, month.value);
 }
 
 std::optional<Spend> SpendLedger::Add(const std::string& key_id, Picos cost) {
@@ -90,7 +90,7 @@ std::optional<Spend> SpendLedger::Add(const std::string& key_id, Picos cost) {
   const auto day = cells_.Add(keys.day, amount);
   const auto month = cells_.Add(keys.month, amount);
   if (!day || !month) return std::nullopt;
-  return Make(now, day->value, month->value);
+  return SpendAt(now, day->value, month->value);
 }
 
 }  // namespace warden

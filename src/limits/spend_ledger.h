@@ -29,10 +29,21 @@ struct Spend {
   int64_t seconds_to_next_month = 0;
 };
 
+// A spend of `day` and `month` at unix time `now` (with the seconds to the next UTC day and month).
+Spend SpendAt(int64_t now, Picos day, Picos month);
+
 // What is left of a budget of `limit` after `spent` (never below 0).
 inline Picos Remaining(Picos limit, Picos spent) { return spent >= limit ? 0 : limit - spent; }
 
-class SpendLedger {
+// Where a subject's spend today and this month is read from (the admin views): this process's
+// ledger, or the fleet's (limits/limits.h). May block.
+class SpendSource {
+ public:
+  virtual ~SpendSource() = default;
+  virtual Spend SpendOf(const std::string& subject) = 0;
+};
+
+class SpendLedger : public SpendSource {
  public:
   SpendLedger(Store* store, std::function<int64_t()> now_s);
   ~SpendLedger();  // flushes
@@ -40,6 +51,7 @@ class SpendLedger {
   // The key's spend when this period's figures are in memory; nullopt means call Get().
   std::optional<Spend> Peek(const std::string& key_id);
   Spend Get(const std::string& key_id);
+  Spend SpendOf(const std::string& subject) override { return Get(subject); }
   // Adds to today's and this month's spend; returns both totals after it when they are known
   // in memory (always, for a key whose budget was checked this period), for budget alerts.
   std::optional<Spend> Add(const std::string& key_id, Picos cost);
@@ -54,7 +66,6 @@ class SpendLedger {
     static std::string Encode(const Amount& m);
     static Amount Decode(std::string_view text);
   };
-  Spend Make(int64_t now, Picos day, Picos month) const;
 
   std::function<int64_t()> now_s_;
   DeltaCells<Amount, AmountCodec> cells_;

@@ -121,7 +121,8 @@ class PolicyParser : public YamlReader {
       if (p.tags.size() > kMaxTags) Problem(t, "a policy allows at most " + std::to_string(kMaxTags) + " tags");
     }
     if (const YAML::Node b = root["budgets"]; b && ExpectMap(b, "budgets")) {
-      CheckKeys(b, "budgets", {"usd_per_day", "usd_per_month", "alert_at", "per_tag"});
+      CheckKeys(b, "budgets", {"usd_per_day", "usd_per_month", "alert_at", "per_tag", "strict"});
+      ReadBool(b, "strict", p.strict_budgets, "budgets");
       if (const YAML::Node per = b["per_tag"]; per && ExpectMap(per, "budgets.per_tag")) {
         for (const auto& kv : per) {
           const std::string name = kv.first.as<std::string>();

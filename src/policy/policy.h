@@ -41,14 +41,14 @@ struct Policy {
   int64_t tokens_per_minute = 0;
   Picos budget_per_day = 0;  // `budgets.usd_per_day`, exactly; 0 = no budget
   Picos budget_per_month = 0;
+  // `budgets.strict`: when a fleet's shared spend cannot be read (Redis down), refuse with 503
+  // budget_unavailable instead of enforcing from this replica's last known figures.
+  bool strict_budgets = false;
   // Attribution tags a client may attach (`tags: [team, project]`, see common/tags.h), and
   // budgets per tag value (`budgets.per_tag.team`): one budget shared by every key that sends
   // that value, e.g. a team's across its keys.
   std::vector<std::string> tags;
-  struct Budget {
-    Picos per_day = 0;  // 0 = none
-    Picos per_month = 0;
-  };
+  using Budget = BudgetLimits;
   std::map<std::string, Budget> tag_budgets;  // tag name → budget of each of its values
   // `max_cost_per_request`: deployments whose estimated cost for a request (its estimated prompt
   // tokens and its max_tokens at the deployment's prices) is above this are not tried; 0 = none.

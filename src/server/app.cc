@@ -1,13 +1,21 @@
 #include "server/app.h"
 
+#include <unistd.h>
+
+#include <cctype>
 #include <tuple>
 
+#include "cluster/redis_key_records.h"
+#include "cluster/shared_limits.h"
 #include "common/log.h"
 #include "common/util.h"
 
 namespace warden {
 
-Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
+namespace {
+
+// The data store and the key store over it (a single node's keys).
+Result<KeyStoreHandle> OpenDataStore(const Config& config) {
   auto store = Store::Open(config.data_dir);
   if (!store) return store.error();
   auto hash_key = KeyStore::LoadOrCreateHashKey(config.key_hash_key_file);
@@ -16,6 +24,46 @@ Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
   handle.store = std::move(*store);
   handle.keys = std::make_unique<KeyStore>(handle.store.get(), std::move(*hash_key));
   return handle;
+}
+
+// The fleet's key store in Redis, once Redis answers and the hashing key is the fleet's.
+Result<std::unique_ptr<KeyStore>> OpenFleetKeys(const Config& config, Redis* redis) {
+  auto hash_key = KeyStore::LoadOrCreateHashKey(config.key_hash_key_file);
+  if (!hash_key) return hash_key.error();
+  auto pong = redis->Blocking({"PING"});
+  if (!pong) return Error::ServiceUnavailable(pong.error().message + " (cluster.redis)", "shared_state_unavailable");
+  if (pong->type == RedisValue::Type::kError)
+    return Error::ServiceUnavailable("Redis at " + RedisDisplayName(config.cluster.redis) + " refused PING: " + pong->str,
+                                     "shared_state_unavailable");
+  const std::string& prefix = config.cluster.redis.key_prefix;
+  auto keys = std::make_unique<KeyStore>(RedisKeyRecords(redis, prefix), std::move(*hash_key));
+  if (Status s = CheckFleetHashKey(redis, prefix, *keys); !s) return s.error();
+  keys->SetCacheTimes(config.cluster.key_cache_ttl_ms, config.cluster.key_cache_grace_ms);
+  return keys;
+}
+
+}  // namespace
+
+Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
+  if (!config.cluster.enabled()) return OpenDataStore(config);
+  KeyStoreHandle handle;
+  handle.loops = std::make_unique<EventLoops>(1);
+  handle.loops->Start();
+  handle.redis = std::make_unique<Redis>(config.cluster.redis, std::vector<asio::io_context*>{&handle.loops->First()});
+  auto keys = OpenFleetKeys(config, handle.redis.get());
+  if (!keys) return keys.error();
+  handle.keys = std::move(*keys);
+  return handle;
+}
+
+std::string ReplicaName(const Config& config) {
+  if (!config.cluster.replica.empty()) return config.cluster.replica;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "warden";
+  std::string name = host;
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') ch = '_';
+  return name;
 }
 
 Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const Config& c, std::shared_ptr<rocksdb::Env> env) {
@@ -35,9 +83,10 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   std::unique_ptr<App> app(new App());
   app->config_ = loaded.config;
   const Config& c = *app->config_;
-  auto handle = OpenKeyStore(c);
+  auto handle = OpenDataStore(c);
   if (!handle) return handle.error();
   app->handle_ = std::move(*handle);
+  app->keys_ = app->handle_.keys.get();
 
   HttpUpstreamOptions o;
   o.connect_timeout_ms = c.upstream.connect_timeout_ms;
@@ -54,6 +103,27 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   app->echo_ = std::make_unique<EchoUpstream>();
   app->rate_limiter_ = std::make_unique<RateLimiter>([] { return MonotonicNanos() / 1000000; });
   app->spend_ = std::make_unique<SpendLedger>(app->handle_.store.get(), UnixSeconds);
+  if (c.cluster.enabled()) {
+    // A fleet: keys, rate limits and budgets in Redis, driven by our own loops (started now,
+    // so that the checks below can run; the listeners start later).
+    app->loops_->Start();
+    std::vector<asio::io_context*> loops;
+    for (size_t i = 0; i < app->loops_->size(); ++i) loops.push_back(&app->loops_->Next());
+    app->redis_ = std::make_unique<Redis>(c.cluster.redis, std::move(loops));
+    auto keys = OpenFleetKeys(c, app->redis_.get());
+    if (!keys) return keys.error();
+    app->cluster_keys_ = std::move(*keys);
+    app->keys_ = app->cluster_keys_.get();
+    WatchKeyChanges(app->redis_.get(), c.cluster.redis.key_prefix, app->keys_);
+    auto shared = std::make_unique<SharedLimits>(app->redis_.get(), c.cluster.redis.key_prefix, ReplicaName(c), UnixSeconds);
+    if (Status s = shared->ClearOwnReservations(); !s) return s.error();
+    shared->Heartbeat();
+    app->heartbeat_ = std::make_unique<Periodic>(kClusterHeartbeatInterval, [s = shared.get()] { s->Heartbeat(); });
+    app->limits_ = std::move(shared);
+    log::Info("cluster_joined", {{"redis", RedisDisplayName(c.cluster.redis)}, {"replica", ReplicaName(c)}});
+  } else {
+    app->limits_ = std::make_unique<LocalLimits>(app->rate_limiter_.get(), app->spend_.get(), app->blocking_.get());
+  }
   app->usage_ = std::make_unique<UsageLedger>(app->handle_.store.get(), UnixSeconds);
   // The ledgers count in memory; this writes them whatever the traffic (README: within a second).
   app->ledger_flusher_ = std::make_unique<Periodic>(kLedgerFlushInterval, [spend = app->spend_.get(), usage = app->usage_.get()] {
@@ -61,6 +131,22 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
     usage->Flush();
   });
   app->metrics_ = std::make_unique<metrics::GatewayMetrics>();
+  if (auto* shared = dynamic_cast<SharedLimits*>(app->limits_.get())) {
+    // A fleet: whether Redis answers, how many replicas it counts, and the decisions taken
+    // without it (per replica, like every series here).
+    metrics::Registry& r = app->metrics_->registry();
+    metrics::Family& up = r.Add("warden_cluster_redis_up", "1 while the fleet's Redis answers this replica", metrics::Type::kGauge, {});
+    metrics::Family& size = r.Add("warden_cluster_replicas", "Replicas of the fleet seen by the last heartbeat", metrics::Type::kGauge, {});
+    metrics::Counter& fallbacks =
+        r.Add("warden_cluster_fallbacks_total", "Limit and budget decisions taken without Redis (this replica's share or last known spend, or a refusal)",
+              metrics::Type::kCounter, {})
+            .counter({});
+    r.OnRender([&up, &size, &fallbacks, shared, redis = app->redis_.get()] {
+      up.Set({}, redis->up() ? 1 : 0);
+      size.Set({}, shared->fleet_size());
+      fallbacks.Add(static_cast<double>(shared->fallbacks()) - fallbacks.value());
+    });
+  }
   if (c.audit.enabled) {
     auto audit = OpenAuditLog(c, options.audit_env);
     if (!audit) return audit.error();
@@ -76,12 +162,11 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   auto snapshot = MakeGatewaySnapshot(loaded.config, loaded.policies, loaded.rule_sets);
   if (!snapshot) return snapshot.error();
   deps.snapshot = *snapshot;
-  deps.keys = app->handle_.keys.get();
+  deps.keys = app->keys_;
   deps.store = app->handle_.store.get();
   deps.http = app->http_.get();
   deps.echo = app->echo_.get();
-  deps.rate_limiter = app->rate_limiter_.get();
-  deps.spend = app->spend_.get();
+  deps.limits = app->limits_.get();
   deps.usage = app->usage_.get();
   deps.metrics = app->metrics_.get();
   // Always there (it sends nothing while no webhook is configured), so a reload can add one.
@@ -105,8 +190,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   });
   app->server_ = std::make_unique<Server>(c.server, app->loops_.get(), app->gateway_.get(), app->blocking_.get());
   if (c.admin.enabled()) {
-    app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->handle_.keys.get(),
-                                             app->spend_.get(), app->rate_limiter_.get(),
+    app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->keys_, app->limits_.get(),
                                              app->audit_.get(), app->usage_.get(), app->metrics_.get());
     ServerConfig admin = c.server;
     admin.host = c.admin.host;
@@ -178,6 +262,8 @@ void App::Stop() {
   if (admin_server_) admin_server_->Stop();
   if (server_) server_->Stop();
   if (blocking_) blocking_->join();  // the gateway's blocking work has finished
+  heartbeat_.reset();
+  if (redis_) redis_->Stop();
   if (loops_) loops_->Stop();
   ledger_flusher_.reset();
   if (spend_) spend_->Flush();

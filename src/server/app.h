@@ -18,6 +18,8 @@
 #include "admin/admin_api.h"
 #include "gateway/gateway.h"
 #include "keys/key_store.h"
+#include "cluster/redis.h"
+#include "limits/limits.h"
 #include "limits/rate_limiter.h"
 #include "limits/spend_ledger.h"
 #include "limits/usage_ledger.h"
@@ -37,12 +39,21 @@ namespace warden {
 // How often the spend and usage ledgers reach the Store (they count in memory).
 inline constexpr std::chrono::milliseconds kLedgerFlushInterval{1000};
 
-// The data store and the key store over it, as `warden keys …` needs them.
+// How often a replica of a fleet announces itself and settles what it counted without Redis.
+inline constexpr std::chrono::milliseconds kClusterHeartbeatInterval{2000};
+
+// The client keys, as `warden keys …` needs them: over the data store (single node; the
+// gateway must be stopped, RocksDB locks it), or, with `cluster` configured, over the fleet's
+// Redis through a loop of their own — beside running gateways, whose caches hear of each change.
 struct KeyStoreHandle {
-  std::unique_ptr<Store> store;
+  std::unique_ptr<Store> store;       // single node only
+  std::unique_ptr<EventLoops> loops;  // cluster: the Redis client's loop
+  std::unique_ptr<Redis> redis;       // cluster
   std::unique_ptr<KeyStore> keys;
 };
 Result<KeyStoreHandle> OpenKeyStore(const Config& config);
+// `cluster.replica`, else the host name.
+std::string ReplicaName(const Config& config);
 // The audit log described by config.audit (`env`: a test seam for filesystem faults).
 Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const Config& config,
                                                        std::shared_ptr<rocksdb::Env> env = nullptr);
@@ -68,7 +79,8 @@ class App {
   // Returns the sections whose changes wait for a restart (see SectionsNeedingRestart).
   Result<std::vector<std::string>> Reload(const Loaded& loaded);
 
-  KeyStore& keys() { return *handle_.keys; }
+  KeyStore& keys() { return *keys_; }
+  Redis* redis() { return redis_.get(); }  // null unless `cluster` is configured
   Store& store() { return *handle_.store; }  // the data store (keys, ledgers)
   HttpUpstream& http() { return *http_; }
   audit::AuditLog* audit() { return audit_.get(); }
@@ -80,7 +92,12 @@ class App {
   std::unique_ptr<EventLoops> loops_;
   std::unique_ptr<asio::thread_pool> blocking_;
   std::shared_ptr<const Config> config_;
-  KeyStoreHandle handle_;
+  KeyStoreHandle handle_;  // the data store (the ledgers; the keys on a single node)
+  std::unique_ptr<Redis> redis_;             // cluster: the fleet's shared state
+  std::unique_ptr<KeyStore> cluster_keys_;   // cluster: the keys, in Redis
+  KeyStore* keys_ = nullptr;                 // the one the gateway and admin API use
+  std::unique_ptr<Limits> limits_;           // LocalLimits, or SharedLimits in a fleet
+  std::unique_ptr<Periodic> heartbeat_;      // cluster: SharedLimits::Heartbeat
   std::unique_ptr<HttpUpstream> http_;
   std::unique_ptr<EchoUpstream> echo_;
   std::unique_ptr<RateLimiter> rate_limiter_;
