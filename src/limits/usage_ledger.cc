@@ -115,13 +115,34 @@ UsageTotals UsageLedger::TotalsCodec::Decode(std::string_view text) {
 UsageLedger::UsageLedger(Store* store, std::function<int64_t()> now_s)
     : store_(store), now_s_(std::move(now_s)), cells_(store) {}
 
+UsageLedger::UsageLedger(UsageBackend* shared, std::function<int64_t()> now_s)
+    : store_(nullptr), shared_(shared), now_s_(std::move(now_s)), cells_(nullptr) {}
+
 UsageLedger::~UsageLedger() { Flush(); }
 
 void UsageLedger::Record(const UsageCell& cell, const UsageTotals& delta) {
-  (void)cells_.Add(CellKey(UtcDate(now_s_()), cell), delta);
+  std::string key = CellKey(UtcDate(now_s_()), cell);
+  if (shared_) {
+    MutexLock lock(shared_mu_);
+    pending_[std::move(key)].Add(delta);
+    return;
+  }
+  (void)cells_.Add(key, delta);
 }
 
 void UsageLedger::Flush() {
+  if (shared_) {
+    std::map<std::string, UsageTotals> taken;
+    {
+      MutexLock lock(shared_mu_);
+      taken.swap(pending_);
+    }
+    if (taken.empty()) return;
+    if (shared_->AddMany({taken.begin(), taken.end()})) return;
+    MutexLock lock(shared_mu_);  // not added: kept for the next flush
+    for (auto& [key, delta] : taken) pending_[key].Add(delta);
+    return;
+  }
   const std::string today = UtcDate(now_s_());
   // Cells of past days are final once written: memory keeps today's.
   cells_.Flush([&](const std::string& key) { return key.compare(sizeof(kPrefix) - 1, today.size(), today) == 0; });
@@ -131,13 +152,16 @@ Status UsageLedger::ForEachCell(
     const std::string& since, const std::string& until,
     const std::function<void(const std::string& day, const UsageCell&, const UsageTotals&)>& fn) {
   Flush();
-  return store_->Scan(kPrefix, [&](std::string_view key, std::string_view value) {
+  auto each = [&](std::string_view key, const UsageTotals& totals) {
     std::vector<std::string> parts = SplitKey(key);
-    if (parts.size() != 6 && parts.size() != 7) return true;
+    if (parts.size() != 6 && parts.size() != 7) return;
     const std::string& day = parts[0];
-    if ((!since.empty() && day < since) || (!until.empty() && day > until)) return true;
-    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5], parts.size() == 7 ? parts[6] : ""},
-       TotalsCodec::Decode(value));
+    if ((!since.empty() && day < since) || (!until.empty() && day > until)) return;
+    fn(day, UsageCell{parts[1], parts[2], parts[3], parts[4], parts[5], parts.size() == 7 ? parts[6] : ""}, totals);
+  };
+  if (shared_) return shared_->ForEach(since, until, each);
+  return store_->Scan(kPrefix, [&](std::string_view key, std::string_view value) {
+    each(key, TotalsCodec::Decode(value));
     return true;
   });
 }

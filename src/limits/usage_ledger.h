@@ -19,6 +19,7 @@
 
 #include "common/json.h"
 #include "common/money.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "limits/delta_cells.h"
 #include "store/store.h"
@@ -60,9 +61,24 @@ struct UsageRow {
 // --format json`'s shape.
 Json UsageJson(const UsageGroup& by, const std::vector<UsageRow>& rows);
 
+// Where a fleet's ledger keeps its cells (cluster/redis_usage.h): several writers add to the
+// same cells, so a flush adds deltas there instead of writing totals. Blocking.
+class UsageBackend {
+ public:
+  virtual ~UsageBackend() = default;
+  // Adds each delta to its cell (the ledger's cell key, "usage/<day>\x1f…").
+  virtual Status AddMany(const std::vector<std::pair<std::string, UsageTotals>>& deltas) = 0;
+  // Every cell of the days [since, until] ("" = unbounded), in day order: fn(cell key, totals).
+  virtual Status ForEach(const std::string& since, const std::string& until,
+                         const std::function<void(std::string_view key, const UsageTotals&)>& fn) = 0;
+};
+
 class UsageLedger {
  public:
   UsageLedger(Store* store, std::function<int64_t()> now_s);
+  // A fleet's ledger: the same contract, with the cells in `shared` (the whole fleet's figures).
+  // A flush that `shared` refuses keeps its deltas for the next one.
+  UsageLedger(UsageBackend* shared, std::function<int64_t()> now_s);
   ~UsageLedger();  // flushes
   void Record(const UsageCell& cell, const UsageTotals& delta);
   void Flush();
@@ -78,8 +94,11 @@ class UsageLedger {
     static UsageTotals Decode(std::string_view text);
   };
   Store* store_;
+  UsageBackend* shared_ = nullptr;
   std::function<int64_t()> now_s_;
   DeltaCells<UsageTotals, TotalsCodec> cells_;
+  Mutex shared_mu_;  // the fleet's ledger: deltas not yet added to `shared`
+  std::map<std::string, UsageTotals> pending_ GUARDED_BY(shared_mu_);
 };
 
 }  // namespace warden

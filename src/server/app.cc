@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "cluster/redis_key_records.h"
+#include "cluster/redis_usage.h"
 #include "cluster/shared_limits.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -118,13 +119,15 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
     auto shared = std::make_unique<SharedLimits>(app->redis_.get(), c.cluster.redis.key_prefix, ReplicaName(c), UnixSeconds);
     if (Status s = shared->ClearOwnReservations(); !s) return s.error();
     shared->Heartbeat();
+    app->shared_usage_ = RedisUsage(app->redis_.get(), c.cluster.redis.key_prefix);
+    app->usage_ = std::make_unique<UsageLedger>(app->shared_usage_.get(), UnixSeconds);
     app->heartbeat_ = std::make_unique<Periodic>(kClusterHeartbeatInterval, [s = shared.get()] { s->Heartbeat(); });
     app->limits_ = std::move(shared);
     log::Info("cluster_joined", {{"redis", RedisDisplayName(c.cluster.redis)}, {"replica", ReplicaName(c)}});
   } else {
     app->limits_ = std::make_unique<LocalLimits>(app->rate_limiter_.get(), app->spend_.get(), app->blocking_.get());
+    app->usage_ = std::make_unique<UsageLedger>(app->handle_.store.get(), UnixSeconds);
   }
-  app->usage_ = std::make_unique<UsageLedger>(app->handle_.store.get(), UnixSeconds);
   // The ledgers count in memory; this writes them whatever the traffic (README: within a second).
   app->ledger_flusher_ = std::make_unique<Periodic>(kLedgerFlushInterval, [spend = app->spend_.get(), usage = app->usage_.get()] {
     spend->Flush();
@@ -262,10 +265,11 @@ void App::Stop() {
   if (admin_server_) admin_server_->Stop();
   if (server_) server_->Stop();
   if (blocking_) blocking_->join();  // the gateway's blocking work has finished
+  ledger_flusher_.reset();
+  if (redis_ && usage_) usage_->Flush();  // a fleet's ledger goes to Redis: while it still runs
   heartbeat_.reset();
   if (redis_) redis_->Stop();
   if (loops_) loops_->Stop();
-  ledger_flusher_.reset();
   if (spend_) spend_->Flush();
   if (usage_) usage_->Flush();
 }

@@ -97,6 +97,7 @@ class App {
   std::unique_ptr<KeyStore> cluster_keys_;   // cluster: the keys, in Redis
   KeyStore* keys_ = nullptr;                 // the one the gateway and admin API use
   std::unique_ptr<Limits> limits_;           // LocalLimits, or SharedLimits in a fleet
+  std::unique_ptr<UsageBackend> shared_usage_;  // cluster: the usage ledger's cells in Redis
   std::unique_ptr<Periodic> heartbeat_;      // cluster: SharedLimits::Heartbeat
   std::unique_ptr<HttpUpstream> http_;
   std::unique_ptr<EchoUpstream> echo_;

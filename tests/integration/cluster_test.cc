@@ -174,6 +174,25 @@ TEST(ClusterTest, ABudgetHoldsForTheFleetAndRequestsInFlightReserveTheirCost) {
   EXPECT_EQ(fleet.b().PostAs(key, "/v1/chat/completions", Chat(2)).status, 429);
 }
 
+TEST(ClusterTest, UsageIsTheWholeFleetsOnEveryReplica) {
+  RedisServer redis;
+  FakeProvider fake;
+  Fleet fleet(redis, fake.base_url(), {}, "", kPrice);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ((i < 3 ? fleet.a() : fleet.b()).PostAs(fleet.a().key(), "/v1/chat/completions", Chat()).status, 200);
+  // Each replica's ledger reaches Redis within a flush (a second); either one reads the sum.
+  for (GatewayUnderTest* gw : {&fleet.a(), &fleet.b()}) {
+    Json rows;
+    EXPECT_TRUE(Within(std::chrono::milliseconds(4000), [&] {
+      rows = Fleet::Admin(*gw, "GET", "/admin/usage?by=key").json()["data"];
+      return rows.size() == 1 && rows[0].value("requests", 0) == 5;
+    })) << rows.dump();
+    if (rows.size() != 1) continue;
+    EXPECT_EQ(rows[0]["cost_picos"], 5 * kEach);
+    EXPECT_EQ(rows[0]["completion_tokens"], 10);
+  }
+}
+
 TEST(ClusterTest, WithoutRedisNoLimitIsLiftedAndEverythingRecoversWhenItReturns) {
   RedisServer redis;
   FakeProvider fake;
