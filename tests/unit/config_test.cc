@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "cluster/redis.h"
 #include "common/util.h"
 #include "gateway/alert_webhook.h"
 
@@ -170,6 +171,47 @@ TEST(ConfigTest, AlertWebhook) {
                           "alerts: { webhook: { url: \"https://x/\", headers: { \"Bad Name\": v } } }\n",
                           "alerts: { email: x }\n"})
     EXPECT_FALSE(LoadConfigFromString(providers + bad, "b.yaml").ok()) << bad;
+}
+
+TEST(ConfigTest, ClusterRedis) {
+  const std::string providers = "providers:\n  - { name: e, kind: echo }\nmodels:\n  - { alias: m, deployments: [ { provider: e } ] }\n";
+  EXPECT_FALSE(LoadConfigFromString(providers, "n.yaml").config->cluster.enabled());  // off by default
+  LoadResult ok = LoadConfigFromString(
+      providers + "cluster:\n  replica: eu-1\n  key_cache_ttl: 5s\n  redis:\n    url: rediss://redis.internal:6380/3\n"
+                  "    username: warden\n    password: \"${REDIS_PASSWORD}\"\n    key_prefix: \"prod:\"\n"
+                  "    ca_file: /etc/ssl/redis-ca.pem\n    command_timeout: 250ms\n",
+      "c.yaml", Env({{"REDIS_PASSWORD", "pw"}}));
+  ASSERT_TRUE(ok.ok());
+  const ClusterConfig& c = ok.config->cluster;
+  EXPECT_TRUE(c.enabled());
+  EXPECT_EQ(c.replica, "eu-1");
+  EXPECT_EQ(c.key_cache_ttl_ms, 5000);
+  EXPECT_TRUE(c.redis.tls);
+  EXPECT_EQ(c.redis.host, "redis.internal");
+  EXPECT_EQ(c.redis.port, 6380);
+  EXPECT_EQ(c.redis.db, 3);
+  EXPECT_EQ(c.redis.username, "warden");
+  EXPECT_EQ(c.redis.password.Reveal(), "pw");
+  EXPECT_EQ(c.redis.key_prefix, "prod:");
+  EXPECT_EQ(c.redis.command_timeout_ms, 250);
+  EXPECT_EQ(RedisDisplayName(c.redis), "rediss://redis.internal:6380/3");  // what messages name
+  LoadResult plain = LoadConfigFromString(providers + "cluster: { redis: { url: \"redis://[::1]\" } }\n", "p.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain.config->cluster.redis.host, "::1");
+  EXPECT_EQ(plain.config->cluster.redis.port, 6379);
+  EXPECT_FALSE(plain.config->cluster.redis.tls);
+  for (const char* bad : {"cluster: { redis: { url: \"http://r:6379\" } }\n",
+                          "cluster: { redis: { url: \"redis://user:pw@r:6379\" } }\n",  // a password in the URL
+                          "cluster: { redis: { url: \"redis://r:99999\" } }\n", "cluster: { redis: { url: \"redis://r/16\" } }\n",
+                          "cluster: { redis: { url: \"redis://r\", ca_file: /x.pem } }\n",  // CA without TLS
+                          "cluster: { redis: { url: \"redis://r\", key_prefix: \"\" } }\n",
+                          "cluster: { redis: { url: \"redis://r\", command_timeout: 1ms } }\n",
+                          "cluster: { replica: \"a b\", redis: { url: \"redis://r\" } }\n", "cluster: { replica: x }\n",
+                          "cluster: { redis: { url: \"redis://r\", port: 1 } }\n"}) {
+    LoadResult r = LoadConfigFromString(providers + bad, "b.yaml");
+    EXPECT_FALSE(r.ok()) << bad;
+    for (const auto& p : r.problems) EXPECT_EQ(p.message.find("pw@"), std::string::npos) << p.message;
+  }
 }
 
 TEST(ConfigTest, RoutingRulesAndFirstByteThresholds) {
