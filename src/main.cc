@@ -36,6 +36,7 @@
 #include "config/config.h"
 #include "policy/policy.h"
 #include "redaction/redactor.h"
+#include "cluster/redis.h"
 #include "server/app.h"
 #include "server/load.h"
 #include "keys/key_store.h"
@@ -95,7 +96,12 @@ warden::Loaded Load(const Args& a, bool print_ok) {
   if (print_ok)
     std::cerr << "warden: " << loaded.config->path << ", " << loaded.policies->Names().size()
               << " policies and " << loaded.rule_sets->Names().size() << " redaction rule sets in "
-              << loaded.config->policies_dir << " are valid\n";
+              << loaded.config->policies_dir << " are valid"
+              << (loaded.config->cluster.enabled()
+                      ? " (a fleet: shared state in " + warden::RedisDisplayName(loaded.config->cluster.redis) +
+                            ", reached when serving)"
+                      : std::string())
+              << "\n";
   return loaded;
 }
 

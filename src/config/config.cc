@@ -438,8 +438,10 @@ class Parser : public YamlReader {
                                    "connect_timeout", "command_timeout"});
     RedisConfig& redis = c.redis;
     ReadString(r, "url", redis.url, "cluster.redis");
-    if (redis.url.empty()) Problem(r, "cluster.redis.url is required");
-    else ParseRedisUrl(r["url"], redis);
+    // An empty URL (e.g. `url: ${WARDEN_REDIS_URL:-}` with the variable unset) is a single node:
+    // one config file serves both shapes.
+    if (redis.url.empty()) return;
+    ParseRedisUrl(r["url"], redis);
     ReadString(r, "username", redis.username, "cluster.redis");
     ReadSecret(r, "password", "password_file", "cluster.redis", redis.password);
     ReadString(r, "key_prefix", redis.key_prefix, "cluster.redis");

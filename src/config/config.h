@@ -240,7 +240,8 @@ struct RedisConfig {
   int command_timeout_ms = 1000;
 };
 
-// `cluster`: off (the single-node embedded default) unless `redis.url` is set. Then client keys,
+// `cluster`: off (the single-node embedded default) unless `redis.url` is set (an empty URL is
+// off too, so one file can serve both, e.g. `url: ${WARDEN_REDIS_URL:-}`). Then client keys,
 // rate limits, budgets' spend and usage aggregates are shared by every replica through Redis.
 struct ClusterConfig {
   RedisConfig redis;

@@ -113,6 +113,15 @@ if command -v kubectl >/dev/null 2>&1; then
       "- ALL" "169.254.0.0/16" "minAvailable: 1" "secretName: warden-keys" "value: /etc/warden/secrets"; do
     grep -qF -- "$s" "$K" || fail "rendered manifests lack '$s'"
   done
+  # The fleet overlay: 3 replicas, each pointed at the Redis of the Secret warden-redis, an
+  # egress rule to it, and the same key hashing key for all (the base's warden-keys Secret).
+  F=$T/k8s-fleet.yaml
+  kubectl kustomize --load-restrictor LoadRestrictionsNone "$SRC/deploy/k8s-fleet" >"$F" 2>"$T/f.err" ||
+    fail "kustomize (fleet): $(cat "$T/f.err")"
+  for s in "replicas: 3" "name: WARDEN_REDIS_URL" "name: warden-redis" "port: 6380" "minAvailable: 2" \
+      "secretName: warden-keys" "readOnlyRootFilesystem: true"; do
+    grep -qF -- "$s" "$F" || fail "rendered fleet manifests lack '$s'"
+  done
   # The ConfigMap carries deploy/config/warden.yaml unchanged (first and last lines).
   grep -qF "$(sed -n 1p "$SRC/deploy/config/warden.yaml")" "$K" || fail "config not in the ConfigMap"
 else

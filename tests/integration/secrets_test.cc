@@ -9,6 +9,7 @@
 
 #include "support/fake_provider.h"
 #include "support/harness.h"
+#include "support/redis_server.h"
 
 namespace warden::testing {
 namespace {
@@ -78,6 +79,50 @@ TEST(SecretsTest, PlantedKeysAppearNowhere) {
   ASSERT_NE(log.find("\"event\":\"access\""), std::string::npos);
   for (const std::string& planted : {kProviderKey, std::string("PLANTED"), client_key,
                                      client_secret_part, wrong_key}) {
+    EXPECT_EQ(log.find(planted), std::string::npos) << "log contains a planted secret";
+    EXPECT_EQ(FilesContaining(gw.dir().path() + "/data", planted), std::vector<std::string>());
+  }
+}
+
+// A fleet's Redis password (and the client keys kept in Redis): not in logs, responses, error
+// messages or the data directory, through a Redis outage and a refused password too; Redis
+// itself holds key hashes, never a key.
+TEST(SecretsTest, RedisCredentialsAndKeysInRedisAppearNowhere) {
+  const std::string password = "redis-PLANTED-pw-3c9e1a7f";
+  RedisServer redis({password, "", "", "", ""});
+  FakeProvider fake;
+  TempDir secrets;
+  const std::string password_file = secrets.Write("redis.pw", password + "\n");
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()) +
+                      redis.ClusterYaml("s1", "    password_file: " + password_file + "\n"));
+  const std::string client_key = gw.key();
+  const std::string secret_part = client_key.substr(client_key.size() - 43);
+  Json chat = {{"model", "chat-alias"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  std::vector<HttpResult> responses;
+  responses.push_back(gw.Post("/v1/chat/completions", chat));
+  redis.Stop();  // the connection breaks; errors are logged
+  responses.push_back(gw.Post("/v1/chat/completions", chat));
+  responses.push_back(gw.PostAs("wdn_prod_0123456789ab_" + std::string(43, 'A'), "/v1/chat/completions", chat));
+  redis.Start();
+  EXPECT_EQ(responses[0].status, 200);
+  for (const auto& r : responses) EXPECT_EQ(r.body.find("PLANTED"), std::string::npos) << r.body;
+  // A replica given the wrong password: refused, without quoting either password.
+  std::string refusal;
+  try {
+    GatewayUnderTest wrong(OneProviderYaml(fake.base_url()) +
+                           redis.ClusterYaml("s2", "    password: wrong-PLANTED-pw\n"));
+  } catch (const std::runtime_error& e) {
+    refusal = e.what();
+  }
+  EXPECT_NE(refusal.find("WRONGPASS"), std::string::npos) << refusal;
+  EXPECT_EQ(refusal.find("PLANTED"), std::string::npos) << refusal;
+  // What Redis holds of the key: its record, with the keyed hash.
+  auto records = redis.Command({"HGETALL", "warden:keys"});
+  ASSERT_TRUE(records);
+  for (const RedisValue& v : records->elements) EXPECT_EQ(v.str.find(secret_part), std::string::npos);
+  const std::string log = gw.ReadLog();
+  ASSERT_NE(log.find("redis_connection_lost"), std::string::npos);  // the outage was logged
+  for (const std::string& planted : {password, std::string("PLANTED"), client_key, secret_part}) {
     EXPECT_EQ(log.find(planted), std::string::npos) << "log contains a planted secret";
     EXPECT_EQ(FilesContaining(gw.dir().path() + "/data", planted), std::vector<std::string>());
   }

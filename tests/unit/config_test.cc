@@ -200,6 +200,12 @@ TEST(ConfigTest, ClusterRedis) {
   EXPECT_EQ(plain.config->cluster.redis.host, "::1");
   EXPECT_EQ(plain.config->cluster.redis.port, 6379);
   EXPECT_FALSE(plain.config->cluster.redis.tls);
+  // An empty URL is a single node: one file serves both (url: ${WARDEN_REDIS_URL:-}).
+  LoadResult single = LoadConfigFromString(
+      providers + "cluster: { redis: { url: \"${WARDEN_REDIS_URL:-}\", password: \"${WARDEN_REDIS_PASSWORD:-}\" } }\n",
+      "s.yaml", Env({}));
+  ASSERT_TRUE(single.ok());
+  EXPECT_FALSE(single.config->cluster.enabled());
   for (const char* bad : {"cluster: { redis: { url: \"http://r:6379\" } }\n",
                           "cluster: { redis: { url: \"redis://user:pw@r:6379\" } }\n",  // a password in the URL
                           "cluster: { redis: { url: \"redis://r:99999\" } }\n", "cluster: { redis: { url: \"redis://r/16\" } }\n",
