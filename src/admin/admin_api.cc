@@ -218,7 +218,7 @@ AdminApi::Reply AdminApi::Dashboard(ClientExchange& client, const std::string& p
     window = *w;
   }
   const std::shared_ptr<const PolicySet> policies = policies_.Load();
-  auto data = dashboard::Data({metrics_->timeline(), usage_, keys_, limits_, policies.get()}, metrics_->now_s(), window);
+  auto data = dashboard::Data({metrics_->timeline(), usage_, keys_, limits_, policies.get(), replica_}, metrics_->now_s(), window);
   if (!data) return data.error();
   Reply r(200, std::move(*data));
   r.headers = dashboard::SecurityHeaders();

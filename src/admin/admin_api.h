@@ -51,6 +51,8 @@ class AdminApi : public RequestHandler {
   void Handle(ClientExchange& client) noexcept override;
   // After a reload: key creation and /admin/policies see the new set from the next request on.
   void SetPolicies(std::shared_ptr<const PolicySet> policies);
+  // In a fleet: this replica's name, for the dashboard (call before the listener starts).
+  void SetReplica(std::string name) { replica_ = std::move(name); }
 
  private:
   struct Reply;
@@ -68,7 +70,8 @@ class AdminApi : public RequestHandler {
   std::shared_ptr<const Config> config_;
   SharedSlot<PolicySet> policies_;
   KeyStore* keys_;
-  Limits* limits_;  // rate limits and spend: this process's, or the fleet's
+  Limits* limits_;
+  std::string replica_;  // "" = a single node  // rate limits and spend: this process's, or the fleet's
   audit::AuditLog* audit_;  // null = audit disabled
   UsageLedger* usage_;      // null = no usage endpoint
   metrics::GatewayMetrics* metrics_;  // null = no /metrics, no dashboard

@@ -245,7 +245,8 @@ Result<Json> Data(const Sources& from, int64_t now_s, Window window) {
     budget_rows = BudgetRows(*budgets);
   }
   return Json{{"now", now_s},     {"recent", recent},   {"totals", totals},
-              {"daily", daily},   {"top_keys", top},    {"budgets", std::move(budget_rows)}};
+              {"daily", daily},   {"top_keys", top},    {"budgets", std::move(budget_rows)},
+              {"replica", from.replica.empty() ? Json() : Json(from.replica)}};
 }
 
 }  // namespace warden::dashboard

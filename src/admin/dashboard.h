@@ -81,6 +81,9 @@ struct Sources {
   const KeyStore* keys = nullptr;
   SpendSource* spend = nullptr;
   const PolicySet* policies = nullptr;
+  // In a fleet, this replica's name: the window's figures are its own, the 30 days and the
+  // budgets the fleet's ("" = a single node; "replica" is null in the data).
+  std::string replica = {};
 };
 
 // The page's figures: the timeline over `window` (refusals by reason apart from errors), the

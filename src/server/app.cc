@@ -195,6 +195,7 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   if (c.admin.enabled()) {
     app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->keys_, app->limits_.get(),
                                              app->audit_.get(), app->usage_.get(), app->metrics_.get());
+    if (c.cluster.enabled()) app->admin_->SetReplica(ReplicaName(c));
     ServerConfig admin = c.server;
     admin.host = c.admin.host;
     admin.port = c.admin.port;

@@ -191,6 +191,13 @@ TEST(ClusterTest, UsageIsTheWholeFleetsOnEveryReplica) {
     EXPECT_EQ(rows[0]["cost_picos"], 5 * kEach);
     EXPECT_EQ(rows[0]["completion_tokens"], 10);
   }
+  // The dashboard says whose live figures it shows; its 30 days are the fleet's.
+  const Json page = Fleet::Admin(fleet.b(), "GET", "/dashboard/data").json();
+  EXPECT_EQ(page["replica"], "replica-b");
+  int64_t requests = 0;
+  for (const Json& k : page["top_keys"])
+    if (k.value("id", "") == KeyId(fleet.a().key())) requests = k.value("requests", int64_t{0});
+  EXPECT_EQ(requests, 5) << page["top_keys"].dump();
 }
 
 TEST(ClusterTest, WithoutRedisNoLimitIsLiftedAndEverythingRecoversWhenItReturns) {

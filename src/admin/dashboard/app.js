@@ -287,7 +287,8 @@ function render(d) {
   tile('failovers', fmtCount(tot.failovers), `${fmtCount(tot.retries)} retries on the same deployment`);
   tile('redactions', fmtCount(tot.redactions), 'values kept from providers');
   for (const small of document.querySelectorAll('.window-label'))
-    small.textContent = `last ${windowName}, per ${r.step_seconds / 60} min, since this process started`;
+    small.textContent = `last ${windowName}, per ${r.step_seconds / 60} min, since this process started` +
+        (d.replica ? ` — replica ${d.replica} only (the 30 days and budgets are the fleet's)` : '');
 
   const ok = r.requests.map((n, i) => n - r.client_errors[i] - r.server_errors[i] - r.refusals[i]);
   bars(chart('requests'), labels, [
