@@ -20,6 +20,7 @@
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <iostream>
 
 #include "audit/audit_log.h"
@@ -28,6 +29,7 @@
 #include "common/cli.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "cluster/fleet_erasure.h"
 #include "config/config.h"
 #include "keys/key_store.h"
 #include "store/store.h"
@@ -57,6 +59,7 @@ constexpr const char* kUsage =
 struct Paths {
   std::string dir, master_key, signing_key, public_key, checkpoints;
   std::string data_dir;  // the gateway's key store (forget resolves names there); "" = unknown
+  std::optional<warden::RedisConfig> fleet = {};  // `cluster` configured: forget reaches every replica
 };
 
 int Fail(int code, const std::string& message) {
@@ -75,6 +78,7 @@ Paths Resolve(const Args& a) {
       p = {c.dir, c.master_key_file, c.signing_key_file, c.signing_key_file + ".pub", c.checkpoint_file,
            loaded.config->data_dir};
       if (p.checkpoints == "-") p.checkpoints.clear();
+      if (loaded.config->cluster.enabled()) p.fleet = loaded.config->cluster.redis;
     } else if (a.options.count("config")) {
       std::cerr << "warden-audit: " << config_path << " does not load; pass the paths explicitly\n";
     }
@@ -296,6 +300,22 @@ int Forget(const Args& a, const Paths& p) {
   auto log = OpenForWrite(p);
   if (!log) return Fail(3, log.error().message);
   auto key = ResolveKeyToForget(arg, (*log)->reader(), p);
+  if (p.fleet) {
+    // A fleet: every replica must forget, one that is down too. The request goes to Redis
+    // first (cluster/fleet_erasure.h); then this replica's chain, if it holds the key's records.
+    const bool an_id = arg.size() == 12 && arg.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!key && !(an_id && key.error().code == "key_not_found")) return Fail(1, key.error().message);
+    const std::string id = key ? *key : arg;
+    warden::StandaloneRedis redis(*p.fleet);
+    if (Status s = warden::AnnounceErasure(redis.redis(), p.fleet->key_prefix, id); !s)
+      return Fail(3, "the fleet could not be told, nothing was erased: " + s.error().message);
+    if (!key) {
+      std::printf("asked every replica to forget key %s (this one holds none of its records); each erases its "
+                  "own, a stopped one before it serves again\n", id.c_str());
+      return 0;
+    }
+    std::printf("asked every replica to forget key %s; erasing this replica's records\n", id.c_str());
+  }
   if (!key) return Fail(1, key.error().message);
   if (Status s = audit::AuditMaintenance(**log).Forget(*key, "warden-audit"); !s) return Fail(1, s.error().message);
   // Say it is done only once it is: none of the key's records opens any more.

@@ -383,8 +383,16 @@ AdminApi::Reply AdminApi::Dispatch(ClientExchange& client) {
     }
     if (verb == "forget") {
       if (!audit_) return Error::NotFound("The audit store is disabled in the configuration.", "audit_disabled");
-      if (Status st = audit::AuditMaintenance(*audit_).Forget(id, "admin_api"); !st) return st.error();
-      Reply r(200, {{"key_id", id}, {"forgotten", true}});
+      // A fleet: every replica must forget, including one that is down now — the request is
+      // recorded in Redis first (nothing is erased if it cannot be), then applied here; a
+      // replica without records of the key has nothing to erase.
+      if (announce_erasure_)
+        if (Status st = announce_erasure_(id); !st) return st.error();
+      Status st = audit::AuditMaintenance(*audit_).Forget(id, "admin_api");
+      if (!st && !(announce_erasure_ && st.error().code == "audit_no_data_key")) return st.error();
+      Json out = {{"key_id", id}, {"forgotten", true}};
+      if (announce_erasure_) out["fleet"] = true;
+      Reply r(200, std::move(out));
       r.action = "audit_key_forgotten";
       r.key_id = id;
       r.recorded = true;

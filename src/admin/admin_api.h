@@ -25,6 +25,7 @@
 // API. Thread-safe; borrowed objects must outlive it.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "audit/audit_log.h"
@@ -51,8 +52,13 @@ class AdminApi : public RequestHandler {
   void Handle(ClientExchange& client) noexcept override;
   // After a reload: key creation and /admin/policies see the new set from the next request on.
   void SetPolicies(std::shared_ptr<const PolicySet> policies);
-  // In a fleet: this replica's name, for the dashboard (call before the listener starts).
-  void SetReplica(std::string name) { replica_ = std::move(name); }
+  // In a fleet (call before the listener starts): this replica's name, for the dashboard, and
+  // how an erasure (`forget`) is announced to the other replicas, which apply it to their own
+  // audit chains (cluster/fleet_erasure.h).
+  void SetFleet(std::string replica, std::function<Status(const std::string& key_id)> announce_erasure) {
+    replica_ = std::move(replica);
+    announce_erasure_ = std::move(announce_erasure);
+  }
 
  private:
   struct Reply;
@@ -71,7 +77,8 @@ class AdminApi : public RequestHandler {
   SharedSlot<PolicySet> policies_;
   KeyStore* keys_;
   Limits* limits_;
-  std::string replica_;  // "" = a single node  // rate limits and spend: this process's, or the fleet's
+  std::string replica_;  // "" = a single node
+  std::function<Status(const std::string& key_id)> announce_erasure_;  // a fleet only  // rate limits and spend: this process's, or the fleet's
   audit::AuditLog* audit_;  // null = audit disabled
   UsageLedger* usage_;      // null = no usage endpoint
   metrics::GatewayMetrics* metrics_;  // null = no /metrics, no dashboard

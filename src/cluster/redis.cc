@@ -23,6 +23,7 @@
 
 #include "common/awaitable.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "common/secret.h"
 #include "common/socket_read.h"
 
@@ -406,7 +407,8 @@ struct Redis::Impl {
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::vector<asio::io_context*> loops;
   std::vector<std::shared_ptr<Conn>> conns;  // one per loop; fixed after construction
-  std::shared_ptr<Conn> subscriber;
+  Mutex subscribers_mu;
+  std::vector<std::shared_ptr<Conn>> subscribers GUARDED_BY(subscribers_mu);  // one connection each
 };
 
 Redis::Redis(const RedisConfig& config, std::vector<asio::io_context*> loops) : impl_(std::make_unique<Impl>()) {
@@ -469,15 +471,31 @@ void Redis::Subscribe(std::string channel, std::function<void(std::string_view)>
                       std::function<void()> on_reset) {
   auto conn = std::make_shared<Conn>(*impl_->loops.at(0), impl_->shared);
   conn->MakeSubscriber(std::move(channel), std::move(on_message), std::move(on_reset));
-  impl_->subscriber = conn;
+  {
+    MutexLock lock(impl_->subscribers_mu);
+    impl_->subscribers.push_back(conn);
+  }
   asio::co_spawn(*impl_->loops[0], conn->KeepSubscribed(), asio::detached);
+}
+
+StandaloneRedis::StandaloneRedis(const RedisConfig& config)
+    : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }),
+      redis_(std::make_unique<Redis>(config, std::vector<asio::io_context*>{&io_})) {}
+
+StandaloneRedis::~StandaloneRedis() {
+  redis_->Stop();
+  work_.reset();
+  io_.stop();
+  thread_.join();
+  redis_.reset();
 }
 
 void Redis::Stop() {
   if (impl_->shared->stopped.exchange(true)) return;
   auto fail = [](std::shared_ptr<Conn> c) { c->Fail("the client has stopped"); };
   for (size_t i = 0; i < impl_->conns.size(); ++i) asio::post(*impl_->loops[i], [c = impl_->conns[i], fail] { fail(c); });
-  if (impl_->subscriber) asio::post(*impl_->loops[0], [c = impl_->subscriber, fail] { fail(c); });
+  MutexLock lock(impl_->subscribers_mu);
+  for (const auto& c : impl_->subscribers) asio::post(*impl_->loops[0], [c, fail] { fail(c); });
 }
 
 }  // namespace warden

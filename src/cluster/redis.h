@@ -20,14 +20,15 @@
 //   name the server and what failed, never a password or a command's arguments.
 // - Blocking() is for threads that are not loop threads (the worker pool, the admin API, the
 //   CLI): it runs the command on the first loop and waits.
-// - Subscribe() keeps one subscriber connection on the first loop, reconnecting with the same
-//   backoff; on_reset runs each time the subscription (re)starts, because messages published
-//   while it was down are lost.
+// - Subscribe() keeps a subscriber connection (one per call) on the first loop, reconnecting
+//   with the same backoff; on_reset runs each time the subscription (re)starts, because
+//   messages published while it was down are lost. Both callbacks run on the first loop.
 // - up(): whether the last connection attempt or command on any loop succeeded.
 // Thread-safety: Command on its loop; Blocking, Subscribe, up and Stop from any thread.
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
 #include <cstdint>
@@ -36,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/result.h"
@@ -75,6 +77,21 @@ class Redis {
 
  private:
   std::unique_ptr<Impl> impl_;
+};
+
+// A client with an event loop of its own, for tools without loops (`warden keys`,
+// `warden-audit forget`): Blocking() only.
+class StandaloneRedis {
+ public:
+  explicit StandaloneRedis(const RedisConfig& config);
+  ~StandaloneRedis();
+  Redis& redis() { return *redis_; }
+
+ private:
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::unique_ptr<Redis> redis_;
 };
 
 // "redis://host:port/db" (or rediss://) for messages: never a credential.

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <tuple>
 
+#include "cluster/fleet_erasure.h"
 #include "cluster/redis_key_records.h"
 #include "cluster/redis_usage.h"
 #include "cluster/shared_limits.h"
@@ -48,10 +49,8 @@ Result<std::unique_ptr<KeyStore>> OpenFleetKeys(const Config& config, Redis* red
 Result<KeyStoreHandle> OpenKeyStore(const Config& config) {
   if (!config.cluster.enabled()) return OpenDataStore(config);
   KeyStoreHandle handle;
-  handle.loops = std::make_unique<EventLoops>(1);
-  handle.loops->Start();
-  handle.redis = std::make_unique<Redis>(config.cluster.redis, std::vector<asio::io_context*>{&handle.loops->First()});
-  auto keys = OpenFleetKeys(config, handle.redis.get());
+  handle.redis = std::make_unique<StandaloneRedis>(config.cluster.redis);
+  auto keys = OpenFleetKeys(config, &handle.redis->redis());
   if (!keys) return keys.error();
   handle.keys = std::move(*keys);
   return handle;
@@ -159,6 +158,15 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
                 {{"count", app->audit_->interrupted_at_open()},
                  {"message", "requests in flight at the last stop were closed as interrupted"}});
   }
+  if (app->redis_ && app->audit_) {
+    // Erasures the fleet was asked for while this replica was away, before it serves a record.
+    app->erasures_ = std::make_unique<ErasureFollower>(*app->redis_, c.cluster.redis.key_prefix, *app->audit_,
+                                                       app->blocking_.get());
+    if (Status s = app->erasures_->ApplyAll(); !s)
+      return Error::ServiceUnavailable("the fleet's audit erasures could not be applied: " + s.error().message,
+                                       "audit_erasure_pending");
+    app->erasures_->Follow();
+  }
   GatewayDeps deps;
   deps.audit = app->audit_.get();
   deps.blocking = app->blocking_.get();
@@ -195,7 +203,9 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
   if (c.admin.enabled()) {
     app->admin_ = std::make_unique<AdminApi>(app->config_, loaded.policies, app->keys_, app->limits_.get(),
                                              app->audit_.get(), app->usage_.get(), app->metrics_.get());
-    if (c.cluster.enabled()) app->admin_->SetReplica(ReplicaName(c));
+    if (c.cluster.enabled())
+      app->admin_->SetFleet(ReplicaName(c), [redis = app->redis_.get(), prefix = c.cluster.redis.key_prefix](
+                                                const std::string& key_id) { return AnnounceErasure(*redis, prefix, key_id); });
     ServerConfig admin = c.server;
     admin.host = c.admin.host;
     admin.port = c.admin.port;

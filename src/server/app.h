@@ -18,6 +18,7 @@
 #include "admin/admin_api.h"
 #include "gateway/gateway.h"
 #include "keys/key_store.h"
+#include "cluster/fleet_erasure.h"
 #include "cluster/redis.h"
 #include "limits/limits.h"
 #include "limits/rate_limiter.h"
@@ -46,9 +47,8 @@ inline constexpr std::chrono::milliseconds kClusterHeartbeatInterval{2000};
 // gateway must be stopped, RocksDB locks it), or, with `cluster` configured, over the fleet's
 // Redis through a loop of their own — beside running gateways, whose caches hear of each change.
 struct KeyStoreHandle {
-  std::unique_ptr<Store> store;       // single node only
-  std::unique_ptr<EventLoops> loops;  // cluster: the Redis client's loop
-  std::unique_ptr<Redis> redis;       // cluster
+  std::unique_ptr<Store> store;             // single node only
+  std::unique_ptr<StandaloneRedis> redis;   // cluster
   std::unique_ptr<KeyStore> keys;
 };
 Result<KeyStoreHandle> OpenKeyStore(const Config& config);
@@ -108,6 +108,7 @@ class App {
   std::unique_ptr<metrics::GatewayMetrics> metrics_;
   std::unique_ptr<AlertWebhook> alerts_;    // delivers on the first loop, through http_
   std::unique_ptr<audit::AuditLog> audit_;  // outlives the gateway and the servers
+  std::unique_ptr<ErasureFollower> erasures_;  // cluster: the fleet's `forget`s, applied here
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<AdminApi> admin_;

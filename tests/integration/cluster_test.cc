@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <set>
 #include <thread>
 
+#include "audit/reader.h"
 #include "common/money.h"
 #include "common/util.h"
 #include "support/fake_provider.h"
@@ -260,6 +262,67 @@ TEST(ClusterTest, WithoutRedisNoLimitIsLiftedAndEverythingRecoversWhenItReturns)
   const std::string log = ReadFile(fleet.b().log_path());
   EXPECT_NE(log.find("redis_connection_lost"), std::string::npos);
   EXPECT_NE(log.find("shared_state_fallback"), std::string::npos);
+}
+
+// The erasure of a key's audit records (forget) reaches every replica's chain: the one asked,
+// a running one, and one that was down, which applies it before it serves again.
+TEST(ClusterTest, ForgetReachesEveryReplicasAuditChainEvenOneThatWasDown) {
+  RedisServer redis;
+  FakeProvider fake;
+  TempDir shared;
+  const std::string hash_key = "key_hash_key_file: " + shared.path() + "/key-hash.key\n";
+  auto replica = [&](const std::string& name) {
+    return std::make_unique<GatewayUnderTest>(OneProviderYaml(fake.base_url()) + hash_key + "admin:\n  listen: 127.0.0.1:0\n  token: " +
+                                              kToken + "\n" + redis.ClusterYaml(name));
+  };
+  auto a = replica("fa"), b = replica("fb"), c = replica("fc");
+  const std::string key = a->key(), kept = b->key();
+  for (GatewayUnderTest* gw : {a.get(), b.get(), c.get()}) {
+    ASSERT_EQ(gw->PostAs(key, "/v1/chat/completions", Chat()).status, 200);
+    ASSERT_EQ(gw->PostAs(kept, "/v1/chat/completions", Chat()).status, 200);
+  }
+  // What a replica's chain still opens of a key: meta states of its records.
+  auto states = [&](GatewayUnderTest& gw, const std::string& id) {
+    std::set<std::string> out;
+    for (const Json& r : AuditRecords(gw))
+      if (r["key_id"] == id) out.insert(r["meta_state"].get<std::string>());
+    return out;
+  };
+  ASSERT_EQ(states(*c, KeyId(key)), (std::set<std::string>{"ok"}));
+  c->Close();  // down during the erasure
+
+  const HttpResult forgot = Fleet::Admin(*a, "POST", "/admin/keys/" + KeyId(key) + "/forget");
+  ASSERT_EQ(forgot.status, 200) << forgot.body;
+  EXPECT_EQ(forgot.json()["fleet"], true);
+  EXPECT_EQ(states(*a, KeyId(key)), (std::set<std::string>{"erased (key forgotten)"}));
+  // b, running, follows the announcement.
+  EXPECT_TRUE(Within(std::chrono::milliseconds(5000), [&] { return states(*b, KeyId(key)) == std::set<std::string>{"erased (key forgotten)"}; }));
+  // c applies it as it starts, before serving.
+  c->Restart();
+  EXPECT_EQ(states(*c, KeyId(key)), (std::set<std::string>{"erased (key forgotten)"}));
+  // Other keys are untouched, and every chain still verifies.
+  for (GatewayUnderTest* gw : {a.get(), b.get(), c.get()}) {
+    EXPECT_EQ(states(*gw, KeyId(kept)), (std::set<std::string>{"ok"}));
+    auto pk = audit::LoadPublicKey(gw->dir().path() + "/data/audit-signing.key.pub");
+    ASSERT_TRUE(pk.ok());
+    const audit::VerifyReport report = audit::Verify(gw->app().audit()->reader(), *pk);
+    EXPECT_TRUE(report.ok()) << (report.problems.empty() ? "" : report.problems[0]);
+    EXPECT_GE(report.erasures, 1u);
+  }
+  // Forgetting a key this replica never saw records of still reaches the fleet.
+  const std::string elsewhere = a->CreateKey("default");
+  ASSERT_EQ(b->PostAs(elsewhere, "/v1/chat/completions", Chat()).status, 200);
+  ASSERT_EQ(Fleet::Admin(*c, "POST", "/admin/keys/" + KeyId(elsewhere) + "/forget").status, 200);
+  EXPECT_TRUE(Within(std::chrono::milliseconds(5000), [&] { return states(*b, KeyId(elsewhere)) == std::set<std::string>{"erased (key forgotten)"}; }));
+  // warden-audit forget on a stopped replica reaches the running ones too.
+  const std::string third = a->CreateKey("default");
+  ASSERT_EQ(a->PostAs(third, "/v1/chat/completions", Chat()).status, 200);
+  ASSERT_EQ(c->PostAs(third, "/v1/chat/completions", Chat()).status, 200);
+  c->Close();  // the tool needs the store
+  const std::string cmd = std::string(WARDEN_AUDIT_BIN) + " forget --key " + KeyId(third) + " --config " +
+                          c->dir().path() + "/warden.yaml >/dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  EXPECT_TRUE(Within(std::chrono::milliseconds(5000), [&] { return states(*a, KeyId(third)) == std::set<std::string>{"erased (key forgotten)"}; }));
 }
 
 TEST(ClusterTest, ServeRefusesToStartWhenRedisIsUnreachableOrTheHashingKeyDiffers) {

@@ -157,8 +157,24 @@ GatewayUnderTest::GatewayUnderTest(const std::string& providers_and_models,
 }
 
 GatewayUnderTest::~GatewayUnderTest() {
-  app_->Stop();
+  if (app_) app_->Stop();
   log::SetSink("-");
+}
+
+void GatewayUnderTest::Close() {
+  if (app_) app_->Stop();
+  app_.reset();
+}
+
+void GatewayUnderTest::Restart() {
+  Close();
+  Loaded loaded = LoadAll(dir_.path() + "/warden.yaml");
+  if (!loaded.ok()) throw std::runtime_error("test config no longer loads");
+  log::SetSink(loaded.config->server.access_log);
+  auto app = App::Create(loaded);
+  if (!app) throw std::runtime_error(app.error().message);
+  app_ = std::move(*app);
+  if (Status s = app_->Start(); !s) throw std::runtime_error(s.error().message);
 }
 
 std::string GatewayUnderTest::ReadLog() {

@@ -88,6 +88,11 @@ class GatewayUnderTest {
   // only a stopped server has written every line), then returns the whole log.
   std::string ReadLog();
 
+  // Stops the process (everything closed, as at exit) and starts a new one on the same config
+  // and data directory; the new App's ports are new. Throws if it does not start.
+  void Restart();
+  // Stops and closes the process, freeing the data directory (for a tool); Restart() reopens.
+  void Close();
   // A new key bound to `policy`; returns the full key.
   std::string CreateKey(const std::string& policy);
   Headers Auth(const std::string& content_type = "application/json") const;
