@@ -37,6 +37,7 @@
 #include "policy/policy.h"
 #include "redaction/redactor.h"
 #include "cluster/redis.h"
+#include "server/admin_client.h"
 #include "server/app.h"
 #include "server/load.h"
 #include "keys/key_store.h"
@@ -222,12 +223,26 @@ int Keys(const Args& a) {
   if (!OnlyOptions(a, {"config", "name", "policy", "env", "expires-in", "grace"})) return 2;
   warden::Loaded loaded = Load(a, false);
   if (!loaded.ok()) return 1;
+  // The key store itself, or — when a running single-node gateway holds the data directory —
+  // that gateway's admin API (which records each action in the audit log itself).
   auto handle = warden::OpenKeyStore(*loaded.config);
-  if (!handle) {
+  std::unique_ptr<warden::KeyAdmin> through_admin;
+  if (!handle && handle.error().code == "store_locked") {
+    auto admin = warden::AdminKeys(*loaded.config);
+    if (!admin) {
+      std::cerr << "warden: " << handle.error().message << ", and " << admin.error().message << "\n";
+      return 1;
+    }
+    through_admin = std::move(*admin);
+    std::cerr << "warden: the gateway is running; going through its admin API\n";
+  } else if (!handle) {
     std::cerr << "warden: " << handle.error().message << "\n";
     return 1;
   }
-  warden::KeyStore& keys = *handle->keys;
+  warden::KeyAdmin& keys = through_admin ? *through_admin : static_cast<warden::KeyAdmin&>(*handle->keys);
+  auto record_action = [&](const char* action, const std::string& key_id, const std::string& previous = "") {
+    if (!through_admin) RecordKeyAction(*loaded.config, action, key_id, previous);
+  };
   if (sub == "create") {
     std::string name = Opt(a, "name");
     if (name.empty() || a.positional.size() != 1) {
@@ -267,7 +282,7 @@ int Keys(const Args& a) {
               << (created->record.expires_at ? ", expires " + FormatTime(created->record.expires_at) : "")
               << "). It is shown once; store it now, Warden keeps only a hash:\n";
     std::cout << created->key.Reveal() << std::endl;
-    RecordKeyAction(*loaded.config, "key_created", created->record.id);
+    record_action("key_created", created->record.id);
     return 0;
   }
   if (sub == "list") {
@@ -302,7 +317,7 @@ int Keys(const Args& a) {
       return 1;
     }
     std::cerr << "Revoked key " << revoked->id << " (" << revoked->name << ")\n";
-    RecordKeyAction(*loaded.config, "key_revoked", revoked->id);
+    record_action("key_revoked", revoked->id);
     return 0;
   }
   if (sub == "rotate") {
@@ -323,7 +338,7 @@ int Keys(const Args& a) {
     std::cerr << "Rotated to key " << rotated->record.id << "; the old key stays valid for "
               << Opt(a, "grace", "24h") << ". The new key is shown once:\n";
     std::cout << rotated->key.Reveal() << std::endl;
-    RecordKeyAction(*loaded.config, "key_rotated", rotated->record.id, a.positional[1]);
+    record_action("key_rotated", rotated->record.id, a.positional[1]);
     return 0;
   }
   std::cerr << "warden: unknown keys command '" << sub << "'\n" << kUsage;

@@ -11,10 +11,6 @@
 #include "common/util.h"
 
 namespace warden {
-namespace {
-
-std::string TokenHash(std::string_view token) { return Blake2b(token); }
-
 Json KeyJson(const KeyRecord& r, int64_t now) {
   std::string status = !r.active() ? "revoked" : r.expired(now) ? "expired" : "active";
   Json j = {{"id", r.id},           {"name", r.name},
@@ -25,6 +21,26 @@ Json KeyJson(const KeyRecord& r, int64_t now) {
             {"replaced_by", r.replaced_by.empty() ? Json() : Json(r.replaced_by)}};
   return j;
 }
+
+KeyRecord KeyFromJson(const Json& j) {
+  KeyRecord r;
+  auto text = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  auto number = [&](const char* k) { return j.contains(k) && j[k].is_number_integer() ? j[k].get<int64_t>() : int64_t{0}; };
+  r.id = text("id");
+  r.name = text("name");
+  r.policy = text("policy");
+  r.env = ParseKeyEnv(text("env")).value_or(KeyEnv::kProduction);
+  r.created_at = number("created_at");
+  r.revoked_at = number("revoked_at");
+  r.expires_at = number("expires_at");
+  r.replaced_by = text("replaced_by");
+  return r;
+}
+
+namespace {
+
+std::string TokenHash(std::string_view token) { return Blake2b(token); }
+
 
 Json PolicyJson(const Policy& p) {
   return {{"name", p.name},

@@ -43,6 +43,10 @@
 
 namespace warden {
 
+// A key record as the admin API shows it (never its hash), and back (the CLI reads it).
+Json KeyJson(const KeyRecord& r, int64_t now);
+KeyRecord KeyFromJson(const Json& j);
+
 class AdminApi : public RequestHandler {
  public:
   AdminApi(std::shared_ptr<const Config> config, std::shared_ptr<const PolicySet> policies,

@@ -73,7 +73,24 @@ class KeyRecords {
 // The records in the data store ("key/<id>").
 std::unique_ptr<KeyRecords> StoreKeyRecords(Store* store);
 
-class KeyStore {
+struct KeyCreated {
+  KeyRecord record;
+  Secret key;  // the full key, shown to the operator once
+};
+
+// What an operator does with keys (`warden keys`): KeyStore does it on the store; the CLI's
+// admin-API client (server/admin_client.h) through a running gateway.
+class KeyAdmin {
+ public:
+  virtual ~KeyAdmin() = default;
+  virtual Result<KeyCreated> Create(const std::string& name, const std::string& policy, const KeyOptions& options) = 0;
+  virtual Result<std::vector<KeyRecord>> List() const = 0;
+  // By id or by name (a name must be unambiguous among active keys).
+  virtual Result<KeyRecord> Revoke(const std::string& id_or_name) = 0;
+  virtual Result<KeyCreated> Rotate(const std::string& id_or_name, int64_t grace_seconds) = 0;
+};
+
+class KeyStore : public KeyAdmin {
  public:
   // Reads the hashing key from `path`, or creates it (32 random bytes, mode 0600) if absent.
   static Result<Secret> LoadOrCreateHashKey(const std::string& path);
@@ -90,20 +107,17 @@ class KeyStore {
   // hashing keys are equal (a fleet must share one), and it reveals nothing of the key.
   std::string HashKeyFingerprint() const;
 
-  struct Created {
-    KeyRecord record;
-    Secret key;  // the full key, shown to the operator once
-  };
+  using Created = KeyCreated;
   Result<Created> Create(const std::string& name, const std::string& policy,
-                         const KeyOptions& options = {});
-  Result<std::vector<KeyRecord>> List() const;
+                         const KeyOptions& options = {}) override;
+  Result<std::vector<KeyRecord>> List() const override;
   // Every key record in `store` (read-only use, e.g. warden-audit resolving a key's name).
   static Result<std::vector<KeyRecord>> ListIn(const Store& store);
   // Revokes by id or by name (a name must be unambiguous among active keys).
-  Result<KeyRecord> Revoke(const std::string& id_or_name);
+  Result<KeyRecord> Revoke(const std::string& id_or_name) override;
   // Issues a successor with the same name, policy and environment; the old key stays valid for
   // `grace_seconds` (0 = it stops now) and records its successor.
-  Result<Created> Rotate(const std::string& id_or_name, int64_t grace_seconds);
+  Result<Created> Rotate(const std::string& id_or_name, int64_t grace_seconds) override;
   Result<KeyRecord> Get(const std::string& id) const;
   // Checks a presented key. 401 errors for malformed, unknown, wrong, revoked and expired keys.
   Result<KeyRecord> Authenticate(std::string_view presented) const;

@@ -2,6 +2,13 @@
 // in its log lines.
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "audit/reader.h"
 #include "support/fake_provider.h"
 #include "support/harness.h"
@@ -113,6 +120,64 @@ TEST_F(AdminTest, KeyLifecycle) {
   EXPECT_NE(log.find("\"action\":\"key_revoked\""), std::string::npos);
   for (const std::string& secret : {kToken, key.substr(key.size() - 43), next.substr(next.size() - 43)})
     EXPECT_EQ(log.find(secret), std::string::npos);
+}
+
+// The output (stdout) and exit status of a shell command.
+std::pair<std::string, int> Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return {"", -1};
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  const int status = ::pclose(p);
+  return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A running single-node gateway holds the data directory (RocksDB's lock): `warden keys` goes
+// through its admin API instead, and every change takes effect on the next request.
+TEST(AdminCliTest, TheKeysCommandWorksBesideARunningGateway) {
+  FakeProvider fake;
+  GatewayUnderTest gw(OneProviderYaml(fake.base_url()) + "admin:\n  listen: 127.0.0.1:" + std::to_string(FreePort()) +
+                      "\n  token: " + kToken + "\n");
+  const std::string warden = std::string(WARDEN_BIN) + " keys ";
+  const std::string config = " --config " + gw.dir().path() + "/warden.yaml";
+  auto [created, status] = Shell(warden + "create --name beside" + config + " 2>/dev/null");
+  ASSERT_EQ(status, 0);
+  std::string key = created.substr(0, created.find('\n'));
+  ASSERT_EQ(key.rfind("wdn_prod_", 0), 0u) << created;
+  EXPECT_EQ(gw.PostAs(key, "/v1/chat/completions", Chat()).status, 200);
+  auto [listed, list_status] = Shell(warden + "list" + config + " 2>/dev/null");
+  EXPECT_EQ(list_status, 0);
+  EXPECT_NE(listed.find(KeyId(key)), std::string::npos) << listed;
+  EXPECT_NE(listed.find("beside"), std::string::npos);
+  auto [rotated, rotate_status] = Shell(warden + "rotate beside --grace 0s" + config + " 2>/dev/null");
+  ASSERT_EQ(rotate_status, 0);
+  const std::string successor = rotated.substr(0, rotated.find('\n'));
+  EXPECT_EQ(gw.PostAs(key, "/v1/chat/completions", Chat()).status, 401);  // no grace
+  EXPECT_EQ(gw.PostAs(successor, "/v1/chat/completions", Chat()).status, 200);
+  EXPECT_EQ(Shell(warden + "revoke " + KeyId(successor) + config + " 2>/dev/null").second, 0);
+  EXPECT_EQ(gw.PostAs(successor, "/v1/chat/completions", Chat()).status, 401);
+  // The gateway recorded each action itself.
+  int admin_records = 0;
+  for (const Json& r : AuditRecords(gw)) admin_records += r["type"] == "admin";
+  EXPECT_GE(admin_records, 3);
+  // Nothing printed the admin token.
+  auto [errors, ignored] = Shell(warden + "list" + config + " 2>&1 >/dev/null");
+  EXPECT_NE(errors.find("admin API"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find(kToken), std::string::npos);
+  (void)ignored;
 }
 
 TEST(AdminOffTest, NoTokenNoListener) {
