@@ -73,9 +73,9 @@ void AnnounceBudget(const Recorders& to, const RequestContext& ctx, const Budget
 // failed before it was forwarded), and usage — in memory, or in the fleet's shared state.
 asio::awaitable<void> Account(const Recorders& to, RequestContext& ctx) {
   Usage& u = ctx.usage;
-  const std::optional<Picos> reserved = ctx.budget_reserved;
+  const Picos reserved = ctx.budget_reserved.value_or(0);
   if (!ctx.log.forwarded) {
-    if (reserved && to.limits) co_await to.limits->Settle(BudgetsOf(*ctx.identity), *reserved, 0);
+    if (reserved > 0 && to.limits) co_await to.limits->Settle(BudgetsOf(*ctx.identity), reserved, 0);
     co_return;
   }
   const Policy& policy = *ctx.policy();
@@ -96,9 +96,9 @@ asio::awaitable<void> Account(const Recorders& to, RequestContext& ctx) {
     const Price& price = PriceOf(p, *ctx.log.serving->deployment);  // the model's, else the provider's
     u.cost = price.Cost(u.prompt_tokens, u.cached_prompt_tokens, u.completion_tokens);
   }
-  if (to.limits && (u.billed || reserved)) {
+  if (to.limits && (u.billed || reserved > 0)) {
     const std::vector<BudgetSubject> budgets = BudgetsOf(*ctx.identity);
-    const std::vector<std::optional<Spend>> after = co_await to.limits->Settle(budgets, reserved.value_or(0), u.cost);
+    const std::vector<std::optional<Spend>> after = co_await to.limits->Settle(budgets, reserved, u.cost);
     for (size_t i = 0; i < budgets.size() && i < after.size(); ++i)
       if (after[i] && u.cost > 0) AnnounceBudget(to, ctx, budgets[i], *after[i], u.cost);
   }

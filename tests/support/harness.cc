@@ -1,5 +1,9 @@
 #include "support/harness.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/StreamCopier.h>
@@ -223,6 +227,21 @@ std::string OneProviderYaml(const std::string& base_url, const std::string& alia
 std::string KeyId(const std::string& key) {
   const size_t a = key.find('_', 4);
   return key.substr(a + 1, key.find('_', a + 1) - a - 1);
+}
+
+uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 std::vector<Json> AuditRecords(GatewayUnderTest& gw) {

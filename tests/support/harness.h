@@ -106,6 +106,10 @@ class GatewayUnderTest {
   std::string key_;
 };
 
+// A TCP port on 127.0.0.1 that nothing listens on (bound, then released: for servers that need
+// their port before they start — redis-server, an admin listener a CLI must find in the config).
+uint16_t FreePort();
+
 // The id part of a full client key (wdn_<env>_<id>_<secret>).
 std::string KeyId(const std::string& key);
 
