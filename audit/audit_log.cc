@@ -67,7 +67,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditOptions& options) {
   log->reader_ = std::make_unique<AuditReader>(log->db_.get());
   log->checkpointer_ = std::make_unique<Checkpointer>(
       log->signing_,
-      Checkpointer::Options{options.checkpoint_file, options.checkpoint_every_records, options.checkpoint_every_ms},
+      Checkpointer::Options{options.checkpoint_file, options.checkpoint_every_records, options.checkpoint_every_ms,
+                            options.replica},
       log->ChainForCheckpoints());
   auto hwm = HighWaterMark::Open(options.dir);
   if (!hwm) return hwm.error();

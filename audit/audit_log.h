@@ -56,6 +56,7 @@ struct AuditOptions {
   std::string checkpoint_file;    // one JSON line per checkpoint; "-" = stdout, "" = none
   uint64_t checkpoint_every_records = 1000;
   int checkpoint_every_ms = 60000;
+  std::string replica;            // a fleet's replica: every checkpoint names it; "" = a single node
   std::shared_ptr<rocksdb::Env> env;         // test seam (fault injection); null = real files
   std::function<int64_t()> now_ms;           // Unix ms; null = the system clock
   std::function<void(const std::string&)> warn;  // start-up warnings (key files created)

@@ -40,6 +40,7 @@ Result<Checkpoint> Checkpointer::Write() {
   if (c.seq == 0 || c.seq == last_signed_.load()) return c;  // nothing new to sign
   if (Status s = log_.sync(c.seq); !s) return s.error();
   c.time_ms = log_.now_ms();
+  c.replica = options_.replica;
   c.signature = key_.Sign(c.SignedBytes());
   if (Status s = log_.store(c); !s) return s.error();
   last_signed_ = c.seq;

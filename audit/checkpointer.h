@@ -37,6 +37,7 @@ class Checkpointer {
     std::string file;
     uint64_t every_records = 1000;
     int every_ms = 60000;
+    std::string replica = {};  // a fleet's: named in every checkpoint (signed)
   };
   Checkpointer(const SigningKey& key, Options options, ChainLog log);
   ~Checkpointer();  // Stop()

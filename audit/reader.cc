@@ -245,9 +245,19 @@ VerifyReport Verify(const RecordSource& reader, std::string_view public_key,
   }
   for (auto& c : *stored) checkpoints.emplace(c.seq, std::move(c));
   for (const auto& c : external) checkpoints.emplace(c.seq, c);
-  for (const auto& [seq, c] : checkpoints)
+  for (const auto& [seq, c] : checkpoints) {
     if (!VerifySignature(public_key, c.SignedBytes(), c.signature))
       fail(seq, "checkpoint signature is not valid (forged, altered, or another key)");
+    else if (!c.replica.empty())
+      rep.replicas.insert(c.replica);
+  }
+  // A chain has one writer: checkpoints of one store that name two replicas are two chains
+  // mixed up (or a replica renamed — set cluster.replica to keep a name).
+  if (rep.replicas.size() > 1) {
+    std::string names;
+    for (const auto& n : rep.replicas) names += (names.empty() ? "" : ", ") + n;
+    fail(checkpoints.rbegin()->first, "checkpoints of one chain name several replicas: " + names);
+  }
 
   struct Removed { uint64_t seq; uint32_t expiry_day; };
   std::vector<Removed> removed;

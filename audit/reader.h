@@ -104,6 +104,7 @@ struct VerifyReport {
   uint64_t purge_records = 0;
   uint64_t erasures = 0;
   uint64_t first_bad_seq = 0;        // 0 = none
+  std::set<std::string> replicas;    // a fleet's: the replica its signed checkpoints name
   std::vector<std::string> problems;
   bool ok() const { return problems.empty(); }
 };

@@ -74,6 +74,8 @@ bool TakePayload(Reader& r, Payload& p) {
 Error Malformed(const std::string& what) { return Error::Internal("malformed audit record: " + what, "audit_malformed"); }
 
 constexpr std::string_view kCheckpointDomain = "warden-audit-checkpoint-v1";
+constexpr std::string_view kReplicaCheckpointDomain = "warden-audit-checkpoint-v2";
+constexpr size_t kMaxReplicaName = 255;
 
 }  // namespace
 
@@ -169,7 +171,11 @@ uint64_t SeqOfKey(std::string_view key) {
 }
 
 std::string Checkpoint::SignedBytes() const {
-  std::string out(kCheckpointDomain);
+  std::string out(replica.empty() ? kCheckpointDomain : kReplicaCheckpointDomain);
+  if (!replica.empty()) {
+    out.push_back(static_cast<char>(replica.size()));
+    out += replica;
+  }
   PutU64(out, seq);
   PutU64(out, static_cast<uint64_t>(time_ms));
   out += hash;
@@ -182,6 +188,10 @@ std::string EncodeCheckpoint(const Checkpoint& c) {
   PutU64(out, static_cast<uint64_t>(c.time_ms));
   out += c.hash;
   out += c.signature;
+  if (!c.replica.empty()) {  // v2: the replica's name follows (a v1 value ends here)
+    out.push_back(static_cast<char>(c.replica.size()));
+    out += c.replica;
+  }
   return out;
 }
 
@@ -192,13 +202,19 @@ Result<Checkpoint> DecodeCheckpoint(std::string_view bytes) {
   c.time_ms = static_cast<int64_t>(in.Int(8));
   c.hash = in.Bytes(kHashBytes);
   c.signature = in.Bytes(64);
+  if (!in.done()) {
+    const size_t n = in.Int(1);
+    c.replica = in.Bytes(n);
+    if (n == 0 || c.replica.size() != n) return Malformed("bad checkpoint");
+  }
   if (!in.done()) return Malformed("bad checkpoint");
   return c;
 }
 
 std::string CheckpointLine(const Checkpoint& c) {
-  return Dump(Json{{"seq", c.seq}, {"time_ms", c.time_ms}, {"hash", ToHex(c.hash)},
-                   {"signature", ToHex(c.signature)}});
+  Json j = {{"seq", c.seq}, {"time_ms", c.time_ms}, {"hash", ToHex(c.hash)}, {"signature", ToHex(c.signature)}};
+  if (!c.replica.empty()) j["replica"] = c.replica;
+  return Dump(j);
 }
 
 Result<Checkpoint> ParseCheckpointLine(std::string_view line) {
@@ -214,6 +230,10 @@ Result<Checkpoint> ParseCheckpointLine(std::string_view line) {
       return Malformed("checkpoint line has a bad hash or signature");
     c.hash = std::move(*hash);
     c.signature = std::move(*sig);
+    if (j->contains("replica")) {
+      c.replica = j->at("replica").get<std::string>();
+      if (c.replica.empty() || c.replica.size() > kMaxReplicaName) return Malformed("checkpoint line has a bad replica");
+    }
     return c;
   } catch (const std::exception&) {
     return Malformed("checkpoint line lacks a field");

@@ -76,13 +76,18 @@ std::string RecordKey(uint64_t seq);
 std::string CheckpointKey(uint64_t seq);
 uint64_t SeqOfKey(std::string_view key);  // 0 if malformed
 
-// A signed statement "the chain up to `seq` hashes to `hash`".
+// A signed statement "the chain up to `seq` hashes to `hash`" — in a fleet, "the chain of
+// replica `replica`": the name is signed with the rest, so a chain cannot be passed off as
+// another replica's.
 struct Checkpoint {
   uint64_t seq = 0;
   int64_t time_ms = 0;
   std::string hash;       // 32 bytes
   std::string signature;  // Ed25519, 64 bytes, over SignedBytes()
-  std::string SignedBytes() const;  // "warden-audit-checkpoint-v1" || seq || time_ms || hash
+  std::string replica = {};  // "" = a single node (version 1)
+  // v1: "warden-audit-checkpoint-v1" || seq || time_ms || hash
+  // v2 (a replica's): "warden-audit-checkpoint-v2" || u8 length || replica || seq || time_ms || hash
+  std::string SignedBytes() const;
 };
 std::string EncodeCheckpoint(const Checkpoint& c);
 Result<Checkpoint> DecodeCheckpoint(std::string_view bytes);

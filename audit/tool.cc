@@ -91,28 +91,55 @@ Paths Resolve(const Args& a) {
   return p;
 }
 
-int Verify(const Args& a, const Paths& p) {
-  auto reader = audit::AuditReader::OpenReadOnly(p.dir);
+// The audit directories named by --dir: one, or a fleet's several, comma-separated.
+std::vector<std::string> Dirs(const std::string& dirs) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    const size_t comma = dirs.find(',', start);
+    const std::string one = dirs.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!one.empty()) out.push_back(one);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The replica whose chain a store is, as its newest named checkpoint says (signed; verify
+// checks it), else the directory's name.
+std::string ChainName(audit::AuditReader& reader, const std::string& dir) {
+  std::string name;
+  if (auto cps = reader.Checkpoints())
+    for (const auto& c : *cps)
+      if (!c.replica.empty()) name = c.replica;
+  if (!name.empty()) return name;
+  const size_t slash = dir.find_last_of('/', dir.size() > 1 ? dir.size() - 2 : 0);
+  return slash == std::string::npos ? dir : dir.substr(slash + 1);
+}
+
+int VerifyOne(const Args& a, const std::string& dir, const std::string& public_key, const std::string& checkpoints) {
+  auto reader = audit::AuditReader::OpenReadOnly(dir);
   if (!reader) return Fail(3, reader.error().message);
-  auto pk = audit::LoadPublicKey(p.public_key);
+  auto pk = audit::LoadPublicKey(public_key);
   if (!pk) return Fail(3, pk.error().message);
   std::vector<audit::Checkpoint> external;
-  if (!p.checkpoints.empty()) {
-    std::ifstream in(p.checkpoints);
-    if (!in && a.options.count("checkpoints")) return Fail(3, "cannot read " + p.checkpoints);
+  if (!checkpoints.empty()) {
+    std::ifstream in(checkpoints);
+    if (!in && a.options.count("checkpoints")) return Fail(3, "cannot read " + checkpoints);
     std::string line;
     size_t n = 0;
     while (std::getline(in, line)) {
       ++n;
       if (line.empty()) continue;
       auto c = audit::ParseCheckpointLine(line);
-      if (!c) return Fail(1, p.checkpoints + ":" + std::to_string(n) + ": " + c.error().message);
+      if (!c) return Fail(1, checkpoints + ":" + std::to_string(n) + ": " + c.error().message);
       external.push_back(std::move(*c));
     }
   }
   auto rep = audit::Verify(**reader, *pk, external, [](uint64_t seq) {
     std::cerr << "warden-audit: verified up to seq " << seq << "\n";
   });
+  if (!rep.replicas.empty()) std::printf("replica:        %s\n", rep.replicas.begin()->c_str());
   std::printf("records:        %llu (last seq %llu)\n", (unsigned long long)rep.records,
               (unsigned long long)rep.last_seq);
   std::printf("checkpoints:    %llu checked, last signed seq %llu%s\n", (unsigned long long)rep.checkpoints,
@@ -130,6 +157,27 @@ int Verify(const Args& a, const Paths& p) {
   std::printf("result:         FAILED — first bad sequence %llu\n", (unsigned long long)rep.first_bad_seq);
   for (const auto& problem : rep.problems) std::printf("  %s\n", problem.c_str());
   return 1;
+}
+
+// One chain, or a fleet's chains one after another (--dir A,B,C; --checkpoints, if given, a
+// list in the same order): a report per replica, then the worst result.
+int Verify(const Args& a, const Paths& p) {
+  const std::vector<std::string> dirs = Dirs(p.dir);
+  if (dirs.size() <= 1) return VerifyOne(a, p.dir, p.public_key, p.checkpoints);
+  const std::vector<std::string> files = Dirs(Opt(a, "checkpoints"));
+  if (!files.empty() && files.size() != dirs.size()) return Fail(2, "give one --checkpoints file per --dir, in order");
+  // One public key for the fleet (one signing key Secret), or one per --dir, in order.
+  const std::vector<std::string> keys = Dirs(p.public_key);
+  if (keys.size() != 1 && keys.size() != dirs.size()) return Fail(2, "give one --public-key, or one per --dir in order");
+  int worst = 0, failed = 0;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    std::printf("== %s\n", dirs[i].c_str());
+    const int rc = VerifyOne(a, dirs[i], keys.size() == 1 ? keys[0] : keys[i], files.empty() ? "" : files[i]);
+    worst = std::max(worst, rc);
+    failed += rc != 0;
+  }
+  std::printf("== %zu chain(s): %s\n", dirs.size(), failed ? (std::to_string(failed) + " FAILED").c_str() : "all intact");
+  return worst;
 }
 
 struct Filters {
@@ -175,38 +223,58 @@ int ListOrExport(const Args& a, const Paths& p, bool jsonl) {
     return Fail(2, "--" + when.bad_option + " must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
   f.since_ms = when.range.since_ms;
   f.until_ms = when.range.until_ms;
-  auto reader = audit::AuditReader::OpenReadOnly(p.dir);
-  if (!reader) return Fail(3, reader.error().message);
   auto master = audit::MasterKey::Load(p.master_key);
   if (!master) return Fail(3, master.error().message + " (list and export decrypt with the master key)");
-  audit::Decryptor d(**reader, *master);
   if (!jsonl)
     std::printf("%-8s %-9s %-20s %-14s %-14s %-6s %-10s %s\n", "SEQ", "TYPE", "TIME", "KEY", "MODEL",
                 "STATUS", "OUTCOME", "REQUEST");
-  uint64_t shown = 0;
-  Status s = (*reader)->ForEachRaw(1, [&](uint64_t seq, std::string_view raw) {
-    auto r = audit::Decode(raw);
-    if (!r) {
-      std::cerr << "warden-audit: seq " << seq << " cannot be decoded; run verify\n";
-      return true;
-    }
-    Json j = RecordJson(*r, &d);
-    if (!Matches(j, f)) return true;
-    ++shown;
+  auto emit = [&](const Json& j) {
     if (jsonl) {
       std::cout << warden::Dump(j) << "\n";
-      return true;
+      return;
     }
     const Json meta = j.value("meta", Json::object());
     std::string status = meta.contains("status") ? std::to_string(meta.value("status", 0)) : "";
-    std::printf("%-8llu %-9s %-20s %-14s %-14s %-6s %-10s %s\n", (unsigned long long)seq,
+    std::printf("%-8llu %-9s %-20s %-14s %-14s %-6s %-10s %s\n", (unsigned long long)j["seq"].get<uint64_t>(),
                 j["type"].get<std::string>().c_str(), j["time"].get<std::string>().c_str(),
-                r->header.key_id.c_str(), meta.value("model", "").c_str(), status.c_str(),
+                j["key_id"].get<std::string>().c_str(), meta.value("model", "").c_str(), status.c_str(),
                 meta.value("outcome", meta.value("action", j.value("meta_state", ""))).c_str(),
                 meta.value("request_id", "").c_str());
-    return true;
+  };
+  // One chain streams in sequence order; a fleet's (--dir A,B,C) merge in time order, each
+  // record naming its replica (held in memory: narrow with --since/--until for a long period).
+  const std::vector<std::string> dirs = Dirs(p.dir);
+  const bool merged = dirs.size() > 1;
+  std::vector<Json> all;
+  uint64_t shown = 0;
+  for (const std::string& dir : dirs) {
+    auto reader = audit::AuditReader::OpenReadOnly(dir);
+    if (!reader) return Fail(3, dir + ": " + reader.error().message);
+    audit::Decryptor d(**reader, *master);
+    const std::string replica = merged ? ChainName(**reader, dir) : "";
+    Status s = (*reader)->ForEachRaw(1, [&](uint64_t seq, std::string_view raw) {
+      auto r = audit::Decode(raw);
+      if (!r) {
+        std::cerr << "warden-audit: " << dir << ": seq " << seq << " cannot be decoded; run verify\n";
+        return true;
+      }
+      Json j = RecordJson(*r, &d);
+      if (!Matches(j, f)) return true;
+      ++shown;
+      if (!merged) {
+        emit(j);
+        return true;
+      }
+      j["replica"] = replica;
+      all.push_back(std::move(j));
+      return true;
+    });
+    if (!s) return Fail(3, s.error().message);
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Json& x, const Json& y) {
+    return x["time_ms"].get<int64_t>() < y["time_ms"].get<int64_t>();
   });
-  if (!s) return Fail(3, s.error().message);
+  for (const Json& j : all) emit(j);
   if (!jsonl) std::fprintf(stderr, "%llu record(s)\n", (unsigned long long)shown);
   return 0;
 }

@@ -421,6 +421,7 @@ class Parser : public YamlReader {
     if (!ExpectMap(n, "cluster")) return;
     CheckKeys(n, "cluster", {"redis", "replica", "key_cache_ttl", "key_cache_grace"});
     ReadString(n, "replica", c.replica, "cluster");
+    if (c.replica.size() > 64) Problem(n["replica"], "cluster.replica must have at most 64 characters");
     for (char ch : c.replica)
       if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') {
         Problem(n["replica"], "cluster.replica may hold only letters, digits, '-', '_' and '.'");

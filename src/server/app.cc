@@ -74,6 +74,7 @@ Result<std::unique_ptr<audit::AuditLog>> OpenAuditLog(const Config& c, std::shar
   ao.checkpoint_file = c.audit.checkpoint_file;
   ao.checkpoint_every_records = static_cast<uint64_t>(c.audit.checkpoint_every_records);
   ao.checkpoint_every_ms = c.audit.checkpoint_every_ms;
+  if (c.cluster.enabled()) ao.replica = ReplicaName(c);
   ao.env = std::move(env);
   ao.warn = [](const std::string& message) { log::Warn("audit_key_created", {{"message", message}}); };
   return audit::AuditLog::Open(ao);

@@ -270,7 +270,10 @@ TEST(ClusterTest, ForgetReachesEveryReplicasAuditChainEvenOneThatWasDown) {
   RedisServer redis;
   FakeProvider fake;
   TempDir shared;
-  const std::string hash_key = "key_hash_key_file: " + shared.path() + "/key-hash.key\n";
+  // One key hashing key and one pair of audit keys for the fleet (one Secret, as deployed).
+  const std::string hash_key = "key_hash_key_file: " + shared.path() + "/key-hash.key\naudit:\n  master_key_file: " +
+                               shared.path() + "/audit-master.key\n  signing_key_file: " + shared.path() +
+                               "/audit-signing.key\n";
   auto replica = [&](const std::string& name) {
     return std::make_unique<GatewayUnderTest>(OneProviderYaml(fake.base_url()) + hash_key + "admin:\n  listen: 127.0.0.1:0\n  token: " +
                                               kToken + "\n" + redis.ClusterYaml(name));
@@ -303,7 +306,7 @@ TEST(ClusterTest, ForgetReachesEveryReplicasAuditChainEvenOneThatWasDown) {
   // Other keys are untouched, and every chain still verifies.
   for (GatewayUnderTest* gw : {a.get(), b.get(), c.get()}) {
     EXPECT_EQ(states(*gw, KeyId(kept)), (std::set<std::string>{"ok"}));
-    auto pk = audit::LoadPublicKey(gw->dir().path() + "/data/audit-signing.key.pub");
+    auto pk = audit::LoadPublicKey(shared.path() + "/audit-signing.key.pub");
     ASSERT_TRUE(pk.ok());
     const audit::VerifyReport report = audit::Verify(gw->app().audit()->reader(), *pk);
     EXPECT_TRUE(report.ok()) << (report.problems.empty() ? "" : report.problems[0]);
@@ -323,6 +326,42 @@ TEST(ClusterTest, ForgetReachesEveryReplicasAuditChainEvenOneThatWasDown) {
                           c->dir().path() + "/warden.yaml >/dev/null 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   EXPECT_TRUE(Within(std::chrono::milliseconds(5000), [&] { return states(*a, KeyId(third)) == std::set<std::string>{"erased (key forgotten)"}; }));
+  // An auditor checks the fleet's chains in one go — each names its replica in its signed
+  // checkpoints — and reads them merged in time order.
+  const std::string dirs = a->dir().path() + "/data/audit," + b->dir().path() + "/data/audit," + c->dir().path() +
+                           "/data/audit";
+  FILE* out = ::popen((std::string(WARDEN_AUDIT_BIN) + " verify --dir " + dirs + " --public-key " + shared.path() +
+                       "/audit-signing.key.pub 2>&1").c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  std::string report;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, out)) report += buf;
+  EXPECT_EQ(::pclose(out), 0) << report;
+  for (const char* name : {"replica:        fa", "replica:        fb", "replica:        fc", "3 chain(s): all intact"})
+    EXPECT_NE(report.find(name), std::string::npos) << report;
+  out = ::popen((std::string(WARDEN_AUDIT_BIN) + " export --format jsonl --dir " + dirs + " --master-key " +
+                 shared.path() + "/audit-master.key 2>/dev/null").c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  std::string line;
+  std::set<std::string> replicas;
+  int64_t last = 0;
+  size_t records = 0;
+  bool ordered = true;
+  while (std::fgets(buf, sizeof buf, out)) {
+    line += buf;
+    if (line.empty() || line.back() != '\n') continue;
+    auto j = ParseJson(line);
+    line.clear();
+    if (!j) continue;
+    ++records;
+    replicas.insert(j->value("replica", ""));
+    ordered = ordered && (*j)["time_ms"].get<int64_t>() >= last;
+    last = (*j)["time_ms"].get<int64_t>();
+  }
+  EXPECT_EQ(::pclose(out), 0);
+  EXPECT_GT(records, 12u);
+  EXPECT_TRUE(ordered);
+  EXPECT_EQ(replicas, (std::set<std::string>{"fa", "fb", "fc"}));
 }
 
 TEST(ClusterTest, ServeRefusesToStartWhenRedisIsUnreachableOrTheHashingKeyDiffers) {

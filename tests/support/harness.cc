@@ -245,7 +245,10 @@ uint16_t FreePort() {
 }
 
 std::vector<Json> AuditRecords(GatewayUnderTest& gw) {
-  auto master = audit::MasterKey::Load(gw.dir().path() + "/data/audit-master.key");
+  // The master key the gateway's config names (its data directory's by default).
+  const LoadResult config = LoadConfig(gw.dir().path() + "/warden.yaml");
+  auto master = audit::MasterKey::Load(config.ok() ? config.config->audit.master_key_file
+                                                   : gw.dir().path() + "/data/audit-master.key");
   EXPECT_TRUE(master.ok());
   audit::AuditReader& reader = gw.app().audit()->reader();
   audit::Decryptor d(reader, *master);

@@ -591,5 +591,42 @@ TEST_F(AuditTest, AppendAsyncReportsARecordLostToAFailureAsAnError) {
   fs->failing = false;
 }
 
+// A fleet's checkpoint names its replica under the signature: stored and shipped forms keep
+// the name, a single node's (version 1) bytes are unchanged, and the name cannot be altered.
+TEST(CheckpointTest, AReplicasCheckpointSignsItsName) {
+  testing::TempDir dir;
+  bool created = false;
+  auto key = SigningKey::LoadOrCreate(dir.path() + "/signing.key", &created);
+  ASSERT_TRUE(key.ok());
+  Checkpoint single{42, 1700000000000, std::string(kHashBytes, '\x07'), ""};
+  Checkpoint named = single;
+  named.replica = "warden-2";
+  EXPECT_EQ(single.SignedBytes().rfind("warden-audit-checkpoint-v1", 0), 0u);
+  EXPECT_EQ(named.SignedBytes().rfind("warden-audit-checkpoint-v2", 0), 0u);
+  EXPECT_NE(named.SignedBytes().find("warden-2"), std::string::npos);
+  single.signature = key->Sign(single.SignedBytes());
+  named.signature = key->Sign(named.SignedBytes());
+  EXPECT_EQ(EncodeCheckpoint(single).size(), 8u + 8u + kHashBytes + 64u);  // version 1, as before
+  for (const Checkpoint& c : {single, named}) {
+    auto stored = DecodeCheckpoint(EncodeCheckpoint(c));
+    ASSERT_TRUE(stored.ok());
+    EXPECT_EQ(stored->replica, c.replica);
+    EXPECT_TRUE(VerifySignature(key->public_key, stored->SignedBytes(), stored->signature));
+    auto shipped = ParseCheckpointLine(CheckpointLine(c));
+    ASSERT_TRUE(shipped.ok());
+    EXPECT_EQ(shipped->replica, c.replica);
+    EXPECT_TRUE(VerifySignature(key->public_key, shipped->SignedBytes(), shipped->signature));
+  }
+  Checkpoint renamed = named;
+  renamed.replica = "warden-3";
+  EXPECT_FALSE(VerifySignature(key->public_key, renamed.SignedBytes(), renamed.signature));
+  Checkpoint stripped = named;
+  stripped.replica.clear();
+  EXPECT_FALSE(VerifySignature(key->public_key, stripped.SignedBytes(), stripped.signature));
+  std::string truncated = EncodeCheckpoint(named);
+  truncated.pop_back();
+  EXPECT_FALSE(DecodeCheckpoint(truncated).ok());
+}
+
 }  // namespace
 }  // namespace warden::audit
