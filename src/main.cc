@@ -37,6 +37,9 @@
 #include "policy/policy.h"
 #include "redaction/redactor.h"
 #include "cluster/redis.h"
+#include "cluster/redis_key_records.h"
+#include "cluster/redis_usage.h"
+#include "cluster/shared_limits.h"
 #include "server/admin_client.h"
 #include "server/app.h"
 #include "server/load.h"
@@ -383,17 +386,42 @@ int Redact(const Args& a) {
 
 }  // namespace
 
-// The config (problems printed) and the data store opened read-only, beside a running gateway;
-// null after saying why.
-std::unique_ptr<warden::Store> LoadAndOpenReadOnly(const Args& a, warden::Loaded& loaded) {
+// What `warden usage` reads, beside running gateways: a single node's data store (read-only,
+// as of its last flush, about a second), or a fleet's Redis (the whole fleet's figures).
+struct Ledgers {
+  std::unique_ptr<warden::Store> store;           // a single node
+  std::unique_ptr<warden::StandaloneRedis> redis;  // a fleet
+  std::unique_ptr<warden::UsageBackend> shared_usage;
+  std::unique_ptr<warden::UsageLedger> usage;
+  std::unique_ptr<warden::SpendSource> spend;
+  std::unique_ptr<warden::KeyStore> keys;  // for listing only (no hashing key)
+};
+
+// The config (problems printed) and its ledgers; nullopt after saying why.
+std::optional<Ledgers> LoadLedgers(const Args& a, warden::Loaded& loaded) {
   loaded = Load(a, false);
-  if (!loaded.ok()) return nullptr;
-  auto store = warden::Store::OpenReadOnly(loaded.config->data_dir);
+  if (!loaded.ok()) return std::nullopt;
+  const warden::Config& c = *loaded.config;
+  Ledgers l;
+  if (c.cluster.enabled()) {
+    const std::string& prefix = c.cluster.redis.key_prefix;
+    l.redis = std::make_unique<warden::StandaloneRedis>(c.cluster.redis);
+    l.shared_usage = warden::RedisUsage(&l.redis->redis(), prefix);
+    l.usage = std::make_unique<warden::UsageLedger>(l.shared_usage.get(), warden::UnixSeconds);
+    l.spend = std::make_unique<warden::SharedLimits>(&l.redis->redis(), prefix, "cli", warden::UnixSeconds);
+    l.keys = std::make_unique<warden::KeyStore>(warden::RedisKeyRecords(&l.redis->redis(), prefix), warden::Secret());
+    return l;
+  }
+  auto store = warden::Store::OpenReadOnly(c.data_dir);
   if (!store) {
     std::cerr << "warden: " << store.error().message << "\n";
-    return nullptr;
+    return std::nullopt;
   }
-  return std::move(*store);
+  l.store = std::move(*store);
+  l.usage = std::make_unique<warden::UsageLedger>(l.store.get(), warden::UnixSeconds);
+  l.spend = std::make_unique<warden::SpendLedger>(l.store.get(), warden::UnixSeconds);
+  l.keys = std::make_unique<warden::KeyStore>(l.store.get(), warden::Secret());
+  return l;
 }
 
 // `warden usage budgets`: every budget in force (admin/budgets.h: each active key whose policy has a
@@ -408,16 +436,15 @@ int UsageBudgets(const Args& a) {
     return 2;
   }
   warden::Loaded loaded;
-  std::unique_ptr<warden::Store> store = LoadAndOpenReadOnly(a, loaded);
-  if (!store) return 1;
-  auto keys = warden::KeyStore::ListIn(*store);
+  std::optional<Ledgers> ledgers = LoadLedgers(a, loaded);
+  if (!ledgers) return 1;
+  auto keys = ledgers->keys->List();
   if (!keys) {
     std::cerr << "warden: " << keys.error().message << "\n";
     return 1;
   }
-  warden::SpendLedger ledger(store.get(), warden::UnixSeconds);
-  warden::UsageLedger usage(store.get(), warden::UnixSeconds);
-  auto budgets = warden::BudgetsInForce(*keys, *loaded.policies, &usage, ledger, warden::UnixSeconds());
+  auto budgets = warden::BudgetsInForce(*keys, *loaded.policies, ledgers->usage.get(), *ledgers->spend,
+                                        warden::UnixSeconds());
   if (!budgets) {
     std::cerr << "warden: " << budgets.error().message << "\n";
     return 1;
@@ -523,10 +550,9 @@ int Usage(const Args& a) {
     if (d->size() > 10) d->resize(10);
   }
   warden::Loaded loaded;
-  std::unique_ptr<warden::Store> store = LoadAndOpenReadOnly(a, loaded);
-  if (!store) return 1;
-  warden::UsageLedger ledger(store.get(), warden::UnixSeconds);
-  auto rows = ledger.Query(*by, since, until);
+  std::optional<Ledgers> ledgers = LoadLedgers(a, loaded);
+  if (!ledgers) return 1;
+  auto rows = ledgers->usage->Query(*by, since, until);
   if (!rows) {
     std::cerr << "warden: " << rows.error().message << "\n";
     return 1;

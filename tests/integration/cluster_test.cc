@@ -193,6 +193,18 @@ TEST(ClusterTest, UsageIsTheWholeFleetsOnEveryReplica) {
     EXPECT_EQ(rows[0]["cost_picos"], 5 * kEach);
     EXPECT_EQ(rows[0]["completion_tokens"], 10);
   }
+  // So does `warden usage`, from any machine with the fleet's config.
+  FILE* p = ::popen((std::string(WARDEN_BIN) + " usage --by key --format json --config " + fleet.b().dir().path() +
+                     "/warden.yaml 2>/dev/null").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string text;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) text += buf;
+  EXPECT_EQ(::pclose(p), 0);
+  auto cli = ParseJson(text);
+  ASSERT_TRUE(cli && (*cli)["data"].size() == 1) << text;
+  EXPECT_EQ((*cli)["data"][0]["requests"], 5);
+  EXPECT_EQ((*cli)["data"][0]["cost_picos"], 5 * kEach);
   // The dashboard says whose live figures it shows; its 30 days are the fleet's.
   const Json page = Fleet::Admin(fleet.b(), "GET", "/dashboard/data").json();
   EXPECT_EQ(page["replica"], "replica-b");
