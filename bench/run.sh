@@ -8,7 +8,9 @@
 # closed loop at 32 connections, a paced light-load run, time to first SSE chunk, and the
 # time a failover to the next deployment adds after a refused connection; then concurrency
 # (bench/streams.py): STREAMS concurrent ~5 s streamed answers, and IDLE idle keep-alive
-# connections in front of one new request, through nginx and through Warden.
+# connections in front of one new request, through nginx and through Warden. And (d) a Warden
+# replica of a fleet (`cluster`: keys, rate limits, budgets and usage in a local redis-server)
+# with the policy of (c)'s `warden-policy` row: what sharing the limits costs per request.
 # Prints requests/s, p50/p90/p99, latency added over (a), and Warden's ratios to nginx.
 #
 #   bench/run.sh      ROUNDS=3 rounds of DURATION=4 seconds per target and load: the targets take
@@ -31,8 +33,10 @@ cleanup() {
   [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null || true
   [ -n "${WPID:-}" ] && kill "$WPID" 2>/dev/null || true
   [ -n "${NPID:-}" ] && kill "$NPID" 2>/dev/null || true
+  [ -n "${FPID:-}" ] && kill "$FPID" 2>/dev/null || true
   # The gateways write their stores on the way out: the directory goes once they have exited.
-  wait ${WPID:-} ${NPID:-} 2>/dev/null || true
+  wait ${WPID:-} ${NPID:-} ${FPID:-} 2>/dev/null || true
+  [ -f "$T/redis.pid" ] && kill "$(cat "$T/redis.pid")" 2>/dev/null || true
   rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
@@ -40,6 +44,7 @@ trap cleanup EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 FAKE=$(free_port); PROXY=$(free_port); REFUSED=$(free_port)  # nothing listens on REFUSED
 SLOW=$(free_port); SLOWPROXY=$(free_port)  # bench/streams.py's slow provider, and nginx in front of it
+REDIS=$(free_port)  # the fleet's shared state
 
 # The fake provider and the reference proxy hop: one nginx, two servers.
 CHAT='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"bench-model-1","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}'
@@ -139,6 +144,13 @@ YAML
 # The same gateway with the audit store switched off: the baseline for the audit's cost.
 sed -e "s|data_dir: $T/data|data_dir: $T/data-noaudit\naudit: { enabled: false }|" \
     -e "s|access_log: $T/warden.log|access_log: $T/warden-noaudit.log|" "$T/warden.yaml" > "$T/warden-noaudit.yaml"
+# A replica of a fleet: the same gateway with its shared state in a local redis-server.
+redis-server --port "$REDIS" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+  --pidfile "$T/redis.pid" --dir "$T" --logfile "$T/redis.log" >/dev/null
+for _ in $(seq 1 50); do redis-cli -p "$REDIS" ping >/dev/null 2>&1 && break; sleep 0.1; done
+sed -e "s|data_dir: $T/data|data_dir: $T/data-fleet\nkey_hash_key_file: $T/fleet-hash.key\ncluster: { replica: bench, redis: { url: \"redis://127.0.0.1:$REDIS\" } }|" \
+    -e "s|access_log: $T/warden.log|access_log: $T/warden-fleet.log|" "$T/warden.yaml" > "$T/warden-fleet.yaml"
+FKEY=$(build/src/warden keys create --name bench-fleet --policy limited --config "$T/warden-fleet.yaml" 2>/dev/null)
 KEY=$(build/src/warden keys create --name bench --policy development --config "$T/warden.yaml" 2>/dev/null)
 AKEY=$(build/src/warden keys create --name bench-audited --policy audited --config "$T/warden.yaml" 2>/dev/null)
 NKEY=$(build/src/warden keys create --name bench --policy development --config "$T/warden-noaudit.yaml" 2>/dev/null)
@@ -160,6 +172,9 @@ WARDEN=$(listening_port "$T/warden.log")
 build/src/warden serve --config "$T/warden-noaudit.yaml" 2>>"$T/warden.err" &
 NPID=$!
 NOAUDIT=$(listening_port "$T/warden-noaudit.log")
+build/src/warden serve --config "$T/warden-fleet.yaml" 2>>"$T/warden.err" &
+FPID=$!
+FLEET=$(listening_port "$T/warden-fleet.log")
 
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello!"}],"max_tokens":64}'
 # wrk script: POST the body; done() prints one JSON line (latencies in microseconds).
@@ -200,6 +215,8 @@ while [ "$round" -le "$ROUNDS" ]; do
       "$conns" "$pace" >> "$T/results"
     BENCH_KEY=$NKEY run_wrk "warden-noaudit $run" "http://127.0.0.1:$NOAUDIT/v1/chat/completions" \
       "$conns" "$pace" >> "$T/results"
+    BENCH_KEY=$FKEY run_wrk "warden-fleet $run" "http://127.0.0.1:$FLEET/v1/chat/completions" \
+      "$conns" "$pace" >> "$T/results"
   done
   round=$((round + 1))
 done
@@ -233,7 +250,7 @@ print(f"\nmedians of {len(runs[('direct', 'closed32')])} rounds")
 print(f"{'target':14} {'run':9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'added p50':>10} {'errors':>7}")
 for run in ("closed32", "paced"):
     base = rows[("direct", run)]
-    for t in ("direct", "nginx", "warden", "warden-policy", "warden-audited", "warden-noaudit"):
+    for t in ("direct", "nginx", "warden", "warden-policy", "warden-audited", "warden-noaudit", "warden-fleet"):
         r = rows[(t, run)]
         print(f"{t:14} {run:9} {r['rps']:9.0f} {ms(r['p50']):>8} {ms(r['p90']):>8} {ms(r['p99']):>8} "
               f"{ms(r['p50'] - base['p50']):>10} {int(r['errors'] + r['non2xx']):7d}")
@@ -265,6 +282,10 @@ nc, np_ = rows[("warden-noaudit", "closed32")], rows[("warden-noaudit", "paced")
 print(f"audit cost ('audit: required' vs the audit store off, same build): throughput "
       f"{ac['rps'] / nc['rps']:.2f}x ({ac['rps']:.0f} vs {nc['rps']:.0f} req/s; target >= 0.90), "
       f"paced p50 +{ms(ap['p50'] - np_['p50'])} ms ({ms(ap['p50'])} vs {ms(np_['p50'])} ms)")
+fc, fp = rows[("warden-fleet", "closed32")], rows[("warden-fleet", "paced")]
+print(f"fleet cost ('limited' policy: limits and budgets in Redis vs in this process): throughput "
+      f"{fc['rps'] / pc['rps']:.2f}x ({fc['rps']:.0f} vs {pc['rps']:.0f} req/s), paced p50 "
+      f"{'+' if fp['p50'] >= pp['p50'] else ''}{ms(fp['p50'] - pp['p50'])} ms ({ms(fp['p50'])} vs {ms(pp['p50'])} ms)")
 fo = rows[("warden", "failover")]
 print(f"failover after a refused connection (no backoff): +{ms(fo['failover'] - fo['base'])} ms "
       f"({ms(fo['failover'])} vs {ms(fo['base'])} ms median; target < 2 ms plus the backoff)")

@@ -13,7 +13,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) PKGS="$PKGS openssl curl chromium clang redis-server"
             command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm" ;;
-    --bench) PKGS="$PKGS wrk nginx-light curl python3 libbenchmark-dev" ;;
+    --bench) PKGS="$PKGS wrk nginx-light curl python3 libbenchmark-dev redis-server" ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -9,7 +9,8 @@
 #   scripts/test.sh --tsan       the concurrency tests under ThreadSanitizer (build-tsan/): the
 #                                limiters, ledgers, metrics and audit log hammered from threads, and
 #                                the server under streams, drain, reload, overload and failover,
-#                                and the event core (thousands of connections and streams)
+#                                the event core (thousands of connections and streams), and a
+#                                fleet sharing a real redis-server
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -21,7 +22,7 @@ if [ "${1:-}" = "--tsan" ]; then
   # through in them (each entry says why). Our own code has no suppressions.
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
     ctest --test-dir build-tsan --output-on-failure --timeout 600 -j2 \
-      -R '^(AuditTest|RateLimiterTest|SpendLedgerTest|UsageLedgerTest|MetricsTest|TimelineTest|DrainTest|OverloadTest|ReloadTest|FailoverTest|GatewayTest|TlsTest|TlsListenerTest|HttpStrictnessTest|EventCoreTest)\.'
+      -R '^(AuditTest|RateLimiterTest|SpendLedgerTest|UsageLedgerTest|MetricsTest|TimelineTest|DrainTest|OverloadTest|ReloadTest|FailoverTest|GatewayTest|TlsTest|TlsListenerTest|HttpStrictnessTest|EventCoreTest|ClusterTest)\.'
   exit 0
 fi
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
