@@ -342,12 +342,14 @@ bool SharedLimits::Heartbeat() {
   for (auto it = owed.begin(); it != owed.end(); it = owed.erase(it)) {
     const bool is_day = it->first.find(":d:") != std::string::npos;
     const Result<RedisValue> r = redis_->Blocking(
-        {"EVAL", "redis.call('INCRBY', KEYS[1], ARGV[1]) return redis.call('EXPIRE', KEYS[1], ARGV[2])", "1",
-         it->first, std::to_string(it->second), std::to_string(is_day ? kDayKeySeconds : kMonthKeySeconds)});
-    if (!r || r->type == RedisValue::Type::kError) {
+        {"EVAL", "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) redis.call('EXPIRE', KEYS[1], ARGV[2]) return v",
+         "1", it->first, std::to_string(it->second), std::to_string(is_day ? kDayKeySeconds : kMonthKeySeconds)});
+    if (!r || !r->AsInt()) {
       ok = false;
       break;
     }
+    MutexLock lock(mu_);
+    last_seen_[it->first] = *r->AsInt();  // the fleet's figure, now with what was owed
   }
   for (auto it = unreleased.begin(); ok && it != unreleased.end(); it = unreleased.erase(it)) {
     const Result<RedisValue> r = redis_->Blocking(
