@@ -142,9 +142,15 @@ Result<const AuditLog::DataKey*> AuditLog::DataKeyFor(
   return &data_keys_.emplace(key_id, std::move(dk)).first->second;
 }
 
-AuditLog::Plain AuditLog::Serialize(const Entry& entry) {
+AuditLog::Plain AuditLog::Serialize(const Entry& entry) const {
   Plain p;
-  p.meta = Dump(entry.meta);
+  if (!options_.replica.empty() && entry.meta.is_object()) {
+    Json meta = entry.meta;
+    meta["replica"] = options_.replica;
+    p.meta = Dump(meta);
+  } else {
+    p.meta = Dump(entry.meta);
+  }
   p.has_content = !entry.content.is_null();
   if (p.has_content) p.content = Dump(entry.content);
   return p;

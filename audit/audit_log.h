@@ -56,7 +56,7 @@ struct AuditOptions {
   std::string checkpoint_file;    // one JSON line per checkpoint; "-" = stdout, "" = none
   uint64_t checkpoint_every_records = 1000;
   int checkpoint_every_ms = 60000;
-  std::string replica;            // a fleet's replica: every checkpoint names it; "" = a single node
+  std::string replica;            // a fleet's replica: every checkpoint (signed) and record meta names it; "" = a single node
   std::shared_ptr<rocksdb::Env> env;         // test seam (fault injection); null = real files
   std::function<int64_t()> now_ms;           // Unix ms; null = the system clock
   std::function<void(const std::string&)> warn;  // start-up warnings (key files created)
@@ -143,7 +143,8 @@ class AuditLog {
     bool has_content = false;
     ~Plain();
   };
-  static Plain Serialize(const Entry& entry);
+  // The payloads' text; a fleet's replica adds its name to every record's meta ("replica").
+  Plain Serialize(const Entry& entry) const;
   // Under mu_: seals, chains and writes one record (plus `deletes` in the same batch).
   Result<uint64_t> AppendLocked(const Entry& entry, const Plain& plain,
                                 const std::vector<std::string>& deletes) REQUIRES(mu_);

@@ -374,6 +374,14 @@ TEST(ClusterTest, ForgetReachesEveryReplicasAuditChainEvenOneThatWasDown) {
   EXPECT_GT(records, 12u);
   EXPECT_TRUE(ordered);
   EXPECT_EQ(replicas, (std::set<std::string>{"fa", "fb", "fc"}));
+  // Each record's own metadata names its replica too.
+  int named = 0;
+  for (const Json& r : AuditRecords(*a))
+    if (r["meta_state"] == "ok") {
+      EXPECT_EQ(r["meta"].value("replica", ""), "fa") << r.dump();
+      ++named;
+    }
+  EXPECT_GE(named, 4);
 }
 
 TEST(ClusterTest, ServeRefusesToStartWhenRedisIsUnreachableOrTheHashingKeyDiffers) {
