@@ -3,7 +3,7 @@
 //   GET  /admin/keys                 list keys (never the key itself)
 //   POST /admin/keys                 {"name", "policy"?, "env"?, "expires_in_seconds"?} → the new key, once
 //   GET  /admin/keys/{id}            the key, its policy and its current usage (spend, rate limits)
-//   POST /admin/keys/{id}/revoke     takes effect on the very next request (keys are not cached)
+//   POST /admin/keys/{id}/revoke     takes effect on the very next request (the key caches follow every change; a fleet's through Redis)
 //   POST /admin/keys/{id}/rotate     {"grace_seconds"?: 86400} → the successor key, once
 //   GET  /admin/policies             loaded policies with their hashes
 //   GET  /admin/audit                the audit store: health, last sequence, key ids, public key
