@@ -8,13 +8,10 @@
 namespace warden {
 
 Status AnnounceErasure(Redis& redis, const std::string& key_prefix, const std::string& key_id) {
-  auto r = redis.Blocking({"EVAL", "redis.call('SADD', KEYS[1], ARGV[1]) return redis.call('PUBLISH', KEYS[2], ARGV[1])",
-                           "2", key_prefix + "forgotten", key_prefix + "forget", key_id});
-  if (!r) return r.error();
-  if (r->type == RedisValue::Type::kError)
-    return Error::ServiceUnavailable("Redis refused the erasure request: " + r->str.substr(0, 200),
-                                     "shared_state_unavailable");
-  return Status::Ok();
+  auto r = redis.Call({"EVAL", "redis.call('SADD', KEYS[1], ARGV[1]) return redis.call('PUBLISH', KEYS[2], ARGV[1])",
+                       "2", key_prefix + "forgotten", key_prefix + "forget", key_id},
+                      "the erasure request");
+  return r ? Status::Ok() : Status(r.error());
 }
 
 ErasureFollower::ErasureFollower(Redis& redis, std::string key_prefix, audit::AuditLog& log, asio::thread_pool* pool)
@@ -33,7 +30,7 @@ Status ErasureFollower::Apply(const std::string& key_id) {
 }
 
 Status ErasureFollower::ApplyAll() {
-  auto ids = redis_.Blocking({"SMEMBERS", prefix_ + "forgotten"});
+  auto ids = redis_.Call({"SMEMBERS", prefix_ + "forgotten"}, "the list of erasures");
   if (!ids) return ids.error();
   for (const RedisValue& id : ids->elements)
     if (Status s = Apply(id.str); !s) return s;

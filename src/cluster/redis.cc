@@ -467,6 +467,27 @@ Result<RedisValue> Redis::Blocking(std::vector<std::string> args) {
   return future.get();
 }
 
+Result<RedisValue> Redis::Call(std::vector<std::string> args, std::string_view what) {
+  Result<RedisValue> r = Blocking(std::move(args));
+  if (r && r->type == RedisValue::Type::kError)
+    return Error::ServiceUnavailable("Redis refused " + std::string(what) + ": " + r->str.substr(0, 200),
+                                     "shared_state_unavailable");
+  return r;
+}
+
+Status Redis::Scan(std::vector<std::string> args, size_t cursor_at,
+                   const std::function<Status(const std::vector<RedisValue>& items)>& page) {
+  do {
+    Result<RedisValue> r = Call(args, args[0]);
+    if (!r) return r.error();
+    if (r->type != RedisValue::Type::kArray || r->elements.size() != 2)
+      return Error::ServiceUnavailable("Redis answered " + args[0] + " with an unexpected reply", "shared_state_unavailable");
+    if (Status s = page(r->elements[1].elements); !s) return s;
+    args[cursor_at] = r->elements[0].str;
+  } while (args[cursor_at] != "0");
+  return Status::Ok();
+}
+
 void Redis::Subscribe(std::string channel, std::function<void(std::string_view)> on_message,
                       std::function<void()> on_reset) {
   auto conn = std::make_shared<Conn>(*impl_->loops.at(0), impl_->shared);

@@ -67,6 +67,13 @@ class Redis {
   // failed Result is a connection that could not answer (503 shared_state_unavailable).
   asio::awaitable<Result<RedisValue>> Command(std::vector<std::string> args);
   Result<RedisValue> Blocking(std::vector<std::string> args);
+  // Blocking(), with a server error reply (WRONGTYPE, NOSCRIPT, …) failing too: 503
+  // shared_state_unavailable naming `what` ("the erasure request") and the server's words.
+  Result<RedisValue> Call(std::vector<std::string> args, std::string_view what);
+  // A SCAN-family command (SCAN, HSCAN) to its end, blocking: `args[cursor_at]` is the cursor
+  // ("0" to start); `page` gets each page's items and may stop the walk with an error.
+  Status Scan(std::vector<std::string> args, size_t cursor_at,
+              const std::function<Status(const std::vector<RedisValue>& items)>& page);
   void Subscribe(std::string channel, std::function<void(std::string_view message)> on_message,
                  std::function<void()> on_reset);
   bool up() const;

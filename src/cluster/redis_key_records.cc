@@ -3,8 +3,12 @@
 namespace warden {
 namespace {
 
+constexpr std::string_view kWhat = "the key store's command";
+
 Error Unexpected(const RedisValue& v) {
-  return Error::ServiceUnavailable("Redis refused the key store's command: " + v.str.substr(0, 200),
+  return Error::ServiceUnavailable("Redis answered the key store with a " +
+                                       std::string(v.type == RedisValue::Type::kArray ? "list" : "value") +
+                                       " it did not expect",
                                    "shared_state_unavailable");
 }
 
@@ -14,7 +18,7 @@ class Records : public KeyRecords {
       : redis_(redis), hash_(prefix + "keys"), channel_(prefix + "keys:changed") {}
 
   Result<std::optional<std::string>> Get(const std::string& id) const override {
-    auto v = redis_->Blocking({"HGET", hash_, id});
+    auto v = redis_->Call({"HGET", hash_, id}, kWhat);
     if (!v) return v.error();
     if (v->nil()) return std::optional<std::string>();
     if (v->type != RedisValue::Type::kString) return Unexpected(*v);
@@ -23,24 +27,17 @@ class Records : public KeyRecords {
 
   Status Put(const std::string& id, const std::string& text) override {
     // One round trip, atomically: the record and the notice of its change.
-    auto v = redis_->Blocking({"EVAL", "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return redis.call('PUBLISH', KEYS[2], ARGV[1])",
-                               "2", hash_, channel_, id, text});
-    if (!v) return v.error();
-    if (v->type == RedisValue::Type::kError) return Unexpected(*v);
-    return Status::Ok();
+    auto v = redis_->Call({"EVAL", "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return redis.call('PUBLISH', KEYS[2], ARGV[1])",
+                           "2", hash_, channel_, id, text},
+                          kWhat);
+    return v ? Status::Ok() : Status(v.error());
   }
 
   Status ForEach(const std::function<void(std::string_view)>& fn) const override {
-    std::string cursor = "0";
-    do {
-      auto page = redis_->Blocking({"HSCAN", hash_, cursor, "COUNT", "1000"});
-      if (!page) return page.error();
-      if (page->type != RedisValue::Type::kArray || page->elements.size() != 2) return Unexpected(*page);
-      cursor = page->elements[0].str;
-      const auto& fields = page->elements[1].elements;
-      for (size_t i = 1; i < fields.size(); i += 2) fn(fields[i].str);
-    } while (cursor != "0");
-    return Status::Ok();
+    return redis_->Scan({"HSCAN", hash_, "0", "COUNT", "1000"}, 2, [&](const std::vector<RedisValue>& fields) {
+      for (size_t i = 1; i < fields.size(); i += 2) fn(fields[i].str);  // field, value, field, value…
+      return Status::Ok();
+    });
   }
 
  private:
@@ -62,8 +59,9 @@ void WatchKeyChanges(Redis* redis, const std::string& key_prefix, KeyStore* keys
 
 Status CheckFleetHashKey(Redis* redis, const std::string& key_prefix, const KeyStore& keys) {
   const std::string mine = keys.HashKeyFingerprint();
-  auto v = redis->Blocking({"EVAL", "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])", "1",
-                            key_prefix + "key-hash-fingerprint", mine});
+  auto v = redis->Call({"EVAL", "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])", "1",
+                        key_prefix + "key-hash-fingerprint", mine},
+                       "the hashing key's fingerprint");
   if (!v) return v.error();
   if (v->type != RedisValue::Type::kString) return Unexpected(*v);
   if (v->str != mine)

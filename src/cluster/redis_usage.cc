@@ -52,24 +52,20 @@ class Usage : public UsageBackend {
       }
     }
     if (args.size() == 6) return Status::Ok();
-    auto r = redis_->Blocking(std::move(args));
-    if (!r) return r.error();
-    if (r->type == RedisValue::Type::kError)
-      return Error::ServiceUnavailable("Redis refused the usage ledger's update: " + r->str.substr(0, 200),
-                                       "shared_state_unavailable");
-    return Status::Ok();
+    auto r = redis_->Call(std::move(args), "the usage ledger's update");
+    return r ? Status::Ok() : Status(r.error());
   }
 
   Status ForEach(const std::string& since, const std::string& until,
                  const std::function<void(std::string_view, const UsageTotals&)>& fn) override {
-    auto members = redis_->Blocking({"SMEMBERS", days_});
+    auto members = redis_->Call({"SMEMBERS", days_}, "the usage ledger's days");
     if (!members) return members.error();
     std::vector<std::string> days;
     for (const RedisValue& d : members->elements)
       if ((since.empty() || d.str >= since) && (until.empty() || d.str <= until)) days.push_back(d.str);
     std::sort(days.begin(), days.end());
     for (const std::string& day : days) {
-      auto all = redis_->Blocking({"HGETALL", hash_prefix_ + day});
+      auto all = redis_->Call({"HGETALL", hash_prefix_ + day}, "the usage ledger's day");
       if (!all) return all.error();
       std::map<std::string, UsageTotals> cells;
       const auto& e = all->elements;

@@ -142,6 +142,19 @@ SharedLimits::Keys SharedLimits::KeysOf(const std::string& subject, int64_t now)
           prefix_ + "held:" + subject + ":d:" + day, prefix_ + "held:" + subject + ":m:" + month};
 }
 
+std::vector<SharedLimits::Keys> SharedLimits::AddKeys(const std::vector<BudgetSubject>& subjects, int64_t now,
+                                                      std::vector<std::string>& args) const {
+  std::vector<Keys> keys;
+  args.push_back(std::to_string(subjects.size() * 4));  // EVAL's key count, then the keys
+  for (const BudgetSubject& b : subjects) {
+    keys.push_back(KeysOf(b.id, now));
+    for (const std::string* k : {&keys.back().spent_day, &keys.back().spent_month, &keys.back().held_day,
+                                 &keys.back().held_month})
+      args.push_back(*k);
+  }
+  return keys;
+}
+
 RateLimits SharedLimits::Share(const RateLimits& limits) const {
   const int64_t n = std::max(1, fleet_size());
   auto share = [n](int64_t limit) { return limit <= 0 ? limit : std::max<int64_t>(1, (limit + n - 1) / n); };
@@ -150,10 +163,10 @@ RateLimits SharedLimits::Share(const RateLimits& limits) const {
 
 void SharedLimits::Fallback(const char* what) {
   fallbacks_.fetch_add(1, std::memory_order_relaxed);
-  // The Redis client logs the lost connection once; this says what was decided without it.
-  static std::atomic<int64_t> last_logged_s{0};
+  // The Redis client logs the lost connection once; this says what was decided without it (at
+  // most a line a second).
   const int64_t now = now_s_();
-  if (last_logged_s.exchange(now) != now)
+  if (last_fallback_logged_s_.exchange(now) != now)
     log::Warn("shared_state_fallback", {{"decision", what}, {"fleet_size", fleet_size()}});
 }
 
@@ -176,14 +189,8 @@ Spend SharedLimits::Known(const Keys& keys, int64_t now) const {
 asio::awaitable<Result<BudgetCheck>> SharedLimits::CheckBudgets(const std::vector<BudgetSubject>& subjects,
                                                                 Picos estimate) {
   const int64_t now = now_s_();
-  std::vector<Keys> keys;
-  std::vector<std::string> args = {"EVAL", kCheckBudgets, std::to_string(subjects.size() * 4)};
-  for (const BudgetSubject& b : subjects) {
-    keys.push_back(KeysOf(b.id, now));
-    for (const std::string* k : {&keys.back().spent_day, &keys.back().spent_month, &keys.back().held_day,
-                                 &keys.back().held_month})
-      args.push_back(*k);
-  }
+  std::vector<std::string> args = {"EVAL", kCheckBudgets};
+  const std::vector<Keys> keys = AddKeys(subjects, now, args);
   for (std::string a : {std::to_string(subjects.size()), std::to_string(std::max<Picos>(estimate, 0)), replica_,
                         std::to_string(kDayKeySeconds), std::to_string(kMonthKeySeconds)})
     args.push_back(std::move(a));
@@ -198,7 +205,7 @@ asio::awaitable<Result<BudgetCheck>> SharedLimits::CheckBudgets(const std::vecto
     // Without Redis: strict budgets refuse; the others are held to what this replica knows.
     for (size_t i = 0; i < subjects.size(); ++i) {
       const BudgetSubject& b = subjects[i];
-      if (b.limits.per_day <= 0 && b.limits.per_month <= 0) continue;
+      if (!b.limits.binds()) continue;
       if (b.strict) {
         Fallback("budget_refused");
         co_return Error::ServiceUnavailable(
@@ -234,20 +241,13 @@ asio::awaitable<Result<BudgetCheck>> SharedLimits::CheckBudgets(const std::vecto
 asio::awaitable<std::vector<std::optional<Spend>>> SharedLimits::Settle(const std::vector<BudgetSubject>& subjects,
                                                                         Picos reserved, Picos cost) {
   const int64_t now = now_s_();
-  std::vector<Keys> keys;
-  std::vector<std::string> args = {"EVAL", kSettle, std::to_string(subjects.size() * 4)};
-  for (const BudgetSubject& b : subjects) {
-    keys.push_back(KeysOf(b.id, now));
-    for (const std::string* k : {&keys.back().spent_day, &keys.back().spent_month, &keys.back().held_day,
-                                 &keys.back().held_month})
-      args.push_back(*k);
-  }
+  std::vector<std::string> args = {"EVAL", kSettle};
+  const std::vector<Keys> keys = AddKeys(subjects, now, args);
   for (std::string a : {std::to_string(subjects.size()), std::to_string(std::max<Picos>(reserved, 0)),
                         std::to_string(std::max<Picos>(cost, 0)), replica_, std::to_string(kDayKeySeconds),
                         std::to_string(kMonthKeySeconds)})
     args.push_back(std::move(a));
-  auto limited = [](const BudgetSubject& b) { return b.limits.per_day > 0 || b.limits.per_month > 0; };
-  for (const BudgetSubject& b : subjects) args.push_back(limited(b) ? "1" : "0");
+  for (const BudgetSubject& b : subjects) args.push_back(b.limits.binds() ? "1" : "0");
   const Result<RedisValue> reply = co_await redis_->Command(std::move(args));
   std::vector<std::optional<Spend>> after(subjects.size());
   if (reply && reply->type == RedisValue::Type::kArray && reply->elements.size() == 2 * subjects.size()) {
@@ -266,7 +266,7 @@ asio::awaitable<std::vector<std::optional<Spend>>> SharedLimits::Settle(const st
         owed_[keys[i].spent_day] = AddPicos(owed_[keys[i].spent_day], cost);
         owed_[keys[i].spent_month] = AddPicos(owed_[keys[i].spent_month], cost);
       }
-      if (reserved > 0 && limited(subjects[i])) {
+      if (reserved > 0 && subjects[i].limits.binds()) {
         unreleased_[keys[i].held_day] = AddPicos(unreleased_[keys[i].held_day], reserved);
         unreleased_[keys[i].held_month] = AddPicos(unreleased_[keys[i].held_month], reserved);
       }
@@ -367,20 +367,13 @@ bool SharedLimits::Heartbeat() {
 }
 
 Status SharedLimits::ClearOwnReservations() {
-  std::string cursor = "0";
-  do {
-    const Result<RedisValue> page =
-        redis_->Blocking({"SCAN", cursor, "MATCH", prefix_ + "held:*", "COUNT", "1000"});
-    if (!page) return page.error();
-    if (page->type != RedisValue::Type::kArray || page->elements.size() != 2)
-      return Error::Internal("Redis answered SCAN with an unexpected reply");
-    cursor = page->elements[0].str;
-    for (const RedisValue& key : page->elements[1].elements) {
-      const Result<RedisValue> r = redis_->Blocking({"HDEL", key.str, replica_});
-      if (!r) return r.error();
-    }
-  } while (cursor != "0");
-  return Status::Ok();
+  return redis_->Scan({"SCAN", "0", "MATCH", prefix_ + "held:*", "COUNT", "1000"}, 1,
+                      [&](const std::vector<RedisValue>& keys) {
+                        for (const RedisValue& key : keys)
+                          if (auto r = redis_->Call({"HDEL", key.str, replica_}, "a reservation's removal"); !r)
+                            return Status(r.error());
+                        return Status::Ok();
+                      });
 }
 
 }  // namespace warden

@@ -65,6 +65,9 @@ class SharedLimits : public Limits {
     std::string spent_day, spent_month, held_day, held_month;
   };
   Keys KeysOf(const std::string& subject, int64_t now) const;
+  // Appends EVAL's key count and every subject's four keys to `args`; returns the keys.
+  std::vector<Keys> AddKeys(const std::vector<BudgetSubject>& subjects, int64_t now,
+                            std::vector<std::string>& args) const;
   RateLimits Share(const RateLimits& limits) const;
   void Remember(const Keys& keys, Picos day, Picos month) EXCLUDES(mu_);
   // The fleet's spend last seen plus this replica's since (for budgets while Redis is down).
@@ -78,6 +81,7 @@ class SharedLimits : public Limits {
   RateLimiter local_;  // this replica's share while Redis cannot answer
   std::atomic<int> fleet_size_{1};
   std::atomic<int64_t> fallbacks_{0};
+  std::atomic<int64_t> last_fallback_logged_s_{0};
   mutable Mutex mu_;
   std::map<std::string, Picos> last_seen_ GUARDED_BY(mu_);  // spend key → the fleet's figure last seen
   std::map<std::string, Picos> owed_ GUARDED_BY(mu_);       // spend key → spent here, not yet in Redis

@@ -49,6 +49,7 @@ Picos PercentOf(Picos amount, int percent);
 struct BudgetLimits {
   Picos per_day = 0;
   Picos per_month = 0;
+  bool binds() const { return per_day > 0 || per_month > 0; }  // false: it limits nothing
 };
 
 }  // namespace warden

@@ -14,7 +14,7 @@ asio::awaitable<Result<BudgetCheck>> LocalLimits::CheckBudgets(const std::vector
   BudgetCheck check;
   for (size_t i = 0; i < subjects.size(); ++i) {
     const BudgetSubject& b = subjects[i];
-    if (b.limits.per_day <= 0 && b.limits.per_month <= 0) continue;
+    if (!b.limits.binds()) continue;
     // In memory once this period's figures are loaded; the first look reads storage, on the pool.
     std::optional<Spend> known = spend_->Peek(b.id);
     if (!known) known = co_await Offload(pool_, [&] { return spend_->Get(b.id); });

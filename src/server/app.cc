@@ -116,14 +116,15 @@ Result<std::unique_ptr<App>> App::Create(const Loaded& loaded, const AppOptions&
     app->cluster_keys_ = std::move(*keys);
     app->keys_ = app->cluster_keys_.get();
     WatchKeyChanges(app->redis_.get(), c.cluster.redis.key_prefix, app->keys_);
-    auto shared = std::make_unique<SharedLimits>(app->redis_.get(), c.cluster.redis.key_prefix, ReplicaName(c), UnixSeconds);
+    const std::string replica = ReplicaName(c);
+    auto shared = std::make_unique<SharedLimits>(app->redis_.get(), c.cluster.redis.key_prefix, replica, UnixSeconds);
     if (Status s = shared->ClearOwnReservations(); !s) return s.error();
     shared->Heartbeat();
     app->shared_usage_ = RedisUsage(app->redis_.get(), c.cluster.redis.key_prefix);
     app->usage_ = std::make_unique<UsageLedger>(app->shared_usage_.get(), UnixSeconds);
     app->heartbeat_ = std::make_unique<Periodic>(kClusterHeartbeatInterval, [s = shared.get()] { s->Heartbeat(); });
     app->limits_ = std::move(shared);
-    log::Info("cluster_joined", {{"redis", RedisDisplayName(c.cluster.redis)}, {"replica", ReplicaName(c)}});
+    log::Info("cluster_joined", {{"redis", RedisDisplayName(c.cluster.redis)}, {"replica", replica}});
   } else {
     app->limits_ = std::make_unique<LocalLimits>(app->rate_limiter_.get(), app->spend_.get(), app->blocking_.get());
     app->usage_ = std::make_unique<UsageLedger>(app->handle_.store.get(), UnixSeconds);
